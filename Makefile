@@ -1,0 +1,36 @@
+# Prismaflow: the two commands a user needs are `make demo` and `make test`.
+# Each sets itself up on a fresh machine: virtualenv, Python dependencies, Kafka jars, broker.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: demo test bench install clean broker-stop
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the pipeline end to end on the embedded defaults (local broker, simulators, offline analyser).
+demo: $(STAMP)
+	$(BIN)/prismaflow demo
+
+## Run the whole test suite, broker tests included, against a real Kafka broker.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Print throughput and latency figures of the stream core (a benchmark, not a test).
+bench: $(STAMP)
+	$(BIN)/prismaflow bench
+
+broker-stop: $(STAMP)
+	$(BIN)/prismaflow broker stop
+
+clean: broker-stop
+	rm -rf $(VENV) .prismaflow .pytest_cache

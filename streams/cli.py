@@ -1,0 +1,113 @@
+"""The ``prismaflow`` command line: one entry point for every operator task.
+
+Each sub-command is a small function taking the parsed arguments and returning the exit code;
+errors of ours (:class:`PrismaflowError`) are printed as one clear line and give exit code 2, so no
+operator ever reads a traceback for a missing Java or a broker that is down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from processors.errors import PrismaflowError
+
+__all__ = ["main", "build_parser"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from streams.broker import LocalBroker
+    from streams.settings import BrokerSettings
+
+    broker = LocalBroker(BrokerSettings())
+    if args.action == "start":
+        before = broker.status()
+        status = broker.start()
+        print(("already running: " if before.running else "started: ") + status.describe())
+    elif args.action == "stop":
+        print("stopped" if broker.stop() else "not running")
+    else:
+        status = broker.status()
+        print(status.describe())
+        return 0 if status.running else 1
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    from streams.settings import KafkaSettings
+    from streams.topics import CATALOGUE, create_topics
+
+    if args.action == "list":
+        for spec in CATALOGUE:
+            print(f"{spec.name:32} partitions={spec.partitions:<3} cleanup={spec.cleanup_policy:8} "
+                  f"value={spec.value_schema:20} key={spec.key}")
+        return 0
+    settings = KafkaSettings()
+    admin = AdminClient(settings.client_config())
+    result = create_topics(admin, replication_factor=settings.topic_replication_factor)
+    for name in result.created:
+        print(f"created  {name}")
+    for name in result.existing:
+        print(f"exists   {name}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from streams.config_reference import render_reference
+
+    print(render_reference(), end="")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo()
+
+
+_COMMANDS: dict[str, tuple[str, Handler]] = {
+    "broker": ("run the local Kafka broker (KRaft) for development and tests", _broker),
+    "topics": ("create or list the topics of the catalogue", _topics),
+    "config": ("print the configuration reference (every setting and its variable)", _config),
+    "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prismaflow", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, handler) in _COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        if name == "broker":
+            command.add_argument("action", choices=["start", "stop", "status"])
+        elif name == "topics":
+            command.add_argument("action", choices=["create", "list"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except PrismaflowError as exc:
+        print(f"prismaflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

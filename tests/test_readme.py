@@ -1,0 +1,33 @@
+"""The README matches the code: its configuration reference and its commands are the real ones."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from streams.cli import build_parser
+from streams.config_reference import render_reference
+
+
+def test_configuration_reference_matches_the_settings_models(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    match = re.search(r"<!-- config-reference:start -->\n(.*)<!-- config-reference:end -->", readme, re.S)
+    assert match, "README lost its configuration reference markers"
+    assert match.group(1) == render_reference(), "README config reference is stale: paste `prismaflow config`"
+
+
+def test_readme_commands_exist(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    makefile = (repo_root / "Makefile").read_text()
+    for target in re.findall(r"^make (\w+)", readme, re.M):
+        assert re.search(rf"^{target}:", makefile, re.M), f"make {target} is in the README but not the Makefile"
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    for command in re.findall(r"^prismaflow (\w+)", readme, re.M):
+        assert command in commands, f"prismaflow {command} is in the README but not the CLI"
+
+
+def test_ci_runs_exactly_the_readme_test_command(repo_root: Path) -> None:
+    ci = (repo_root / ".ci" / "run").read_text()
+    commands = [line for line in ci.splitlines() if line.startswith("exec ")]
+    assert commands == ["exec make test"]
