@@ -57,8 +57,13 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "RemediationDecision",
     "SiemEvent",
     "DeadLetter",
+    "SourceCheckpoint",
 )
-"""Every record schema, in load order: a file refers only to named types of files before it."""
+"""Every record schema, in load order: a file refers only to named types of files before it.
+
+Most models live in :mod:`processors.models` and :mod:`processors.records`; ``SourceCheckpoint``
+is :class:`connectors.prisma.checkpoint.SourceCheckpoint`.
+"""
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NAMED = frozenset({"record", "error", "enum", "fixed"})
@@ -105,6 +110,8 @@ def load_schemas(directory: Path | None = None) -> dict[str, dict[str, Any]]:
             schema = fastavro.parse_schema(raw, named_schemas=named)
         except (SchemaParseException, ValueError, TypeError, KeyError) as exc:
             raise SchemaError(f"schema file {path} is not a valid Avro schema: {exc}") from exc
+        if not isinstance(schema, dict):  # pragma: no cover - a record parses to a dict
+            raise SchemaError(f"schema file {path} did not parse to a record")
         if schema["name"] != f"{NAMESPACE}.{name}":
             raise SchemaError(f"schema file {path} defines {schema['name']}, expected {NAMESPACE}.{name}")
         parsed[name] = schema
@@ -124,7 +131,8 @@ def expand(schema: AvroSchema, named: dict[str, Any] | None = None) -> AvroSchem
     if isinstance(schema, dict):
         table.update(schema.get("__named_schemas", {}))
     table.update(named or {})
-    return _expand(schema, table, set(), "")
+    expanded: AvroSchema = _expand(schema, table, set(), "")
+    return expanded
 
 
 def _expand(schema: Any, table: dict[str, Any], done: set[str], namespace: str) -> Any:
