@@ -13,8 +13,12 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from streams.registry import LocalSchemaRegistry
 
 _BROKER_INFO: dict[str, str] = {}
 
@@ -87,6 +91,25 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def schema_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSchemaRegistry]:
+    """A real Confluent-compatible Schema Registry (Apicurio, in memory) for the whole session.
+
+    Built once from Maven Central into ``.prismaflow/registry/build`` (shared with the CLI), then
+    started on a free port; never mocked.
+    """
+    from streams.registry import LocalSchemaRegistry
+
+    install_dir = Path(__file__).resolve().parents[1] / ".prismaflow" / "registry" / "build"
+    registry = LocalSchemaRegistry(tmp_path_factory.mktemp("registry"), _free_port(), install_dir=install_dir)
+    registry.start(timeout_s=180)
+    _BROKER_INFO["registry"] = registry.url
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """Make topic and group names unique per test, readable in broker logs."""
@@ -110,7 +133,9 @@ def repo_root() -> Path:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _BROKER_INFO:
+    if "kind" in _BROKER_INFO:
         terminalreporter.write_line(
             f"Kafka broker used by broker tests: {_BROKER_INFO['kind']} at {_BROKER_INFO['bootstrap']}"
         )
+    if "registry" in _BROKER_INFO:
+        terminalreporter.write_line(f"Schema Registry used by registry tests: Apicurio at {_BROKER_INFO['registry']}")

@@ -1,0 +1,1 @@
+"""Data files of the enrichment stage (feed snapshot, owner map example); no code."""

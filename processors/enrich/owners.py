@@ -1,0 +1,271 @@
+"""Owner, team, criticality, environment and data sensitivity of an asset.
+
+The mapping is a YAML file people edit (``processors/enrich/data/owners.example.yaml`` documents
+every key); it is parsed once into an :class:`OwnerMap`, whose :meth:`OwnerMap.resolve` is then
+called per alert. Precedence, per attribute (most specific wins):
+
+1. a rule with ``force: true`` that matches (the mapping overrides tags, e.g. a known mis-tagged
+   account),
+2. the resource's own tags, by the tag keys in ``tag_keys`` (case-insensitive; values mapped
+   through the alias tables), because tags sit on the resource and are kept by its owners,
+3. the first matching rule (account, cloud, resource type, name glob, tag globs),
+4. the account entry,
+5. ``defaults``.
+
+Failure: :func:`load_owner_map` raises :class:`ConfigurationError` naming the file and the key
+for unknown keys, wrong values or bad YAML.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from processors.errors import ConfigurationError
+from processors.models import Cloud, Criticality, Environment, ResourceRef
+
+__all__ = [
+    "DataSensitivity",
+    "OwnerAttributes",
+    "OwnerMap",
+    "OwnerMapFile",
+    "OwnerRule",
+    "ResolvedOwner",
+    "TagKeys",
+    "load_owner_map",
+]
+
+DataSensitivity = Literal["public", "internal", "confidential", "restricted", "unknown"]
+_SENSITIVITIES = ("public", "internal", "confidential", "restricted", "unknown")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OwnerAttributes(_Strict):
+    """What the mapping can say about an asset; unset attributes fall through to the next source."""
+
+    owner: str | None = None
+    team: str | None = None
+    criticality: Criticality | None = None
+    environment: Environment | None = None
+    data_sensitivity: DataSensitivity | None = None
+
+
+class TagKeys(_Strict):
+    """Which tag keys carry each attribute, in order of preference (matched case-insensitively)."""
+
+    owner: list[str] = ["owner", "owner-email", "contact"]
+    team: list[str] = ["team", "squad", "cost-center"]
+    criticality: list[str] = ["criticality", "business-criticality", "tier"]
+    environment: list[str] = ["env", "environment", "stage"]
+    data_sensitivity: list[str] = ["data-classification", "data_classification", "dataclassification", "classification"]
+
+
+class OwnerRule(_Strict):
+    """One mapping rule: all given conditions must hold (globs with ``*``/``?``), then ``set`` applies."""
+
+    name: str
+    account_id: str | None = None
+    cloud: Cloud | None = None
+    resource_type: str | None = None
+    name_pattern: str | None = Field(default=None, description="glob on the resource name or id")
+    tags: dict[str, str] = Field(default_factory=dict, description="tag key -> glob on its value")
+    force: bool = False
+    set: OwnerAttributes
+
+
+class OwnerMapFile(_Strict):
+    """The YAML file's schema (unknown keys rejected)."""
+
+    version: Literal[1] = 1
+    defaults: OwnerAttributes = OwnerAttributes()
+    tag_keys: TagKeys = TagKeys()
+    environment_aliases: dict[str, Environment] = Field(default_factory=dict)
+    criticality_aliases: dict[str, Criticality] = Field(default_factory=dict)
+    sensitivity_aliases: dict[str, DataSensitivity] = Field(default_factory=dict)
+    accounts: dict[str, OwnerAttributes] = Field(default_factory=dict)
+    rules: list[OwnerRule] = Field(default_factory=list)
+
+
+_ENV_ALIASES: Mapping[str, Environment] = {
+    "prod": Environment.PROD, "production": Environment.PROD, "prd": Environment.PROD, "live": Environment.PROD,
+    "staging": Environment.STAGING, "stage": Environment.STAGING, "stg": Environment.STAGING,
+    "preprod": Environment.STAGING, "pre-prod": Environment.STAGING, "uat": Environment.STAGING,
+    "test": Environment.TEST, "testing": Environment.TEST, "qa": Environment.TEST,
+    "dev": Environment.DEV, "development": Environment.DEV, "sandbox": Environment.DEV, "sbx": Environment.DEV,
+}
+_CRIT_ALIASES: Mapping[str, Criticality] = {
+    "critical": Criticality.CRITICAL, "tier0": Criticality.CRITICAL, "tier-0": Criticality.CRITICAL,
+    "mission-critical": Criticality.CRITICAL, "high": Criticality.HIGH, "tier1": Criticality.HIGH,
+    "tier-1": Criticality.HIGH, "medium": Criticality.MEDIUM, "tier2": Criticality.MEDIUM,
+    "tier-2": Criticality.MEDIUM, "low": Criticality.LOW, "tier3": Criticality.LOW, "tier-3": Criticality.LOW,
+}
+_SENS_ALIASES: Mapping[str, str] = {
+    "public": "public", "internal": "internal", "private": "internal", "confidential": "confidential",
+    "sensitive": "confidential", "restricted": "restricted", "secret": "restricted", "pii": "restricted",
+    "pci": "restricted", "phi": "restricted",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedOwner:
+    """The attributes found for one asset and, per attribute, where they came from (for explanations)."""
+
+    owner: str
+    team: str
+    criticality: Criticality
+    environment: Environment
+    data_sensitivity: str
+    sources: Mapping[str, str]
+
+
+_ATTRS = ("owner", "team", "criticality", "environment", "data_sensitivity")
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: OwnerRule
+    name_re: re.Pattern[str] | None
+    tag_res: tuple[tuple[str, re.Pattern[str]], ...]
+
+    def matches(self, resource: ResourceRef, tags_lower: Mapping[str, str]) -> bool:
+        r = self.rule
+        if r.account_id is not None and r.account_id != resource.account_id:
+            return False
+        if r.cloud is not None and r.cloud is not resource.cloud:
+            return False
+        if r.resource_type is not None and r.resource_type.lower() != resource.resource_type.lower():
+            return False
+        if self.name_re is not None and not (
+            self.name_re.match(resource.name) or self.name_re.match(resource.resource_id)
+        ):
+            return False
+        for key, pattern in self.tag_res:
+            value = tags_lower.get(key)
+            if value is None or not pattern.match(value):
+                return False
+        return True
+
+
+class OwnerMap:
+    """A compiled owner mapping; :meth:`resolve` is pure and cheap enough to call per alert."""
+
+    def __init__(self, spec: OwnerMapFile | None = None) -> None:
+        self.spec = spec or OwnerMapFile()
+        self._rules = tuple(
+            _CompiledRule(
+                rule=r,
+                name_re=re.compile(fnmatch.translate(r.name_pattern)) if r.name_pattern else None,
+                tag_res=tuple((k.lower(), re.compile(fnmatch.translate(v), re.IGNORECASE)) for k, v in r.tags.items()),
+            )
+            for r in self.spec.rules
+        )
+        keys = self.spec.tag_keys
+        self._tag_keys: Mapping[str, tuple[str, ...]] = {a: tuple(k.lower() for k in getattr(keys, a)) for a in _ATTRS}
+        self._env = {**_ENV_ALIASES, **{k.lower(): v for k, v in self.spec.environment_aliases.items()}}
+        self._crit = {**_CRIT_ALIASES, **{k.lower(): v for k, v in self.spec.criticality_aliases.items()}}
+        self._sens = {**_SENS_ALIASES, **{k.lower(): v for k, v in self.spec.sensitivity_aliases.items()}}
+        self._cached = functools.lru_cache(maxsize=65536)(self._resolve)
+
+    def _from_tag(self, attr: str, value: str) -> Any:
+        v = value.strip()
+        if not v:
+            return None
+        if attr == "environment":
+            return self._env.get(v.lower())
+        if attr == "criticality":
+            return self._crit.get(v.lower())
+        if attr == "data_sensitivity":
+            return self._sens.get(v.lower())
+        return v
+
+    def resolve(self, resource: ResourceRef) -> ResolvedOwner:
+        """Resolve every attribute for ``resource`` by the precedence in the module docstring.
+
+        Results are memoised (bounded LRU) on the fields that can influence them, since the
+        same assets recur constantly in the stream.
+        """
+        return self._cached(
+            resource.account_id,
+            resource.cloud,
+            resource.resource_type,
+            resource.name,
+            resource.resource_id,
+            tuple(resource.tags.items()),
+        )
+
+    def _resolve(
+        self,
+        account_id: str,
+        cloud: Cloud,
+        resource_type: str,
+        name: str,
+        resource_id: str,
+        tags: tuple[tuple[str, str], ...],
+    ) -> ResolvedOwner:
+        resource = ResourceRef(
+            asset_id="", resource_id=resource_id, name=name, resource_type=resource_type, cloud=cloud,
+            account_id=account_id, tags=dict(tags),
+        )
+        tags_lower = {k.lower(): v for k, v in tags}
+        found: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+
+        def take(attrs: OwnerAttributes, source: str) -> None:
+            for a in _ATTRS:
+                if a not in found:
+                    v = getattr(attrs, a)
+                    if v is not None:
+                        found[a], sources[a] = v, source
+
+        matching = [c for c in self._rules if c.matches(resource, tags_lower)]
+        for c in matching:
+            if c.rule.force:
+                take(c.rule.set, f"rule:{c.rule.name}")
+        for a in _ATTRS:
+            if a in found:
+                continue
+            for key in self._tag_keys[a]:
+                raw = tags_lower.get(key)
+                if raw is not None:
+                    v = self._from_tag(a, raw)
+                    if v is not None:
+                        found[a], sources[a] = v, f"tag:{key}"
+                        break
+        for c in matching:
+            take(c.rule.set, f"rule:{c.rule.name}")
+        account = self.spec.accounts.get(resource.account_id)
+        if account is not None:
+            take(account, f"account:{resource.account_id}")
+        take(self.spec.defaults, "default")
+        return ResolvedOwner(
+            owner=str(found.get("owner", "")),
+            team=str(found.get("team", "")),
+            criticality=found.get("criticality", Criticality.UNKNOWN),
+            environment=found.get("environment", Environment.UNKNOWN),
+            data_sensitivity=str(found.get("data_sensitivity", "unknown")),
+            sources=MappingProxyType(sources),
+        )
+
+
+def load_owner_map(path: Path) -> OwnerMap:
+    """Parse and validate an owner mapping YAML file; call once at start-up."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"owner map {path} cannot be read: {exc}") from exc
+    try:
+        return OwnerMap(OwnerMapFile.model_validate(doc))
+    except ValidationError as exc:
+        raise ConfigurationError(f"owner map {path} is invalid: {exc}") from exc

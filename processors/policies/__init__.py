@@ -1,0 +1,1 @@
+"""Policy files (scoring weights and thresholds) that people edit; loaded by processors.score."""
