@@ -1,0 +1,255 @@
+"""The webhook receiver: authenticated, acknowledges only what Kafka stored, dead-letters bad records."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+from pydantic import SecretStr
+
+from connectors.prisma.webhook import WebhookSettings, compute_alert_id, create_webhook_app
+from processors.errors import ConfigurationError
+from processors.models import AlertSource, RawAlert
+from processors.records import DeadLetter
+from streams.publish import AsyncPublisher, OutgoingRecord, PublishError
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.topics import DLQ, RAW_ALERTS, create_topics
+
+TOKEN = "Bearer s3cret-webhook-token"
+
+CSPM_NOTIFICATION: dict[str, Any] = {
+    "alertId": "P-2741093",
+    "alertStatus": "open",
+    "reason": "NEW_ALERT",
+    "policyId": "5a1f0c2e-8d3b-4f7a-9c61-2e4b7d9a0f13",
+    "policyName": "AWS S3 bucket publicly readable via ACL or bucket policy",
+    "policyType": "config",
+    "severity": "high",
+    "cloudType": "aws",
+    "accountId": "123456789012",
+    "accountName": "acme-prod",
+    "resourceId": "acme-public-assets",
+    "resourceName": "acme-public-assets",
+    "resourceRegionId": "us-east-1",
+    "resource": {"rrn": "rrn::storageBucket:us-east-1:123456789012:3f9c:acme-public-assets",
+                 "id": "acme-public-assets", "resourceType": "STORAGE_BUCKET",
+                 "data": {"policyStatus": {"isPublic": True}}},
+    "firstSeen": 1718010131000,
+    "lastSeen": 1718010131000,
+    "source": "Prisma Cloud",
+}
+
+COMPUTE_RUNTIME_EVENT: dict[str, Any] = {
+    "type": "Container Runtime",
+    "time": "Jun 10, 2024 14:03:11 UTC",
+    "containerID": "7d1e2f9ba1c54d209a4b2c3d4e5f6071",
+    "host": "ip-10-20-3-41.ec2.internal",
+    "rule": "Default - alert on suspicious runtime behavior",
+    "message": "/usr/bin/curl launched but is not found in the runtime model.",
+    "accountID": "123456789012",
+    "category": "cloudMetadataProbing",
+    "vulnerabilities": [],
+}
+
+
+class RecordingPublisher:
+    """Stands in for Kafka in unit tests: stores what it was asked to write, or fails on demand."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.records: list[OutgoingRecord] = []
+        self.fail = fail
+
+    async def send_many(self, records: list[OutgoingRecord]) -> list[Any]:
+        if self.fail:
+            raise PublishError("broker unreachable")
+        self.records.extend(records)
+        return list(records)
+
+
+def _notification(alert_id: str, **overrides: Any) -> dict[str, Any]:
+    item = copy.deepcopy(CSPM_NOTIFICATION)
+    item["alertId"] = alert_id
+    item.update(overrides)
+    return item
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://receiver")
+
+
+@pytest.fixture
+def settings() -> WebhookSettings:
+    return WebhookSettings(auth_token=SecretStr(TOKEN), max_body_bytes=64 * 1024)
+
+
+async def test_accepted_cspm_alerts_are_written_as_raw_alerts_keyed_by_alert_id(settings: WebhookSettings) -> None:
+    publisher = RecordingPublisher()
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        response = await client.post("/webhooks/prisma/cspm", headers={"Authorization": TOKEN},
+                                     json=[_notification("P-1"), _notification("P-2", alertStatus="resolved")])
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 2, "dead_lettered": 0}
+    assert [r.key for r in publisher.records] == ["P-1", "P-2"]
+    raw = publisher.records[1].value
+    assert isinstance(raw, RawAlert)
+    assert raw.source is AlertSource.CSPM_WEBHOOK
+    assert json.loads(raw.payload_json)["alertStatus"] == "resolved"
+    assert publisher.records[0].topic == RAW_ALERTS.name
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN + "x"}])
+async def test_requests_without_the_right_token_are_refused(settings: WebhookSettings, headers: dict[str, str]) -> None:
+    publisher = RecordingPublisher()
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        response = await client.post("/webhooks/prisma/cspm", headers=headers, json=[_notification("P-1")])
+    assert response.status_code == 401
+    assert publisher.records == []
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"{not json", 400),
+    (b'{"alertId": "P-1"}', 422),  # CSPM sends an array
+    (b'"just a string"', 422),
+])
+async def test_malformed_bodies_get_a_clear_4xx(settings: WebhookSettings, body: bytes, status: int) -> None:
+    publisher = RecordingPublisher()
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        response = await client.post("/webhooks/prisma/cspm", content=body,
+                                     headers={"Authorization": TOKEN, "Content-Type": "application/json"})
+    assert response.status_code == status
+    assert response.json()["error"]
+    assert publisher.records == []
+
+
+async def test_oversized_requests_are_refused_with_413(settings: WebhookSettings) -> None:
+    publisher = RecordingPublisher()
+    huge = [_notification(f"P-{i}", policyDescription="x" * 1000) for i in range(100)]
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        response = await client.post("/webhooks/prisma/cspm", headers={"Authorization": TOKEN}, json=huge)
+    assert response.status_code == 413
+    assert publisher.records == []
+
+
+async def test_bad_records_go_to_the_dlq_with_their_reason_while_good_ones_go_on(settings: WebhookSettings) -> None:
+    publisher = RecordingPublisher()
+    body = [_notification("P-1"), {"alertStatus": "open"}, "not an object",
+            _notification("P-3", alertStatus="exploded"), _notification("P-4")]
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        response = await client.post("/webhooks/prisma/cspm", headers={"Authorization": TOKEN}, json=body)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 2, "dead_lettered": 3}
+    good = [r for r in publisher.records if r.topic == RAW_ALERTS.name]
+    bad = [r.value for r in publisher.records if r.topic == DLQ.name]
+    assert [r.key for r in good] == ["P-1", "P-4"]
+    reasons = [d.error_message for d in bad if isinstance(d, DeadLetter)]
+    assert reasons == ["record 1: missing or empty alertId",
+                       "record 2: expected a JSON object, got str",
+                       "record 3: alertStatus 'exploded' is not one of ['dismissed', 'open', 'resolved', 'snoozed']"]
+    assert all(isinstance(d, DeadLetter) and d.original_value for d in bad)
+
+
+async def test_nothing_is_acknowledged_when_kafka_does_not_confirm(settings: WebhookSettings) -> None:
+    async with _client(create_webhook_app(settings, RecordingPublisher(fail=True))) as client:
+        response = await client.post("/webhooks/prisma/cspm", headers={"Authorization": TOKEN},
+                                     json=[_notification("P-1")])
+    assert response.status_code == 503  # Prisma Cloud retries a non-2xx delivery
+
+
+async def test_compute_events_get_a_stable_id_so_retries_are_recognised(settings: WebhookSettings) -> None:
+    publisher = RecordingPublisher()
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        for _ in range(2):
+            response = await client.post("/webhooks/prisma/compute", headers={"Authorization": TOKEN},
+                                         json=COMPUTE_RUNTIME_EVENT)
+            assert response.status_code == 200
+    keys = {r.key for r in publisher.records}
+    assert keys == {compute_alert_id(COMPUTE_RUNTIME_EVENT)}
+    other = dict(COMPUTE_RUNTIME_EVENT, message="another process")
+    assert compute_alert_id(other) not in keys
+
+
+def test_the_receiver_refuses_to_start_without_a_token() -> None:
+    with pytest.raises(ConfigurationError, match="PRISMAFLOW_WEBHOOK_AUTH_TOKEN"):
+        create_webhook_app(WebhookSettings(), RecordingPublisher())
+
+
+async def test_health_and_metrics_endpoints(settings: WebhookSettings) -> None:
+    async with _client(create_webhook_app(settings, RecordingPublisher())) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        await client.post("/webhooks/prisma/cspm", headers={"Authorization": TOKEN}, json=[_notification("P-9")])
+        metrics = (await client.get("/metrics")).text
+    assert 'prismaflow_webhook_requests_total{endpoint="cspm",outcome="200"}' in metrics
+
+
+def _drain(bootstrap: str, topic: str, expected: int, group: str, timeout_s: float = 60) -> list[Any]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    messages: list[Any] = []
+    try:
+        end = time.monotonic() + timeout_s
+        while len(messages) < expected and time.monotonic() < end:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                messages.append(message)
+        # Wait a little longer to catch any surplus (duplicates would show up here).
+        extra_end = time.monotonic() + 2
+        while time.monotonic() < extra_end:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                messages.append(message)
+    finally:
+        consumer.close()
+    return messages
+
+
+@pytest.mark.broker
+async def test_under_concurrent_posts_every_accepted_alert_is_on_the_raw_topic_and_every_rejected_one_is_accounted_for(
+    kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), (RAW_ALERTS, DLQ), prefix=topic_prefix)
+    settings = WebhookSettings(auth_token=SecretStr(TOKEN), raw_topic=topic_prefix + RAW_ALERTS.name,
+                               dlq_topic=topic_prefix + DLQ.name, max_body_bytes=256 * 1024)
+    serde = AvroSerde()
+    publisher = AsyncPublisher(KafkaSettings(bootstrap_servers=kafka_bootstrap), serde)
+    app = create_webhook_app(settings, publisher)
+
+    async def post(client: httpx.AsyncClient, request_no: int) -> tuple[int, dict[str, Any]]:
+        body: list[Any] = [_notification(f"P-{request_no}-{i}") for i in range(5)]
+        if request_no % 4 == 0:
+            body.append({"alertStatus": "open"})  # one bad record
+        headers = {"Authorization": TOKEN if request_no % 10 != 7 else "wrong"}
+        response = await client.post("/webhooks/prisma/cspm", headers=headers, json=body)
+        return response.status_code, (response.json() if response.status_code == 200 else {})
+
+    try:
+        async with _client(app) as client:
+            results = await asyncio.gather(*(post(client, n) for n in range(40)))
+    finally:
+        await publisher.close()
+
+    accepted_ids = {f"P-{n}-{i}" for n, (status, _) in enumerate(results) if status == 200 for i in range(5)}
+    unauthorised = [n for n, (status, _) in enumerate(results) if status == 401]
+    assert unauthorised == [7, 17, 27, 37]
+    expected_dlq = sum(body["dead_lettered"] for status, body in results if status == 200)
+    assert expected_dlq == len([n for n in range(40) if n % 4 == 0 and n % 10 != 7])
+
+    raw = _drain(kafka_bootstrap, settings.raw_topic, len(accepted_ids), unique_name("g"))
+    stored_ids = [m.key().decode() for m in raw]
+    assert sorted(stored_ids) == sorted(accepted_ids)  # nothing lost, nothing doubled
+    decoded = serde.decode(raw[0].value(), RawAlert, topic=settings.raw_topic)
+    assert decoded.source is AlertSource.CSPM_WEBHOOK
+
+    dlq = _drain(kafka_bootstrap, settings.dlq_topic, expected_dlq, unique_name("g"))
+    assert len(dlq) == expected_dlq
+    letter = serde.decode(dlq[0].value(), DeadLetter, topic=settings.dlq_topic)
+    assert letter.error_message.endswith("missing or empty alertId")
+    assert dict(dlq[0].headers())["__connect.errors.stage"] == b"webhook.cspm"
