@@ -38,13 +38,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from processors.errors import InvalidRecordError
 from processors.models import AlertSource, RawAlert
+from processors.normalise.compute_webhook import compute_webhook_alert_id, split_compute_webhook
 from streams.dlq import dead_letter
 from streams.publish import OutgoingRecord, PublishError
 from streams.settings import _Settings
 from streams.topics import DLQ, RAW_ALERTS
 
-__all__ = ["WebhookSettings", "create_webhook_app", "compute_alert_id", "Publisher"]
+__all__ = ["WebhookSettings", "create_webhook_app", "Publisher"]
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +85,6 @@ class Publisher(Protocol):
     async def send_many(self, records: list[OutgoingRecord]) -> list[Any]: ...
 
 
-def compute_alert_id(event: dict[str, Any]) -> str:
-    """A stable id for a Compute webhook event, which carries none of its own.
-
-    Derived from the fields that identify the event (type, time, workload, rule, message and the
-    vulnerabilities), so Prisma's retry of the same event yields the same id.
-    """
-    identity = {k: event.get(k) for k in ("type", "time", "containerID", "imageID", "host", "rule",
-                                          "message", "category", "accountID", "vulnerabilities")}
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
-    return f"cwpp-{digest[:24]}"
-
-
 def _cspm_problem(item: object) -> str | None:
     if not isinstance(item, dict):
         return f"expected a JSON object, got {type(item).__name__}"
@@ -117,7 +107,20 @@ def _compute_problem(item: object) -> str | None:
     vulnerabilities = item.get("vulnerabilities", [])
     if vulnerabilities not in (None, "") and not isinstance(vulnerabilities, list):
         return "vulnerabilities must be a list"
+    try:
+        compute_webhook_alert_id(item)
+    except InvalidRecordError as exc:
+        return exc.reason
     return None
+
+
+def _compute_items(document: object) -> list[object]:
+    """One item per finding: a vulnerability event listing several images becomes several."""
+    bodies = document if isinstance(document, list) else [document]
+    items: list[object] = []
+    for body in bodies:
+        items.extend(split_compute_webhook(body) if isinstance(body, dict) else [body])
+    return items
 
 
 def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
@@ -176,10 +179,8 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
             items: list[object] = document
             check = _cspm_problem
         else:
-            if isinstance(document, dict):
-                items = [document]
-            elif isinstance(document, list):
-                items = document
+            if isinstance(document, (dict, list)):
+                items = _compute_items(document)
             else:
                 return _error(422, "the Compute webhook body must be a JSON object (or an array of them)")
             check = _compute_problem
@@ -197,7 +198,8 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
                     dlq_topic=settings.dlq_topic, now=received_at))
                 continue
             assert isinstance(item, dict)
-            alert_id = str(item["alertId"]) if source is AlertSource.CSPM_WEBHOOK else compute_alert_id(item)
+            alert_id = (str(item["alertId"]).strip() if source is AlertSource.CSPM_WEBHOOK
+                        else compute_webhook_alert_id(item))
             payload = original.decode()
             raw = RawAlert(
                 ingest_id=str(uuid.uuid4()), source=source, source_alert_id=alert_id,

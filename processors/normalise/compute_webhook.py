@@ -36,7 +36,7 @@ from processors.normalise.compute import (
     _make,
 )
 
-__all__ = ["normalise_compute_webhook", "split_compute_webhook"]
+__all__ = ["normalise_compute_webhook", "split_compute_webhook", "compute_webhook_alert_id"]
 
 
 def split_compute_webhook(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -50,6 +50,37 @@ def split_compute_webhook(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     if isinstance(vulns, list) and len(vulns) > 1:
         return [{**body, "vulnerabilities": [v]} for v in vulns]
     return [dict(body)]
+
+
+def compute_webhook_alert_id(body: Mapping[str, Any]) -> str:
+    """The alert id :func:`normalise_compute_webhook` gives this (already split) body.
+
+    The webhook receiver keys raw alerts with it, so Prisma's retry of the same event, and the API
+    scan of the same image or host, land on the same key. Raises InvalidRecordError like the
+    normaliser for a body without the identifying fields.
+    """
+    entries = body.get("vulnerabilities")
+    if isinstance(entries, list) and entries:
+        entry = entries[0]
+        if not isinstance(entry, Mapping):
+            raise InvalidRecordError("vulnerabilities[0] is not an object", stage=STAGE)
+        image_id = opt_str(entry, "imageID")
+        if image_id:
+            return f"cwpp:image-vulns:{image_id}"
+        return f"cwpp:host-vulns:{req_str(entry, 'hostname', 'vulnerabilities[0]')}"
+    host = opt_str(body, "host")
+    if not host:
+        raise InvalidRecordError("compute_webhook body has neither host nor vulnerabilities", stage=STAGE)
+    return _runtime_event_id(body, host)
+
+
+def _runtime_event_id(payload: Mapping[str, Any], host: str) -> str:
+    wtype = opt_str(payload, "type")
+    category = opt_str(payload, "category") or wtype.replace(" ", "")
+    return "cwpp:webhook:" + _digest(
+        wtype, opt_str(payload, "time"), host, opt_str(payload, "containerID"),
+        opt_str(payload, "rule"), category, opt_str(payload, "message"),
+    )
 
 
 def _webhook_vulns(entry: Mapping[str, Any]) -> tuple[list[Vulnerability], list[Severity]]:
@@ -139,10 +170,7 @@ def normalise_compute_webhook(raw: RawAlert, payload: Any) -> Normalised:
         )
     category = opt_str(payload, "category") or wtype.replace(" ", "")
     message = opt_str(payload, "message")
-    alert_id = "cwpp:webhook:" + _digest(
-        wtype, opt_str(payload, "time"), host, opt_str(payload, "containerID"),
-        opt_str(payload, "rule"), category, message,
-    )
+    alert_id = _runtime_event_id(payload, host)
     container = opt_str(payload, "container")
     return _make(
         raw, alert_id=alert_id, policy_id=f"compute:runtime:{category}",

@@ -15,7 +15,8 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from connectors.prisma.webhook import WebhookSettings, compute_alert_id, create_webhook_app
+from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from processors.normalise.compute_webhook import compute_webhook_alert_id
 from processors.errors import ConfigurationError
 from processors.models import AlertSource, RawAlert
 from processors.records import DeadLetter
@@ -172,9 +173,33 @@ async def test_compute_events_get_a_stable_id_so_retries_are_recognised(settings
                                          json=COMPUTE_RUNTIME_EVENT)
             assert response.status_code == 200
     keys = {r.key for r in publisher.records}
-    assert keys == {compute_alert_id(COMPUTE_RUNTIME_EVENT)}
+    assert keys == {compute_webhook_alert_id(COMPUTE_RUNTIME_EVENT)}
     other = dict(COMPUTE_RUNTIME_EVENT, message="another process")
-    assert compute_alert_id(other) not in keys
+    assert compute_webhook_alert_id(other) not in keys
+
+
+async def test_a_vulnerability_event_listing_two_images_becomes_two_alerts_keyed_like_the_api_scan(
+    settings: WebhookSettings,
+) -> None:
+    event = dict(COMPUTE_RUNTIME_EVENT, type="Container Vulnerability", host="", vulnerabilities=[
+        {"imageName": "shop/checkout:1", "imageID": "sha256:aaa", "newVulnerabilities": []},
+        {"imageName": "shop/cart:2", "imageID": "sha256:bbb", "newVulnerabilities": []},
+    ])
+    publisher = RecordingPublisher()
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        response = await client.post("/webhooks/prisma/compute", headers={"Authorization": TOKEN}, json=event)
+    assert response.json() == {"accepted": 2, "dead_lettered": 0}
+    assert [r.key for r in publisher.records] == ["cwpp:image-vulns:sha256:aaa", "cwpp:image-vulns:sha256:bbb"]
+
+
+async def test_a_compute_event_without_host_or_vulnerabilities_is_dead_lettered(settings: WebhookSettings) -> None:
+    publisher = RecordingPublisher()
+    async with _client(create_webhook_app(settings, publisher)) as client:
+        response = await client.post("/webhooks/prisma/compute", headers={"Authorization": TOKEN},
+                                     json=dict(COMPUTE_RUNTIME_EVENT, host=""))
+    assert response.json() == {"accepted": 0, "dead_lettered": 1}
+    (letter,) = [r.value for r in publisher.records]
+    assert isinstance(letter, DeadLetter) and "neither host nor vulnerabilities" in letter.error_message
 
 
 def test_the_receiver_refuses_to_start_without_a_token() -> None:
