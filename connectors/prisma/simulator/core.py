@@ -1,0 +1,323 @@
+"""The simulator object: estate + state + one Starlette ASGI app for CSPM, Compute and ``/_sim``.
+
+``PrismaCloudSimulator`` is itself an ASGI callable, so tests write
+``httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url=...)``. Every public route
+passes through :meth:`PrismaCloudSimulator.endpoint`, which counts the call for ``/_sim/stats``,
+applies injected faults, authenticates, enforces per-user rate limits, then runs the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from connectors.prisma.simulator.catalog import POLICIES
+from connectors.prisma.simulator.compute_estate import runtime_audit
+from connectors.prisma.simulator.estate import Estate, generate_estate
+from connectors.prisma.simulator.payloads import make_alert, transition
+from connectors.prisma.simulator.runtime import (
+    Fault,
+    RateSpec,
+    SimClock,
+    SimConfig,
+    Stats,
+    TokenBucket,
+    TokenStore,
+)
+
+__all__ = ["Handler", "PrismaCloudSimulator", "cspm_error", "compute_error"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+
+def cspm_error(status: int, i18n_key: str, subject: str | None = None) -> Response:
+    """A CSPM error: empty body, detail in ``x-redlock-status`` as Prisma sends it."""
+    detail = json.dumps([{"i18nKey": i18n_key, "severity": "error", "subject": subject}])
+    return Response(b"", status_code=status, headers={"x-redlock-status": detail})
+
+
+def compute_error(status: int, message: str) -> Response:
+    """A Compute error: ``{"err": "..."}``."""
+    return JSONResponse({"err": message}, status_code=status)
+
+
+class PrismaCloudSimulator:
+    """A local Prisma Cloud tenant (CSPM + Compute) speaking the public API.
+
+    ``clock`` defaults to the wall clock; pass ``SimClock(base=lambda: <fixed>)`` in tests and move
+    time with :meth:`advance` (which also churns alert statuses) or ``clock.advance``.
+    """
+
+    def __init__(
+        self,
+        estate: Estate | None = None,
+        *,
+        config: SimConfig | None = None,
+        clock: SimClock | None = None,
+        seed: int = 7,
+        n_alerts: int = 500,
+    ) -> None:
+        self.config = config or SimConfig()
+        self.clock = clock or SimClock()
+        self.estate = estate or generate_estate(seed, n_alerts, now_ms=self.clock.now_ms())
+        self.seed = self.estate.seed
+        self.tokens = TokenStore(self.config.secret)
+        self.stats = Stats()
+        self.faults: list[Fault] = []
+        self.snapshots: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._ticks = 0
+        self._pending_s = 0.0
+        self.changes: list[dict[str, Any]] = []
+        from connectors.prisma.simulator import compute_routes, cspm_routes
+
+        routes = [*cspm_routes.routes(self), *compute_routes.routes(self), *self._admin_routes()]
+        self.app = Starlette(routes=routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    @property
+    def alerts(self) -> dict[str, dict[str, Any]]:
+        return self.estate.alerts
+
+    # -- the route wrapper ---------------------------------------------------------------------
+
+    def endpoint(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        *,
+        auth: str | None,
+        rate: RateSpec | None = None,
+        paths: tuple[str, ...] = (),
+    ) -> list[Route]:
+        """Routes for ``handler`` at ``template`` (and alias ``paths``) with the shared behaviour.
+
+        ``auth`` is ``"cspm"`` (``x-redlock-auth``), ``"compute"`` (Bearer, Basic or
+        ``x-redlock-auth``) or None. Stats are keyed by ``template`` whichever alias was called.
+        """
+        key = f"{method} {template}"
+
+        async def wrapped(request: Request) -> Response:
+            self.stats.call(key)
+            response = await self._serve(request, method, template, handler, auth, rate)
+            self.stats.status(key, response.status_code)
+            return response
+
+        return [Route(p, wrapped, methods=[method]) for p in (template, *paths)]
+
+    async def _serve(self, request: Request, method: str, template: str, handler: Handler,
+                     auth: str | None, rate: RateSpec | None) -> Response:
+        fault = self._take_fault(method, template, request.url.path)
+        compute = auth == "compute"
+        if fault is not None:
+            if fault.kind == "slow":
+                await asyncio.sleep(fault.delay_s)
+            elif fault.kind == "expire_tokens":
+                self.tokens.expire_all(self.clock.now())
+            elif fault.kind == "401":
+                return compute_error(401, "unauthorized") if compute else cspm_error(401, "token_expired")
+            else:
+                status = 429 if fault.kind == "429" else fault.status
+                headers = {"Retry-After": f"{fault.retry_after_s:g}"} if fault.retry_after_s is not None else {}
+                if status == 429 and rate is not None:
+                    headers.update({"X-RateLimit-Burst-Capacity": str(rate.burst),
+                                    "X-RateLimit-Remaining": "0",
+                                    "X-RateLimit-Replenish-Rate": f"{rate.rate:g}",
+                                    "X-RateLimit-Requested-Tokens": "1"})
+                body = json.dumps({"err": "injected fault"} if compute else
+                                  {"error": {"code": "ServiceUnavailable", "message": "injected fault"}})
+                return Response(body, status_code=status, headers=headers, media_type="application/json")
+        user = ""
+        if auth is not None:
+            found = self._authenticate(request, compute)
+            if found is None:
+                return compute_error(401, "unauthorized") if compute else Response(b"", status_code=401)
+            user = found
+        bucket = None
+        if rate is not None and self.config.rate_limits:
+            bucket = self._bucket(user, rate)
+            if not bucket.take(self.clock.now()):
+                headers = bucket.headers()
+                if self.config.retry_after_on_429:
+                    headers["Retry-After"] = str(bucket.wait_s())
+                if not compute:
+                    return Response(b"", status_code=429, headers=headers)
+                return JSONResponse({"err": "rate limit exceeded"}, status_code=429, headers=headers)
+        response = await handler(request, user)
+        if bucket is not None and not compute:
+            response.headers.update(bucket.headers())
+        return response
+
+    def _take_fault(self, method: str, template: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(method, template, path):
+                fault.count -= 1
+                if fault.count <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _authenticate(self, request: Request, compute: bool) -> str | None:
+        now = self.clock.now()
+        redlock = self.tokens.lookup(request.headers.get("x-redlock-auth"), now, ("cspm",))
+        if not compute:
+            return redlock.user if redlock else None
+        if redlock:
+            return redlock.user
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            info = self.tokens.lookup(value.strip(), now, ("compute", "cspm"))
+            return info.user if info else None
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value).decode().partition(":")
+            except (ValueError, binascii.Error):
+                return None
+            return user if self.config.users.get(user) == password else None
+        return None
+
+    def _bucket(self, user: str, rate: RateSpec) -> TokenBucket:
+        key = (user, rate.name)
+        if key not in self._buckets:
+            self._buckets[key] = TokenBucket(rate, self.clock.now())
+        return self._buckets[key]
+
+    # -- time and churn ------------------------------------------------------------------------
+
+    def expire_tokens(self) -> int:
+        """Expire every issued token now (CSPM and Compute); returns how many."""
+        return self.tokens.expire_all(self.clock.now())
+
+    def update_alert(self, alert: dict[str, Any]) -> None:
+        """Store a new version of an alert and remember it for webhook delivery."""
+        self.estate.alerts[alert["id"]] = alert
+        self.changes.append(alert)
+
+    def advance(self, seconds: float) -> list[dict[str, Any]]:
+        """Move time forward and apply one churn tick per ``config.tick_s``; returns changed alerts.
+
+        Deterministic for a given seed and sequence of calls.
+        """
+        self.clock.advance(seconds)
+        self._pending_s += seconds
+        changed: list[dict[str, Any]] = []
+        while self._pending_s >= self.config.tick_s:
+            self._pending_s -= self.config.tick_s
+            changed.extend(self._tick())
+        return changed
+
+    def tick(self) -> list[dict[str, Any]]:
+        """Advance by exactly one tick."""
+        return self.advance(self.config.tick_s)
+
+    def churn(self) -> list[dict[str, Any]]:
+        """One churn step at the current time without moving the clock (wall-clock mode)."""
+        return self._tick()
+
+    def _tick(self) -> list[dict[str, Any]]:
+        self._ticks += 1
+        rng = random.Random(f"{self.seed}:{self._ticks}")
+        now_ms = self.clock.now_ms()
+        by_status: dict[str, list[dict[str, Any]]] = {}
+        for alert in sorted(self.alerts.values(), key=lambda a: int(a["id"][2:])):
+            by_status.setdefault(alert["status"], []).append(alert)
+        changed = []
+        for alert in by_status.get("snoozed", []):
+            if 0 < alert.get("dismissalUntilTs", -1) <= now_ms:
+                changed.append(transition(alert, "open", "SNOOZED_AUTO_REOPEN", now_ms))
+        opened = by_status.get("open", [])
+        for alert in rng.sample(opened, min(len(opened), rng.choice((0, 1, 1, 2)))):
+            reason = rng.choice(("RESOURCE_UPDATED", "RESOURCE_DELETED", "POLICY_UPDATED"))
+            changed.append(transition(alert, "resolved", reason, now_ms))
+        resolved = by_status.get("resolved", [])
+        if resolved and rng.random() < 0.3:
+            changed.append(transition(rng.choice(resolved), "open", "RESOURCE_UPDATED", now_ms))
+        rest = [a for a in opened if a["id"] not in {c["id"] for c in changed}]
+        if rest and rng.random() < 0.15:
+            changed.append(transition(rng.choice(rest), "dismissed", "USER_DISMISSED", now_ms,
+                                      by="secops@acme.example", note="Risk accepted"))
+        for _ in range(rng.choice((0, 1, 1, 2))):
+            if not self.estate.candidates:
+                break
+            pid, rrn = self.estate.candidates.pop(rng.randrange(len(self.estate.candidates)))
+            res = self.estate.resources[rrn]
+            meta = self.estate.compute.cspm_metadata(pid, res["id"])
+            changed.append(make_alert(self.estate.next_alert_number, POLICIES[pid], res, now_ms,
+                                      metadata=meta))
+            self.estate.next_alert_number += 1
+        if self.estate.workloads and rng.random() < 0.3:
+            w = rng.choice(self.estate.workloads)
+            self.estate.compute.audits["host"].append(runtime_audit(rng, w, now_ms, container=None))
+        for alert in changed:
+            self.update_alert(alert)
+        logger.debug("sim tick tick=%d changed=%d", self._ticks, len(changed))
+        return changed
+
+    # -- admin API -----------------------------------------------------------------------------
+
+    def _admin_routes(self) -> list[Route]:
+        async def stats(request: Request) -> Response:
+            return JSONResponse({**self.stats.as_json(),
+                                 "faults": [asdict(f) for f in self.faults]})
+
+        async def reset_stats(request: Request) -> Response:
+            self.stats = Stats()
+            return JSONResponse({"ok": True})
+
+        async def add_faults(request: Request) -> Response:
+            raw = await request.json()
+            try:
+                faults = [Fault.from_json(f) for f in (raw if isinstance(raw, list) else [raw])]
+            except (ValueError, TypeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            for fault in faults:
+                if fault.kind == "expire_tokens" and fault.route == "*":
+                    self.expire_tokens()
+                else:
+                    self.faults.append(fault)
+            return JSONResponse({"faults": [asdict(f) for f in self.faults]})
+
+        async def clear_faults(request: Request) -> Response:
+            self.faults.clear()
+            return JSONResponse({"faults": []})
+
+        async def advance(request: Request) -> Response:
+            raw = await request.json()
+            changed = self.advance(float(raw.get("seconds", self.config.tick_s)))
+            return JSONResponse({"changed": [a["id"] for a in changed],
+                                 "now_ms": self.clock.now_ms()})
+
+        async def expire(request: Request) -> Response:
+            return JSONResponse({"expired": self.expire_tokens()})
+
+        async def workloads(request: Request) -> Response:
+            return JSONResponse([asdict(w) for w in self.estate.workloads])
+
+        return [
+            Route("/_sim/stats", stats, methods=["GET"]),
+            Route("/_sim/stats/reset", reset_stats, methods=["POST"]),
+            Route("/_sim/faults", add_faults, methods=["POST"]),
+            Route("/_sim/faults", clear_faults, methods=["DELETE"]),
+            Route("/_sim/advance", advance, methods=["POST"]),
+            Route("/_sim/expire_tokens", expire, methods=["POST"]),
+            Route("/_sim/workloads", workloads, methods=["GET"]),
+        ]
