@@ -1,0 +1,305 @@
+"""The Prisma Cloud pollers: CSPM ``/v2/alert`` and the Compute API, into ``prisma.alerts.raw``.
+
+Each poll covers a *window* of time. The CSPM poller asks for every alert *updated* in
+``[watermark - look_back, now]`` (filter ``timeRange.type = ALERT_UPDATED``, all statuses), so new
+alerts and status changes (open → resolved, dismissed, reopened) are both captured; the look-back
+re-reads alerts that changed while the previous window was being paged, and downstream dedupe
+absorbs those re-reads. The Compute poller lists incidents and runtime audits in the same kind of
+window, then the host and image scan results (a full listing: scan results change in place).
+
+After every page the poller writes the page's raw alerts *and* its checkpoint (window, next page
+token or offset) in one Kafka transaction. A restart or crash therefore resumes at the first page
+not written: nothing is skipped, and nothing already written is written again, unless the API no
+longer accepts the saved page token (then the window is paged again from its start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from connectors.base import BadRequestError, ConnectorError
+from connectors.prisma.checkpoint import CheckpointStore, PageWriter, SourceCheckpoint
+from connectors.prisma.compute_client import ComputeClient
+from connectors.prisma.cspm_client import CspmClient
+from connectors.prisma.models import AlertFilter, TimeRange
+from processors.models import AlertSource, RawAlert
+from streams.publish import OutgoingRecord
+from streams.settings import _Settings
+from streams.topics import RAW_ALERTS
+
+__all__ = ["PollerSettings", "CspmPoller", "ComputePoller", "PollResult"]
+
+log = logging.getLogger(__name__)
+
+POLLS = Counter("prismaflow_source_polls_total", "Completed or failed poll windows", ["source", "outcome"])
+PAGES = Counter("prismaflow_source_pages_total", "Pages fetched and written", ["source"])
+ALERTS_WRITTEN = Counter("prismaflow_source_alerts_written_total", "Raw alerts written", ["source"])
+ERRORS = Counter("prismaflow_source_errors_total", "Poll errors by kind", ["source", "kind"])
+CHECKPOINT_LAG = Gauge(
+    "prismaflow_source_checkpoint_lag_seconds", "Age of the watermark: how far behind now the source is", ["source"])
+REQUEST_SECONDS = Histogram(
+    "prismaflow_source_page_seconds", "Time to fetch one page from the API", ["source"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+class PollerSettings(_Settings):
+    """How often and how far back the pollers look."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_POLLER_", extra="forbid", env_ignore_empty=True)
+    component: ClassVar[str] = "Prisma Cloud pollers"
+
+    interval_s: float = Field(default=60.0, gt=0, description="Seconds between the starts of two polls")
+    look_back_s: float = Field(
+        default=900.0, ge=0, description="Each window starts this long before the previous window's end")
+    initial_look_back_s: float = Field(
+        default=86400.0, gt=0, description="How far back the very first window reaches")
+    tenant: str = Field(default="default", description="Tenant label; also names the checkpoint")
+    raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic the pollers write to")
+    compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
+
+
+def _raw(source: AlertSource, alert_id: str, payload: dict[str, Any], tenant: str, now: datetime) -> RawAlert:
+    text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+    return RawAlert(
+        ingest_id=str(uuid.uuid4()), source=source, source_alert_id=alert_id, tenant=tenant,
+        received_at=now, payload_json=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+class PollResult:
+    """What one poll window did."""
+
+    __slots__ = ("pages", "alerts", "resumed")
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self.alerts = 0
+        self.resumed = False
+
+    def __repr__(self) -> str:
+        return f"PollResult(pages={self.pages}, alerts={self.alerts}, resumed={self.resumed})"
+
+
+class _Poller:
+    """The window and checkpoint logic both pollers share."""
+
+    source_kind: ClassVar[str] = ""
+
+    def __init__(self, settings: PollerSettings, writer: PageWriter, store: CheckpointStore,
+                 *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.store = store
+        self.clock = clock
+        self.name = f"{self.source_kind}:{settings.tenant}"
+        self._checkpoint: SourceCheckpoint | None = None
+        self._loaded = False
+
+    def checkpoint(self) -> SourceCheckpoint | None:
+        if not self._loaded:
+            self._checkpoint = self.store.load(self.name)
+            self._loaded = True
+        return self._checkpoint
+
+    def _next_window(self) -> tuple[datetime, datetime]:
+        now = self.clock()
+        current = self.checkpoint()
+        if current is not None and current.watermark is not None:
+            start = current.watermark - timedelta(seconds=self.settings.look_back_s)
+        else:
+            start = now - timedelta(seconds=self.settings.initial_look_back_s)
+        return start, now
+
+    async def _commit(self, records: Sequence[OutgoingRecord], checkpoint: SourceCheckpoint) -> None:
+        await self.writer.write(records, checkpoint)
+        self._checkpoint = checkpoint
+        PAGES.labels(self.name).inc()
+        ALERTS_WRITTEN.labels(self.name).inc(len(records))
+
+    async def _finish_window(self, end: datetime) -> None:
+        done = SourceCheckpoint(source=self.name, watermark=end, updated_at=self.clock())
+        await self._commit([], done)
+        CHECKPOINT_LAG.labels(self.name).set(max(0.0, (self.clock() - end).total_seconds()))
+
+    async def poll_once(self) -> PollResult:
+        raise NotImplementedError
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll every ``interval_s`` until ``stop`` is set; errors are logged, counted and retried."""
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                result = await self.poll_once()
+                POLLS.labels(self.name, "ok").inc()
+                log.info("poll done source=%s pages=%d alerts=%d resumed=%s", self.name, result.pages,
+                         result.alerts, result.resumed)
+            except ConnectorError as exc:
+                POLLS.labels(self.name, "error").inc()
+                ERRORS.labels(self.name, type(exc).__name__).inc()
+                log.error("poll failed source=%s error=%s", self.name, exc)
+            wait = max(0.0, self.settings.interval_s - (time.monotonic() - started))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+
+
+class CspmPoller(_Poller):
+    """Polls CSPM ``POST /v2/alert`` into raw alerts, checkpointing after every page."""
+
+    source_kind = "cspm"
+
+    def __init__(self, settings: PollerSettings, client: CspmClient, writer: PageWriter,
+                 store: CheckpointStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(settings, writer, store, clock=clock)
+        self.client = client
+
+    async def poll_once(self) -> PollResult:
+        """Page through one window to its end (resuming a window a restart interrupted)."""
+        result = PollResult()
+        current = self.checkpoint()
+        if current is not None and current.in_window:
+            assert current.window_start is not None and current.window_end is not None
+            start, end, token = current.window_start, current.window_end, current.page_token
+            result.resumed = True
+        else:
+            (start, end), token = self._next_window(), None
+        window = TimeRange.absolute(int(start.timestamp() * 1000), int(end.timestamp() * 1000))
+        filters = [AlertFilter(name="timeRange.type", value="ALERT_UPDATED")]
+        try:
+            await self._page_through(start, end, window, filters, token, result)
+        except BadRequestError as exc:
+            if token is None:
+                raise
+            # The saved token expired: page the window again from its start (re-reads are expected).
+            log.warning("page token refused, restarting window source=%s error=%s", self.name, exc)
+            ERRORS.labels(self.name, "page_token_expired").inc()
+            await self._page_through(start, end, window, filters, None, result)
+        await self._finish_window(end)
+        return result
+
+    async def _page_through(self, start: datetime, end: datetime, window: TimeRange,
+                            filters: list[AlertFilter], token: str | None, result: PollResult) -> None:
+        pages: AsyncIterator[Any] = self.client.iter_alert_pages(
+            filters, window, detailed=True, page_token=token).__aiter__()
+        while True:
+            fetched = time.perf_counter()
+            try:
+                page = await pages.__anext__()
+            except StopAsyncIteration:
+                return
+            REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - fetched)
+            now = self.clock()
+            records = [
+                OutgoingRecord(self.settings.raw_topic, str(item["id"]),
+                               _raw(AlertSource.CSPM_API, str(item["id"]), item, self.settings.tenant, now))
+                for item in page.items if isinstance(item, dict) and item.get("id")
+            ]
+            skipped = len(page.items) - len(records)
+            if skipped:
+                ERRORS.labels(self.name, "item_without_id").inc(skipped)
+                log.error("alerts without id skipped source=%s count=%d", self.name, skipped)
+            previous = self._checkpoint if self._checkpoint and self._checkpoint.in_window else None
+            checkpoint = SourceCheckpoint(
+                source=self.name, watermark=self._checkpoint.watermark if self._checkpoint else None,
+                window_start=start, window_end=end, page_token=page.next_page_token,
+                pages_written=(previous.pages_written if previous else 0) + 1,
+                alerts_written=(previous.alerts_written if previous else 0) + len(records),
+                updated_at=now,
+            )
+            await self._commit(records, checkpoint)
+            result.pages += 1
+            result.alerts += len(records)
+            if page.next_page_token is None:
+                return
+
+
+_COMPUTE_PHASES: tuple[str, ...] = ("incidents", "runtime_container", "runtime_host", "hosts", "images")
+_PHASE_KIND = {"incidents": "incident", "runtime_container": "runtime_audit", "runtime_host": "runtime_audit",
+               "hosts": "host_scan", "images": "image_scan"}
+
+
+class ComputePoller(_Poller):
+    """Polls the Compute API (incidents, runtime audits, host and image scans) into raw alerts.
+
+    Each record is written as the envelope ``{"kind": ..., "record": {...}}`` that
+    :mod:`processors.normalise.compute` documents, keyed by its stable derived id.
+    """
+
+    source_kind = "compute"
+
+    def __init__(self, settings: PollerSettings, client: ComputeClient, writer: PageWriter,
+                 store: CheckpointStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(settings, writer, store, clock=clock)
+        self.client = client
+
+    def _pages(self, phase: str, start: datetime, end: datetime, offset: int) -> AsyncIterator[Any]:
+        if phase == "incidents":
+            params = {"from": _iso(start), "to": _iso(end)}
+            return self.client.iter_pages("/audits/incidents", params, offset=offset)
+        if phase.startswith("runtime_"):
+            kind = phase.removeprefix("runtime_")
+            return self.client.iter_pages(f"/audits/runtime/{kind}", {"from": _iso(start), "to": _iso(end)},
+                                          offset=offset)
+        return self.client.iter_pages(f"/{phase}", None, offset=offset)
+
+    async def poll_once(self) -> PollResult:
+        from processors.normalise.compute import compute_alert_id
+
+        result = PollResult()
+        current = self.checkpoint()
+        if current is not None and current.in_window and current.phase in _COMPUTE_PHASES:
+            assert current.window_start is not None and current.window_end is not None
+            start, end = current.window_start, current.window_end
+            phases = _COMPUTE_PHASES[_COMPUTE_PHASES.index(current.phase):]
+            offset = current.offset
+            result.resumed = True
+        else:
+            (start, end), phases, offset = self._next_window(), _COMPUTE_PHASES, 0
+        for phase in phases:
+            kind = _PHASE_KIND[phase]
+            pages = self._pages(phase, start, end, offset).__aiter__()
+            while True:
+                fetched = time.perf_counter()
+                try:
+                    page = await pages.__anext__()
+                except StopAsyncIteration:
+                    break
+                REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - fetched)
+                now = self.clock()
+                records = []
+                for item in page.items:
+                    if not isinstance(item, dict):
+                        continue
+                    envelope = {"kind": kind, "record": item}
+                    alert_id = compute_alert_id(kind, item)
+                    records.append(OutgoingRecord(
+                        self.settings.raw_topic, alert_id,
+                        _raw(AlertSource.COMPUTE_API, alert_id, envelope, self.settings.tenant, now)))
+                next_offset = page.offset + len(page.items)
+                checkpoint = SourceCheckpoint(
+                    source=self.name, watermark=self._checkpoint.watermark if self._checkpoint else None,
+                    window_start=start, window_end=end, phase=phase, offset=next_offset,
+                    pages_written=result.pages + 1, alerts_written=result.alerts + len(records), updated_at=now)
+                await self._commit(records, checkpoint)
+                result.pages += 1
+                result.alerts += len(records)
+            offset = 0
+        await self._finish_window(end)
+        return result
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
