@@ -19,6 +19,9 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from processors.models import AlertStatus, Cloud, Environment, Module, RiskTier, Severity
+from processors.correlate import AssetState
+from processors.dedupe import DedupeEntry
+from processors.score import DismissalHistory
 
 __all__ = [
     "Priority",
@@ -37,6 +40,7 @@ __all__ = [
     "RemediationDecision",
     "SiemEvent",
     "DeadLetter",
+    "ScoringState",
 ]
 
 
@@ -286,3 +290,17 @@ class DeadLetter(_Record):
         default_factory=dict,
         description="Headers of the original message; a header without value is kept as b''",
     )
+
+
+# --- Stage state ----------------------------------------------------------------------------------
+
+
+class ScoringState(_Record):
+    """One entry of the scoring stage's changelog: exactly one of the three fields is set.
+
+    Key on ``prisma.score.changelog``: ``d:<alert id>``, ``a:<asset id>`` or ``h``.
+    """
+
+    dedupe: DedupeEntry | None = None
+    asset: AssetState | None = None
+    history: DismissalHistory | None = None

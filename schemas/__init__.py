@@ -58,6 +58,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "SiemEvent",
     "DeadLetter",
     "SourceCheckpoint",
+    "ScoringState",
 )
 """Every record schema, in load order: a file refers only to named types of files before it.
 

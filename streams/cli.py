@@ -65,6 +65,12 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from streams.run import run_stage
+
+    return run_stage(args.stage)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -75,6 +81,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "broker": ("run the local Kafka broker (KRaft) for development and tests", _broker),
     "topics": ("create or list the topics of the catalogue", _topics),
     "config": ("print the configuration reference (every setting and its variable)", _config),
+    "run": ("run one stream stage until stopped (normalise, score)", _run),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -90,13 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("action", choices=["start", "stop", "status"])
         elif name == "topics":
             command.add_argument("action", choices=["create", "list"])
+        elif name == "run":
+            command.add_argument("stage", choices=["normalise", "score"])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose else (logging.INFO if args.command == "run" else logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     handler: Handler = args.handler

@@ -399,6 +399,9 @@ def _from_avro(value: Any, annotation: Any, path: str) -> Any:
             return None
         options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         return _from_avro(value, options[0], path) if len(options) == 1 else value
+    if origin is tuple and isinstance(value, list):
+        item_type = typing.get_args(annotation)[0]
+        return [_from_avro(item, item_type, f"{path}[{index}]") for index, item in enumerate(value)]
     if origin is list and isinstance(value, list):
         (item_type,) = typing.get_args(annotation)
         return [_from_avro(item, item_type, f"{path}[{index}]") for index, item in enumerate(value)]

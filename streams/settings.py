@@ -131,4 +131,8 @@ class BrokerSettings(_Settings):
 
 def all_settings_models() -> list[type[_Settings]]:
     """Every settings model, in the order the README's configuration reference lists them."""
-    return [KafkaSettings, SchemaRegistrySettings, BrokerSettings]
+    from connectors.prisma.source import PollerSettings
+    from connectors.prisma.webhook import WebhookSettings
+    from streams.run import WorkerSettings
+
+    return [KafkaSettings, SchemaRegistrySettings, BrokerSettings, PollerSettings, WebhookSettings, WorkerSettings]

@@ -26,6 +26,7 @@ __all__ = [
     "AUDIT",
     "DLQ",
     "SOURCE_CHECKPOINTS",
+    "SCORE_CHANGELOG",
     "topic_by_name",
     "create_topics",
     "TopicCreation",
@@ -111,9 +112,16 @@ SOURCE_CHECKPOINTS = TopicSpec(
     extra={"min.cleanable.dirty.ratio": "0.1"},
 )
 
+SCORE_CHANGELOG = TopicSpec(
+    "prisma.score.changelog", key="d:<asset id>|<alert id>, a:<asset id> or h", value_schema="ScoringState",
+    doc="State of the scoring stage (compacted), partition by partition like prisma.alerts",
+    partitions=ALERTS.partitions, cleanup_policy="compact", retention_ms=-1,
+    extra={"min.cleanable.dirty.ratio": "0.1", "segment.ms": str(3600 * 1000)},
+)
+
 CATALOGUE: tuple[TopicSpec, ...] = (
     RAW_ALERTS, ALERTS, SCORED_ALERTS, ANALYSES, REMEDIATIONS, REMEDIATION_DECISIONS,
-    TICKETS, SIEM_EVENTS, AUDIT, DLQ, SOURCE_CHECKPOINTS,
+    TICKETS, SIEM_EVENTS, AUDIT, DLQ, SOURCE_CHECKPOINTS, SCORE_CHANGELOG,
 )
 
 

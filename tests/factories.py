@@ -23,6 +23,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from connectors.prisma.checkpoint import SourceCheckpoint
+from processors.correlate import AssetState, Finding
+from processors.dedupe import DedupeEntry
+from processors.score import DismissalHistory
 from processors.models import (
     Alert,
     AlertSource,
@@ -43,6 +46,7 @@ from processors.models import (
     Vulnerability,
 )
 from processors.records import (
+    ScoringState,
     ActorType,
     Analyser,
     Analysis,
@@ -425,6 +429,25 @@ def make_dead_letter(**overrides: Any) -> DeadLetter:
     return _build(DeadLetter, defaults, overrides)
 
 
+def make_scoring_state(**overrides: Any) -> ScoringState:
+    """A changelog entry with every part set (on the topic, one part is set per key)."""
+    defaults = {
+        "dedupe": DedupeEntry(content_hash="c0ffee", status=AlertStatus.OPEN, last_seen=T0, times_seen=3),
+        "asset": AssetState(
+            asset_id="aws:123456789012:us-east-1:instance/i-0abc",
+            findings=(
+                Finding(alert_id="P-1", module=Module.CSPM, policy_id="pol-ssh", policy_name="SSH open",
+                        severity=Severity.HIGH, last_seen=T0, traits=("exposure",)),
+                Finding(alert_id="cwpp:host-vulns:ip-10-0-0-1", module=Module.CWPP, policy_id="compute:vulns",
+                        severity=Severity.CRITICAL, last_seen=T0, traits=("exploitable",)),
+            ),
+            incident_id="inc-4f2a",
+        ),
+        "history": DismissalHistory(entries={"pol-ssh": ("aws:123456789012:*",)}),
+    }
+    return _build(ScoringState, defaults, overrides)
+
+
 def make_source_checkpoint(**overrides: Any) -> SourceCheckpoint:
     """A CSPM poller halfway through a window, on its third page."""
     defaults = {
@@ -454,4 +477,5 @@ FACTORIES: dict[str, Callable[..., BaseModel]] = {
     "SiemEvent": make_siem_event,
     "DeadLetter": make_dead_letter,
     "SourceCheckpoint": make_source_checkpoint,
+    "ScoringState": make_scoring_state,
 }

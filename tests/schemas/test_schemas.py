@@ -142,8 +142,10 @@ def _model_shape(annotation: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         (inner,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         return ("nullable", _model_shape(inner))
-    if origin is list:
+    if origin in (list, tuple):  # tuple[X, ...] travels as an Avro array
         return ("array", _model_shape(typing.get_args(annotation)[0]))
+    if origin is typing.Literal:
+        return "string"
     if origin is dict:
         key, value = typing.get_args(annotation)
         assert key is str
@@ -164,7 +166,7 @@ def _model_shape(annotation: Any) -> Any:
     fields = []
     for name, info in annotation.model_fields.items():
         if info.default is not PydanticUndefined:
-            default = info.default
+            default = list(info.default) if isinstance(info.default, tuple) else info.default
         elif info.default_factory is not None:
             default = info.default_factory()
         else:

@@ -1,0 +1,95 @@
+"""Building and running the stream-core workers from settings: ``prismaflow run <stage>``.
+
+One process runs one stage; run more processes of a stage (distinct ``PRISMAFLOW_WORKER_INSTANCE_ID``)
+to spread its partitions. Static inputs (feeds, owner map, scoring policy, schemas) are loaded once
+here, at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from processors.enrich import EnrichmentContext
+from processors.enrich.feeds import DATA_DIR, load_default_feeds
+from processors.enrich.owners import load_owner_map
+from processors.errors import ConfigurationError
+from processors.score import DEFAULT_POLICY_PATH, load_scoring_policy
+from streams.serde import AvroSerde, SerdeSettings
+from streams.settings import KafkaSettings, SchemaRegistrySettings, _Settings
+from streams.stages import NormaliseEnrichStage, ScoreStage
+from streams.topics import ALERTS, DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
+from streams.worker import TransactionalWorker, WorkerOptions
+
+__all__ = ["WorkerSettings", "STAGES", "build_serde", "build_worker", "run_stage"]
+
+log = logging.getLogger(__name__)
+
+STAGES = ("normalise", "score")
+
+
+class WorkerSettings(_Settings):
+    """Identity, tuning and static inputs of a stream-core worker."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_WORKER_", extra="forbid", env_ignore_empty=True)
+    component: ClassVar[str] = "Stream workers"
+
+    instance_id: str = Field(
+        default="0", description="Stable, distinct per process of a stage (e.g. a pod ordinal); names its transactions")
+    group_prefix: str = Field(default="prismaflow", description="Consumer group prefix; the group is <prefix>.<stage>")
+    topic_prefix: str = Field(default="", description="Prefix for every topic name (side-by-side deployments, tests)")
+    max_batch: int = Field(default=2000, ge=1, description="Records per poll and per transaction at most")
+    poll_timeout_ms: int = Field(default=5, ge=0, description="How long a poll waits for records")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics; 0 turns it off")
+    owners_file: Path | None = Field(default=None, description="Owner/asset mapping YAML (see owners.example.yaml)")
+    scoring_policy_file: Path = Field(default=DEFAULT_POLICY_PATH, description="Scoring weights and tiers YAML")
+    feeds_dir: Path = Field(default=DATA_DIR, description="Folder with the kev-*.json and epss-*.csv.gz snapshot")
+
+
+def build_serde(registry: SchemaRegistrySettings | None = None) -> AvroSerde:
+    registry = registry or SchemaRegistrySettings()
+    return AvroSerde(SerdeSettings(schema_registry_url=registry.url,
+                                   schema_registry_basic_auth_user_info=registry.basic_auth_user_info))
+
+
+def _stage(name: str, settings: WorkerSettings, serde: AvroSerde) -> Any:
+    prefix = settings.topic_prefix
+    if name == "normalise":
+        owners = load_owner_map(settings.owners_file) if settings.owners_file else None
+        context = EnrichmentContext(feeds=load_default_feeds(settings.feeds_dir),
+                                    **({"owners": owners} if owners is not None else {}))
+        return NormaliseEnrichStage(context, input_topic=prefix + RAW_ALERTS.name,
+                                    output_topic=prefix + ALERTS.name)
+    if name == "score":
+        return ScoreStage(load_scoring_policy(settings.scoring_policy_file), serde,
+                          input_topic=prefix + ALERTS.name, output_topic=prefix + SCORED_ALERTS.name,
+                          changelog_topic=prefix + SCORE_CHANGELOG.name)
+    raise ConfigurationError(f"unknown stage {name!r}; choose one of {', '.join(STAGES)}")
+
+
+def build_worker(name: str, kafka: KafkaSettings, serde: AvroSerde, settings: WorkerSettings) -> TransactionalWorker[Any]:
+    """The worker of stage ``name`` with its static inputs loaded."""
+    stage = _stage(name, settings, serde)
+    options = WorkerOptions(
+        group_id=f"{settings.group_prefix}.{name}", instance_id=settings.instance_id,
+        max_batch=settings.max_batch, poll_timeout_s=settings.poll_timeout_ms / 1000,
+        dlq_topic=settings.topic_prefix + DLQ.name,
+    )
+    return TransactionalWorker(kafka, serde, stage, options)
+
+
+def run_stage(name: str) -> int:
+    """Run one stage until SIGTERM/SIGINT (the CLI's ``prismaflow run``)."""
+    from streams.metrics import serve_metrics
+
+    settings = WorkerSettings()
+    serde = build_serde()
+    worker = build_worker(name, KafkaSettings(), serde, settings)
+    serve_metrics(settings.metrics_port)
+    log.info("worker starting stage=%s instance=%s", name, settings.instance_id)
+    worker.run_forever()
+    return 0

@@ -1,0 +1,286 @@
+"""The consume-process-produce loop every stream stage runs in, exactly once per input record.
+
+A :class:`TransactionalWorker` reads a batch from its input topic, hands each decoded record to its
+:class:`Stage`, and writes the stage's outputs, its state changes (changelog) and the consumed
+offsets in **one Kafka transaction**. A crash at any point (SIGKILL included) aborts the open
+transaction: the restarted worker re-reads from the last committed offsets and rebuilds its state
+from the committed changelog, so downstream consumers (``read_committed``) see every result once.
+
+A record that cannot be decoded or processed goes to the dead-letter topic inside the same
+transaction, with the error, stage, topic, partition, offset and original bytes, and processing
+goes on. An error of the transaction itself (broker gone, fenced by a newer instance) stops the
+worker with :class:`~processors.errors.BrokerError`; it is meant to be restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from processors.errors import BrokerError
+from streams import metrics
+from streams.dlq import dead_letter
+from streams.publish import OutgoingRecord, producer_config
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+
+__all__ = ["InputMessage", "Stage", "TransactionalWorker", "WorkerOptions", "StateRestorer"]
+
+log = logging.getLogger(__name__)
+
+In = TypeVar("In", bound=BaseModel, contravariant=True)
+InT = TypeVar("InT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class InputMessage:
+    """Where a consumed record came from, with its original bytes (for the dead-letter topic)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+    timestamp_ms: int
+
+
+StateRestorer = Iterable[tuple[bytes, bytes | None]]
+"""The committed changelog of one partition, oldest first: (key, value or None for a tombstone)."""
+
+
+class Stage(Protocol[In]):
+    """One processing step. Pure logic lives in ``processors/``; a stage adapts it to records.
+
+    ``handle`` returns the records to write (outputs, and changelog records carrying an explicit
+    partition equal to the input partition). It raises for a record it cannot process; the worker
+    dead-letters that record. A stateful stage must not change its state before it knows it
+    succeeds (compute the new state, then keep it).
+    """
+
+    name: str
+    input_topic: str
+    input_model: type[In]
+    changelog_topic: str | None
+
+    def handle(self, record: In, message: InputMessage) -> Sequence[OutgoingRecord]: ...
+
+    def assign(self, partition: int, changelog: StateRestorer) -> None: ...
+
+    def revoke(self, partition: int) -> None: ...
+
+    def state_size(self) -> int: ...
+
+
+@dataclass
+class WorkerOptions:
+    """Identity and tuning of one worker process.
+
+    ``instance_id`` must be stable across restarts of the same worker and distinct between workers
+    running side by side (a pod ordinal, ``host-1``): the transactional id derives from it, so a
+    restarted worker fences its dead predecessor and aborts its open transaction at once instead of
+    leaving readers waiting for the transaction timeout. Bigger batches give throughput, shorter
+    waits give latency.
+    """
+
+    group_id: str
+    instance_id: str = field(default_factory=socket.gethostname)
+    max_batch: int = 2000
+    poll_timeout_s: float = 0.005
+    dlq_topic: str = "prisma.dlq"
+    consumer_overrides: dict[str, Any] = field(default_factory=dict)
+    producer_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def transactional_id(self) -> str:
+        return f"{self.group_id}-{self.instance_id}"
+
+
+def _coalesce_changelog(outputs: list[OutgoingRecord], changelog_topic: str | None) -> list[OutgoingRecord]:
+    """Keep only the last changelog record per key of a batch: the state after the batch is what
+    a restore needs, and a hot key (a busy asset) would otherwise be written once per record."""
+    if changelog_topic is None:
+        return outputs
+    last: dict[str, int] = {}
+    for index, record in enumerate(outputs):
+        if record.topic == changelog_topic and record.key is not None:
+            last[record.key] = index
+    return [record for index, record in enumerate(outputs)
+            if record.topic != changelog_topic or record.key is None or last[record.key] == index]
+
+
+class TransactionalWorker(Generic[InT]):
+    """Runs one stage against Kafka until :meth:`stop` (or SIGTERM/SIGINT with :meth:`run_forever`)."""
+
+    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, stage: Stage[InT], options: WorkerOptions) -> None:
+        from confluent_kafka import Consumer, Producer
+
+        self.kafka = kafka
+        self.serde = serde
+        self.stage = stage
+        self.options = options
+        self._stop = threading.Event()
+        self._decode = serde.deserializer(stage.input_model, stage.input_topic)
+        self.producer = Producer(producer_config(
+            kafka, **{"transactional.id": options.transactional_id, "linger.ms": 1,
+                      "transaction.timeout.ms": 15000, "message.timeout.ms": 15000, **options.producer_overrides}))
+        self.producer.init_transactions(30)
+        self.consumer = Consumer({
+            **kafka.client_config(),
+            "group.id": options.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "fetch.wait.max.ms": 10,
+            **options.consumer_overrides,
+        })
+        self._assigned: set[int] = set()
+        self._labels = {"stage": stage.name}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT, then close cleanly."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+        self.run()
+
+    def run(self, *, max_idle_s: float | None = None) -> None:
+        """Consume and process until stopped (or idle for ``max_idle_s``, for benchmarks and tests)."""
+        self.consumer.subscribe([self.stage.input_topic], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        idle_since = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                messages = self.consumer.consume(self.options.max_batch, self.options.poll_timeout_s)
+                if not messages:
+                    if max_idle_s is not None and self._assigned and time.monotonic() - idle_since > max_idle_s:
+                        break
+                    self._report_lag()
+                    continue
+                idle_since = time.monotonic()
+                self._process_batch(messages)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()
+        except RuntimeError:
+            pass  # already closed
+        self.producer.flush(10)
+
+    # -- the batch ----------------------------------------------------------------------------
+    def _process_batch(self, messages: list[Any]) -> None:
+        from confluent_kafka import KafkaException
+
+        started = time.perf_counter()
+        outputs: list[OutgoingRecord] = []
+        processed = 0
+        for message in messages:
+            if message.error() is not None:
+                if message.error().fatal():
+                    raise BrokerError(f"consumer failed: {message.error()}")
+                log.warning("consume error stage=%s error=%s", self.stage.name, message.error())
+                continue
+            outputs.extend(self._handle(message))
+            processed += 1
+        outputs = _coalesce_changelog(outputs, self.stage.changelog_topic)
+        try:
+            self.producer.begin_transaction()
+            for record in outputs:
+                self._produce(record)
+            positions = [tp for tp in self.consumer.position(self.consumer.assignment()) if tp.offset >= 0]
+            self.producer.send_offsets_to_transaction(
+                positions, self.consumer.consumer_group_metadata(), 30)
+            self.producer.commit_transaction(30)
+        except KafkaException as exc:
+            raise BrokerError(f"stage {self.stage.name}: transaction failed, restart to recover: {exc}") from exc
+        elapsed = time.perf_counter() - started
+        metrics.BATCH_SECONDS.labels(**self._labels).observe(elapsed)
+        metrics.STATE_ENTRIES.labels(**self._labels).set(self.stage.state_size())
+        log.debug("batch stage=%s count=%d outputs=%d elapsed_s=%.4f", self.stage.name, processed, len(outputs), elapsed)
+
+    def _handle(self, message: Any) -> Sequence[OutgoingRecord]:
+        info = InputMessage(
+            topic=message.topic(), partition=message.partition(), offset=message.offset(),
+            key=message.key(), value=message.value(),
+            headers={k: (v or b"") for k, v in (message.headers() or [])},
+            timestamp_ms=message.timestamp()[1],
+        )
+        metrics.RECORDS_IN.labels(**self._labels).inc()
+        started = time.perf_counter()
+        try:
+            if info.value is None:
+                raise ValueError("empty record value (tombstone) on a data topic")
+            record = self._decode(info.value)
+            produced = self.stage.handle(record, info)
+        except Exception as exc:  # noqa: BLE001 - every failure of one record is dead-lettered
+            metrics.RECORDS_OUT.labels(outcome="dead_letter", **self._labels).inc()
+            metrics.DEAD_LETTERS.labels(**self._labels).inc()
+            return [dead_letter(
+                stage=self.stage.name, error=exc, original_topic=info.topic,
+                original_partition=info.partition, original_offset=info.offset,
+                original_key=info.key, original_value=info.value, original_headers=info.headers,
+                dlq_topic=self.options.dlq_topic,
+            )]
+        finally:
+            metrics.PROCESS_SECONDS.labels(**self._labels).observe(time.perf_counter() - started)
+        outcome = "passed" if produced else "filtered"
+        metrics.RECORDS_OUT.labels(outcome=outcome, **self._labels).inc()
+        return produced
+
+    def _produce(self, record: OutgoingRecord) -> None:
+        value = self.serde.encode(record.value, topic=record.topic) if record.value is not None else None
+        kwargs: dict[str, Any] = {
+            "value": value,
+            "key": record.key.encode() if record.key is not None else None,
+        }
+        if record.headers:
+            kwargs["headers"] = list(record.headers.items())
+        if record.partition is not None:
+            kwargs["partition"] = record.partition
+        while True:
+            try:
+                self.producer.produce(record.topic, **kwargs)
+                return
+            except BufferError:
+                self.producer.poll(0.01)
+
+    # -- partitions and state -------------------------------------------------------------------
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        from streams.changelog import read_partition
+
+        for tp in partitions:
+            changelog: StateRestorer = ()
+            if self.stage.changelog_topic:
+                changelog = read_partition(self.kafka, self.stage.changelog_topic, tp.partition)
+            self.stage.assign(tp.partition, changelog)
+            self._assigned.add(tp.partition)
+        log.info("assigned stage=%s partitions=%s", self.stage.name, sorted(self._assigned))
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self.stage.revoke(tp.partition)
+            self._assigned.discard(tp.partition)
+        log.info("revoked stage=%s partitions=%s", self.stage.name, [tp.partition for tp in partitions])
+
+    def _report_lag(self) -> None:
+        try:
+            for tp in self.consumer.position(self.consumer.assignment()):
+                _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
+                if tp.offset >= 0 and high >= 0:
+                    metrics.CONSUMER_LAG.labels(partition=str(tp.partition), **self._labels).set(high - tp.offset)
+        except Exception:  # noqa: BLE001 - lag is best effort
+            log.debug("lag report failed", exc_info=True)

@@ -1,0 +1,286 @@
+"""The stream core end to end on the real broker: simulator traffic → raw → alerts → scored.
+
+Counts, dedupe, a correlated incident, scores and dead letters are checked on what the workers
+committed; a worker killed with SIGKILL mid-stream and restarted loses and doubles nothing; two
+workers in one group produce the same result as one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+
+from connectors.prisma.simulator.traffic import raw_alert_stream
+from processors.enrich import EnrichmentContext
+from processors.enrich.feeds import load_default_feeds
+from processors.errors import InvalidRecordError
+from processors.models import Module, RawAlert, ScoredAlert, UpdateKind
+from processors.pipeline import normalise_and_enrich
+from processors.records import DeadLetter
+from streams.run import WorkerSettings, build_worker
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.topics import ALERTS, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture
+def catalogue(kafka: KafkaSettings, topic_prefix: str) -> str:
+    create_topics(AdminClient({"bootstrap.servers": kafka.bootstrap_servers}), CATALOGUE, prefix=topic_prefix)
+    return topic_prefix
+
+
+@pytest.fixture
+def serde() -> AvroSerde:
+    return AvroSerde()
+
+
+def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[RawAlert]) -> None:
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 5})
+    for record in records:
+        producer.produce(topic, key=record.source_alert_id.encode(), value=serde.encode(record, topic=topic))
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def _read_all(kafka: KafkaSettings, topic: str, *, settle_s: float = 3.0, expect: int | None = None,
+              timeout_s: float = 120.0) -> list[Any]:
+    """Committed records of a topic, read until ``expect`` are in (or nothing new for ``settle_s``)."""
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"reader-{time.monotonic_ns()}",
+                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    messages: list[Any] = []
+    last = time.monotonic()
+    deadline = last + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                messages.append(message)
+                last = time.monotonic()
+                continue
+            enough = expect is None or len(messages) >= expect
+            if enough and time.monotonic() - last > settle_s:
+                break
+    finally:
+        consumer.close()
+    return messages
+
+
+def _expected(records: list[RawAlert]) -> tuple[Counter[str], int]:
+    """What the pure pipeline says should come out: scored records per alert id, and dead letters."""
+    from processors.pipeline import StageStates, process_for_asset
+    from processors.score import load_scoring_policy
+
+    context = EnrichmentContext(feeds=load_default_feeds())
+    policy = load_scoring_policy()
+    states: dict[str, Any] = {}
+    assets: dict[str, Any] = {}
+    history: Any = None
+    out: Counter[str] = Counter()
+    dead = 0
+    for raw in records:
+        try:
+            alert = normalise_and_enrich(raw, context)
+        except InvalidRecordError:
+            dead += 1
+            continue
+        finding = (alert.resource.asset_id, alert.alert_id)
+        before = StageStates(dedupe=states.get(finding), asset=assets.get(alert.resource.asset_id),
+                             **({"history": history} if history is not None else {}))
+        scored, after = process_for_asset(before, alert, policy, alert.ingested_at)
+        states[finding] = after.dedupe
+        assets[alert.resource.asset_id] = after.asset
+        history = after.history
+        if scored is not None:
+            out[alert.alert_id] += 1
+    return out, dead
+
+
+class ThreadedWorker:
+    """A stage worker in a thread of the test process, stopped when the test is done."""
+
+    def __init__(self, stage: str, kafka: KafkaSettings, serde: AvroSerde, settings: WorkerSettings) -> None:
+        self.worker = build_worker(stage, kafka, serde, settings)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"worker-{stage}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by stop()
+            self.error = exc
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.thread.join(30)
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def start_worker(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> Iterator[Callable[..., ThreadedWorker]]:
+    started: list[ThreadedWorker] = []
+
+    def start(stage: str, instance: str = "0", group_prefix: str = "") -> ThreadedWorker:
+        settings = WorkerSettings(topic_prefix=catalogue, instance_id=instance,
+                                  group_prefix=group_prefix or catalogue + "g", max_batch=500)
+        worker = ThreadedWorker(stage, kafka, serde, settings)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def test_simulator_traffic_flows_to_scored_with_dedupe_correlation_scores_and_dead_letters(
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
+) -> None:
+    records = list(raw_alert_stream(3000, seed=11, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    expected, expected_dead = _expected(records)
+    assert expected_dead > 0 and sum(expected.values()) < len(records)  # the mix has repeats and noise
+    start_worker("normalise")
+    start_worker("score")
+    _produce(kafka, serde, catalogue + RAW_ALERTS.name, records)
+
+    scored_messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()))
+    scored = [serde.decode(m.value(), ScoredAlert, topic=catalogue + SCORED_ALERTS.name) for m in scored_messages]
+
+    # Counts and dedupe: exactly what the pure pipeline decides; each finding (alert on its asset)
+    # passed once as NEW, then only as updates.
+    assert Counter(s.alert.alert_id for s in scored) == expected
+    kinds = Counter(s.update_kind for s in scored)
+    findings = {(s.alert.resource.asset_id, s.alert.alert_id) for s in scored}
+    assert kinds[UpdateKind.NEW] == len(findings)
+    first_seen: dict[tuple[str, str], UpdateKind] = {}
+    for s in scored:
+        first_seen.setdefault((s.alert.resource.asset_id, s.alert.alert_id), s.update_kind)
+    assert set(first_seen.values()) == {UpdateKind.NEW}
+    assert kinds[UpdateKind.STATUS_CHANGE] > 0
+    # Keys: everything about one asset is on one partition, keyed by asset id.
+    assert all(m.key().decode() == s.alert.resource.asset_id for m, s in zip(scored_messages, scored))
+    # A correlated incident across modules on one asset, with its members listed.
+    incidents = [s for s in scored if s.incident_id and len(s.incident_members) >= 2]
+    assert incidents
+    assert any(len({m for m in (Module.CSPM, Module.CIEM, Module.CWPP)
+                    if any(x.alert.module is m for x in scored if x.alert.alert_id in s.incident_members)}) >= 2
+               for s in incidents)
+    # Scores are explained: 0-100, with the factors that produced them.
+    for s in scored:
+        assert 0 <= s.score <= 100
+        assert {f.name for f in s.factors} >= {"severity", "exposure", "exploitability", "criticality",
+                                               "data_sensitivity", "correlation"}
+        assert s.score == max(0, min(100, round(sum(f.contribution for f in s.factors))))
+    # Noise went to the dead-letter topic with the reason and the original bytes.
+    dead = _read_all(kafka, catalogue + DLQ.name, expect=expected_dead)
+    letters = [serde.decode(m.value(), DeadLetter, topic=catalogue + DLQ.name) for m in dead]
+    assert len(letters) == expected_dead
+    assert all(d.stage == "normalise_enrich" and d.original_value and d.error_message for d in letters)
+    assert {d.original_topic for d in letters} == {catalogue + RAW_ALERTS.name}
+
+
+def _subprocess_worker(stage: str, kafka: KafkaSettings, catalogue: str, instance: str, group: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+           "PRISMAFLOW_WORKER_TOPIC_PREFIX": catalogue, "PRISMAFLOW_WORKER_INSTANCE_ID": instance,
+           "PRISMAFLOW_WORKER_GROUP_PREFIX": group, "PRISMAFLOW_WORKER_MAX_BATCH": "200"}
+    log = Path(os.environ.get("PYTEST_WORKER_LOG_DIR", "/tmp")) / f"prismaflow-{group}-{stage}-{instance}.log"
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", "run", stage], cwd=REPO, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def _scored_summary(messages: list[Any], serde: AvroSerde, topic: str) -> Counter[tuple[str, str, int, str]]:
+    out: Counter[tuple[str, str, int, str]] = Counter()
+    for message in messages:
+        s = serde.decode(message.value(), ScoredAlert, topic=topic)
+        out[(s.alert.alert_id, s.update_kind.value, s.score, s.incident_id or "")] += 1
+    return out
+
+
+def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothing_twice(
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
+) -> None:
+    records = list(raw_alert_stream(4000, seed=23, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    expected, _ = _expected(records)
+    start_worker("normalise")
+    _produce(kafka, serde, catalogue + RAW_ALERTS.name, records)
+    _read_all(kafka, catalogue + ALERTS.name, expect=len(records) - 50, settle_s=1)  # input is all there
+    group = catalogue + "kill"
+    watcher = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"watch-{time.monotonic_ns()}",
+                        "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+    watcher.subscribe([catalogue + SCORED_ALERTS.name])
+    victim = _subprocess_worker("score", kafka, catalogue, "0", group)
+    try:
+        seen = 0
+        deadline = time.monotonic() + 60
+        while seen < 200 and time.monotonic() < deadline:  # kill once some output is committed
+            seen += sum(1 for m in watcher.consume(500, 0.05) if m.error() is None)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+    finally:
+        watcher.close()
+        if victim.poll() is None:
+            victim.kill()
+    committed_at_kill = len(_read_all(kafka, catalogue + SCORED_ALERTS.name, settle_s=0.5, timeout_s=10))
+    assert 200 <= committed_at_kill < sum(expected.values()), "the worker was killed mid-stream"
+    restarted = _subprocess_worker("score", kafka, catalogue, "0", group)
+    try:
+        messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(30)
+    got = Counter(serde.decode(m.value(), ScoredAlert, topic=catalogue + SCORED_ALERTS.name).alert.alert_id
+                  for m in messages)
+    assert got == expected  # nothing lost, nothing passed twice
+
+
+def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_as_one(
+    kafka: KafkaSettings, serde: AvroSerde, kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    records = list(raw_alert_stream(3000, seed=31, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    results = []
+    for workers in (1, 2):
+        prefix = unique_name(f"w{workers}") + "."
+        create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), CATALOGUE, prefix=prefix)
+        group = prefix + "g"
+        procs = [_subprocess_worker("normalise", kafka, prefix, str(i), group) for i in range(workers)]
+        procs += [_subprocess_worker("score", kafka, prefix, str(i), group) for i in range(workers)]
+        try:
+            _produce(kafka, serde, prefix + RAW_ALERTS.name, records)
+            expected, _ = _expected(records)
+            messages = _read_all(kafka, prefix + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
+            alerts_topic = _read_all(kafka, prefix + ALERTS.name, settle_s=1)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(30)
+        partitions = Counter(m.partition() for m in alerts_topic)
+        assert len(partitions) > 1
+        results.append(_scored_summary(messages, serde, prefix + SCORED_ALERTS.name))
+    assert results[0] == results[1]
+    assert sum(results[0].values()) > 0
