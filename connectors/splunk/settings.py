@@ -1,0 +1,100 @@
+"""Typed settings for the Splunk HTTP Event Collector (HEC) client.
+
+The client takes a :class:`SplunkHecSettings` and never reads the environment; the streams layer
+builds one (``PRISMAFLOW_SPLUNK_*`` variables or secret files) and passes it in. Unknown keys are
+rejected.
+
+Size limits: HEC refuses a whole request over ``max_content_length`` with 413. The default there
+is 800 MiB since Splunk 6.5.0 but 1,000,000 bytes on Splunk Cloud and older releases, so
+``max_batch_bytes`` defaults to 1,000,000 and is checked against the *uncompressed* body (the
+safe side whichever size the server counts).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from connectors.base import RetryPolicy
+from processors.models import Module, RiskTier, Severity
+
+__all__ = ["HecRoute", "SplunkHecSettings"]
+
+#: HEC's per-request cap on Splunk Cloud and before 6.5.0, in bytes.
+HEC_CLOUD_MAX_CONTENT_LENGTH = 1_000_000
+
+
+class HecRoute(BaseModel):
+    """A routing rule: events matching every given condition go to the given index/sourcetype.
+
+    Conditions left ``None`` match anything; rules are tried in order, first match wins, and a
+    target left ``None`` keeps the default.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: Module | None = None
+    tier: RiskTier | None = None
+    severity: Severity | None = None
+    index: str | None = None
+    sourcetype: str | None = None
+    source: str | None = None
+
+    def matches(self, module: Module, tier: RiskTier, severity: Severity) -> bool:
+        """True when every condition this rule sets holds."""
+        return ((self.module is None or self.module is module)
+                and (self.tier is None or self.tier is tier)
+                and (self.severity is None or self.severity is severity))
+
+
+class SplunkHecSettings(BaseModel):
+    """Where and how to reach one HEC input, and how events are routed and batched."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="https://<host>:8088 (the collector paths are added).")
+    token: SecretStr = Field(description="HEC token (a GUID); sent as 'Authorization: Splunk <t>'.")
+    index: str | None = Field(default=None, description="None: the token's default index.")
+    sourcetype: str = "prismaflow:alert"
+    source: str = "prismaflow"
+    host: str = "prismaflow"
+    routes: list[HecRoute] = Field(default_factory=list)
+    gzip: bool = True
+    use_ack: bool = False
+    channel: uuid.UUID | None = Field(
+        default=None, description="X-Splunk-Request-Channel; a random one per client when unset."
+    )
+    ack_poll_interval_s: float = Field(default=1.0, gt=0)
+    ack_timeout_s: float = Field(default=60.0, gt=0)
+    max_batch_bytes: int = Field(default=HEC_CLOUD_MAX_CONTENT_LENGTH, ge=1024)
+    max_batch_events: int = Field(default=500, ge=1)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _token_given(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _ack_timeout_covers_a_poll(self) -> SplunkHecSettings:
+        if self.use_ack and self.ack_timeout_s < self.ack_poll_interval_s:
+            raise ValueError("ack_timeout_s must be at least ack_poll_interval_s")
+        return self
