@@ -71,6 +71,18 @@ def _run(args: argparse.Namespace) -> int:
     return run_stage(args.stage)
 
 
+def _poll(args: argparse.Namespace) -> int:
+    from streams.sources import run_pollers
+
+    return run_pollers()
+
+
+def _webhook(args: argparse.Namespace) -> int:
+    from streams.sources import run_webhook
+
+    return run_webhook()
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -81,6 +93,8 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "broker": ("run the local Kafka broker (KRaft) for development and tests", _broker),
     "topics": ("create or list the topics of the catalogue", _topics),
     "config": ("print the configuration reference (every setting and its variable)", _config),
+    "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
+    "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
     "run": ("run one stream stage until stopped (normalise, score)", _run),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
@@ -105,9 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else (logging.INFO if args.command == "run" else logging.WARNING),
+        level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook") else logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs (webhook secrets)
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -134,5 +134,7 @@ def all_settings_models() -> list[type[_Settings]]:
     from connectors.prisma.source import PollerSettings
     from connectors.prisma.webhook import WebhookSettings
     from streams.run import WorkerSettings
+    from streams.sources import PrismaConnectionSettings
 
-    return [KafkaSettings, SchemaRegistrySettings, BrokerSettings, PollerSettings, WebhookSettings, WorkerSettings]
+    return [KafkaSettings, SchemaRegistrySettings, BrokerSettings, PrismaConnectionSettings, PollerSettings,
+            WebhookSettings, WorkerSettings]

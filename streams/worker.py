@@ -180,6 +180,9 @@ class TransactionalWorker(Generic[InT]):
         except RuntimeError:
             pass  # already closed
         self.producer.flush(10)
+        # Drop the producer now rather than whenever the worker object is collected: librdkafka
+        # keeps its connections (and logs their loss) for as long as the handle lives.
+        del self.producer
 
     # -- the batch ----------------------------------------------------------------------------
     def _process_batch(self, messages: list[Any]) -> None:

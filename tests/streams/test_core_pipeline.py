@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,7 +29,8 @@ from processors.errors import InvalidRecordError
 from processors.models import Module, RawAlert, ScoredAlert, UpdateKind
 from processors.pipeline import normalise_and_enrich
 from processors.records import DeadLetter
-from streams.run import WorkerSettings, build_worker
+from streams.embedded import ThreadedWorker
+from streams.run import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import ALERTS, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
@@ -117,28 +117,6 @@ def _expected(records: list[RawAlert]) -> tuple[Counter[str], int]:
         if scored is not None:
             out[alert.alert_id] += 1
     return out, dead
-
-
-class ThreadedWorker:
-    """A stage worker in a thread of the test process, stopped when the test is done."""
-
-    def __init__(self, stage: str, kafka: KafkaSettings, serde: AvroSerde, settings: WorkerSettings) -> None:
-        self.worker = build_worker(stage, kafka, serde, settings)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"worker-{stage}", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.worker.run()
-        except BaseException as exc:  # noqa: BLE001 - surfaced by stop()
-            self.error = exc
-
-    def stop(self) -> None:
-        self.worker.stop()
-        self.thread.join(30)
-        if self.error is not None:
-            raise self.error
 
 
 @pytest.fixture
