@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 from processors.errors import BrokerError
+from streams.publish import watermarks
 from streams.settings import KafkaSettings
 
 __all__ = ["read_partition"]
@@ -29,7 +30,7 @@ def read_partition(kafka: KafkaSettings, topic: str, partition: int, *, timeout_
         "auto.offset.reset": "earliest",
     })
     try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+        low, high = watermarks(consumer, topic, partition, timeout_s)
         if high <= low:
             return
         consumer.assign([TopicPartition(topic, partition, low)])

@@ -83,6 +83,27 @@ def _webhook(args: argparse.Namespace) -> int:
     return run_webhook()
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from streams.audit import verify_audit
+    from streams.run import build_serde
+    from streams.settings import KafkaSettings
+
+    reports = verify_audit(KafkaSettings(), build_serde(), args.topic)
+    if not reports:
+        print(f"{args.topic}: no audit records")
+        return 0
+    bad = 0
+    for item in reports:
+        r = item.report
+        verdict = "ok" if r.ok else f"{len(r.problems)} problem(s)"
+        print(f"partition {item.partition} chain {item.chain}: {r.checked} records, sequences "
+              f"{r.first_sequence}..{r.last_sequence}, head {(r.head_hash or '')[:16]}: {verdict}")
+        for problem in r.problems:
+            print(f"    {problem}")
+        bad += 0 if r.ok else 1
+    return 1 if bad else 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -96,6 +117,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
     "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
     "run": ("run one stream stage until stopped (normalise, score)", _run),
+    "audit": ("verify the hash chains of the audit topic", _audit),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -111,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("action", choices=["start", "stop", "status"])
         elif name == "topics":
             command.add_argument("action", choices=["create", "list"])
+        elif name == "audit":
+            command.add_argument("action", choices=["verify"])
+            command.add_argument("--topic", default="prisma.audit", help="audit topic (default prisma.audit)")
         elif name == "run":
             command.add_argument("stage", choices=["normalise", "score"])
     return parser

@@ -46,7 +46,11 @@ def dead_letter(
     errors never carry credentials). Logged at WARNING with where it came from, never the payload.
     """
     error_class = type(error).__name__ if isinstance(error, BaseException) else "InvalidRecordError"
-    message = str(error)[:_MAX_MESSAGE]
+    message = str(error)
+    response = getattr(error, "body_excerpt", "")
+    if response and response not in message:  # an outside system's answer: keep it for the operator
+        message = f"{message}; response: {response}"
+    message = message[:_MAX_MESSAGE]
     record = DeadLetter(
         original_topic=original_topic,
         original_partition=max(original_partition, 0),

@@ -36,6 +36,7 @@ __all__ = [
     "TransactionalPublisher",
     "read_compacted",
     "producer_config",
+    "watermarks",
 ]
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,27 @@ class TransactionalPublisher:
         self._producer.flush(self._timeout_s)
 
 
+def watermarks(consumer: Any, topic: str, partition: int, timeout_s: float = 30.0) -> tuple[int, int]:
+    """A partition's (low, high) offsets, waiting out the moments after a topic's creation or a
+    leader change when the broker answers "not leader" or "unknown partition"."""
+    import time
+
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+    retriable = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,
+                 KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or error.code() not in retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def read_compacted(kafka: KafkaSettings, topic: str, *, timeout_s: float = 30.0) -> dict[str, bytes]:
     """Read a compacted topic from the beginning to its current end; return the last value per key.
 
@@ -260,7 +282,7 @@ def read_compacted(kafka: KafkaSettings, topic: str, *, timeout_s: float = 30.0)
         partitions = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
         ends: dict[int, int] = {}
         for tp in partitions:
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+            low, high = watermarks(consumer, topic, tp.partition, timeout_s)
             if high > low:
                 ends[tp.partition] = high
         if not ends:

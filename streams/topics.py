@@ -96,7 +96,7 @@ SIEM_EVENTS = TopicSpec(
     doc="Flat events for downstream SIEM consumers",
 )
 AUDIT = TopicSpec(
-    "prisma.audit", key="alert or incident id", value_schema="AuditRecord",
+    "prisma.audit", key="chain name (one per writer)", value_schema="AuditRecord",
     doc="Append-only, hash-chained audit trail of every AI output and action",
     partitions=3, retention_ms=-1, extra={"min.insync.replicas": "1"},
 )
@@ -184,5 +184,26 @@ def create_topics(
                     existing.append(name)
                     continue
                 raise BrokerError(f"could not create topic {name}: {exc}") from exc
+    if created:
+        _wait_for_leaders(admin, created, timeout_s)
     log.info("topics ensured created=%d existing=%d", len(created), len(existing))
     return TopicCreation(tuple(sorted(created)), tuple(sorted(existing)))
+
+
+def _wait_for_leaders(admin: _Admin, names: list[str], timeout_s: float) -> None:
+    """Return once every partition of ``names`` has a leader: a new topic is not usable before."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    pending = set(names)
+    while pending and time.monotonic() < deadline:
+        metadata = admin.list_topics(timeout=timeout_s)
+        for name in list(pending):
+            topic = getattr(metadata, "topics", {}).get(name)
+            if topic is not None and topic.error is None and topic.partitions and all(
+                    p.leader >= 0 for p in topic.partitions.values()):
+                pending.discard(name)
+        if pending:
+            time.sleep(0.1)
+    if pending:
+        raise BrokerError(f"topics without a leader after {timeout_s:.0f}s: {sorted(pending)}")

@@ -1,0 +1,65 @@
+"""Jira as a ticket tracker for :class:`streams.tickets.TicketSink`.
+
+Adapts :class:`JiraClient` to the sink's :class:`~streams.tickets.TrackerAdapter`: the fingerprint
+travels as a label (and the sync property) set in the create request itself, so
+:meth:`JiraTicketTracker.find` finds an issue created just before a crash.
+"""
+
+from __future__ import annotations
+
+from connectors.jira.adf import text_comment
+from connectors.jira.client import JiraClient
+from connectors.jira.models import SyncProperty
+from connectors.jira.settings import JiraSettings
+from connectors.jira.tickets import draft_issue
+from processors.models import ScoredAlert
+from processors.records import Analysis, Tracker
+from streams.tickets import TicketRef
+
+__all__ = ["JiraTicketTracker"]
+
+
+class JiraTicketTracker:
+    tracker = Tracker.JIRA
+
+    def __init__(self, settings: JiraSettings, client: JiraClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or JiraClient(settings)
+
+    def _ref(self, key: str, status: str = "open") -> TicketRef:
+        return TicketRef(key, self.settings.browse_url(key), status)
+
+    async def find(self, fingerprint: str) -> TicketRef | None:
+        issue = await self.client.find_by_fingerprint(fingerprint)
+        if issue is None:
+            return None
+        return self._ref(issue.key, "resolved" if issue.status_category == "done" else "open")
+
+    async def create(self, fingerprint: str, scored: ScoredAlert, analysis: Analysis | None) -> TicketRef:
+        draft = draft_issue(scored, analysis, self.settings, fingerprint=fingerprint)
+        created = await self.client.create_issue(
+            draft, sync=SyncProperty(fingerprint=fingerprint, alert_ids=[scored.alert.alert_id]))
+        return self._ref(created.key)
+
+    async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None:
+        await self.client.add_comment(ref.key, text_comment(note.splitlines(), title="Prismaflow"))
+        await self.client.update_issue(ref.key, priority=self.settings.priority_name(scored.tier))
+
+    async def resolve(self, ref: TicketRef, note: str) -> None:
+        await self.client.resolve(ref.key, comment=text_comment([note], title="Prismaflow"))
+
+    async def reopen(self, ref: TicketRef, note: str) -> TicketRef:
+        await self.client.reopen(ref.key, comment=text_comment([note], title="Prismaflow"))
+        return self._ref(ref.key)
+
+    async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
+        lines = [analysis.summary, f"Root cause: {analysis.root_cause}" if analysis.root_cause else "",
+                 f"Priority {analysis.priority.value}: {analysis.priority_justification}",
+                 *(f"{step.order}. {step.description}" + (f" — {step.command}" if step.command else "")
+                   for step in analysis.remediation_steps),
+                 f"Approval: {analysis.approval_path}" if analysis.approval_path else "",
+                 f"Analyser: {analysis.analyser.value} {analysis.model} prompt {analysis.prompt_id}@{analysis.prompt_version}"]
+        await self.client.add_comment(ref.key, text_comment([line for line in lines if line], title="Analysis"))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,73 @@
+"""ServiceNow as a ticket tracker for :class:`streams.tickets.TicketSink`.
+
+The fingerprint is the record's ``correlation_id``; :meth:`ServiceNowTicketTracker.find` looks it
+up before any create, so a record created just before a crash is adopted, not duplicated.
+"""
+
+from __future__ import annotations
+
+from connectors.servicenow.client import ServiceNowClient, TicketDraft
+from connectors.servicenow.settings import ServiceNowSettings
+from processors.models import ScoredAlert
+from processors.records import Analysis, Tracker
+from streams.tickets import TicketRef
+
+__all__ = ["ServiceNowTicketTracker"]
+
+
+def _description(scored: ScoredAlert) -> str:
+    a = scored.alert
+    lines = [f"Risk score {scored.score} ({scored.tier.value}) — {a.policy_name}",
+             f"Resource: {a.resource.name or a.resource.resource_id} ({a.resource.resource_type}) in "
+             f"{a.resource.cloud.value} account {a.resource.account_id} {a.resource.region}",
+             f"Prisma Cloud alert: {a.alert_id} ({a.module.value}, severity {a.severity.value})"]
+    lines += [f"- {f.name} +{f.contribution:.0f}: {f.reason}" for f in sorted(scored.factors, key=lambda f: -f.contribution)]
+    if scored.incident_members:
+        lines.append("Correlated findings: " + ", ".join(scored.incident_members))
+    if a.recommendation:
+        lines.append(f"Recommendation: {a.recommendation}")
+    return "\n".join(lines)
+
+
+class ServiceNowTicketTracker:
+    tracker = Tracker.SERVICENOW
+
+    def __init__(self, settings: ServiceNowSettings, client: ServiceNowClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or ServiceNowClient(settings)
+
+    def _ref(self, record: object) -> TicketRef:
+        sys_id = getattr(record, "sys_id")
+        return TicketRef(sys_id, self.client.record_url(record), "open")  # type: ignore[arg-type]
+
+    async def find(self, fingerprint: str) -> TicketRef | None:
+        found = await self.client.find_by_correlation_id(fingerprint)
+        return self._ref(found) if found is not None else None
+
+    async def create(self, fingerprint: str, scored: ScoredAlert, analysis: Analysis | None) -> TicketRef:
+        a = scored.alert
+        draft = TicketDraft(fingerprint=fingerprint, title=f"[Prismaflow] {a.policy_name} — "
+                            f"{a.resource.name or a.resource.resource_id}", description=_description(scored),
+                            tier=scored.tier, team=a.enrichment.team, owner=a.enrichment.owner)
+        return self._ref(await self.client.create(draft))
+
+    async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None:
+        await self.client.update(ref.key, work_notes=note, fields={
+            "urgency": self.settings.urgency_by_tier[scored.tier], "impact": self.settings.impact_by_tier[scored.tier]})
+
+    async def resolve(self, ref: TicketRef, note: str) -> None:
+        await self.client.resolve(ref.key, close_notes=note, work_notes=note)
+
+    async def reopen(self, ref: TicketRef, note: str) -> TicketRef:
+        await self.client.reopen(ref.key, note)
+        return ref
+
+    async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
+        steps = "\n".join(f"{s.order}. {s.description}" + (f"\n   {s.command}" if s.command else "")
+                          for s in analysis.remediation_steps)
+        await self.client.add_work_note(ref.key, f"Analysis ({analysis.analyser.value}): {analysis.summary}\n"
+                                                 f"Root cause: {analysis.root_cause}\n{steps}\n"
+                                                 f"Approval: {analysis.approval_path}")
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,106 @@
+"""The ticket lifecycle, as pure decisions: one ticket per risk, created once, kept in step.
+
+A *fingerprint* names the risk a ticket tracks: the correlated incident when a finding belongs to
+one, else the finding itself (module, policy, canonical asset, account). :func:`decide` compares the
+last synced :class:`TicketState` with a new scored alert and says what the tracker needs: create,
+update (priority change, new members, recurrence), resolve (Prisma reports every tracked alert
+resolved or dismissed), reopen (it came back within the reopen window) or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from processors.models import AlertStatus, RiskTier, ScoredAlert
+from processors.records import TicketState
+
+__all__ = ["TicketAction", "TicketRules", "TicketDecision", "finding_fingerprint", "fingerprint", "sync_hash",
+           "decide", "OPEN", "RESOLVED"]
+
+OPEN = "open"
+RESOLVED = "resolved"
+_TIER_ORDER = {RiskTier.LOW: 0, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2, RiskTier.CRITICAL: 3}
+
+
+class TicketAction(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    NONE = "none"
+
+
+class TicketRules(BaseModel):
+    """When tickets are opened and what happens when a resolved risk comes back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_tier: RiskTier = Field(default=RiskTier.HIGH, description="Tickets are opened from this tier up")
+    reopen_within_days: int = Field(
+        default=30, ge=0, description="A risk back within this many days of resolution reopens its ticket; later, a new one")
+
+
+@dataclass(frozen=True)
+class TicketDecision:
+    action: TicketAction
+    fingerprint: str
+    reason: str
+    alert_ids: tuple[str, ...] = ()
+
+
+def finding_fingerprint(scored: ScoredAlert) -> str:
+    """The fingerprint of one finding: module, policy, canonical asset and account."""
+    a = scored.alert
+    raw = "|".join((a.module.value, a.policy_id, a.resource.asset_id, a.resource.account_id))
+    return "f-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def fingerprint(scored: ScoredAlert) -> str:
+    """The incident when the finding is correlated, else the finding."""
+    if scored.incident_id and len(scored.incident_members) >= 2:
+        return scored.incident_id
+    return finding_fingerprint(scored)
+
+
+def sync_hash(scored: ScoredAlert, alert_ids: tuple[str, ...]) -> str:
+    """What a ticket shows that can change: tier, rounded score band and the members."""
+    band = scored.score // 10
+    raw = f"{scored.tier.value}|{band}|{','.join(sorted(alert_ids))}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _open(status: AlertStatus) -> bool:
+    return status in (AlertStatus.OPEN, AlertStatus.SNOOZED)
+
+
+def decide(state: TicketState | None, scored: ScoredAlert, rules: TicketRules, now: datetime) -> TicketDecision:
+    """What the tracker needs for ``scored``, given what was last synced for its fingerprint."""
+    fp = fingerprint(scored)
+    alert = scored.alert
+    tracked = set(state.alert_ids) if state else set()
+    if _open(alert.status):
+        tracked.add(alert.alert_id)
+    else:
+        tracked.discard(alert.alert_id)
+    ids = tuple(sorted(tracked))
+    if state is None:
+        if _open(alert.status) and _TIER_ORDER[scored.tier] >= _TIER_ORDER[rules.min_tier] \
+                and not scored.suggested_dismissal:
+            return TicketDecision(TicketAction.CREATE, fp, f"new {scored.tier.value} risk", ids)
+        return TicketDecision(TicketAction.NONE, fp, "below the ticket tier, closed, or suggested for dismissal", ids)
+    if state.status == RESOLVED:
+        if not _open(alert.status):
+            return TicketDecision(TicketAction.NONE, fp, "already resolved", ids)
+        if now - state.updated_at <= timedelta(days=rules.reopen_within_days):
+            return TicketDecision(TicketAction.REOPEN, fp, f"{alert.alert_id} is open again", ids)
+        return TicketDecision(TicketAction.CREATE, fp, "came back after the reopen window: a new ticket", ids)
+    if not ids:
+        return TicketDecision(TicketAction.RESOLVE, fp, f"Prisma Cloud reports {alert.alert_id} {alert.status.value}", ids)
+    if sync_hash(scored, ids) != state.last_synced_hash:
+        return TicketDecision(TicketAction.UPDATE, fp, "priority or members changed", ids)
+    return TicketDecision(TicketAction.NONE, fp, "nothing new", ids)

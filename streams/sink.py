@@ -1,0 +1,205 @@
+"""The loop every sink runs in: at-least-once delivery into an outside system, offsets last.
+
+A :class:`SinkWorker` consumes a batch, decodes it and hands the records to its :class:`Sink`. It
+commits the consumed offsets only after the sink confirmed the whole batch (the far side
+acknowledged). Failures are sorted by what they mean:
+
+- a *transient* failure of the outside system (``TransientError``, ``RetriesExhaustedError``: an
+  outage, a 503, a timeout after the connector's own retries) **pauses** consumption: the worker
+  rewinds to the first record not confirmed, waits with backoff and tries again, for as long as the
+  outage lasts; nothing is dropped, nothing is skipped, the process does not crash;
+- a *terminal* failure of one record (400/401/403/404, a record the system refuses, a record that
+  cannot be decoded) sends that record to the dead-letter topic with the response, and the batch
+  goes on; never retried forever.
+
+Sinks must be idempotent (the tracker sinks look a fingerprint up before creating), because after a
+crash the records since the last commit are delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import BaseModel
+
+from connectors.base import RetriesExhaustedError, TransientError
+from processors.errors import BrokerError, PrismaflowError
+from streams.dlq import dead_letter
+from streams.publish import OutgoingRecord, producer_config
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+
+__all__ = ["SinkRecord", "Sink", "SinkWorker", "SinkOptions", "DeliveryFailure"]
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = Counter("prismaflow_sink_deliveries_total", "Records delivered by sink and outcome", ["sink", "outcome"])
+DELIVERY_SECONDS = Histogram("prismaflow_sink_delivery_seconds", "Time to deliver one batch", ["sink"],
+                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+RETRIES = Counter("prismaflow_sink_retries_total", "Batches retried after a transient failure", ["sink"])
+PAUSED = Gauge("prismaflow_sink_paused", "1 while a sink waits out an outage", ["sink"])
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class SinkRecord(Generic[M]):
+    """One decoded record with where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: M
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A record the outside system refused for good: it goes to the dead-letter topic."""
+
+    record: SinkRecord[Any]
+    error: BaseException
+
+
+class Sink(Protocol):
+    """Delivers batches to one outside system.
+
+    ``deliver`` returns the records it gave up on for good (terminal failures); it raises
+    ``TransientError``/``RetriesExhaustedError`` when the system is unavailable, and the worker
+    retries the whole batch later. ``extra_outputs`` are records the sink wants written to Kafka
+    after a successful delivery (ticket state, audit records) before the offsets are committed.
+    """
+
+    name: str
+    topics: Sequence[str]
+    models: dict[str, type[BaseModel]]
+
+    async def start(self) -> None: ...
+
+    async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class SinkOptions:
+    group_id: str
+    max_batch: int = 200
+    poll_timeout_s: float = 0.2
+    dlq_topic: str = "prisma.dlq"
+    pause_base_s: float = 1.0
+    pause_max_s: float = 30.0
+    consumer_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class SinkWorker:
+    """Runs one sink until :meth:`stop`."""
+
+    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, sink: Sink, options: SinkOptions,
+                 *, sleep: Any = asyncio.sleep) -> None:
+        from confluent_kafka import Consumer, Producer
+
+        self.kafka, self.serde, self.sink, self.options = kafka, serde, sink, options
+        self._sleep = sleep
+        self._stop = threading.Event()
+        self.producer = Producer(producer_config(kafka))
+        self.consumer = Consumer({
+            **kafka.client_config(), "group.id": options.group_id, "enable.auto.commit": False,
+            "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+            **options.consumer_overrides,
+        })
+        self._decoders = {topic: serde.deserializer(model, topic) for topic, model in sink.models.items()}
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        asyncio.run(self.run_async())
+
+    async def run_async(self) -> None:
+        await self.sink.start()
+        self.consumer.subscribe(list(self.sink.topics))
+        try:
+            while not self._stop.is_set():
+                messages = await asyncio.to_thread(self.consumer.consume, self.options.max_batch,
+                                                   self.options.poll_timeout_s)
+                batch = [m for m in messages if m.error() is None]
+                if batch:
+                    await self._process(batch)
+        finally:
+            await self.sink.close()
+            self.consumer.close()
+            self.producer.flush(10)
+
+    async def _process(self, messages: list[Any]) -> None:
+        records: list[SinkRecord[Any]] = []
+        dead: list[OutgoingRecord] = []
+        for message in messages:
+            try:
+                value = self._decoders[message.topic()](message.value())
+            except PrismaflowError as exc:
+                dead.append(self._dead(message.topic(), message.partition(), message.offset(), message.key(),
+                                       message.value(), exc))
+                continue
+            records.append(SinkRecord(message.topic(), message.partition(), message.offset(), message.key(),
+                                      value, message.value()))
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                failures, extra = await self.sink.deliver(records)
+                break
+            except (TransientError, RetriesExhaustedError) as exc:
+                if self._stop.is_set():
+                    raise BrokerError(f"sink {self.sink.name} stopped during an outage; offsets not committed") from exc
+                wait = random.uniform(0, min(self.options.pause_max_s, self.options.pause_base_s * 2 ** attempt))
+                attempt += 1
+                RETRIES.labels(self.sink.name).inc()
+                PAUSED.labels(self.sink.name).set(1)
+                log.warning("sink paused sink=%s attempt=%d wait_s=%.1f error=%s", self.sink.name, attempt, wait, exc)
+                self.consumer.pause(self.consumer.assignment())
+                await self._sleep(wait)
+                self.consumer.resume(self.consumer.assignment())
+            finally:
+                DELIVERY_SECONDS.labels(self.sink.name).observe(time.perf_counter() - started)
+        PAUSED.labels(self.sink.name).set(0)
+        for failure in failures:
+            r = failure.record
+            dead.append(self._dead(r.topic, r.partition, r.offset, r.key, r.raw, failure.error))
+        DELIVERIES.labels(self.sink.name, "delivered").inc(len(records) - len(failures))
+        DELIVERIES.labels(self.sink.name, "dead_letter").inc(len(dead))
+        self._write(extra + dead)
+        self.consumer.commit(asynchronous=False)
+
+    def _dead(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+              error: BaseException) -> OutgoingRecord:
+        return dead_letter(stage=f"sink.{self.sink.name}", error=error, original_topic=topic,
+                           original_partition=partition, original_offset=offset, original_key=key,
+                           original_value=value, dlq_topic=self.options.dlq_topic)
+
+    def _write(self, records: list[OutgoingRecord]) -> None:
+        """Write records and wait for every acknowledgement before offsets move."""
+        if not records:
+            return
+        errors: list[str] = []
+
+        def on_delivery(err: Any, msg: Any) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        for record in records:
+            value = self.serde.encode(record.value, topic=record.topic) if record.value is not None else None
+            self.producer.produce(record.topic, value=value, key=record.key.encode() if record.key else None,
+                                  headers=list(record.headers.items()) or None, on_delivery=on_delivery)
+        remaining = self.producer.flush(30)
+        if remaining or errors:
+            raise BrokerError(f"sink {self.sink.name}: {remaining} records unacknowledged, errors {errors[:3]}")

@@ -1,0 +1,200 @@
+"""The ticket sink: scored alerts (and analyses) in, one ticket per risk in a tracker, kept in step.
+
+Generic over a :class:`TrackerAdapter` (Jira, ServiceNow). State — fingerprint to ticket key and
+last synced content — lives in the compacted ``prisma.tickets`` topic (key ``<tracker>:<fingerprint>``)
+and is rebuilt from it on start. Before creating, the adapter looks the fingerprint up in the
+tracker itself (Jira label, ServiceNow correlation_id): a crash between the tracker's create and the
+state write therefore never creates a second ticket. Every ticket action is also an AuditRecord.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from prometheus_client import Counter
+from pydantic import BaseModel
+
+from connectors.base import RetriesExhaustedError, TransientError
+from processors.models import ScoredAlert
+from processors.records import Analysis, TicketState, Tracker
+from processors.tickets import (
+    OPEN,
+    RESOLVED,
+    TicketAction,
+    TicketDecision,
+    TicketRules,
+    decide,
+    finding_fingerprint,
+    sync_hash,
+)
+from streams.audit import AuditWriter
+from streams.publish import OutgoingRecord, read_compacted
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.sink import DeliveryFailure, SinkRecord
+from streams.topics import ANALYSES, SCORED_ALERTS, TICKETS
+
+__all__ = ["TicketRef", "TrackerAdapter", "TicketSink"]
+
+log = logging.getLogger(__name__)
+
+TICKET_ACTIONS = Counter("prismaflow_tickets_total", "Ticket actions by tracker and action", ["tracker", "action"])
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    key: str
+    url: str
+    status: str = OPEN
+
+
+class TrackerAdapter(Protocol):
+    """What the ticket sink needs from a tracker; each connector adapts its client to this."""
+
+    tracker: Tracker
+
+    async def find(self, fingerprint: str) -> TicketRef | None: ...
+    async def create(self, fingerprint: str, scored: ScoredAlert, analysis: Analysis | None) -> TicketRef: ...
+    async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None: ...
+    async def resolve(self, ref: TicketRef, note: str) -> None: ...
+    async def reopen(self, ref: TicketRef, note: str) -> TicketRef: ...
+    async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class TicketSink:
+    """A :class:`streams.sink.Sink` that keeps one ticket per risk in one tracker."""
+
+    def __init__(self, adapter: TrackerAdapter, kafka: KafkaSettings, serde: AvroSerde, *,
+                 rules: TicketRules = TicketRules(), topic_prefix: str = "",
+                 audit: AuditWriter | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.adapter = adapter
+        self.kafka, self.serde, self.rules, self.clock = kafka, serde, rules, clock
+        self.name = f"tickets.{adapter.tracker.value}"
+        self.scored_topic = topic_prefix + SCORED_ALERTS.name
+        self.analyses_topic = topic_prefix + ANALYSES.name
+        self.tickets_topic = topic_prefix + TICKETS.name
+        self.topics: Sequence[str] = (self.scored_topic, self.analyses_topic)
+        self.models: dict[str, type[BaseModel]] = {self.scored_topic: ScoredAlert, self.analyses_topic: Analysis}
+        self.state: dict[str, TicketState] = {}
+        self.audit = audit
+        self._unwritten: list[OutgoingRecord] = []
+        self._analysed: set[str] = set()  # analyses already commented (a restart may comment again)
+
+    def _key(self, fingerprint: str) -> str:
+        return f"{self.adapter.tracker.value}:{fingerprint}"
+
+    async def start(self) -> None:
+        """Rebuild the fingerprint → ticket map from the compacted ``prisma.tickets``."""
+        prefix = self.adapter.tracker.value + ":"
+        for key, value in read_compacted(self.kafka, self.tickets_topic).items():
+            if key.startswith(prefix):
+                self.state[key[len(prefix):]] = self.serde.decode(value, TicketState, topic=self.tickets_topic)
+        log.info("ticket state rebuilt sink=%s tickets=%d", self.name, len(self.state))
+
+    async def close(self) -> None:
+        await self.adapter.aclose()
+
+    async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
+        failures: list[DeliveryFailure] = []
+        for record in records:
+            try:
+                if isinstance(record.value, ScoredAlert):
+                    await self._on_scored(record.value)
+                elif isinstance(record.value, Analysis):
+                    await self._on_analysis(record.value)
+            except (TransientError, RetriesExhaustedError):
+                raise  # the tracker is unavailable: the worker pauses and retries the batch
+            except Exception as exc:  # noqa: BLE001 - a refusal for this record only: dead-letter it
+                log.warning("ticket action failed sink=%s offset=%d error=%s", self.name, record.offset, exc)
+                failures.append(DeliveryFailure(record, exc))
+        written, self._unwritten = self._unwritten, []
+        return failures, written
+
+    # -- scored alerts ------------------------------------------------------------------------
+    def _current(self, fingerprint: str, scored: ScoredAlert) -> TicketState | None:
+        state = self.state.get(fingerprint)
+        if state is None and fingerprint != finding_fingerprint(scored):
+            # The finding had a ticket before it joined an incident: the incident adopts it.
+            state = self.state.get(finding_fingerprint(scored))
+            if state is not None:
+                state = state.model_copy(update={"fingerprint": fingerprint})
+        return state
+
+    async def _on_scored(self, scored: ScoredAlert) -> None:
+        from processors.tickets import fingerprint as fingerprint_of
+
+        fp = fingerprint_of(scored)
+        state = self._current(fp, scored)
+        decision = decide(state, scored, self.rules, self.clock())
+        if decision.action is TicketAction.NONE:
+            if state is not None and fp not in self.state:
+                self._record(state, state.status, scored, decision)  # remember the adoption
+            return
+        ref = TicketRef(state.ticket_key, state.ticket_url, state.status) if state else None
+        if decision.action is TicketAction.CREATE:
+            found = await self.adapter.find(fp)
+            if found is not None and (state is None or found.key != state.ticket_key):
+                log.info("ticket found in tracker, adopting sink=%s fingerprint=%s key=%s", self.name, fp, found.key)
+                await self.adapter.update(found, scored, f"Prismaflow: {decision.reason}")
+                ref = found
+            else:
+                ref = await self.adapter.create(fp, scored, None)
+            status = OPEN
+        elif decision.action is TicketAction.UPDATE:
+            assert ref is not None
+            await self.adapter.update(ref, scored, _note(decision, scored))
+            status = OPEN
+        elif decision.action is TicketAction.RESOLVE:
+            assert ref is not None
+            await self.adapter.resolve(ref, f"Prisma Cloud reports the risk gone: {decision.reason}")
+            status = RESOLVED
+        else:  # REOPEN
+            assert ref is not None
+            ref = await self.adapter.reopen(ref, f"Reopened by Prismaflow: {decision.reason}")
+            status = OPEN
+        TICKET_ACTIONS.labels(self.adapter.tracker.value, decision.action.value).inc()
+        new = TicketState(fingerprint=fp, tracker=self.adapter.tracker, ticket_key=ref.key, ticket_url=ref.url,
+                          status=status, last_synced_hash=sync_hash(scored, decision.alert_ids),
+                          alert_ids=list(decision.alert_ids), updated_at=self.clock())
+        self._record(new, status, scored, decision)
+
+    def _record(self, new: TicketState, status: str, scored: ScoredAlert, decision: TicketDecision) -> None:
+        self.state[new.fingerprint] = new
+        self._unwritten.append(OutgoingRecord(self.tickets_topic, self._key(new.fingerprint), new))
+        if self.audit is not None and decision.action is not TicketAction.NONE:
+            self._unwritten.append(self.audit.record(
+                "system", self.name, f"ticket_{decision.action.value}", alert_id=scored.alert.alert_id,
+                incident_id=scored.incident_id, outcome="ok",
+                details={"ticket": new.ticket_key, "fingerprint": new.fingerprint, "reason": decision.reason,
+                         "status": status}))
+
+    # -- analyses -----------------------------------------------------------------------------
+    async def _on_analysis(self, analysis: Analysis) -> None:
+        state = self.state.get(analysis.incident_id) if analysis.incident_id else None
+        if state is None:
+            state = next((s for s in self.state.values() if analysis.alert_id in s.alert_ids), None)
+        if state is None or state.status != OPEN or analysis.input_hash in self._analysed:
+            return
+        await self.adapter.add_analysis(TicketRef(state.ticket_key, state.ticket_url, state.status), analysis)
+        self._analysed.add(analysis.input_hash)
+        TICKET_ACTIONS.labels(self.adapter.tracker.value, "analysis_comment").inc()
+        if self.audit is not None:
+            self._unwritten.append(self.audit.record(
+                "system", self.name, "ticket_analysis_added", alert_id=analysis.alert_id,
+                incident_id=analysis.incident_id, prompt_version=analysis.prompt_version or None,
+                model=analysis.model or None, input_hash=analysis.input_hash, outcome="ok",
+                details={"ticket": state.ticket_key}))
+
+
+def _note(decision: TicketDecision, scored: ScoredAlert) -> str:
+    lines = [f"Prismaflow update: {decision.reason}.",
+             f"Risk score {scored.score} ({scored.tier.value}); tracked alerts: {', '.join(decision.alert_ids)}."]
+    top = sorted(scored.factors, key=lambda f: -f.contribution)[:3]
+    if top:
+        lines.append("Main factors: " + "; ".join(f"{f.name} +{f.contribution:.0f} ({f.reason})" for f in top))
+    return "\n".join(lines)

@@ -1,0 +1,247 @@
+"""Ticket sinks end to end through the real broker: one Jira issue and one ServiceNow incident per
+fingerprint, updates on recurrence, closing on resolution; no duplicate after a crash between the
+tracker's create and the offset commit; a one-minute Jira outage loses and duplicates nothing;
+the audit trail of it all verifies, and fails once a record is tampered with."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+from pydantic import SecretStr
+
+from connectors.base import RetryPolicy
+from connectors.jira.client import JiraClient
+from connectors.jira.settings import BasicAuth, JiraSettings
+from connectors.jira.simulator import JiraSimulator, SimClock, SimConfig
+from connectors.jira.simulator.runtime import Fault
+from connectors.jira.sink import JiraTicketTracker
+from connectors.servicenow.client import ServiceNowClient
+from connectors.servicenow.settings import BasicAuth as SnBasicAuth
+from connectors.servicenow.settings import ServiceNowSettings
+from connectors.servicenow.simulator import ServiceNowSimulator
+from connectors.servicenow.sink import ServiceNowTicketTracker
+from processors.models import AlertStatus, ScoredAlert
+from processors.tickets import TicketRules, fingerprint
+from streams.audit import AuditWriter, verify_audit
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.sink import SinkOptions, SinkWorker
+from streams.tickets import TicketSink
+from streams.topics import AUDIT, CATALOGUE, SCORED_ALERTS, TICKETS, create_topics
+from tests.factories import make_scored_alert
+from tests.streams.test_core_pipeline import _read_all
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+SITE = "https://prismaflow-sim.atlassian.net"
+SN = "https://prismaflow-sim.service-now.com"
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def _scored_stream() -> list[ScoredAlert]:
+    """Six high/critical risks on different assets, recurrences, then three of them resolved."""
+    base = make_scored_alert()
+    records: list[ScoredAlert] = []
+    for i in range(6):
+        alert = base.alert.model_copy(update={
+            "alert_id": f"P-90{i}", "resource": base.alert.resource.model_copy(
+                update={"asset_id": f"aws:123456789012:us-east-1:instance/i-{i:04d}", "resource_id": f"i-{i:04d}"})})
+        first = base.model_copy(update={"alert": alert, "score": 80 + i, "incident_id": None, "incident_members": []})
+        records.append(first)
+    for s in records[:6]:  # recurrence with a higher score band: an update, not a new ticket
+        records.append(s.model_copy(update={"score": 95}))
+    for s in records[:3]:  # Prisma reports three resolved
+        records.append(s.model_copy(update={"alert": s.alert.model_copy(update={"status": AlertStatus.RESOLVED})}))
+    return records
+
+
+def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[ScoredAlert]) -> None:
+    producer = Producer(kafka.client_config())
+    for r in records:
+        producer.produce(topic, key=r.alert.resource.asset_id.encode(), value=serde.encode(r, topic=topic))
+    assert producer.flush(30) == 0
+
+
+class Crash(BaseException):
+    """The process dying: not an Exception, so nothing on the way catches it."""
+
+
+class CrashAfterCreate:
+    """Wraps a tracker and dies right after the tracker's first create (before state and commit)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.tracker = inner, inner.tracker
+
+    async def create(self, *args: Any) -> Any:
+        await self.inner.create(*args)
+        raise Crash()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture
+def prefix(kafka: KafkaSettings, topic_prefix: str) -> str:
+    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
+    return topic_prefix
+
+
+def _jira(sim: JiraSimulator, clock: SimClock) -> tuple[JiraSettings, Callable[[], JiraClient]]:
+    settings = JiraSettings(base_url=SITE, auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token")),
+                            project_key="SEC", retry=RetryPolicy(max_attempts=4, base_delay_s=1, max_delay_s=8))
+
+    def client() -> JiraClient:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sim))
+        return JiraClient(settings, client=http, sleep=clock.sleep)
+
+    return settings, client
+
+
+def _run_sink(kafka: KafkaSettings, serde: AvroSerde, prefix: str, tracker: Any, group: str, expect: int,
+              sleep: Any = asyncio.sleep) -> None:
+    """Run a sink worker until it has committed ``expect`` input records (or it dies)."""
+    audit = AuditWriter(f"{prefix}tickets.{tracker.tracker.value}/0", kafka, serde, topic=prefix + AUDIT.name)
+    audit.start()
+    sink = TicketSink(tracker, kafka, serde, topic_prefix=prefix, audit=audit, rules=TicketRules(),
+                      clock=lambda: T0)
+    worker = SinkWorker(kafka, serde, sink, SinkOptions(group_id=group, max_batch=4, dlq_topic=prefix + "prisma.dlq"),
+                        sleep=sleep)
+
+    async def main() -> None:
+        task = asyncio.create_task(worker.run_async())
+        from confluent_kafka import Consumer, TopicPartition
+
+        probe = Consumer({**kafka.client_config(), "group.id": group})
+        try:
+            for _ in range(600):
+                await asyncio.sleep(0.1)
+                if task.done():
+                    break
+                committed = probe.committed([TopicPartition(prefix + SCORED_ALERTS.name, p) for p in range(6)], timeout=5)
+                if sum(max(tp.offset, 0) for tp in committed) >= expect:
+                    break
+        finally:
+            probe.close()
+            worker.stop()
+            await task
+
+    asyncio.run(main())
+
+
+def _issues_per_fingerprint(sim: JiraSimulator) -> Counter[str]:
+    labels: Counter[str] = Counter()
+    for issue in sim.issues_json():
+        for label in issue["fields"]["labels"]:
+            if label.startswith("prismaflow-fp-"):
+                labels[label.removeprefix("prismaflow-fp-")] += 1
+    return labels
+
+
+def test_one_jira_issue_and_one_servicenow_incident_per_fingerprint_updated_and_closed(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    serde = AvroSerde()
+    records = _scored_stream()
+    _produce(kafka, serde, prefix + SCORED_ALERTS.name, records)
+    fingerprints = {fingerprint(r) for r in records}
+
+    clock = SimClock(base=lambda: T0.timestamp())
+    jira_sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    settings, client = _jira(jira_sim, clock)
+    _run_sink(kafka, serde, prefix, JiraTicketTracker(settings, client()), unique_name("g"), len(records))
+
+    assert _issues_per_fingerprint(jira_sim) == Counter({fp: 1 for fp in fingerprints})
+    issues = jira_sim.issues_json()
+    resolved = {fingerprint(r) for r in records if r.alert.status is AlertStatus.RESOLVED}
+    for issue in issues:
+        fp = next(l for l in issue["fields"]["labels"] if l.startswith("prismaflow-fp-")).removeprefix("prismaflow-fp-")
+        done = issue["fields"]["status"]["statusCategory"]["key"] == "done"
+        assert done == (fp in resolved)
+        assert issue["comments"], "the recurrence was added as an update"
+
+    sn_sim = ServiceNowSimulator()
+    sn_settings = ServiceNowSettings(instance_url=SN, auth=SnBasicAuth(username="prismaflow", password=SecretStr("sim-password")))
+    sn_client = ServiceNowClient(sn_settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sn_sim)))
+    _run_sink(kafka, serde, prefix, ServiceNowTicketTracker(sn_settings, sn_client), unique_name("g"), len(records))
+    incidents = sn_sim.records("incident")
+    assert Counter(i["correlation_id"] for i in incidents) == Counter({fp: 1 for fp in fingerprints})
+    for incident in incidents:
+        assert (incident["state"] == "6") == (incident["correlation_id"] in resolved)
+
+    # State lives in prisma.tickets, one entry per tracker and fingerprint.
+    keys = {m.key().decode() for m in _read_all(kafka, prefix + TICKETS.name, settle_s=1)}
+    assert keys == {f"jira:{fp}" for fp in fingerprints} | {f"servicenow:{fp}" for fp in fingerprints}
+    # Every ticket action is on the audit trail, and the chains verify.
+    reports = verify_audit(kafka, serde, prefix + AUDIT.name)
+    assert {r.chain for r in reports} == {f"{prefix}tickets.jira/0", f"{prefix}tickets.servicenow/0"}
+    assert all(r.report.ok and r.report.checked >= len(fingerprints) for r in reports)
+
+
+def test_a_crash_between_the_trackers_create_and_the_commit_creates_no_duplicate(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    serde = AvroSerde()
+    records = _scored_stream()[:6]
+    _produce(kafka, serde, prefix + SCORED_ALERTS.name, records)
+    clock = SimClock(base=lambda: T0.timestamp())
+    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    settings, client = _jira(sim, clock)
+    group = unique_name("g")
+    with pytest.raises(Crash):
+        _run_sink(kafka, serde, prefix, CrashAfterCreate(JiraTicketTracker(settings, client())), group, len(records))
+    assert len(sim.issues_json()) == 1  # created in Jira; neither state nor offset was written
+    _run_sink(kafka, serde, prefix, JiraTicketTracker(settings, client()), group, len(records))
+    assert _issues_per_fingerprint(sim) == Counter({fingerprint(r): 1 for r in records})
+
+
+def test_a_one_minute_jira_outage_loses_nothing_and_duplicates_nothing(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    serde = AvroSerde()
+    records = _scored_stream()
+    _produce(kafka, serde, prefix + SCORED_ALERTS.name, records)
+    clock = SimClock(base=lambda: T0.timestamp())
+    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    sim.add_fault(Fault(route="*", kind="5xx", status=503, duration_s=60))
+    settings, client = _jira(sim, clock)
+    waited: list[float] = []
+
+    async def pause(seconds: float) -> None:  # the sink's pause moves simulated time too
+        waited.append(seconds)
+        clock.advance(max(seconds, 5.0))
+
+    _run_sink(kafka, serde, prefix, JiraTicketTracker(settings, client()), unique_name("g"), len(records), sleep=pause)
+    assert waited, "the sink paused during the outage"
+    assert clock.now() - T0.timestamp() >= 60
+    assert _issues_per_fingerprint(sim) == Counter({fingerprint(r): 1 for r in records})
+
+
+def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, prefix: str) -> None:
+    serde = AvroSerde()
+    writer = AuditWriter("approvals/0", kafka, serde, topic=prefix + AUDIT.name)
+    writer.start()
+    producer = Producer(kafka.client_config())
+    records = [writer.record("person", "alice@example.com", "fix_approved", alert_id=f"P-{i}") for i in range(5)]
+    for i, r in enumerate(records):
+        value = r.value
+        if i == 2:  # an insider edits a record on its way in
+            value = value.model_copy(update={"actor": "mallory@example.com"})  # type: ignore[union-attr]
+        producer.produce(r.topic, key=r.key.encode(), value=serde.encode(value, topic=r.topic))  # type: ignore[union-attr,arg-type]
+    assert producer.flush(10) == 0
+    (report,) = verify_audit(kafka, serde, prefix + AUDIT.name)
+    assert not report.report.ok
+    assert [p.kind for p in report.report.problems] == ["tampered"]
+    assert report.report.problems[0].sequence == 2
