@@ -66,9 +66,27 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.stage == "analyse":
+        from streams.sinks import run_analysis
+
+        return run_analysis()
     from streams.run import run_stage
 
     return run_stage(args.stage)
+
+
+def _sink(args: argparse.Namespace) -> int:
+    from streams.sinks import run_sink
+
+    return run_sink(args.name)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from processors.analyze.evaluate import main as evaluate
+
+    argv = [*(["--llm-simulator"] if args.llm_simulator else []), *(["--json"] if args.json else []),
+            *(["--data", args.data] if args.data else [])]
+    return int(evaluate(argv) or 0)
 
 
 def _poll(args: argparse.Namespace) -> int:
@@ -116,7 +134,9 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "config": ("print the configuration reference (every setting and its variable)", _config),
     "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
     "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
-    "run": ("run one stream stage until stopped (normalise, score)", _run),
+    "run": ("run one stream stage until stopped (normalise, score, analyse)", _run),
+    "sink": ("run one sink until stopped (jira, servicenow, ...)", _sink),
+    "eval": ("evaluate the analysis stage on the labelled alert set", _eval),
     "audit": ("verify the hash chains of the audit topic", _audit),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
@@ -137,14 +157,21 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("action", choices=["verify"])
             command.add_argument("--topic", default="prisma.audit", help="audit topic (default prisma.audit)")
         elif name == "run":
-            command.add_argument("stage", choices=["normalise", "score"])
+            command.add_argument("stage", choices=["normalise", "score", "analyse"])
+        elif name == "sink":
+            command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
+        elif name == "eval":
+            command.add_argument("--llm-simulator", action="store_true",
+                                 help="analyse through the real openai client against the local LLM simulator")
+            command.add_argument("--json", action="store_true", help="print the report as JSON")
+            command.add_argument("--data", help="labelled alerts (JSON lines); default: the shipped set")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook") else logging.WARNING),
+        level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook", "sink") else logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs (webhook secrets)

@@ -1,0 +1,161 @@
+"""Running the sinks and the analysis stage from settings: ``prismaflow sink <name>`` and
+``prismaflow run analyse``.
+
+Each sink is its own process and consumer group (``<group prefix>.sink.<name>``); its audit chain is
+named ``<name>/<instance id>``. Defaults point at the local simulators (``python -m
+connectors.jira.simulator`` etc.); a real Jira site, ServiceNow instance, Splunk or LLM endpoint is
+configuration only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from processors.errors import ConfigurationError
+from processors.models import RiskTier
+from processors.tickets import TicketRules
+from streams.audit import AuditWriter
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings, _Settings
+from streams.sink import Sink, SinkOptions, SinkWorker
+from streams.topics import AUDIT, DLQ
+
+__all__ = ["JiraEnvSettings", "ServiceNowEnvSettings", "TicketEnvSettings", "SINKS", "build_sink", "run_sink",
+           "run_analysis"]
+
+log = logging.getLogger(__name__)
+
+
+class JiraEnvSettings(_Settings):
+    """The Jira site the Jira sink writes to (Cloud REST v3, or Data Center v2)."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_JIRA_", extra="forbid", env_ignore_empty=True)
+    component: ClassVar[str] = "Jira sink"
+
+    base_url: str = Field(default="http://127.0.0.1:8281", description="Site base URL, e.g. https://acme.atlassian.net")
+    flavour: str = Field(default="cloud", description="cloud (REST v3, ADF) or datacenter (REST v2, wiki markup)")
+    email: str = Field(default="bot@example.com", description="Account e-mail (Cloud) or user (DC) for basic auth")
+    api_token: SecretStr = Field(default=SecretStr("sim-api-token"), description="API token or password (secret)")
+    bearer_token: SecretStr | None = Field(default=None, description="Bearer token (DC PAT, OAuth); wins over basic auth")
+    project_key: str = Field(default="SEC", description="Project for new issues (owner routing may override)")
+
+
+class ServiceNowEnvSettings(_Settings):
+    """The ServiceNow instance the ServiceNow sink writes to (Table API)."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_SERVICENOW_", extra="forbid", env_ignore_empty=True)
+    component: ClassVar[str] = "ServiceNow sink"
+
+    instance_url: str = Field(default="http://127.0.0.1:8282", description="https://<instance>.service-now.com")
+    table: str = Field(default="incident", description="incident or sn_si_incident")
+    username: str = Field(default="prismaflow", description="Integration user (basic auth)")
+    password: SecretStr = Field(default=SecretStr("sim-password"), description="Its password (secret)")
+    bearer_token: SecretStr | None = Field(default=None, description="OAuth access token; wins over basic auth")
+
+
+class TicketEnvSettings(_Settings):
+    """When tickets are opened and reopened, and the sink processes' identity."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_TICKETS_", extra="forbid", env_ignore_empty=True)
+    component: ClassVar[str] = "Ticket lifecycle"
+
+    min_tier: RiskTier = Field(default=RiskTier.HIGH, description="Open tickets from this tier up")
+    reopen_within_days: int = Field(default=30, ge=0, description="Reopen within this window; later open a new ticket")
+
+
+def _jira_tracker() -> Any:
+    from connectors.jira.settings import BasicAuth, BearerAuth, JiraSettings
+    from connectors.jira.sink import JiraTicketTracker
+
+    env = JiraEnvSettings()
+    auth: Any = BearerAuth(token=env.bearer_token) if env.bearer_token else BasicAuth(email=env.email, api_token=env.api_token)
+    return JiraTicketTracker(JiraSettings(base_url=env.base_url, flavour=env.flavour, auth=auth,  # type: ignore[arg-type]
+                                          project_key=env.project_key))
+
+
+def _servicenow_tracker() -> Any:
+    from connectors.servicenow.settings import BasicAuth, BearerAuth, ServiceNowSettings, ServiceNowTable
+    from connectors.servicenow.sink import ServiceNowTicketTracker
+
+    env = ServiceNowEnvSettings()
+    auth: Any = BearerAuth(token=env.bearer_token) if env.bearer_token else BasicAuth(username=env.username,
+                                                                                     password=env.password)
+    return ServiceNowTicketTracker(ServiceNowSettings(instance_url=env.instance_url, table=ServiceNowTable(env.table),
+                                                      auth=auth))
+
+
+def _ticket_sink(tracker_factory: Callable[[], Any]) -> Callable[[KafkaSettings, AvroSerde, str, AuditWriter], Sink]:
+    def build(kafka: KafkaSettings, serde: AvroSerde, prefix: str, audit: AuditWriter) -> Sink:
+        from streams.tickets import TicketSink
+
+        env = TicketEnvSettings()
+        return TicketSink(tracker_factory(), kafka, serde, topic_prefix=prefix, audit=audit,
+                          rules=TicketRules(min_tier=env.min_tier, reopen_within_days=env.reopen_within_days))
+
+    return build
+
+
+SINKS: dict[str, Callable[[KafkaSettings, AvroSerde, str, AuditWriter], Sink]] = {
+    "jira": _ticket_sink(_jira_tracker),
+    "servicenow": _ticket_sink(_servicenow_tracker),
+}
+
+
+def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, prefix: str, audit: AuditWriter) -> Sink:
+    try:
+        factory = SINKS[name]
+    except KeyError:
+        raise ConfigurationError(f"unknown sink {name!r}; choose one of {', '.join(sorted(SINKS))}") from None
+    return factory(kafka, serde, prefix, audit)
+
+
+def _run(sink_name: str, build: Callable[[KafkaSettings, AvroSerde, str, AuditWriter], Sink]) -> int:
+    from streams.metrics import serve_metrics
+    from streams.run import WorkerSettings, build_serde
+
+    worker_settings = WorkerSettings()
+    kafka, serde, prefix = KafkaSettings(), build_serde(), worker_settings.topic_prefix
+    audit = AuditWriter(f"{sink_name}/{worker_settings.instance_id}", kafka, serde, topic=prefix + AUDIT.name)
+    audit.start()
+    sink = build(kafka, serde, prefix, audit)
+    worker = SinkWorker(kafka, serde, sink, SinkOptions(
+        group_id=f"{worker_settings.group_prefix}.sink.{sink_name}", dlq_topic=prefix + DLQ.name))
+    serve_metrics(worker_settings.metrics_port)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        await worker.run_async()
+
+    log.info("sink starting sink=%s instance=%s", sink_name, worker_settings.instance_id)
+    asyncio.run(main())
+    return 0
+
+
+def run_sink(name: str) -> int:
+    """Run sink ``name`` until SIGTERM/SIGINT."""
+    if name not in SINKS:
+        raise ConfigurationError(f"unknown sink {name!r}; choose one of {', '.join(sorted(SINKS))}")
+    return _run(name, SINKS[name])
+
+
+def run_analysis() -> int:
+    """Run the analysis stage until SIGTERM/SIGINT (LLM when configured, else offline)."""
+    from processors.analyze.analyzer import Analyzer
+    from streams.analysis import AnalysisSink, AnalysisStageSettings
+
+    def build(kafka: KafkaSettings, serde: AvroSerde, prefix: str, audit: AuditWriter) -> Sink:
+        settings = AnalysisStageSettings()
+        if settings.api_key is None:
+            log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")
+        return AnalysisSink(Analyzer(settings.analyzer_settings()), topic_prefix=prefix, audit=audit)
+
+    return _run("analyse", build)
