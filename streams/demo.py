@@ -119,6 +119,88 @@ async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, prefix:
             "malformed": malformed.json(), "refused": refused.status_code}
 
 
+def _start_sinks(kafka: KafkaSettings, serde: Any, prefix: str, served: list[Any], sinks: list[Any]) -> dict[str, Any]:
+    """The analysis stage (offline unless PRISMAFLOW_LLM_API_KEY is set) and the Jira and ServiceNow
+    sinks, against simulators served over HTTP."""
+    from connectors.jira.settings import BasicAuth, JiraSettings
+    from connectors.jira.simulator import JiraSimulator
+    from connectors.jira.simulator import SimConfig as JiraSimConfig
+    from connectors.jira.sink import JiraTicketTracker
+    from connectors.servicenow.settings import BasicAuth as SnBasicAuth
+    from connectors.servicenow.settings import ServiceNowSettings
+    from connectors.servicenow.simulator import ServiceNowSimulator
+    from connectors.servicenow.sink import ServiceNowTicketTracker
+    from processors.analyze.analyzer import Analyzer
+    from streams.analysis import AnalysisSink, AnalysisStageSettings
+    from streams.audit import AuditWriter
+    from streams.embedded import ServedApp, ThreadedSink, free_port
+    from streams.sink import SinkOptions, SinkWorker
+    from streams.tickets import TicketSink
+    from streams.topics import AUDIT
+
+    jira_port = free_port()
+    jira_sim = JiraSimulator(config=JiraSimConfig(base_url=f"http://127.0.0.1:{jira_port}"))
+    served.append(ServedApp(jira_sim, jira_port))
+    sn_sim = ServiceNowSimulator()
+    sn_app = ServedApp(sn_sim)
+    served.append(sn_app)
+    jira = JiraTicketTracker(JiraSettings(base_url=f"http://127.0.0.1:{jira_port}",
+                                          auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token"))))
+    sn = ServiceNowTicketTracker(ServiceNowSettings(instance_url=sn_app.url,
+                                                    auth=SnBasicAuth(username="prismaflow", password=SecretStr("sim-password"))))
+    stage = AnalysisStageSettings()
+
+    def audit(name: str) -> AuditWriter:
+        writer = AuditWriter(f"{name}/demo", kafka, serde, topic=prefix + AUDIT.name)
+        writer.start()
+        return writer
+
+    built = [
+        AnalysisSink(Analyzer(stage.analyzer_settings()), topic_prefix=prefix, audit=audit("analyse")),
+        TicketSink(jira, kafka, serde, topic_prefix=prefix, audit=audit("tickets.jira")),
+        TicketSink(sn, kafka, serde, topic_prefix=prefix, audit=audit("tickets.servicenow")),
+    ]
+    for sink in built:
+        sinks.append(ThreadedSink(SinkWorker(kafka, serde, sink, SinkOptions(
+            group_id=f"{prefix}g.sink.{sink.name}", dlq_topic=prefix + "prisma.dlq"))))
+    _say("analysis", f"analysis stage running ({'LLM ' + stage.model if stage.api_key else 'offline analyser: no PRISMAFLOW_LLM_API_KEY'})")
+    _say("sinks", f"Jira simulator at http://127.0.0.1:{jira_port}, ServiceNow simulator at {sn_app.url}")
+    return {"jira": jira_sim, "servicenow": sn_sim}
+
+
+def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: ScoredAlert,
+                       trackers: dict[str, Any]) -> dict[str, int]:
+    from processors.records import Analysis, TicketState
+    from processors.tickets import fingerprint
+    from streams.audit import verify_audit
+    from streams.topics import ANALYSES, AUDIT, TICKETS
+
+    analyses = [serde.decode(m.value(), Analysis, topic=prefix + ANALYSES.name) for m in _read(kafka, prefix + ANALYSES.name)]
+    states = [serde.decode(m.value(), TicketState, topic=prefix + TICKETS.name) for m in _read(kafka, prefix + TICKETS.name)]
+    mine = next((a for a in reversed(analyses) if a.alert_id == journey.alert.alert_id), None)
+    if mine is not None:
+        print(f"  4. {ANALYSES.name}  analyser={mine.analyser.value} priority={mine.priority.value} "
+              f"outcome={mine.outcome.value} prompt={mine.prompt_id}@{mine.prompt_version}")
+        print(f"       {mine.summary[:160]}")
+        for step in mine.remediation_steps[:3]:
+            print(f"       {step.order}. {step.description[:90]}" + (f"\n          $ {step.command[:100]}" if step.command else ""))
+    fp = fingerprint(journey)
+    for state in states:
+        if state.fingerprint == fp:
+            print(f"  5. {TICKETS.name}  {state.tracker.value} {state.ticket_key} {state.ticket_url} status={state.status}")
+    jira_issues = trackers["jira"].issues_json()
+    sn_records = trackers["servicenow"].records("incident")
+    reports = verify_audit(kafka, serde, prefix + AUDIT.name)
+    checked = sum(r.report.checked for r in reports)
+    print(f"\nDownstream: {len(analyses)} analyses, {len(jira_issues)} Jira issues, {len(sn_records)} ServiceNow "
+          f"incidents (one per fingerprint), audit trail {checked} records in {len(reports)} chains: "
+          f"{'verified' if all(r.report.ok for r in reports) else 'BROKEN'}")
+    if not all(r.report.ok for r in reports):
+        raise PrismaflowError("the audit trail did not verify")
+    return {"analyses": len(analyses), "jira_issues": len(jira_issues), "servicenow_incidents": len(sn_records),
+            "audit_records": checked}
+
+
 def _describe(s: ScoredAlert) -> str:
     a = s.alert
     name = a.resource.name or a.resource.resource_id
@@ -136,7 +218,7 @@ def run_demo() -> int:
     from streams.publish import AsyncPublisher
     from streams.run import WorkerSettings
     from streams.serde import AvroSerde
-    from streams.topics import ALERTS, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
+    from streams.topics import ALERTS, ANALYSES, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, TICKETS, create_topics
 
     started_at = time.monotonic()
     print("Prismaflow demo: Prisma Cloud alerts in, prioritised and explained risks out\n", flush=True)
@@ -160,6 +242,7 @@ def run_demo() -> int:
     serde = AvroSerde()
     served: list[ServedApp] = []
     workers: list[ThreadedWorker] = []
+    sinks: list[Any] = []
     try:
         sim = PrismaCloudSimulator(config=SimConfig(rate_limits=False), seed=7, n_alerts=400)
         sim_app = ServedApp(sim)
@@ -185,6 +268,7 @@ def run_demo() -> int:
         settings = WorkerSettings(topic_prefix=prefix, group_prefix=prefix + "g", instance_id="demo")
         workers = [ThreadedWorker("normalise", kafka, serde, settings), ThreadedWorker("score", kafka, serde, settings)]
         _say("workers", "normalise+enrich and dedupe+correlate+score running (exactly-once transactions)")
+        trackers = _start_sinks(kafka, serde, prefix, served, sinks)
 
         ingest = asyncio.run(_ingest(sim_app.url, receiver.url, kafka, prefix, sim))
         _say("poll", f"CSPM /v2/alert: {ingest['cspm'].alerts} alerts in {ingest['cspm'].pages} pages; "
@@ -198,7 +282,8 @@ def run_demo() -> int:
         if "p" in publisher:
             asyncio.run(publisher.pop("p").close())
 
-        _wait_quiet(kafka, [prefix + ALERTS.name, prefix + SCORED_ALERTS.name, prefix + DLQ.name])
+        _wait_quiet(kafka, [prefix + ALERTS.name, prefix + SCORED_ALERTS.name, prefix + DLQ.name,
+                            prefix + ANALYSES.name, prefix + TICKETS.name], quiet_s=4.0)
         raw = _read(kafka, prefix + RAW_ALERTS.name)
         alerts = _read(kafka, prefix + ALERTS.name)
         scored_msgs = _read(kafka, prefix + SCORED_ALERTS.name)
@@ -246,13 +331,18 @@ def run_demo() -> int:
               f"criticality={e.criticality.value} env={e.environment.value} owner={e.owner or '-'}")
         print(f"  3. {SCORED_ALERTS.name}  score={journey.score} tier={journey.tier.value} "
               f"update={journey.update_kind.value} incident={journey.incident_id or '-'}")
+        tickets = _report_downstream(kafka, serde, prefix, journey, trackers)
         print(json.dumps({"summary": {"raw": len(raw), "alerts": len(alerts), "scored": len(scored),
-                                       "dead_letters": len(dead), "incidents": len({s.incident_id for s in incidents})},
+                                       "dead_letters": len(dead), "incidents": len({s.incident_id for s in incidents}),
+                                       **tickets},
                           "elapsed_s": round(time.monotonic() - started_at, 1)}))
         if not scored or not alerts:
             raise PrismaflowError("the pipeline produced no scored alerts")
         return 0
     finally:
+        for sink in sinks:
+            sink.stop()
+        sinks.clear()
         for worker in workers:
             worker.stop()
         workers.clear()

@@ -15,7 +15,7 @@ from processors.errors import PrismaflowError
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
-__all__ = ["ThreadedWorker", "ServedApp", "free_port"]
+__all__ = ["ThreadedWorker", "ThreadedSink", "ServedApp", "free_port"]
 
 
 def free_port() -> int:
@@ -70,3 +70,25 @@ class ServedApp:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+
+class ThreadedSink:
+    """A sink worker (its own asyncio loop) in a thread until :meth:`stop`."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"sink-{worker.sink.name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by stop()
+            self.error = exc
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.thread.join(30)
+        if self.error is not None:
+            raise self.error

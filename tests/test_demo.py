@@ -20,8 +20,11 @@ def test_the_demo_runs_the_pipeline_and_narrates_an_alerts_journey(kafka_bootstr
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     for expected in ("poll", "webhook", "normalise", "score", "Top risks", "Correlated incident",
-                     "One alert's journey", "prisma.alerts.raw[", "prisma.alerts.scored"):
+                     "One alert's journey", "prisma.alerts.raw[", "prisma.alerts.scored", "prisma.analyses",
+                     "prisma.tickets", "Downstream:", "verified"):
         assert expected in out, f"demo output lacks {expected!r}"
     summary = json.loads(next(line for line in out.splitlines() if line.startswith('{"summary"')))["summary"]
     assert summary["raw"] > 0 and summary["scored"] > 0 and summary["incidents"] > 0
     assert summary["dead_letters"] >= 1  # the malformed webhook record was dead-lettered, not dropped
+    assert summary["analyses"] > 0 and summary["audit_records"] > 0
+    assert summary["jira_issues"] == summary["servicenow_incidents"] > 0
