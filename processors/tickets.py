@@ -20,7 +20,7 @@ from processors.models import AlertStatus, RiskTier, ScoredAlert
 from processors.records import TicketState
 
 __all__ = ["TicketAction", "TicketRules", "TicketDecision", "finding_fingerprint", "fingerprint", "sync_hash",
-           "decide", "OPEN", "RESOLVED"]
+           "decide", "OPEN", "RESOLVED", "SyncAction", "SyncPolicy", "TrackerStatus", "decide_sync"]
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -104,3 +104,49 @@ def decide(state: TicketState | None, scored: ScoredAlert, rules: TicketRules, n
     if sync_hash(scored, ids) != state.last_synced_hash:
         return TicketDecision(TicketAction.UPDATE, fp, "priority or members changed", ids)
     return TicketDecision(TicketAction.NONE, fp, "nothing new", ids)
+
+
+# --- Bidirectional sync: what people did in the tracker -------------------------------------------
+
+
+class SyncAction(str, Enum):
+    NONE = "none"
+    DISMISS_IN_PRISMA = "dismiss_in_prisma"
+    REOPEN_TICKET = "reopen_ticket"
+    MARK_RESOLVED = "mark_resolved"
+
+
+class SyncPolicy(BaseModel):
+    """How Prismaflow answers a person's change in the tracker."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dismiss_on_accepted_risk: bool = Field(
+        default=False, description="Dismiss the Prisma alerts of a ticket closed as accepted risk / won't fix")
+    accepted_risk_resolutions: frozenset[str] = Field(
+        default=frozenset({"won't do", "won't fix", "accepted risk", "risk accepted"}),
+        description="Tracker resolutions / close codes (lower case) that mean the risk is accepted")
+
+
+@dataclass(frozen=True)
+class TrackerStatus:
+    """A ticket as the tracker shows it now."""
+
+    done: bool
+    resolution: str = ""
+
+
+def decide_sync(state: TicketState, tracker: TrackerStatus, prisma_open_ids: tuple[str, ...],
+                policy: SyncPolicy) -> tuple[SyncAction, str]:
+    """What to do about a ticket a person changed: ``prisma_open_ids`` are the ticket's alerts that
+    Prisma Cloud reports open right now."""
+    if not tracker.done or state.status != OPEN:
+        return SyncAction.NONE, "no change by a person"
+    accepted = tracker.resolution.strip().lower() in policy.accepted_risk_resolutions
+    if accepted and prisma_open_ids:
+        if policy.dismiss_on_accepted_risk:
+            return SyncAction.DISMISS_IN_PRISMA, f"closed as {tracker.resolution!r}"
+        return SyncAction.MARK_RESOLVED, f"closed as {tracker.resolution!r}; dismissal in Prisma is off by policy"
+    if prisma_open_ids:
+        return SyncAction.REOPEN_TICKET, f"resolved in the tracker but Prisma Cloud still reports {', '.join(prisma_open_ids)} open"
+    return SyncAction.MARK_RESOLVED, "resolved in the tracker and in Prisma Cloud"

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Gauge
+
 from processors.audit import AuditChain, VerificationReport, verify_chain
 from processors.errors import BrokerError
 from processors.records import ActorType, AuditRecord
@@ -27,6 +29,8 @@ from streams.topics import AUDIT
 __all__ = ["AuditWriter", "ChainReport", "read_chains", "verify_audit"]
 
 log = logging.getLogger(__name__)
+
+CHAIN_LENGTH = Gauge("prismaflow_audit_chain_length", "Records in this writer's audit chain", ["chain"])
 
 
 def read_chains(kafka: KafkaSettings, serde: AvroSerde, topic: str = AUDIT.name,
@@ -92,6 +96,7 @@ class AuditWriter:
         entry = self._chain.append(ActorType(actor_type), actor, action, alert_id=alert_id, incident_id=incident_id,
                                    prompt_version=prompt_version, model=model, input_hash=input_hash,
                                    outcome=outcome, details=details)
+        CHAIN_LENGTH.labels(self.chain_name).set(self._chain.next_sequence)
         return OutgoingRecord(self.topic, self.chain_name, entry)
 
 

@@ -37,6 +37,25 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry(args: argparse.Namespace) -> int:
+    from streams.registry import DEFAULT_PORT, LocalSchemaRegistry
+    from streams.settings import default_home
+
+    registry = LocalSchemaRegistry(default_home() / "registry", DEFAULT_PORT,
+                                   install_dir=default_home() / "registry" / "build")
+    if args.action == "start":
+        registry.start()
+        print(f"registry running at {registry.url} (set SCHEMA_REGISTRY_URL to use it)")
+    elif args.action == "stop":
+        registry.stop()
+        print("stopped")
+    else:
+        status = registry.status()
+        print(f"registry {'running' if status.running else 'stopped'} url={status.url}")
+        return 0 if status.running else 1
+    return 0
+
+
 def _topics(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient
 
@@ -79,6 +98,12 @@ def _sink(args: argparse.Namespace) -> int:
     from streams.sinks import run_sink
 
     return run_sink(args.name)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from streams.sinks import run_sync
+
+    return run_sync(args.tracker)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -130,12 +155,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, tuple[str, Handler]] = {
     "broker": ("run the local Kafka broker (KRaft) for development and tests", _broker),
+    "registry": ("run a local Confluent-compatible Schema Registry (Apicurio, in memory)", _registry),
     "topics": ("create or list the topics of the catalogue", _topics),
     "config": ("print the configuration reference (every setting and its variable)", _config),
     "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
     "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
     "run": ("run one stream stage until stopped (normalise, score, analyse)", _run),
     "sink": ("run one sink until stopped (jira, servicenow, ...)", _sink),
+    "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage on the labelled alert set", _eval),
     "audit": ("verify the hash chains of the audit topic", _audit),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
@@ -149,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, handler) in _COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(handler=handler)
-        if name == "broker":
+        if name in ("broker", "registry"):
             command.add_argument("action", choices=["start", "stop", "status"])
         elif name == "topics":
             command.add_argument("action", choices=["create", "list"])
@@ -160,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("stage", choices=["normalise", "score", "analyse"])
         elif name == "sink":
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
+        elif name == "sync":
+            command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":
             command.add_argument("--llm-simulator", action="store_true",
                                  help="analyse through the real openai client against the local LLM simulator")
@@ -171,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook", "sink") else logging.WARNING),
+        level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook", "sink", "sync") else logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs (webhook secrets)

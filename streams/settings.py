@@ -135,9 +135,9 @@ def all_settings_models() -> list[type[_Settings]]:
     from connectors.prisma.webhook import WebhookSettings
     from streams.run import WorkerSettings
     from streams.analysis import AnalysisStageSettings
-    from streams.sinks import JiraEnvSettings, ServiceNowEnvSettings, TicketEnvSettings
+    from streams.sinks import JiraEnvSettings, ServiceNowEnvSettings, SyncEnvSettings, TicketEnvSettings
     from streams.sources import PrismaConnectionSettings
 
     return [KafkaSettings, SchemaRegistrySettings, BrokerSettings, PrismaConnectionSettings, PollerSettings,
             WebhookSettings, WorkerSettings, AnalysisStageSettings, TicketEnvSettings, JiraEnvSettings,
-            ServiceNowEnvSettings]
+            ServiceNowEnvSettings, SyncEnvSettings]

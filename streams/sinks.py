@@ -27,8 +27,8 @@ from streams.settings import KafkaSettings, _Settings
 from streams.sink import Sink, SinkOptions, SinkWorker
 from streams.topics import AUDIT, DLQ
 
-__all__ = ["JiraEnvSettings", "ServiceNowEnvSettings", "TicketEnvSettings", "SINKS", "build_sink", "run_sink",
-           "run_analysis"]
+__all__ = ["JiraEnvSettings", "ServiceNowEnvSettings", "TicketEnvSettings", "SyncEnvSettings", "SINKS", "build_sink",
+           "run_sink", "run_analysis", "run_sync"]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,49 @@ def run_sink(name: str) -> int:
     if name not in SINKS:
         raise ConfigurationError(f"unknown sink {name!r}; choose one of {', '.join(sorted(SINKS))}")
     return _run(name, SINKS[name])
+
+
+class SyncEnvSettings(_Settings):
+    """Bidirectional sync between the trackers and Prisma Cloud."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_SYNC_", extra="forbid", env_ignore_empty=True)
+    component: ClassVar[str] = "Ticket sync"
+
+    interval_s: float = Field(default=300.0, gt=0, description="Seconds between two passes over the open tickets")
+    dismiss_on_accepted_risk: bool = Field(
+        default=False, description="Dismiss the Prisma alerts of a ticket closed as accepted risk / won't fix")
+
+
+def run_sync(name: str) -> int:
+    """Run the tracker → Prisma Cloud sync for tracker ``name`` until SIGTERM/SIGINT."""
+    from connectors.prisma.cspm_client import CspmClient
+    from processors.tickets import SyncPolicy
+    from streams.run import WorkerSettings, build_serde
+    from streams.sources import PrismaConnectionSettings
+    from streams.ticket_sync import TicketSyncer
+
+    trackers = {"jira": _jira_tracker, "servicenow": _servicenow_tracker}
+    if name not in trackers:
+        raise ConfigurationError(f"unknown tracker {name!r}; choose jira or servicenow")
+    worker_settings, env = WorkerSettings(), SyncEnvSettings()
+    kafka, serde, prefix = KafkaSettings(), build_serde(), worker_settings.topic_prefix
+    audit = AuditWriter(f"sync.{name}/{worker_settings.instance_id}", kafka, serde, topic=prefix + AUDIT.name)
+    audit.start()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tracker = trackers[name]()
+        async with CspmClient(PrismaConnectionSettings().client_settings()) as prisma:
+            syncer = TicketSyncer(tracker, prisma, kafka, serde, topic_prefix=prefix, audit=audit,
+                                  policy=SyncPolicy(dismiss_on_accepted_risk=env.dismiss_on_accepted_risk))
+            await syncer.run(stop, env.interval_s)
+        await tracker.aclose()
+
+    asyncio.run(main())
+    return 0
 
 
 def run_analysis() -> int:

@@ -72,6 +72,11 @@ async def _pollers(stop: asyncio.Event) -> None:
 
 def run_pollers() -> int:
     """Poll CSPM (and Compute) until SIGTERM/SIGINT."""
+    from connectors.prisma.source import PollerSettings
+    from streams.metrics import serve_metrics
+
+    serve_metrics(PollerSettings().metrics_port)
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from connectors.jira.settings import JiraSettings
 from connectors.jira.tickets import draft_issue
 from processors.models import ScoredAlert
 from processors.records import Analysis, Tracker
+from processors.tickets import TrackerStatus
 from streams.tickets import TicketRef
 
 __all__ = ["JiraTicketTracker"]
@@ -51,6 +52,10 @@ class JiraTicketTracker:
     async def reopen(self, ref: TicketRef, note: str) -> TicketRef:
         await self.client.reopen(ref.key, comment=text_comment([note], title="Prismaflow"))
         return self._ref(ref.key)
+
+    async def status(self, ref: TicketRef) -> TrackerStatus:
+        issue = await self.client.get_issue(ref.key)
+        return TrackerStatus(done=issue.is_done, resolution=issue.resolution or "")
 
     async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
         lines = [analysis.summary, f"Root cause: {analysis.root_cause}" if analysis.root_cause else "",

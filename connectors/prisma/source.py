@@ -68,6 +68,7 @@ class PollerSettings(_Settings):
     tenant: str = Field(default="default", description="Tenant label; also names the checkpoint")
     raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic the pollers write to")
     compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for the pollers' /metrics; 0 turns it off")
 
 
 def _raw(source: AlertSource, alert_id: str, payload: dict[str, Any], tenant: str, now: datetime) -> RawAlert:

@@ -10,6 +10,7 @@ from connectors.servicenow.client import ServiceNowClient, TicketDraft
 from connectors.servicenow.settings import ServiceNowSettings
 from processors.models import ScoredAlert
 from processors.records import Analysis, Tracker
+from processors.tickets import TrackerStatus
 from streams.tickets import TicketRef
 
 __all__ = ["ServiceNowTicketTracker"]
@@ -61,6 +62,12 @@ class ServiceNowTicketTracker:
     async def reopen(self, ref: TicketRef, note: str) -> TicketRef:
         await self.client.reopen(ref.key, note)
         return ref
+
+    async def status(self, ref: TicketRef) -> TrackerStatus:
+        record = await self.client.get(ref.key)
+        states = self.settings.state_values
+        done = record.state in {str(states.resolved), str(states.closed)} or not record.active
+        return TrackerStatus(done=done, resolution=str(record.raw.get("close_code", "")))
 
     async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
         steps = "\n".join(f"{s.order}. {s.description}" + (f"\n   {s.command}" if s.command else "")

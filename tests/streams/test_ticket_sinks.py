@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
@@ -130,7 +130,11 @@ def _run_sink(kafka: KafkaSettings, serde: AvroSerde, prefix: str, tracker: Any,
                 await asyncio.sleep(0.1)
                 if task.done():
                     break
-                committed = probe.committed([TopicPartition(prefix + SCORED_ALERTS.name, p) for p in range(6)], timeout=5)
+                try:
+                    committed = probe.committed([TopicPartition(prefix + SCORED_ALERTS.name, p) for p in range(6)],
+                                                timeout=5)
+                except KafkaException:  # the group coordinator is still loading: ask again
+                    continue
                 if sum(max(tp.offset, 0) for tp in committed) >= expect:
                     break
         finally:
