@@ -360,10 +360,16 @@ def _reap(pid: int) -> None:
 
 
 def _kafka_uuid() -> str:
-    """A Kafka cluster id: a random UUID in URL-safe base64 without padding, as StorageTool makes."""
+    """A Kafka cluster id: a random UUID in URL-safe base64 without padding, as StorageTool makes.
+
+    One that starts with '-' would be read as an option by StorageTool's argument parser.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def min_heap(heap: str) -> str:

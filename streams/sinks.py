@@ -102,9 +102,27 @@ def _ticket_sink(tracker_factory: Callable[[], Any]) -> Callable[[KafkaSettings,
     return build
 
 
+def _own_audit(name: str) -> Callable[[KafkaSettings, AvroSerde, str, AuditWriter], Sink]:
+    """The SIEM and chat sinks build (and name) their own audit writers."""
+    def build(kafka: KafkaSettings, serde: AvroSerde, prefix: str, audit: AuditWriter) -> Sink:
+        if name == "chat":
+            from streams.chat import build_sink as build_chat
+
+            return build_chat(name, kafka, serde, prefix)
+        from streams.siem import build_sink as build_siem
+
+        return build_siem(name, kafka, serde, prefix)
+
+    return build
+
+
 SINKS: dict[str, Callable[[KafkaSettings, AvroSerde, str, AuditWriter], Sink]] = {
     "jira": _ticket_sink(_jira_tracker),
     "servicenow": _ticket_sink(_servicenow_tracker),
+    "siem": _own_audit("siem"),
+    "splunk": _own_audit("splunk"),
+    "syslog": _own_audit("syslog"),
+    "chat": _own_audit("chat"),
 }
 
 
@@ -123,7 +141,8 @@ def _run(sink_name: str, build: Callable[[KafkaSettings, AvroSerde, str, AuditWr
     worker_settings = WorkerSettings()
     kafka, serde, prefix = KafkaSettings(), build_serde(), worker_settings.topic_prefix
     audit = AuditWriter(f"{sink_name}/{worker_settings.instance_id}", kafka, serde, topic=prefix + AUDIT.name)
-    audit.start()
+    if sink_name in ("jira", "servicenow", "analyse"):
+        audit.start()
     sink = build(kafka, serde, prefix, audit)
     worker = SinkWorker(kafka, serde, sink, SinkOptions(
         group_id=f"{worker_settings.group_prefix}.sink.{sink_name}", dlq_topic=prefix + DLQ.name))

@@ -94,7 +94,9 @@ class ScoreStage:
         self.partitions: dict[int, PartitionState] = {}
 
     def handle(self, record: Alert, message: InputMessage) -> Sequence[OutgoingRecord]:
-        state = self.partitions.setdefault(message.partition, PartitionState())
+        state = self.partitions.get(message.partition)
+        if state is None:
+            raise RuntimeError(f"partition {message.partition} is not assigned to this worker")
         alert_id, asset_id = record.alert_id, record.resource.asset_id
         # Dedupe per (asset, alert): Compute ids derived from host names can repeat across accounts.
         finding = f"{asset_id}|{alert_id}"

@@ -197,6 +197,11 @@ class TransactionalWorker(Generic[InT]):
                     raise BrokerError(f"consumer failed: {message.error()}")
                 log.warning("consume error stage=%s error=%s", self.stage.name, message.error())
                 continue
+            if message.partition() not in self._assigned:
+                # Fetched before a rebalance took the partition away: its new owner reads it again
+                # from the committed offset, with the state that matches it. Handling it here would
+                # run it against state we no longer hold.
+                continue
             outputs.extend(self._handle(message))
             processed += 1
         outputs = _coalesce_changelog(outputs, self.stage.changelog_topic)

@@ -191,11 +191,14 @@ def _subprocess_worker(stage: str, kafka: KafkaSettings, catalogue: str, instanc
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
-def _scored_summary(messages: list[Any], serde: AvroSerde, topic: str) -> Counter[tuple[str, str, int, str]]:
-    out: Counter[tuple[str, str, int, str]] = Counter()
+def _scored_summary(messages: list[Any], serde: AvroSerde, topic: str) -> Counter[tuple[str, str, str]]:
+    """Which finding was passed on how: the part of the result that does not depend on how records
+    of different alerts interleave across partitions (scores and incidents legitimately do, since
+    correlation sees the findings of an asset in arrival order)."""
+    out: Counter[tuple[str, str, str]] = Counter()
     for message in messages:
         s = serde.decode(message.value(), ScoredAlert, topic=topic)
-        out[(s.alert.alert_id, s.update_kind.value, s.score, s.incident_id or "")] += 1
+        out[(s.alert.resource.asset_id, s.alert.alert_id, s.update_kind.value)] += 1
     return out
 
 
@@ -239,7 +242,7 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
 def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_as_one(
     kafka: KafkaSettings, serde: AvroSerde, kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
 ) -> None:
-    records = list(raw_alert_stream(3000, seed=31, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    records = list(raw_alert_stream(2000, seed=31, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
     results = []
     for workers in (1, 2):
         prefix = unique_name(f"w{workers}") + "."
@@ -261,4 +264,4 @@ def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_
         assert len(partitions) > 1
         results.append(_scored_summary(messages, serde, prefix + SCORED_ALERTS.name))
     assert results[0] == results[1]
-    assert sum(results[0].values()) > 0
+    assert sum(results[0].values()) == sum(expected.values())

@@ -1,0 +1,225 @@
+"""The chat sink: one Slack or Teams notification per top-tier risk, with its ticket and approval page.
+
+:class:`ChatSink` consumes ``prisma.alerts.scored`` and ``prisma.tickets``. An open scored alert at
+the notification tier (``critical`` by default) whose fingerprint
+(:func:`processors.tickets.fingerprint`: the incident when correlated, else the finding) has not
+been notified yet is posted once, as a Slack Block Kit message or a Teams Adaptive Card, with
+buttons to its ticket (when ``prisma.tickets`` already knows one) and to the approval page
+(``<approval_base_url>/<alert id>``). Ticket state is rebuilt from the compacted topic on start
+and kept current from the records the sink consumes.
+
+Once per fingerprint: the notified fingerprints are remembered in memory and, with an
+:class:`~streams.audit.AuditWriter`, as ``chat_notified`` audit records that :meth:`ChatSink.start`
+reads back, so a restart does not notify again. Without an audit writer a restart forgets them.
+Limits: a crash after a post and before the offset commit posts that notification again
+(at-least-once; webhooks have no idempotency key); a fingerprint that resolves and comes back is
+not notified again; a ticket created after the notification is not linked (the ticket sink
+usually runs behind the scoring stage, so the first notification often has only the approval link).
+
+Failures: 429/5xx beyond the client's retries pause the sink (the batch is retried, fingerprints
+already posted are not posted twice); a body the webhook refuses (400) is dead-lettered; a webhook
+that is gone or revoked (401/403/404/410) stops the worker: every further message would fail too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import quote
+
+from prometheus_client import Counter
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from connectors.base import (
+    AuthenticationError,
+    ConnectorError,
+    NotFoundError,
+    RetriesExhaustedError,
+    TransientError,
+    UnexpectedStatusError,
+)
+from connectors.slack.blocks import build_slack_message
+from connectors.slack.client import ChatKind, ChatWebhookSettings
+from connectors.slack.teams import build_teams_payload
+from processors.models import AlertStatus, RiskTier, ScoredAlert
+from processors.records import TicketState, Tracker
+from processors.tickets import finding_fingerprint, fingerprint
+from streams.audit import AuditWriter, read_chains
+from streams.publish import OutgoingRecord, read_compacted
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings, _Settings
+from streams.siem import TierName, tier_at_least
+from streams.sink import DeliveryFailure, Sink, SinkRecord
+from streams.topics import AUDIT, SCORED_ALERTS, TICKETS
+
+__all__ = ["NOTIFIED_ACTION", "ChatPoster", "ChatSink", "ChatSinkSettings", "build_sink"]
+
+log = logging.getLogger(__name__)
+
+NOTIFICATIONS = Counter("prismaflow_chat_notifications_total", "Chat notifications by kind and outcome",
+                        ["kind", "outcome"])
+#: The audit action that records a notification (and lets a restarted sink skip it).
+NOTIFIED_ACTION = "chat_notified"
+
+
+class ChatPoster(Protocol):
+    """What the chat sink needs from :class:`connectors.slack.ChatWebhookClient`."""
+
+    async def post(self, payload: Mapping[str, Any]) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class ChatSink:
+    """A :class:`streams.sink.Sink` that notifies a chat channel once per top-tier fingerprint."""
+
+    def __init__(self, settings: ChatWebhookSettings, kafka: KafkaSettings, serde: AvroSerde, *,
+                 client: ChatPoster | None = None, topic_prefix: str = "",
+                 notify_tier: RiskTier = RiskTier.CRITICAL, approval_base_url: str | None = None,
+                 tracker: Tracker | None = None, audit: AuditWriter | None = None) -> None:
+        from connectors.slack.client import ChatWebhookClient
+
+        self.settings, self.kafka, self.serde = settings, kafka, serde
+        self.client: ChatPoster = client or ChatWebhookClient(settings)
+        self.name = f"chat.{settings.kind.value}"
+        self.scored_topic = topic_prefix + SCORED_ALERTS.name
+        self.tickets_topic = topic_prefix + TICKETS.name
+        self.audit_topic = topic_prefix + AUDIT.name
+        self.topics: Sequence[str] = (self.scored_topic, self.tickets_topic)
+        self.models: dict[str, type[BaseModel]] = {self.scored_topic: ScoredAlert, self.tickets_topic: TicketState}
+        self.notify_tier = notify_tier
+        self.approval_base_url = approval_base_url.rstrip("/") if approval_base_url else None
+        self.tracker = tracker
+        self.audit = audit
+        self.tickets: dict[str, TicketState] = {}
+        self.notified: set[str] = set()
+        self._unwritten: list[OutgoingRecord] = []  # audit records of posts whose batch is not done yet
+
+    async def start(self) -> None:
+        """Rebuild ticket links from ``prisma.tickets`` and, with audit on, the notified set."""
+        for value in (await asyncio.to_thread(read_compacted, self.kafka, self.tickets_topic)).values():
+            self._learn(self.serde.decode(value, TicketState, topic=self.tickets_topic))
+        if self.audit is not None:
+            chains = await asyncio.to_thread(read_chains, self.kafka, self.serde, self.audit_topic)
+            for (_, chain), records in chains.items():
+                if chain != self.audit.chain_name:
+                    continue
+                for record in records:
+                    if record.action == NOTIFIED_ACTION:
+                        fp = json.loads(record.details_json).get("fingerprint")
+                        if isinstance(fp, str):
+                            self.notified.add(fp)
+            await asyncio.to_thread(self.audit.start)
+        log.info("chat sink started sink=%s tickets=%d notified=%d tier=%s", self.name, len(self.tickets),
+                 len(self.notified), self.notify_tier.value)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def _learn(self, state: TicketState) -> None:
+        if self.tracker is not None and state.tracker is not self.tracker:
+            return
+        known = self.tickets.get(state.fingerprint)
+        if known is None or state.updated_at >= known.updated_at:
+            self.tickets[state.fingerprint] = state
+
+    def _ticket(self, fp: str, scored: ScoredAlert) -> TicketState | None:
+        # An incident adopts the ticket its first finding had (as the ticket sink does).
+        return self.tickets.get(fp) or self.tickets.get(finding_fingerprint(scored))
+
+    def wants(self, scored: ScoredAlert) -> bool:
+        """True for an open alert at or above the notification tier."""
+        return scored.alert.status is AlertStatus.OPEN and tier_at_least(scored.tier, self.notify_tier)
+
+    def payload(self, scored: ScoredAlert, ticket: TicketState | None) -> dict[str, Any]:
+        """The webhook body for ``scored``: Block Kit for Slack, an Adaptive Card for Teams."""
+        approval = f"{self.approval_base_url}/{quote(scored.alert.alert_id, safe='')}" if self.approval_base_url else None
+        build = build_slack_message if self.settings.kind is ChatKind.SLACK else build_teams_payload
+        return build(scored, ticket_url=(ticket.ticket_url or None) if ticket else None,
+                     ticket_key=ticket.ticket_key if ticket else None, approval_url=approval)
+
+    async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
+        """Learn ticket states, post the notifications due; see the module docstring for failures."""
+        failures: list[DeliveryFailure] = []
+        for record in records:
+            if isinstance(record.value, TicketState):
+                self._learn(record.value)
+            elif isinstance(record.value, ScoredAlert):
+                failure = await self._maybe_notify(record)
+                if failure is not None:
+                    failures.append(failure)
+        written, self._unwritten = self._unwritten, []
+        return failures, written
+
+    async def _maybe_notify(self, record: SinkRecord[Any]) -> DeliveryFailure | None:
+        scored: ScoredAlert = record.value
+        fp = fingerprint(scored)
+        if not self.wants(scored) or fp in self.notified:
+            return None
+        ticket = self._ticket(fp, scored)
+        kind = self.settings.kind.value
+        try:
+            await self.client.post(self.payload(scored, ticket))
+        except (TransientError, RetriesExhaustedError):
+            NOTIFICATIONS.labels(kind, "paused").inc()
+            raise  # the chat service is unavailable or throttling: the worker pauses
+        except (AuthenticationError, NotFoundError, UnexpectedStatusError) as exc:
+            log.error("chat webhook unusable, stopping sink=%s error=%s", self.name, exc)
+            raise  # revoked, deleted or archived: no message can get through, fix the settings
+        except (ConnectorError, ValueError) as exc:
+            NOTIFICATIONS.labels(kind, "dead_letter").inc()
+            log.warning("chat notification refused sink=%s offset=%d error=%s", self.name, record.offset, exc)
+            return DeliveryFailure(record, exc)
+        self.notified.add(fp)
+        NOTIFICATIONS.labels(kind, "posted").inc()
+        log.info("chat notified sink=%s fingerprint=%s tier=%s ticket=%s", self.name, fp, scored.tier.value,
+                 ticket.ticket_key if ticket else "")
+        if self.audit is not None:
+            self._unwritten.append(self.audit.record(
+                "system", self.name, NOTIFIED_ACTION, alert_id=scored.alert.alert_id,
+                incident_id=scored.incident_id, outcome="ok",
+                details={"fingerprint": fp, "tier": scored.tier.value, "score": scored.score,
+                         "ticket": ticket.ticket_key if ticket else ""}))
+        return None
+
+
+class ChatSinkSettings(_Settings):
+    """The chat sink (``prismaflow sink chat``). Defaults point at the local chat simulator."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_CHAT_", extra="forbid", env_ignore_empty=True,
+                                      hide_input_in_errors=True)
+    component: ClassVar[str] = "Chat sink"
+
+    kind: Literal["slack", "teams"] = Field(default="slack", description="slack (Block Kit) or teams (Adaptive Card)")
+    webhook_url: SecretStr = Field(
+        default=SecretStr("http://127.0.0.1:8282/services/T0SIM0001/B0SIM0001/simsecretsimsecretsimsecr"),
+        description="Slack incoming webhook or Teams workflow URL (secret); the default is the simulator's")
+    notify_tier: TierName = Field(default="critical", description="Notify risks of this tier or above")
+    approval_base_url: str | None = Field(
+        default=None, description="Approval page base URL; the button links to <base>/<alert id>; unset: no button")
+    tracker: Literal["jira", "servicenow"] | None = Field(
+        default=None, description="Link tickets of this tracker only; unset: the most recently updated ticket")
+    audit: bool = Field(
+        default=True, description="Record each notification in prisma.audit; a restart reads them back to stay quiet")
+
+
+def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, topic_prefix: str = "") -> Sink:
+    """The chat sink for ``prismaflow sink chat``, configured from the environment.
+
+    Raises ``ValueError`` for another name, pydantic's ``ValidationError`` for bad settings.
+    """
+    if name != "chat":
+        raise ValueError(f"unknown chat sink {name!r}; expected 'chat'")
+    from streams.run import WorkerSettings
+
+    chat = ChatSinkSettings()
+    webhook = ChatWebhookSettings(kind=ChatKind(chat.kind), url=chat.webhook_url)
+    audit = None
+    if chat.audit:
+        audit = AuditWriter(f"sink.chat/{WorkerSettings().instance_id}", kafka, serde, topic=topic_prefix + AUDIT.name)
+    return ChatSink(webhook, kafka, serde, topic_prefix=topic_prefix, notify_tier=RiskTier(chat.notify_tier),
+                    approval_base_url=chat.approval_base_url, tracker=Tracker(chat.tracker) if chat.tracker else None,
+                    audit=audit)

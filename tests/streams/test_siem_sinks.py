@@ -1,0 +1,367 @@
+"""SIEM sinks end to end through the real broker: scored alerts become ``prisma.siem.events``
+(key alert id, stable event ids), the Splunk sink delivers them to the HEC simulator in
+well-formed batches under the size limit, the syslog sink delivers valid CEF in RFC 5424 over TLS
+to a real rsyslog; an HEC outage pauses the sink and loses nothing; an event HEC refuses for good
+is dead-lettered with HEC's answer; a syslog receiver that is not up yet pauses the sink."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from pydantic import BaseModel, SecretStr
+
+from connectors.base import RetryPolicy
+from connectors.splunk.client import HecClient
+from connectors.splunk.settings import HecRoute, SplunkHecSettings
+from connectors.splunk.simulator import Fault, HecSimulator
+from connectors.syslog.client import SyslogSettings
+from processors.models import RiskTier, ScoredAlert, Severity, UpdateKind
+from processors.records import DeadLetter, SiemEvent
+from processors.siem import analysis_siem_event, siem_event
+from schemas import expand, load_schemas
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.siem import SiemTopicSink, SplunkHecSink, SyslogCefSink
+from streams.sink import Sink, SinkOptions, SinkWorker
+from streams.topics import (
+    ANALYSES,
+    CATALOGUE,
+    DLQ,
+    SCORED_ALERTS,
+    SIEM_EVENTS,
+    create_topics,
+)
+from tests.connectors.syslog.conftest import RsyslogFactory, rsyslog  # noqa: F401 - the fixture
+from tests.connectors.syslog.support import cef_labelled, parse_cef, parse_rfc5424
+from tests.factories import make_analysis, make_scored_alert, make_siem_event
+from tests.streams.test_core_pipeline import _read_all
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+HEC = "http://hec.sim:8088"
+TOKEN = "11111111-2222-3333-4444-555555555555"
+ACK_TOKEN = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+TIERS = (RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL)
+ENVELOPE = {"time", "host", "source", "sourcetype", "index", "event", "fields"}
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture
+def prefix(kafka: KafkaSettings, topic_prefix: str) -> str:
+    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
+    return topic_prefix
+
+
+def produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[tuple[str, BaseModel]]) -> None:
+    """Write (key, record) pairs and wait for the broker's acknowledgements."""
+    producer = Producer(kafka.client_config())
+    for key, record in records:
+        producer.produce(topic, key=key.encode(), value=serde.encode(record, topic=topic))
+    assert producer.flush(30) == 0
+
+
+def run_sink(kafka: KafkaSettings, serde: AvroSerde, sink: Sink, *, group: str, dlq_topic: str,
+             expect: dict[str, int], sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+             max_batch: int = 50, timeout_s: float = 30.0) -> None:
+    """Run ``sink`` in a worker until the group committed ``expect[topic]`` records of each topic."""
+    worker = SinkWorker(kafka, serde, sink, SinkOptions(group_id=group, max_batch=max_batch, dlq_topic=dlq_topic),
+                        sleep=sleep)
+
+    async def main() -> None:
+        task = asyncio.create_task(worker.run_async())
+        probe = Consumer({**kafka.client_config(), "group.id": group})
+        partitions = [TopicPartition(topic, p) for topic in expect
+                      for p in probe.list_topics(topic, timeout=10).topics[topic].partitions]
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not task.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                try:
+                    committed = await asyncio.to_thread(probe.committed, partitions, 5)
+                except KafkaException:  # the group coordinator is still moving in (a fresh broker)
+                    continue
+                done = {topic: sum(max(tp.offset, 0) for tp in committed if tp.topic == topic) for topic in expect}
+                if all(done[topic] >= n for topic, n in expect.items()):
+                    break
+            else:
+                if not task.done():
+                    pytest.fail(f"sink {sink.name} did not commit {expect} in {timeout_s}s")
+        finally:
+            probe.close()
+            worker.stop()
+            await task
+
+    asyncio.run(main())
+
+
+def scored_stream() -> list[ScoredAlert]:
+    """Twelve open alerts on twelve assets, three per tier."""
+    base = make_scored_alert(incident_id=None, incident_members=[])
+    out: list[ScoredAlert] = []
+    for i in range(12):
+        tier = TIERS[i % 4]
+        alert = base.alert.model_copy(update={
+            "alert_id": f"P-70{i:02d}", "severity": Severity.HIGH if tier is RiskTier.CRITICAL else Severity.MEDIUM,
+            "policy_name": f"Policy {i} | with = signs",
+            "resource": base.alert.resource.model_copy(update={"asset_id": f"aws:1:eu-west-1:i-{i:04d}",
+                                                               "resource_id": f"i-{i:04d}"})})
+        out.append(base.model_copy(update={"alert": alert, "tier": tier, "score": 20 + 20 * (i % 4),
+                                           "scored_at": T0 + timedelta(seconds=i)}))
+    return out
+
+
+def hec_sink(sim: HecSimulator, prefix: str, *, token: str = TOKEN, retry: RetryPolicy | None = None,
+             **settings: Any) -> SplunkHecSink:
+    hec_settings = SplunkHecSettings(url=HEC, token=SecretStr(token), **settings)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    client = HecClient(hec_settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)),
+                       retry=retry, sleep=no_wait)
+    return SplunkHecSink(hec_settings, client=client, topic_prefix=prefix)
+
+
+def sim_events(sim: HecSimulator) -> dict[str, Any]:
+    """``GET /_sim/events`` through the simulator's own admin API."""
+    async def get() -> dict[str, Any]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url=HEC) as client:
+            response = await client.get("/_sim/events")
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            return body
+
+    return asyncio.run(get())
+
+
+def test_scored_alerts_reach_splunk_and_rsyslog_through_prisma_siem_events(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
+) -> None:
+    serde, dlq = AvroSerde(), prefix + DLQ.name
+    scored = scored_stream()
+    produce(kafka, serde, prefix + SCORED_ALERTS.name, [(s.alert.resource.asset_id, s) for s in scored])
+    run_sink(kafka, serde, SiemTopicSink(topic_prefix=prefix), group=unique_name("siem"), dlq_topic=dlq,
+             expect={prefix + SCORED_ALERTS.name: len(scored)})
+
+    # prisma.siem.events: one event per scored alert, keyed by alert id, with the stable id.
+    messages = _read_all(kafka, prefix + SIEM_EVENTS.name, expect=len(scored), settle_s=0.5)
+    events = {m.key().decode(): serde.decode(m.value(), SiemEvent, topic=prefix + SIEM_EVENTS.name) for m in messages}
+    assert len(messages) == len(scored)
+    assert events == {s.alert.alert_id: siem_event(s) for s in scored}
+    _check_the_documented_consumer_reads(kafka, prefix, unique_name("doc"), events)
+
+    # Splunk: small batches (count and bytes), indexer acknowledgement on.
+    sim = HecSimulator()
+    limit = 4096
+    sink = hec_sink(sim, prefix, token=ACK_TOKEN, use_ack=True, max_batch_events=5, max_batch_bytes=limit,
+                    index="security")
+    run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=dlq,
+             expect={prefix + SIEM_EVENTS.name: len(scored)})
+    received = sim_events(sim)
+    assert len(received["events"]) == len(scored) == sum(b["events"] for b in received["batches"])
+    assert len(received["batches"]) >= 3
+    assert all(b["bytes"] <= limit and b["events"] <= 5 and b["gzip"] for b in received["batches"])
+    assert all(b["channel"] == sink.client.channel for b in received["batches"])  # type: ignore[attr-defined]
+    by_id = {e["event"]["event_id"]: e for e in received["events"]}
+    assert set(by_id) == {e.event_id for e in events.values()}
+    for event in events.values():
+        hec = by_id[event.event_id]
+        assert ENVELOPE <= set(hec) and hec["index"] == "security"
+        assert (hec["sourcetype"], hec["source"], hec["host"]) == ("prismaflow:alert", "prismaflow", "prismaflow")
+        assert hec["time"] == pytest.approx(event.event_time.timestamp())
+        assert hec["fields"]["tier"] == event.tier.value and hec["event"]["alert_id"] == event.alert_id
+
+    # Syslog over TLS to a real rsyslog: only medium and above, each line RFC 5424 with valid CEF.
+    server = rsyslog(tls=True)
+    syslog = SyslogSettings(host="127.0.0.1", port=server.port, ca_file=server.cert, hostname="pf-node-1",
+                            retry=RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=0.2))
+    run_sink(kafka, serde, SyslogCefSink(syslog, topic_prefix=prefix, min_tier=RiskTier.MEDIUM,
+                                         console_base_url="https://app.prismacloud.io/alerts"),
+             group=unique_name("syslog"), dlq_topic=dlq, expect={prefix + SIEM_EVENTS.name: len(scored)})
+    wanted = {e.event_id: e for e in events.values() if e.tier is not RiskTier.LOW}
+    lines = server.wait_for(len(wanted))
+    assert len(lines) == len(wanted)
+    for line in lines:
+        message = parse_rfc5424(line)
+        assert (message.facility, message.app_name, message.hostname) == (16, "prismaflow", "pf-node-1")
+        assert message.msg is not None
+        cef = parse_cef(message.msg.decode())
+        event = wanted.pop(cef.extension["externalId"])
+        assert cef.name == event.policy_name and cef_labelled(cef)["alertId"] == event.alert_id
+        assert cef.extension["request"] == f"https://app.prismacloud.io/alerts/{event.alert_id}"
+        assert int(cef.extension["rt"]) == int(event.event_time.timestamp() * 1000)
+    assert not wanted
+
+
+def _check_the_documented_consumer_reads(kafka: KafkaSettings, prefix: str, group: str,
+                                         events: dict[str, SiemEvent]) -> None:
+    """Run the Python consumer of docs/siem-events.md, as a reader of the topic would paste it."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "siem-events.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", doc, re.DOTALL)
+    namespace: dict[str, Any] = {"__name__": "siem_events_doc"}
+    exec(compile(snippet, "docs/siem-events.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    got: dict[str, dict[str, Any]] = {}
+    namespace["consume"](kafka.bootstrap_servers, group, got.__setitem__, schema=expand(load_schemas()["SiemEvent"]),
+                         topic=prefix + SIEM_EVENTS.name, stop_after_idle_s=3)
+    assert set(got) == set(events)
+    for alert_id, event in events.items():
+        read = got[alert_id]
+        assert read["event_id"] == event.event_id and read["event_time"] == event.event_time
+        assert (read["tier"], read["module"], read["ticket_key"]) == (event.tier.name, event.module.name, None)
+
+
+def _siem_events(n: int, tier: RiskTier | None = None) -> list[tuple[str, BaseModel]]:
+    events = [make_siem_event(event_id=f"00000000-0000-4000-8000-{i:012d}", alert_id=f"P-80{i:02d}",
+                              tier=tier or TIERS[i % 4], event_time=T0 + timedelta(seconds=i)) for i in range(n)]
+    return [(e.alert_id, e) for e in events]
+
+
+def test_an_hec_outage_pauses_the_sink_and_loses_nothing(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    serde = AvroSerde()
+    records = _siem_events(12)
+    produce(kafka, serde, prefix + SIEM_EVENTS.name, records)
+    sim = HecSimulator()
+    sim.faults.append(Fault(kind="busy", route="event", count=7))  # 503 "Server is busy" for a while
+    paused: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        paused.append(seconds)
+
+    sink = hec_sink(sim, prefix, retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0), max_batch_events=4)
+    run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=prefix + DLQ.name,
+             expect={prefix + SIEM_EVENTS.name: len(records)}, sleep=pause)
+    assert len(paused) >= 3, "the sink paused while HEC answered 503"
+    assert sim.stats["POST event"]["statuses"]["503"] == 7
+    received = [e["event"]["event_id"] for e in sim_events(sim)["events"]]
+    assert sorted(received) == sorted(r.event_id for _, r in records)  # type: ignore[attr-defined]
+    assert not _read_all(kafka, prefix + DLQ.name, settle_s=0.3, timeout_s=5)
+
+
+def test_an_event_hec_refuses_goes_to_the_dlq_with_the_response(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    serde = AvroSerde()
+    records = _siem_events(8)
+    produce(kafka, serde, prefix + SIEM_EVENTS.name, records)
+    sim = HecSimulator()
+    # Critical events are routed to an index the token may not write: HEC code 7, for good.
+    sink = hec_sink(sim, prefix, routes=[HecRoute(tier=RiskTier.CRITICAL, index="forbidden")])
+    run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=prefix + DLQ.name,
+             expect={prefix + SIEM_EVENTS.name: len(records)})
+    refused = {r.event_id for _, r in records if r.tier is RiskTier.CRITICAL}  # type: ignore[attr-defined]
+    received = {e["event"]["event_id"] for e in sim_events(sim)["events"]}
+    assert received == {r.event_id for _, r in records} - refused  # type: ignore[attr-defined]
+    dead = [serde.decode(m.value(), DeadLetter, topic=prefix + DLQ.name)
+            for m in _read_all(kafka, prefix + DLQ.name, expect=len(refused), settle_s=0.3)]
+    assert len(dead) == len(refused)
+    for letter in dead:
+        assert letter.stage == "sink.splunk" and letter.original_topic == prefix + SIEM_EVENTS.name
+        assert letter.error_class == "HecRejectedError"
+        assert "Incorrect index" in letter.error_message and "code 7" in letter.error_message
+        assert letter.original_value is not None
+        event = serde.decode(letter.original_value, SiemEvent, topic=prefix + SIEM_EVENTS.name)
+        assert event.event_id in refused
+
+
+def test_a_syslog_receiver_that_is_down_pauses_the_sink_until_it_is_up(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
+) -> None:
+    serde = AvroSerde()
+    records = _siem_events(6, tier=RiskTier.HIGH)
+    produce(kafka, serde, prefix + SIEM_EVENTS.name, records)
+    from tests.conftest import _free_port
+
+    port = _free_port()
+    servers: list[Any] = []
+
+    async def pause(seconds: float) -> None:  # the receiver comes up during the first pause
+        if not servers:
+            servers.append(await asyncio.to_thread(rsyslog, port=port))
+
+    settings = SyslogSettings(host="127.0.0.1", port=port, tls=False,
+                              retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02))
+    run_sink(kafka, serde, SyslogCefSink(settings, topic_prefix=prefix), group=unique_name("syslog"),
+             dlq_topic=prefix + DLQ.name, expect={prefix + SIEM_EVENTS.name: len(records)}, sleep=pause)
+    assert servers, "the sink paused while nothing listened"
+    lines = servers[0].wait_for(len(records))
+    ids = {parse_cef(parse_rfc5424(line).msg.decode()).extension["externalId"] for line in lines}
+    assert ids == {r.event_id for _, r in records}  # type: ignore[attr-defined]
+
+
+def test_with_analyses_the_stage_emits_a_follow_up_event_and_uses_the_summary_later(
+    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+) -> None:
+    serde, group = AvroSerde(), unique_name("siem")
+    scored_topic, analyses_topic = prefix + SCORED_ALERTS.name, prefix + ANALYSES.name
+    scored = scored_stream()[:4]
+    sink = SiemTopicSink(topic_prefix=prefix, include_analyses=True)
+    produce(kafka, serde, scored_topic, [(s.alert.resource.asset_id, s) for s in scored])
+    run_sink(kafka, serde, sink, group=group, dlq_topic=prefix + DLQ.name, expect={scored_topic: 4})
+    analysis = make_analysis(alert_id=scored[3].alert.alert_id, incident_id=None,
+                             asset_id=scored[3].alert.resource.asset_id)
+    produce(kafka, serde, analyses_topic, [(analysis.asset_id, analysis)])
+    recurrence = scored[3].model_copy(update={"update_kind": UpdateKind.RECURRENCE,
+                                              "scored_at": T0 + timedelta(hours=1)})
+    # The same sink instance: what it remembered of run one is still there (it is lost on restart).
+    run_sink(kafka, serde, sink, group=group, dlq_topic=prefix + DLQ.name, expect={scored_topic: 4, analyses_topic: 1})
+    produce(kafka, serde, scored_topic, [(recurrence.alert.resource.asset_id, recurrence)])
+    run_sink(kafka, serde, sink, group=group, dlq_topic=prefix + DLQ.name, expect={scored_topic: 5, analyses_topic: 1})
+    events = [serde.decode(m.value(), SiemEvent, topic=prefix + SIEM_EVENTS.name)
+              for m in _read_all(kafka, prefix + SIEM_EVENTS.name, expect=6, settle_s=0.5)]
+    assert [e.event_id for e in events if e.alert_id == analysis.alert_id] == [
+        siem_event(scored[3]).event_id, analysis_siem_event(scored[3], analysis).event_id,
+        siem_event(recurrence).event_id]
+    assert [e.summary for e in events if e.alert_id == analysis.alert_id][1:] == [analysis.summary] * 2
+    assert len(events) == 6
+
+
+def test_build_sink_configures_each_sink_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams import chat, siem
+
+    env = {
+        "PRISMAFLOW_SIEM_INCLUDE_ANALYSES": "true",
+        "PRISMAFLOW_SPLUNK_URL": "https://splunk.example.com:8088", "PRISMAFLOW_SPLUNK_TOKEN": TOKEN,
+        "PRISMAFLOW_SPLUNK_MIN_TIER": "high", "PRISMAFLOW_SPLUNK_USE_ACK": "true",
+        "PRISMAFLOW_SYSLOG_HOST": "siem.example.com", "PRISMAFLOW_SYSLOG_PORT": "1514",
+        "PRISMAFLOW_SYSLOG_TLS": "false",
+        "PRISMAFLOW_CHAT_KIND": "teams", "PRISMAFLOW_CHAT_WEBHOOK_URL": "https://teams.example.com/wf?sig=s3cret",
+        "PRISMAFLOW_CHAT_APPROVAL_BASE_URL": "https://prismaflow.example.com/approve", "PRISMAFLOW_CHAT_AUDIT": "false",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    kafka, serde = KafkaSettings(), AvroSerde()
+    stage = siem.build_sink("siem", kafka, serde, "t.")
+    splunk = siem.build_sink("splunk", kafka, serde, "t.")
+    syslog = siem.build_sink("syslog", kafka, serde, "t.")
+    notify = chat.build_sink("chat", kafka, serde, "t.")
+    assert isinstance(stage, SiemTopicSink) and stage.topics == ("t.prisma.alerts.scored", "t.prisma.analyses")
+    assert isinstance(splunk, SplunkHecSink) and splunk.settings.use_ack and splunk.min_tier is RiskTier.HIGH
+    assert splunk.topics == ("t.prisma.siem.events",) and "s3cret" not in repr(splunk.settings)
+    assert isinstance(syslog, SyslogCefSink) and (syslog.settings.host, syslog.settings.port) == ("siem.example.com", 1514)
+    assert syslog.min_tier is RiskTier.MEDIUM and not syslog.settings.tls
+    assert isinstance(notify, chat.ChatSink) and notify.name == "chat.teams" and notify.audit is None
+    assert notify.approval_base_url == "https://prismaflow.example.com/approve"
+    assert "s3cret" not in repr(chat.ChatSinkSettings())
+    for sink in (stage, splunk, syslog, notify):
+        asyncio.run(sink.close())
+    with pytest.raises(ValueError, match="unknown"):
+        siem.build_sink("jira", kafka, serde)
+    for model in (siem.SiemStageSettings, siem.SplunkSinkSettings, siem.SyslogSinkSettings, chat.ChatSinkSettings):
+        assert model.component and all(f.description for f in model.model_fields.values())
