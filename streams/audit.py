@@ -59,8 +59,8 @@ def read_chains(kafka: KafkaSettings, serde: AvroSerde, topic: str = AUDIT.name,
             for message in consumer.consume(1000, 0.3):
                 if message.error() is not None:
                     continue
-                record = serde.decode(message.value(), AuditRecord, topic=topic)
-                chains[(message.partition(), (message.key() or b"").decode())].append(record)
+                record = serde.decode(message.value() or b"", AuditRecord, topic=topic)
+                chains[(int(message.partition() or 0), (message.key() or b"").decode())].append(record)
             for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
                 if tp.offset >= ends[tp.partition]:
                     done.add(tp.partition)

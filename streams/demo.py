@@ -67,7 +67,7 @@ def _wait_quiet(kafka: KafkaSettings, topics: list[str], quiet_s: float = 3.0, t
         changed = time.monotonic()
         deadline = changed + timeout_s
         while time.monotonic() < deadline:
-            ends = []
+            ends: list[int] = []
             for topic in topics:
                 meta = consumer.list_topics(topic, timeout=10).topics[topic]
                 ends.extend(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
@@ -155,7 +155,7 @@ def _start_sinks(kafka: KafkaSettings, serde: Any, prefix: str, served: list[Any
         writer.start()
         return writer
 
-    built = [
+    built: list[Any] = [
         AnalysisSink(Analyzer(stage.analyzer_settings()), topic_prefix=prefix, audit=audit("analyse")),
         TicketSink(jira, kafka, serde, topic_prefix=prefix, audit=audit("tickets.jira")),
         TicketSink(sn, kafka, serde, topic_prefix=prefix, audit=audit("tickets.servicenow")),

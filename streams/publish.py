@@ -100,7 +100,7 @@ class AsyncPublisher:
         from confluent_kafka import Producer
 
         self._serde = serde
-        self._producer: _Producer = producer or Producer(producer_config(kafka, **dict(config_overrides or {})))
+        self._producer: Any = producer or Producer(producer_config(kafka, **dict(config_overrides or {})))
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._serve_callbacks, name="kafka-delivery", daemon=True)
         self._poller.start()
@@ -303,12 +303,14 @@ def read_compacted(kafka: KafkaSettings, topic: str, *, timeout_s: float = 30.0)
             if message.error() is not None:
                 raise BrokerError(f"error reading {topic}: {message.error()}")
             key = (message.key() or b"").decode()
-            if message.value() is None:
+            value = message.value()
+            if value is None:
                 state.pop(key, None)
             else:
-                state[key] = message.value()
-            if message.offset() + 1 >= ends[message.partition()]:
-                done.add(message.partition())
+                state[key] = value
+            partition, offset = int(message.partition() or 0), int(message.offset() or 0)
+            if offset + 1 >= ends[partition]:
+                done.add(partition)
     except KafkaException as exc:
         raise BrokerError(f"cannot read {topic}: {exc}") from exc
     finally:

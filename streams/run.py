@@ -59,9 +59,9 @@ def build_serde(registry: SchemaRegistrySettings | None = None) -> AvroSerde:
 def _stage(name: str, settings: WorkerSettings, serde: AvroSerde) -> Any:
     prefix = settings.topic_prefix
     if name == "normalise":
-        owners = load_owner_map(settings.owners_file) if settings.owners_file else None
-        context = EnrichmentContext(feeds=load_default_feeds(settings.feeds_dir),
-                                    **({"owners": owners} if owners is not None else {}))
+        feeds = load_default_feeds(settings.feeds_dir)
+        context = (EnrichmentContext(feeds=feeds, owners=load_owner_map(settings.owners_file))
+                   if settings.owners_file else EnrichmentContext(feeds=feeds))
         return NormaliseEnrichStage(context, input_topic=prefix + RAW_ALERTS.name,
                                     output_topic=prefix + ALERTS.name)
     if name == "score":

@@ -70,9 +70,9 @@ class KafkaSettings(_Settings):
         default=1, ge=1, description="Replication factor used by `prismaflow topics create`"
     )
 
-    def client_config(self) -> dict[str, str]:
+    def client_config(self) -> dict[str, str | int | float | bool]:
         """The librdkafka configuration common to producers, consumers and admin clients."""
-        config = {
+        config: dict[str, str | int | float | bool] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
             "client.id": self.client_id,

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -103,10 +103,10 @@ def run_webhook() -> int:
     holder: dict[str, AsyncPublisher] = {}
 
     class _LazyPublisher:
-        async def send_many(self, records: list[object]) -> list[object]:
-            return await holder["publisher"].send_many(records)  # type: ignore[arg-type]
+        async def send_many(self, records: list[Any]) -> list[Any]:
+            return list(await holder["publisher"].send_many(records))
 
-    app = create_webhook_app(settings, _LazyPublisher())  # type: ignore[arg-type]
+    app = create_webhook_app(settings, _LazyPublisher())
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from processors.errors import BrokerError
 
@@ -133,8 +133,8 @@ def topic_by_name(name: str) -> TopicSpec:
 
 
 class _Admin(Protocol):
-    def list_topics(self, topic: str | None = None, timeout: float = -1) -> object: ...
-    def create_topics(self, new_topics: list[object], **kwargs: object) -> dict[str, object]: ...
+    def list_topics(self, topic: str | None = ..., timeout: float = ...) -> Any: ...
+    def create_topics(self, new_topics: list[Any], **kwargs: Any) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -159,13 +159,13 @@ def create_topics(
     Raises BrokerError when the broker refuses a creation for any reason other than "exists".
     """
     from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import NewTopic
+    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
     metadata = admin.list_topics(timeout=timeout_s)
     present = set(getattr(metadata, "topics", {}))
     wanted = {prefix + spec.name: spec for spec in specs}
     missing = [name for name in wanted if name not in present]
-    new_topics: list[object] = [
+    new_topics: list[Any] = [
         NewTopic(name, num_partitions=wanted[name].partitions,
                  replication_factor=replication_factor, config=wanted[name].configs())
         for name in missing
@@ -176,7 +176,7 @@ def create_topics(
         futures = admin.create_topics(new_topics, operation_timeout=timeout_s, request_timeout=timeout_s)
         for name, future in futures.items():
             try:
-                future.result()  # type: ignore[attr-defined]
+                future.result()
                 created.append(name)
             except KafkaException as exc:
                 error = exc.args[0] if exc.args else None

@@ -36,7 +36,7 @@ __all__ = ["InputMessage", "Stage", "TransactionalWorker", "WorkerOptions", "Sta
 
 log = logging.getLogger(__name__)
 
-In = TypeVar("In", bound=BaseModel, contravariant=True)
+In = TypeVar("In", bound=BaseModel)
 InT = TypeVar("InT", bound=BaseModel)
 
 
