@@ -147,6 +147,12 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from streams.bench import run_bench
+
+    return run_bench(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -165,6 +171,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage on the labelled alert set", _eval),
     "audit": ("verify the hash chains of the audit topic", _audit),
+    "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -187,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("stage", choices=["normalise", "score", "analyse"])
         elif name == "sink":
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
+        elif name == "bench":
+            from streams.bench import add_arguments
+
+            add_arguments(command)
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":

@@ -199,7 +199,8 @@ class TransactionalPublisher:
 
         self._serde = serde
         self._timeout_s = timeout_s
-        self._producer = Producer(producer_config(kafka, **{"transactional.id": transactional_id}))
+        self._producer = Producer(producer_config(kafka, **{"transactional.id": transactional_id,
+                                                            "retry.backoff.ms": 10}))
         try:
             self._producer.init_transactions(timeout_s)
         except KafkaException as exc:

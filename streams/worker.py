@@ -131,7 +131,12 @@ class TransactionalWorker(Generic[InT]):
         self._decode = serde.deserializer(stage.input_model, stage.input_topic)
         self.producer = Producer(producer_config(
             kafka, **{"transactional.id": options.transactional_id, "linger.ms": 1,
-                      "transaction.timeout.ms": 15000, "message.timeout.ms": 15000, **options.producer_overrides}))
+                      "transaction.timeout.ms": 15000, "message.timeout.ms": 15000,
+                      # After a commit the broker answers CONCURRENT_TRANSACTIONS until its markers are
+                      # written; librdkafka's default 100 ms retry backoff then stalls every batch
+                      # (measured: send_offsets_to_transaction p50 100 ms -> 12 ms at 10 ms).
+                      "retry.backoff.ms": 10,
+                      **options.producer_overrides}))
         self.producer.init_transactions(30)
         self.consumer = Consumer({
             **kafka.client_config(),
@@ -140,6 +145,10 @@ class TransactionalWorker(Generic[InT]):
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "cooperative-sticky",
+            # Static membership: a restarted worker takes its predecessor's place at once instead
+            # of waiting out the dead member's session (45 s by default) in a rebalance.
+            "group.instance.id": options.transactional_id,
+            "session.timeout.ms": 10000,
             "fetch.wait.max.ms": 10,
             **options.consumer_overrides,
         })
