@@ -6,6 +6,8 @@ match the code. ``prismaflow config`` prints it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -26,7 +28,12 @@ def _default(field: FieldInfo) -> str:
         return "(required)"
     if field.default is None:
         return "(unset)"
-    return f"`{field.default}`"
+    default = field.default
+    if isinstance(default, Path):  # files shipped in the package: show where, not this checkout's path
+        root = Path(__file__).resolve().parents[1]
+        if default.is_relative_to(root):
+            default = default.relative_to(root)
+    return f"`{default}`"
 
 
 def render_reference() -> str:
