@@ -15,7 +15,7 @@ from processors.errors import PrismaflowError
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
-__all__ = ["ThreadedWorker", "ThreadedSink", "ServedApp", "free_port"]
+__all__ = ["InThread", "ThreadedWorker", "ThreadedSink", "ServedApp", "free_port"]
 
 
 def free_port() -> int:
@@ -24,29 +24,45 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ThreadedWorker:
-    """A stream stage worker running in a thread until :meth:`stop`."""
+class InThread:
+    """Runs ``runnable.run()`` in a daemon thread until :meth:`stop` calls ``runnable.stop()``."""
+
+    def __init__(self, runnable: Any, name: str) -> None:
+        self.runnable = runnable
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.runnable.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by stop()
+            self.error = exc
+
+    def stop(self) -> None:
+        """Stop it and re-raise whatever ended it early."""
+        self.runnable.stop()
+        self.thread.join(30)
+        if self.error is not None:
+            raise self.error
+
+
+class ThreadedWorker(InThread):
+    """A stream stage worker (``prismaflow run <stage>``) in a thread."""
 
     def __init__(self, stage: str, kafka: KafkaSettings, serde: AvroSerde, settings: Any) -> None:
         from streams.run import build_worker
 
         self.worker = build_worker(stage, kafka, serde, settings)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"worker-{stage}", daemon=True)
-        self.thread.start()
+        super().__init__(self.worker, f"worker-{stage}")
 
-    def _run(self) -> None:
-        try:
-            self.worker.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by stop()
-            self.error = exc
 
-    def stop(self) -> None:
-        """Stop the worker and re-raise whatever ended it early."""
-        self.worker.stop()
-        self.thread.join(30)
-        if self.error is not None:
-            raise self.error
+class ThreadedSink(InThread):
+    """A sink worker (its own asyncio loop) in a thread."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+        super().__init__(worker, f"sink-{worker.sink.name}")
 
 
 class ServedApp:
@@ -71,24 +87,3 @@ class ServedApp:
         self.server.should_exit = True
         self.thread.join(15)
 
-
-class ThreadedSink:
-    """A sink worker (its own asyncio loop) in a thread until :meth:`stop`."""
-
-    def __init__(self, worker: Any) -> None:
-        self.worker = worker
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"sink-{worker.sink.name}", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.worker.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by stop()
-            self.error = exc
-
-    def stop(self) -> None:
-        self.worker.stop()
-        self.thread.join(30)
-        if self.error is not None:
-            raise self.error

@@ -450,10 +450,10 @@ def _ecompile(annotation: Any) -> _Converter | None:
             return lambda value: list(value) if isinstance(value, tuple) else value
         return lambda value: [item(v) for v in value]
     if origin is dict:
-        item = _eplan(typing.get_args(annotation)[1])
-        if item is None:
+        values = _eplan(typing.get_args(annotation)[1])
+        if values is None:
             return None
-        return lambda value: {k: item(v) for k, v in value.items()}
+        return lambda value: {k: values(v) for k, v in value.items()}
     if annotation is datetime:
         return _check_aware
     if isinstance(annotation, type) and issubclass(annotation, Enum):
@@ -511,10 +511,10 @@ def _compile(annotation: Any) -> _Converter | None:
             return None
         return lambda value: [item(v) for v in value] if isinstance(value, list) else value
     if origin is dict:
-        item = _plan(typing.get_args(annotation)[1])
-        if item is None:
+        values = _plan(typing.get_args(annotation)[1])
+        if values is None:
             return None
-        return lambda value: {k: item(v) for k, v in value.items()} if isinstance(value, dict) else value
+        return lambda value: {k: values(v) for k, v in value.items()} if isinstance(value, dict) else value
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         members = annotation.__members__
 
