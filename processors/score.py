@@ -145,6 +145,19 @@ def load_scoring_policy(path: Path = DEFAULT_POLICY_PATH) -> ScoringPolicy:
         raise ConfigurationError(f"scoring policy {path} is invalid: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled_patterns(patterns: tuple[str, ...]) -> tuple[dict[str, int], tuple[tuple[int, str], ...]]:
+    """Split patterns into exact ids (first index of each) and globs (with their index), once."""
+    exact: dict[str, int] = {}
+    globs: list[tuple[int, str]] = []
+    for index, pattern in enumerate(patterns):
+        if any(ch in pattern for ch in "*?["):
+            globs.append((index, pattern))
+        else:
+            exact.setdefault(pattern, index)
+    return exact, tuple(globs)
+
+
 class DismissalHistory(BaseModel):
     """Policy ids mapped to resource patterns (globs over asset id, resource id or name) dismissed before."""
 
@@ -158,14 +171,20 @@ class DismissalHistory(BaseModel):
         if not patterns:
             return None
         r = alert.resource
-        for pattern in patterns:
-            if (
-                fnmatch.fnmatchcase(r.asset_id, pattern)
-                or fnmatch.fnmatchcase(r.resource_id, pattern)
-                or (r.name and fnmatch.fnmatchcase(r.name, pattern))
-            ):
-                return pattern
-        return None
+        candidates = [c for c in (r.asset_id, r.resource_id, r.name) if c]
+        exact, globs = _compiled_patterns(patterns)
+        best: int | None = None
+        for candidate in candidates:  # learnt patterns are exact ids: a dict lookup, not a glob scan
+            index = exact.get(candidate)
+            if index is not None and (best is None or index < best):
+                best = index
+        for index, pattern in globs:
+            if best is not None and index > best:
+                break
+            if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
+                best = index
+                break
+        return patterns[best] if best is not None else None
 
     def with_dismissal(self, policy_id: str, pattern: str) -> DismissalHistory:
         """Return a history that also holds (policy_id, pattern); the same object when already held."""

@@ -92,6 +92,7 @@ class ScoreStage:
         self.changelog_topic: str | None = changelog_topic
         self._decode_state = serde.deserializer(ScoringState, changelog_topic)
         self.partitions: dict[int, PartitionState] = {}
+        self._latency = metrics.END_TO_END_SECONDS.labels(stage=self.name)
 
     def handle(self, record: Alert, message: InputMessage) -> Sequence[OutgoingRecord]:
         state = self.partitions.get(message.partition)
@@ -126,7 +127,7 @@ class ScoreStage:
         if scored is not None:
             out.append(OutgoingRecord(self.output_topic, asset_id, scored))
             latency = datetime.now(UTC).timestamp() - record.ingested_at.timestamp()
-            metrics.END_TO_END_SECONDS.labels(stage=self.name).observe(max(0.0, latency))
+            self._latency.observe(max(0.0, latency))
         return out
 
     def assign(self, partition: int, changelog: StateRestorer) -> None:
