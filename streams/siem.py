@@ -52,14 +52,15 @@ from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.cef import siem_event_to_cef, syslog_severity
 from connectors.syslog.client import SyslogMessage, SyslogSettings
 from processors.models import RiskTier, ScoredAlert
-from processors.records import Analysis, SiemEvent
+from processors.records import Analysis, SiemEvent, TicketState
 from processors.siem import analysis_siem_event, siem_event
+from processors.tickets import fingerprint
 from streams.audit import AuditWriter
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings, _Settings
 from streams.sink import DeliveryFailure, Sink, SinkRecord
-from streams.topics import ANALYSES, AUDIT, SCORED_ALERTS, SIEM_EVENTS
+from streams.topics import ANALYSES, AUDIT, SCORED_ALERTS, SIEM_EVENTS, TICKETS
 
 __all__ = [
     "SIEM_SINKS",
@@ -103,15 +104,19 @@ class SiemTopicSink:
         self.analyses_topic = topic_prefix + ANALYSES.name
         self.siem_topic = topic_prefix + SIEM_EVENTS.name
         self.include_analyses = include_analyses
+        self.tickets_topic = topic_prefix + TICKETS.name
         self.topics: Sequence[str] = (
-            (self.scored_topic, self.analyses_topic) if include_analyses else (self.scored_topic,))
-        self.models: dict[str, type[BaseModel]] = {self.scored_topic: ScoredAlert}
+            (self.scored_topic, self.analyses_topic, self.tickets_topic) if include_analyses
+            else (self.scored_topic, self.tickets_topic))
+        self.models: dict[str, type[BaseModel]] = {self.scored_topic: ScoredAlert, self.tickets_topic: TicketState}
         if include_analyses:
             self.models[self.analyses_topic] = Analysis
         self.max_cached = max_cached
         # Bounded, in-memory: after a restart the first event of an alert has no analysis summary.
         self._analyses: OrderedDict[str, Analysis] = OrderedDict()
         self._scored: OrderedDict[str, ScoredAlert] = OrderedDict()
+        # Fingerprint -> ticket key, learnt from prisma.tickets: events name the ticket once it exists.
+        self._tickets: OrderedDict[str, str] = OrderedDict()
 
     async def start(self) -> None:
         log.info("siem stage started sink=%s output=%s analyses=%s", self.name, self.siem_topic,
@@ -143,11 +148,14 @@ class SiemTopicSink:
         return failures, out
 
     def _event(self, value: BaseModel) -> SiemEvent | None:
+        if isinstance(value, TicketState):
+            self._remember(self._tickets, value.fingerprint, value.ticket_key)
+            return None
         if isinstance(value, ScoredAlert):
             alert_id = value.alert.alert_id
             if self.include_analyses:
                 self._remember(self._scored, alert_id, value)
-            return siem_event(value, self._analyses.get(alert_id))
+            return siem_event(value, self._analyses.get(alert_id), ticket_key=self._tickets.get(fingerprint(value), ""))
         if isinstance(value, Analysis):
             self._remember(self._analyses, value.alert_id, value)
             scored = self._scored.get(value.alert_id)

@@ -93,3 +93,26 @@ def test_the_follow_up_event_for_an_analysis_has_its_own_stable_id_and_time() ->
     assert follow_up.event_id != siem_event(scored).event_id
     assert follow_up.event_id == analysis_siem_event(scored, analysis).event_id
     assert (follow_up.summary, follow_up.event_time) == (analysis.summary, analysis.created_at)
+
+
+async def test_the_siem_stage_names_the_ticket_once_prisma_tickets_has_one() -> None:
+    from datetime import UTC, datetime
+
+    from processors.records import TicketState, Tracker
+    from processors.tickets import fingerprint
+    from streams.siem import SiemTopicSink
+    from streams.sink import SinkRecord
+    from tests.factories import make_scored_alert
+
+    sink = SiemTopicSink()
+    scored = make_scored_alert()
+    state = TicketState(fingerprint=fingerprint(scored), tracker=Tracker.JIRA, ticket_key="SEC-42", status="open",
+                        last_synced_hash="h", alert_ids=[scored.alert.alert_id], updated_at=datetime.now(UTC))
+
+    def rec(value: object, offset: int) -> SinkRecord:  # type: ignore[type-arg]
+        return SinkRecord("t", 0, offset, None, value, b"")
+
+    _, before = await sink.deliver([rec(scored, 0)])
+    _, after = await sink.deliver([rec(state, 1), rec(scored, 2)])
+    assert before[0].value.ticket_key is None  # type: ignore[union-attr]
+    assert len(after) == 1 and after[0].value.ticket_key == "SEC-42"  # type: ignore[union-attr]

@@ -351,7 +351,7 @@ def test_build_sink_configures_each_sink_from_the_environment(monkeypatch: pytes
     splunk = siem.build_sink("splunk", kafka, serde, "t.")
     syslog = siem.build_sink("syslog", kafka, serde, "t.")
     notify = chat.build_sink("chat", kafka, serde, "t.")
-    assert isinstance(stage, SiemTopicSink) and stage.topics == ("t.prisma.alerts.scored", "t.prisma.analyses")
+    assert isinstance(stage, SiemTopicSink) and stage.topics == ("t.prisma.alerts.scored", "t.prisma.analyses", "t.prisma.tickets")
     assert isinstance(splunk, SplunkHecSink) and splunk.settings.use_ack and splunk.min_tier is RiskTier.HIGH
     assert splunk.topics == ("t.prisma.siem.events",) and "s3cret" not in repr(splunk.settings)
     assert isinstance(syslog, SyslogCefSink) and (syslog.settings.host, syslog.settings.port) == ("siem.example.com", 1514)
