@@ -262,3 +262,31 @@ async def test_the_compute_poller_writes_envelopes_keyed_by_stable_ids(
     # The finished window is checkpointed: the next poll starts a new one.
     checkpoint = harness.store().load(poller.name)
     assert checkpoint is not None and not checkpoint.in_window and checkpoint.watermark is not None
+
+
+async def test_a_compute_poller_restarted_mid_listing_resumes_at_its_offset_without_repeats(
+    harness: Harness, unique_name: Any,
+) -> None:
+    tx = unique_name("tx")
+    small = harness.settings.model_copy(update={"compute_page_size": 2})
+
+    async def poll(writer: Any) -> Any:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=harness.sim)) as http, \
+                ComputeClient(small, client=http, clock=harness.clock.now, sleep=harness._sleep,
+                              rng=lambda: 1.0) as client:
+            poller = ComputePoller(harness.poller, client, writer, harness.store(), clock=_sim_now(harness.clock))
+            return await poller.poll_once()
+
+    with pytest.raises(SimulatedCrash):
+        await poll(CrashingWriter(harness.writer(tx), crash_on_page=4, before_write=False))
+    restarted = harness.writer(tx)
+    result = await poll(restarted)
+    restarted.close()
+
+    assert result.resumed is True
+    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
+    ids = Counter(r.source_alert_id for r in raw)
+    assert ids and all(count == 1 for count in ids.values())  # nothing written twice
+    expected = {f"cwpp:host-vulns:{h.get('hostname') or h['_id']}" for h in harness.sim.estate.compute.hosts}
+    expected |= {f"cwpp:image-vulns:{i.get('_id') or i['id']}" for i in harness.sim.estate.compute.images}
+    assert expected <= set(ids)  # nothing skipped
