@@ -96,6 +96,7 @@ def _ticket_sink(tracker_factory: Callable[[], Any]) -> Callable[[KafkaSettings,
         from streams.tickets import TicketSink
 
         env = TicketEnvSettings()
+        audit.start()
         return TicketSink(tracker_factory(), kafka, serde, topic_prefix=prefix, audit=audit,
                           rules=TicketRules(min_tier=env.min_tier, reopen_within_days=env.reopen_within_days))
 
@@ -140,9 +141,9 @@ def _run(sink_name: str, build: Callable[[KafkaSettings, AvroSerde, str, AuditWr
 
     worker_settings = WorkerSettings()
     kafka, serde, prefix = KafkaSettings(), build_serde(), worker_settings.topic_prefix
+    # Not started here: a builder that writes to this chain starts it; the SIEM and chat sinks name
+    # and start their own.
     audit = AuditWriter(f"{sink_name}/{worker_settings.instance_id}", kafka, serde, topic=prefix + AUDIT.name)
-    if sink_name in ("jira", "servicenow", "analyse"):
-        audit.start()
     sink = build(kafka, serde, prefix, audit)
     worker = SinkWorker(kafka, serde, sink, SinkOptions(
         group_id=f"{worker_settings.group_prefix}.sink.{sink_name}", dlq_topic=prefix + DLQ.name))
@@ -218,6 +219,7 @@ def run_analysis() -> int:
         settings = AnalysisStageSettings()
         if settings.api_key is None:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")
+        audit.start()
         return AnalysisSink(Analyzer(settings.analyzer_settings()), topic_prefix=prefix, audit=audit)
 
     return _run("analyse", build)
