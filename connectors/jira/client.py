@@ -26,6 +26,7 @@ import httpx
 from pydantic import ValidationError
 
 from connectors.base import (
+    HttpConnector,
     ConnectorError,
     NotFoundError,
     ResponseFormatError,
@@ -57,7 +58,7 @@ logger = logging.getLogger(__name__)
 ISSUE_FIELDS = ("summary", "status", "resolution", "priority", "labels", "project")
 
 
-class JiraClient:
+class JiraClient(HttpConnector):
     """One Jira site. Use as ``async with JiraClient(settings) as jira: ...``.
 
     ``client`` is borrowed when given (tests pass one over ``httpx.ASGITransport``) and closed
@@ -73,26 +74,10 @@ class JiraClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
+                         sleep=sleep, rng=rng)
         self.settings = settings
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.request_timeout_s), follow_redirects=False
-        )
-        self._retry = retry or settings.retry
-        self._sleep = sleep
-        self._rng = rng
         self._api = settings.base_url + settings.api_path
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._client.aclose()
 
     # -- transport -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Plumbing shared by the CSPM and Compute clients: the owned-or-borrowed httpx client and JSON."""
+"""Plumbing shared by the CSPM and Compute clients: reading JSON bodies."""
 
 from __future__ import annotations
 
@@ -9,12 +9,7 @@ import httpx
 
 from connectors.base import ResponseFormatError
 
-__all__ = ["json_body", "new_http_client"]
-
-
-def new_http_client(timeout_s: float) -> httpx.AsyncClient:
-    """An AsyncClient for a connector that was not handed one (real network, given timeout)."""
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), follow_redirects=False)
+__all__ = ["expect_dict", "json_body"]
 
 
 def json_body(response: httpx.Response, *, allow_empty: bool = False) -> Any:

@@ -25,12 +25,13 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import (
+    HttpConnector,
     AuthenticationError,
     ResponseFormatError,
     RetryPolicy,
     send_with_retry,
 )
-from connectors.prisma._http import expect_dict, json_body, new_http_client
+from connectors.prisma._http import expect_dict, json_body
 from connectors.prisma.models import ComputePage
 from connectors.prisma.settings import PrismaSettings
 
@@ -47,7 +48,7 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-class ComputeClient:
+class ComputeClient(HttpConnector):
     """One Compute console. Use as ``async with ComputeClient(settings) as compute: ...``.
 
     Requires ``settings.compute_url``. ``client`` is borrowed when given, closed only when owned.
@@ -67,27 +68,14 @@ class ComputeClient:
             raise ValueError("PrismaSettings.compute_url is required for the Compute client")
         self._settings = settings
         self._base = f"{settings.compute_url}/api/{settings.compute_api_version}"
-        self._owns_client = client is None
-        self._client = client if client is not None else new_http_client(settings.request_timeout_s)
-        self._retry = retry or settings.retry
+        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
+                         sleep=sleep, rng=rng)
         self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
         self._token: str | None = None
         self._token_at = 0.0
         self._lock = asyncio.Lock()
         self.authentications = 0
 
-    async def __aenter__(self) -> ComputeClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._client.aclose()
 
     async def authenticate(self) -> None:
         """``POST /authenticate``; raises :class:`AuthenticationError` on rejected credentials."""

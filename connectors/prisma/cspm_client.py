@@ -26,12 +26,13 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import (
+    HttpConnector,
     AuthenticationError,
     ResponseFormatError,
     RetryPolicy,
     send_with_retry,
 )
-from connectors.prisma._http import expect_dict, json_body, new_http_client
+from connectors.prisma._http import expect_dict, json_body
 from connectors.prisma.models import (
     AlertFilter,
     AlertPage,
@@ -62,7 +63,7 @@ def _filters_json(filters: FilterSpec | None) -> list[dict[str, str]]:
     return [f.model_dump() for f in filters]
 
 
-class CspmClient:
+class CspmClient(HttpConnector):
     """One tenant's CSPM API. Use as ``async with CspmClient(settings) as cspm: ...``.
 
     ``client`` is borrowed when given (tests pass one over ``httpx.ASGITransport``) and closed
@@ -80,29 +81,15 @@ class CspmClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
+                         sleep=sleep, rng=rng)
         self._settings = settings
-        self._owns_client = client is None
-        self._client = client if client is not None else new_http_client(settings.request_timeout_s)
-        self._retry = retry or settings.retry
         self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
         self._token: str | None = None
         self._token_at = 0.0
         self._lock = asyncio.Lock()
         self.logins = 0
         self.extensions = 0
-
-    async def __aenter__(self) -> CspmClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._client.aclose()
 
     # -- authentication ------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import (
+    HttpConnector,
     AuthenticationError,
     BadRequestError,
     ConnectorError,
@@ -145,7 +146,7 @@ def build_create_fields(draft: TicketDraft, settings: ServiceNowSettings) -> dic
     return fields
 
 
-class ServiceNowClient:
+class ServiceNowClient(HttpConnector):
     """One instance's Table API for the configured table. ``async with ServiceNowClient(s) as sn``.
 
     ``client`` is borrowed when given (tests pass one over ``httpx.ASGITransport``) and closed only
@@ -162,24 +163,8 @@ class ServiceNowClient:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.request_timeout_s), follow_redirects=False
-        )
-        self._retry = retry or settings.retry
-        self._sleep = sleep
-        self._rng = rng
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._client.aclose()
+        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
+                         sleep=sleep, rng=rng)
 
     @property
     def settings(self) -> ServiceNowSettings:

@@ -42,6 +42,7 @@ from typing import Any, Self
 import httpx
 
 from connectors.base import (
+    HttpConnector,
     AuthenticationError,
     BadRequestError,
     ConnectorError,
@@ -132,7 +133,7 @@ def _hec_body(excerpt: str) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-class HecClient:
+class HecClient(HttpConnector):
     """One HEC input. Use as ``async with HecClient(settings) as hec: await hec.send(events)``.
 
     ``client`` is borrowed when given (tests pass one over ``httpx.ASGITransport``). ``clock``
@@ -151,26 +152,10 @@ class HecClient:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.request_timeout_s), follow_redirects=False
-        )
-        self._retry = retry or settings.retry
+        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
+                         sleep=sleep, rng=rng)
         self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
         self.channel = str(settings.channel or uuid.uuid4())
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._client.aclose()
 
     # -- sending -----------------------------------------------------------------------------------
 
