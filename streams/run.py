@@ -43,7 +43,7 @@ class WorkerSettings(_Settings):
     group_prefix: str = Field(default="prismaflow", description="Consumer group prefix; the group is <prefix>.<stage>")
     topic_prefix: str = Field(default="", description="Prefix for every topic name (side-by-side deployments, tests)")
     max_batch: int = Field(default=2000, ge=1, description="Records per poll and per transaction at most")
-    poll_timeout_ms: int = Field(default=5, ge=0, description="How long a poll waits for records")
+    poll_timeout_ms: int = Field(default=100, ge=0, description="How long a poll waits for the first record of a batch (it returns as soon as one arrives)")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics; 0 turns it off")
     owners_file: Path | None = Field(default=None, description="Owner/asset mapping YAML (see owners.example.yaml)")
     scoring_policy_file: Path = Field(default=DEFAULT_POLICY_PATH, description="Scoring weights and tiers YAML")

@@ -18,6 +18,9 @@ from streams.bench.run import run_bench
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``prismaflow bench``."""
     parser.add_argument("--alerts", type=int, default=100_000, help="raw alerts of the throughput phase")
+    parser.add_argument("--warmup-alerts", type=int, default=20_000,
+                        help="raw alerts run through a throw-away pipeline first, so the broker's JVM is "
+                             "compiled (JIT) before anything is measured; 0 to measure a cold broker")
     parser.add_argument("--rate", type=float, default=500.0, help="offered alerts/s of the latency phase")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the latency phase")
     parser.add_argument("--normalise-workers", type=int, default=1, help="normalise processes")
