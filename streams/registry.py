@@ -372,10 +372,21 @@ class LocalSchemaRegistry:
         while time.monotonic() < deadline:
             self._reap()
             if not _alive(pid):
+                self._collect(pid)
                 return True
             time.sleep(0.1)
         self._reap()
-        return not _alive(pid)
+        gone = not _alive(pid)
+        if gone:
+            self._collect(pid)
+        return gone
+
+    def _collect(self, pid: int) -> None:
+        """Wait for our child's exit status: it may have turned zombie just after the last poll."""
+        if self._process is not None and self._process.pid == pid:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=5)
+            self._process = None
 
     def _reap(self) -> None:
         """Collect our child's exit status, if we started it, so it leaves no zombie."""
