@@ -188,8 +188,8 @@ class AvroSerde:
         """
         name = type(record).__name__
         schema = self._schema(name)
-        datum = model_to_avro(record)
         if self._registry is None:
+            datum = model_to_avro(record, name_union_branches=True)
             body = io.BytesIO()
             body.write(SINGLE_OBJECT_MARKER)
             body.write(self._fingerprints[name])
@@ -198,6 +198,7 @@ class AvroSerde:
             except _AVRO_ERRORS as exc:
                 raise SerializationError(f"cannot encode {name} for topic {topic}: {exc}") from exc
             return body.getvalue()
+        datum = model_to_avro(record)
         serializer = self._serializer(name, topic)
         encoded = self._call_registry(lambda: serializer(datum, _context(topic)), f"encode {name} for topic {topic}")
         if not isinstance(encoded, bytes):
@@ -351,8 +352,12 @@ def _context(topic: str) -> SerializationContext:
 # --- pydantic ↔ Avro datum ---------------------------------------------------------------------
 
 
-def model_to_avro(record: BaseModel) -> dict[str, Any]:
+def model_to_avro(record: BaseModel, *, name_union_branches: bool = False) -> dict[str, Any]:
     """The Avro datum for ``record``: enum members become their names, datetimes stay datetimes.
+
+    With ``name_union_branches``, an optional nested record is given in fastavro's tuple notation
+    ``(full name, datum)``, which spares fastavro from finding the union branch by validating the
+    datum (only for :func:`fastavro.schemaless_writer`).
 
     Raises :class:`SerializationError` for a naive datetime, whose instant is unknown, and for a
     field value of the wrong type (possible only when validation was bypassed).
@@ -364,7 +369,7 @@ def model_to_avro(record: BaseModel) -> dict[str, Any]:
     except PydanticSerializationError as exc:
         raise SerializationError(f"cannot encode {name}: {exc}") from exc
     try:
-        return typing.cast(dict[str, Any], _encode_plan(type(record))(dumped))
+        return typing.cast(dict[str, Any], _encode_plan(type(record), name_union_branches)(dumped))
     except _PlanMiss:
         return typing.cast(dict[str, Any], _to_avro(dumped, name))  # names the offending field
 
@@ -412,21 +417,23 @@ def _identity(value: Any) -> Any:
     return value
 
 
-_ENCODE_PLANS: dict[Any, _Converter | None] = {}
+_ENCODE_PLANS: dict[tuple[Any, bool], _Converter | None] = {}
+_AVRO_NAMESPACE = "io.prismaflow"  # every schema in schemas/ (a test checks)
 
 
-def _encode_plan(model: type[BaseModel]) -> _Converter:
+def _encode_plan(model: type[BaseModel], name_union_branches: bool = False) -> _Converter:
     """The converter of ``model``'s ``model_dump`` to an Avro datum, compiled once per model:
     enum members to symbols, and a check that datetimes carry a timezone."""
-    return _eplan(model) or _identity
+    return _eplan(model, name_union_branches) or _identity
 
 
-def _eplan(annotation: Any) -> _Converter | None:
-    if annotation in _ENCODE_PLANS:
-        return _ENCODE_PLANS[annotation]
-    _ENCODE_PLANS[annotation] = None
-    plan = _ecompile(annotation)
-    _ENCODE_PLANS[annotation] = plan
+def _eplan(annotation: Any, tuples: bool) -> _Converter | None:
+    key = (annotation, tuples)
+    if key in _ENCODE_PLANS:
+        return _ENCODE_PLANS[key]
+    _ENCODE_PLANS[key] = None
+    plan = _ecompile(annotation, tuples)
+    _ENCODE_PLANS[key] = plan
     return plan
 
 
@@ -436,21 +443,28 @@ def _check_aware(value: Any) -> Any:
     return value
 
 
-def _ecompile(annotation: Any) -> _Converter | None:
+def _ecompile(annotation: Any, tuples: bool) -> _Converter | None:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        inner = _eplan(options[0]) if len(options) == 1 else _slow_encode
+        if tuples and len(options) == 1 and isinstance(options[0], type) and issubclass(options[0], BaseModel):
+            # fastavro's tuple notation names the union branch: without it, fastavro picks the
+            # record branch by validating the whole datum against it (measured: a ScoringState
+            # holding an AssetState encoded in 21 µs, 14 µs with the branch named).
+            record = _eplan(options[0], tuples) or _identity
+            branch = f"{_AVRO_NAMESPACE}.{options[0].__name__}"
+            return lambda value: None if value is None else (branch, record(value))
+        inner = _eplan(options[0], tuples) if len(options) == 1 else _slow_encode
         if inner is None:
             return None
         return lambda value: None if value is None else inner(value)
     if origin in (list, tuple):
-        item = _eplan(typing.get_args(annotation)[0])
+        item = _eplan(typing.get_args(annotation)[0], tuples)
         if item is None:
             return lambda value: list(value) if isinstance(value, tuple) else value
         return lambda value: [item(v) for v in value]
     if origin is dict:
-        values = _eplan(typing.get_args(annotation)[1])
+        values = _eplan(typing.get_args(annotation)[1], tuples)
         if values is None:
             return None
         return lambda value: {k: values(v) for k, v in value.items()}
@@ -460,7 +474,7 @@ def _ecompile(annotation: Any) -> _Converter | None:
         return lambda value: value.name if isinstance(value, Enum) else value
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         fields = [(name, plan) for name, info in annotation.model_fields.items()
-                  if (plan := _eplan(info.annotation)) is not None]
+                  if (plan := _eplan(info.annotation, tuples)) is not None]
         if not fields:
             return None
 

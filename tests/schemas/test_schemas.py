@@ -260,3 +260,12 @@ def test_released_data_decodes_with_the_current_schema_and_back(name: str) -> No
         fastavro.schemaless_writer(buffer, writer, datum)
         buffer.seek(0)
         assert fastavro.schemaless_reader(buffer, writer, reader) == datum
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_naming_union_branches_changes_no_byte_of_the_encoding(name: str) -> None:
+    record = FACTORIES[name]()
+    plain, named = io.BytesIO(), io.BytesIO()
+    fastavro.schemaless_writer(plain, CURRENT[name], model_to_avro(record))
+    fastavro.schemaless_writer(named, CURRENT[name], model_to_avro(record, name_union_branches=True))
+    assert named.getvalue() == plain.getvalue()
