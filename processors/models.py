@@ -115,7 +115,7 @@ class RiskTier(str, Enum):
 class RawAlert(_Record):
     """An alert exactly as a source received it, before any interpretation.
 
-    Key on ``prisma.alerts.raw``: ``source_alert_id``.
+    Key on ``prisma.alerts.raw``: the canonical asset id (``processors.pipeline.raw_alert_key``).
     """
 
     ingest_id: str = Field(description="UUID given at ingestion; unique per received copy")

@@ -1,5 +1,6 @@
 """The two fused processing steps the Kafka layer calls, one call per record.
 
+* Where a raw alert belongs: :func:`raw_alert_key`, the canonical asset id sources key it by.
 * Stateless (``prisma.alerts.raw`` → ``prisma.alerts``): :func:`normalise_and_enrich`.
 * Stateful, per asset (``prisma.alerts`` → ``prisma.alerts.scored``): :func:`process_for_asset`
   runs dedupe, correlation and scoring over a :class:`StageStates` and returns the new states
@@ -20,10 +21,11 @@ from processors.correlate import AssetState, correlate
 from processors.dedupe import Decision, DedupeEntry, decide
 from processors.enrich import EnrichmentContext, enrich
 from processors.models import Alert, AlertStatus, RawAlert, ScoredAlert, UpdateKind
-from processors.normalise import normalise_with_data
+from processors.errors import InvalidRecordError
+from processors.normalise import normalise, normalise_with_data
 from processors.score import DismissalHistory, ScoringPolicy, score
 
-__all__ = ["StageStates", "normalise_and_enrich", "process_for_asset"]
+__all__ = ["StageStates", "normalise_and_enrich", "process_for_asset", "raw_alert_key"]
 
 _KIND: dict[Decision, UpdateKind] = {
     Decision.NEW: UpdateKind.NEW,
@@ -44,6 +46,20 @@ class StageStates(BaseModel):
     dedupe: DedupeEntry | None = None
     asset: AssetState | None = None
     history: DismissalHistory = Field(default_factory=DismissalHistory)
+
+
+def raw_alert_key(raw: RawAlert) -> str:
+    """The Kafka key a source gives a raw alert: its canonical asset id.
+
+    Keyed so, everything about one asset lands in one partition of ``prisma.alerts.raw`` already,
+    and the fused stage can dedupe, correlate and score it without a repartition hop. An alert
+    that does not normalise is keyed by its source alert id; the stream stage dead-letters it
+    with the reason.
+    """
+    try:
+        return normalise(raw).resource.asset_id
+    except InvalidRecordError:
+        return raw.source_alert_id
 
 
 def normalise_and_enrich(raw: RawAlert, context: EnrichmentContext) -> Alert:

@@ -228,6 +228,7 @@ class LocalBroker:
         cmd = [
             java, f"-Xmx{self.settings.heap}", f"-Xms{min_heap(self.settings.heap)}",
             "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            *self.settings.jvm_options.split(),
             f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.home}",
             "-cp", f"{jars}/*", "kafka.Kafka", str(self.config_file),
         ]

@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("action", choices=["verify"])
             command.add_argument("--topic", default="prisma.audit", help="audit topic (default prisma.audit)")
         elif name == "run":
-            command.add_argument("stage", choices=["normalise", "score", "analyse"])
+            command.add_argument("stage", choices=["core", "normalise", "score", "analyse"])
         elif name == "sink":
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
         elif name == "bench":

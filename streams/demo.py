@@ -218,7 +218,7 @@ def run_demo() -> int:
     from streams.publish import AsyncPublisher
     from streams.run import WorkerSettings
     from streams.serde import AvroSerde
-    from streams.topics import ALERTS, ANALYSES, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, TICKETS, create_topics
+    from streams.topics import ANALYSES, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, TICKETS, create_topics
 
     started_at = time.monotonic()
     print("Prismaflow demo: Prisma Cloud alerts in, prioritised and explained risks out\n", flush=True)
@@ -266,8 +266,8 @@ def run_demo() -> int:
         _say("webhook", f"receiver at {receiver.url}/webhooks/prisma/cspm (token required)")
 
         settings = WorkerSettings(topic_prefix=prefix, group_prefix=prefix + "g", instance_id="demo")
-        workers = [ThreadedWorker("normalise", kafka, serde, settings), ThreadedWorker("score", kafka, serde, settings)]
-        _say("workers", "normalise+enrich and dedupe+correlate+score running (exactly-once transactions)")
+        workers = [ThreadedWorker("core", kafka, serde, settings)]
+        _say("workers", "core stage running: normalise, enrich, dedupe, correlate, score in one exactly-once hop")
         trackers = _start_sinks(kafka, serde, prefix, served, sinks)
 
         ingest = asyncio.run(_ingest(sim_app.url, receiver.url, kafka, prefix, sim))
@@ -282,19 +282,19 @@ def run_demo() -> int:
         if "p" in publisher:
             asyncio.run(publisher.pop("p").close())
 
-        _wait_quiet(kafka, [prefix + ALERTS.name, prefix + SCORED_ALERTS.name, prefix + DLQ.name,
+        _wait_quiet(kafka, [prefix + SCORED_ALERTS.name, prefix + DLQ.name,
                             prefix + ANALYSES.name, prefix + TICKETS.name], quiet_s=4.0)
         raw = _read(kafka, prefix + RAW_ALERTS.name)
-        alerts = _read(kafka, prefix + ALERTS.name)
         scored_msgs = _read(kafka, prefix + SCORED_ALERTS.name)
         dead = [serde.decode(m.value(), DeadLetter, topic=prefix + DLQ.name) for m in _read(kafka, prefix + DLQ.name)]
         scored = [serde.decode(m.value(), ScoredAlert, topic=prefix + SCORED_ALERTS.name) for m in scored_msgs]
         kinds = Counter(s.update_kind for s in scored)
-        _say("normalise", f"{len(raw)} raw -> {len(alerts)} normalised and enriched alerts "
-                          f"({sum(1 for d in dead if d.stage == 'normalise_enrich')} dead-lettered)")
-        _say("score", f"{len(alerts)} alerts -> {len(scored)} scored: {kinds[UpdateKind.NEW]} new, "
+        rejected = sum(1 for d in dead if d.stage == "core")
+        alerts = len(raw) - rejected
+        _say("normalise", f"{len(raw)} raw -> {alerts} normalised and enriched alerts ({rejected} dead-lettered)")
+        _say("score", f"{alerts} alerts -> {len(scored)} scored: {kinds[UpdateKind.NEW]} new, "
                       f"{kinds[UpdateKind.STATUS_CHANGE]} status changes, {kinds[UpdateKind.RECURRENCE]} recurrences; "
-                      f"{len(alerts) - len(scored)} duplicates dropped")
+                      f"{alerts - len(scored)} duplicates dropped")
         if dead:
             _say("dlq", f"{len(dead)} records on {prefix}{DLQ.name}, e.g. [{dead[0].stage}] {dead[0].error_message}")
 
@@ -319,20 +319,22 @@ def run_demo() -> int:
                 print(f"    - {member}: {label}")
         journey = max(incidents or open_now or scored, key=lambda s: s.score)
         print(f"\nOne alert's journey: {journey.alert.alert_id}")
-        raw_hit = next(m for m in raw if m.key().decode() == journey.alert.alert_id)
-        raw_record = serde.decode(raw_hit.value(), RawAlert, topic=prefix + RAW_ALERTS.name)
-        print(f"  1. {RAW_ALERTS.name}[{raw_hit.partition()}]@{raw_hit.offset()}  source={raw_record.source.value} "
-              f"received={raw_record.received_at:%H:%M:%S.%f} payload={len(raw_record.payload_json)} bytes of Prisma JSON")
-        alert_hit = next(m for m in alerts if m.key().decode() == journey.alert.resource.asset_id)
+        raw_hit, raw_record = next(
+            (m, r) for m in raw if m.key().decode() == journey.alert.resource.asset_id
+            and (r := serde.decode(m.value(), RawAlert, topic=prefix + RAW_ALERTS.name)).source_alert_id
+            == journey.alert.alert_id)
+        print(f"  1. {RAW_ALERTS.name}[{raw_hit.partition()}]@{raw_hit.offset()}  key={raw_hit.key().decode()}  "
+              f"source={raw_record.source.value} received={raw_record.received_at:%H:%M:%S.%f} "
+              f"payload={len(raw_record.payload_json)} bytes of Prisma JSON")
         e = journey.alert.enrichment
-        print(f"  2. {ALERTS.name}[{alert_hit.partition()}]  key={journey.alert.resource.asset_id}  "
+        print(f"  2. core stage  normalised and enriched: "
               f"module={journey.alert.module.value} severity={journey.alert.severity.value} "
               f"exposed={e.internet_exposed} kev={e.in_kev} exploitability={e.exploitability:.2f} "
               f"criticality={e.criticality.value} env={e.environment.value} owner={e.owner or '-'}")
         print(f"  3. {SCORED_ALERTS.name}  score={journey.score} tier={journey.tier.value} "
               f"update={journey.update_kind.value} incident={journey.incident_id or '-'}")
         tickets = _report_downstream(kafka, serde, prefix, journey, trackers)
-        print(json.dumps({"summary": {"raw": len(raw), "alerts": len(alerts), "scored": len(scored),
+        print(json.dumps({"summary": {"raw": len(raw), "alerts": alerts, "scored": len(scored),
                                        "dead_letters": len(dead), "incidents": len({s.incident_id for s in incidents}),
                                        **tickets},
                           "elapsed_s": round(time.monotonic() - started_at, 1)}))

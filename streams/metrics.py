@@ -27,6 +27,9 @@ BATCH_SECONDS = Histogram(
 END_TO_END_SECONDS = Histogram(
     "prismaflow_end_to_end_seconds", "From ingestion of the raw alert to this stage's output",
     ["stage"], buckets=_LATENCY_BUCKETS)
+REKEYED = Counter(
+    "prismaflow_stage_records_rekeyed_total",
+    "Raw records not keyed by their asset id, sent back to the raw topic under it (fused stage)", ["stage"])
 STATE_ENTRIES = Gauge("prismaflow_stage_state_entries", "Entries in a stateful stage's local state", ["stage"])
 CONSUMER_LAG = Gauge("prismaflow_consumer_lag_records", "Records behind the partition's end", ["stage", "partition"])
 

@@ -21,7 +21,7 @@ from processors.errors import ConfigurationError
 from processors.score import DEFAULT_POLICY_PATH, load_scoring_policy
 from streams.serde import AvroSerde, SerdeSettings
 from streams.settings import KafkaSettings, SchemaRegistrySettings, _Settings
-from streams.stages import NormaliseEnrichStage, ScoreStage
+from streams.stages import CoreStage, NormaliseEnrichStage, ScoreStage
 from streams.topics import ALERTS, DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
 from streams.worker import TransactionalWorker, WorkerOptions
 
@@ -29,7 +29,7 @@ __all__ = ["WorkerSettings", "STAGES", "build_serde", "build_worker", "run_stage
 
 log = logging.getLogger(__name__)
 
-STAGES = ("normalise", "score")
+STAGES = ("core", "normalise", "score")
 
 
 class WorkerSettings(_Settings):
@@ -56,13 +56,21 @@ def build_serde(registry: SchemaRegistrySettings | None = None) -> AvroSerde:
                                    schema_registry_basic_auth_user_info=registry.basic_auth_user_info))
 
 
+def _enrichment(settings: WorkerSettings) -> EnrichmentContext:
+    feeds = load_default_feeds(settings.feeds_dir)
+    if settings.owners_file:
+        return EnrichmentContext(feeds=feeds, owners=load_owner_map(settings.owners_file))
+    return EnrichmentContext(feeds=feeds)
+
+
 def _stage(name: str, settings: WorkerSettings, serde: AvroSerde) -> Any:
     prefix = settings.topic_prefix
+    if name == "core":
+        return CoreStage(_enrichment(settings), load_scoring_policy(settings.scoring_policy_file), serde,
+                         input_topic=prefix + RAW_ALERTS.name, output_topic=prefix + SCORED_ALERTS.name,
+                         changelog_topic=prefix + SCORE_CHANGELOG.name)
     if name == "normalise":
-        feeds = load_default_feeds(settings.feeds_dir)
-        context = (EnrichmentContext(feeds=feeds, owners=load_owner_map(settings.owners_file))
-                   if settings.owners_file else EnrichmentContext(feeds=feeds))
-        return NormaliseEnrichStage(context, input_topic=prefix + RAW_ALERTS.name,
+        return NormaliseEnrichStage(_enrichment(settings), input_topic=prefix + RAW_ALERTS.name,
                                     output_topic=prefix + ALERTS.name)
     if name == "score":
         return ScoreStage(load_scoring_policy(settings.scoring_policy_file), serde,

@@ -122,6 +122,11 @@ class BrokerSettings(_Settings):
     controller_port: int = Field(default=9093, ge=1, le=65535, description="KRaft controller port")
     kafka_version: str = Field(default="4.1.1", description="Apache Kafka version (org.apache.kafka:kafka_2.13)")
     heap: str = Field(default="768m", description="Java heap size for the broker (-Xmx)")
+    jvm_options: str = Field(
+        default="-XX:TieredStopAtLevel=1",
+        description="Extra JVM options for the broker, space-separated. The default compiles with C1 only: on a "
+                    "small machine the broker's C2 compiler otherwise takes up to half a core for minutes after "
+                    "each start, competing with the pipeline (see README, Performance)")
     start_timeout_s: float = Field(default=90.0, gt=0, description="How long to wait for the broker to answer")
 
     @property

@@ -1,13 +1,23 @@
-"""The two stages of the stream core, adapting the pure processors to Kafka records.
+"""The stages of the stream core, adapting the pure processors to Kafka records.
 
-- :class:`NormaliseEnrichStage` (stateless): ``prisma.alerts.raw`` → ``prisma.alerts``, re-keyed by
-  canonical asset id so that everything about one asset meets in one partition downstream.
-- :class:`ScoreStage` (stateful): ``prisma.alerts`` → ``prisma.alerts.scored``. Per input
-  partition it keeps the dedupe entries of its alerts, the correlation state of its assets and the
-  dismissal history; every change is written to ``prisma.score.changelog`` (same partition) in the
-  worker's transaction and read back when the partition is assigned.
+Two topologies run the same processors:
 
-Both run inside :class:`streams.worker.TransactionalWorker`; a record that raises is dead-lettered.
+- fused (the default, one hop): :class:`CoreStage`, ``prisma.alerts.raw`` → ``prisma.alerts.scored``.
+  The sources key raw alerts by canonical asset id (:func:`processors.pipeline.raw_alert_key`), so
+  the raw topic is already partitioned by asset and one stage normalises, enriches, dedupes,
+  correlates and scores. A record keyed otherwise (another producer) is sent back to the raw topic
+  under its asset's key, in the same transaction, and processed when it arrives there.
+- split (two hops): :class:`NormaliseEnrichStage` (stateless) ``prisma.alerts.raw`` →
+  ``prisma.alerts``, re-keyed by asset, then :class:`ScoreStage` ``prisma.alerts`` →
+  ``prisma.alerts.scored``. For raw topics that other producers key by alert id, and for scaling the
+  stateless step on its own; it also publishes the enriched alerts on ``prisma.alerts``.
+
+The stateful part (:class:`ScoreStage`, also inside :class:`CoreStage`) keeps per input partition
+the dedupe entries of its alerts, the correlation state of its assets and the dismissal history;
+every change is written to ``prisma.score.changelog`` (same partition) in the worker's transaction
+and read back when the partition is assigned.
+
+All run inside :class:`streams.worker.TransactionalWorker`; a record that raises is dead-lettered.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from streams.serde import AvroSerde
 from streams.topics import ALERTS, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
 from streams.worker import InputMessage, StateRestorer
 
-__all__ = ["NormaliseEnrichStage", "ScoreStage", "PartitionState"]
+__all__ = ["CoreStage", "NormaliseEnrichStage", "ScoreStage", "PartitionState"]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +94,8 @@ class ScoreStage:
     input_model = Alert
 
     def __init__(self, policy: ScoringPolicy, serde: AvroSerde, *, input_topic: str = ALERTS.name,
-                 output_topic: str = SCORED_ALERTS.name, changelog_topic: str = SCORE_CHANGELOG.name) -> None:
+                 output_topic: str = SCORED_ALERTS.name, changelog_topic: str = SCORE_CHANGELOG.name,
+                 metrics_stage: str | None = None) -> None:
         self.policy = policy
         self.serde = serde
         self.input_topic = input_topic
@@ -92,12 +103,16 @@ class ScoreStage:
         self.changelog_topic: str | None = changelog_topic
         self._decode_state = serde.deserializer(ScoringState, changelog_topic)
         self.partitions: dict[int, PartitionState] = {}
-        self._latency = metrics.END_TO_END_SECONDS.labels(stage=self.name)
+        self._latency = metrics.END_TO_END_SECONDS.labels(stage=metrics_stage or self.name)
 
     def handle(self, record: Alert, message: InputMessage) -> Sequence[OutgoingRecord]:
-        state = self.partitions.get(message.partition)
+        return self.handle_alert(record, message.partition)
+
+    def handle_alert(self, record: Alert, partition: int) -> list[OutgoingRecord]:
+        """Dedupe, correlate and score ``record`` against the state of input ``partition``."""
+        state = self.partitions.get(partition)
         if state is None:
-            raise RuntimeError(f"partition {message.partition} is not assigned to this worker")
+            raise RuntimeError(f"partition {partition} is not assigned to this worker")
         alert_id, asset_id = record.alert_id, record.resource.asset_id
         # Dedupe per (asset, alert): Compute ids derived from host names can repeat across accounts.
         finding = f"{asset_id}|{alert_id}"
@@ -111,19 +126,19 @@ class ScoreStage:
         if after.dedupe is not None and after.dedupe != before.dedupe:
             state.dedupe[finding] = after.dedupe
             out.append(OutgoingRecord(changelog, f"d:{finding}", ScoringState(dedupe=after.dedupe),
-                                      partition=message.partition))
+                                      partition=partition))
         if after.asset != before.asset:
             if after.asset is None or not after.asset.findings:
                 state.assets.pop(asset_id, None)
-                out.append(OutgoingRecord(changelog, f"a:{asset_id}", None, partition=message.partition))
+                out.append(OutgoingRecord(changelog, f"a:{asset_id}", None, partition=partition))
             else:
                 state.assets[asset_id] = after.asset
                 out.append(OutgoingRecord(changelog, f"a:{asset_id}", ScoringState(asset=after.asset),
-                                          partition=message.partition))
+                                          partition=partition))
         if after.history != before.history:
             state.history = after.history
             out.append(OutgoingRecord(changelog, _HISTORY_KEY, ScoringState(history=after.history),
-                                      partition=message.partition))
+                                      partition=partition))
         if scored is not None:
             out.append(OutgoingRecord(self.output_topic, asset_id, scored))
             latency = datetime.now(UTC).timestamp() - record.ingested_at.timestamp()
@@ -157,3 +172,44 @@ class ScoreStage:
 
     def state_size(self) -> int:
         return sum(p.size() for p in self.partitions.values())
+
+
+class CoreStage:
+    """Fused, one hop: raw alert in, scored alert out (normalise, enrich, dedupe, correlate, score).
+
+    Its input must be partitioned by canonical asset id, as the sources key it. A record whose key
+    is not its asset id is not processed here: it goes back to the input topic keyed by its asset
+    id (inside the same transaction, so exactly once) and is processed in that asset's partition.
+    """
+
+    name = "core"
+    input_model = RawAlert
+
+    def __init__(self, context: EnrichmentContext, policy: ScoringPolicy, serde: AvroSerde, *,
+                 input_topic: str = RAW_ALERTS.name, output_topic: str = SCORED_ALERTS.name,
+                 changelog_topic: str = SCORE_CHANGELOG.name) -> None:
+        self.context = context
+        self.input_topic = input_topic
+        self.changelog_topic: str | None = changelog_topic
+        self.scoring = ScoreStage(policy, serde, input_topic=input_topic, output_topic=output_topic,
+                                  changelog_topic=changelog_topic, metrics_stage=self.name)
+        self._rekeyed = metrics.REKEYED.labels(stage=self.name)
+
+    def handle(self, record: RawAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
+        alert = normalise_and_enrich(record, self.context)
+        asset_id = alert.resource.asset_id
+        if message.key != asset_id.encode():
+            self._rekeyed.inc()
+            log.debug("re-keyed stage=%s alert=%s key=%r asset=%s partition=%d offset=%d", self.name,
+                     record.source_alert_id, message.key, asset_id, message.partition, message.offset)
+            return [OutgoingRecord(self.input_topic, asset_id, record)]
+        return self.scoring.handle_alert(alert, message.partition)
+
+    def assign(self, partition: int, changelog: StateRestorer) -> None:
+        self.scoring.assign(partition, changelog)
+
+    def revoke(self, partition: int) -> None:
+        self.scoring.revoke(partition)
+
+    def state_size(self) -> int:
+        return self.scoring.state_size()

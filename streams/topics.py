@@ -63,7 +63,7 @@ class TopicSpec:
 
 
 RAW_ALERTS = TopicSpec(
-    "prisma.alerts.raw", key="source alert id", value_schema="RawAlert",
+    "prisma.alerts.raw", key="canonical asset id (source alert id when it does not normalise)", value_schema="RawAlert",
     doc="Alerts exactly as the pollers and the webhook receiver got them",
 )
 ALERTS = TopicSpec(
@@ -114,7 +114,8 @@ SOURCE_CHECKPOINTS = TopicSpec(
 
 SCORE_CHANGELOG = TopicSpec(
     "prisma.score.changelog", key="d:<asset id>|<alert id>, a:<asset id> or h", value_schema="ScoringState",
-    doc="State of the scoring stage (compacted), partition by partition like prisma.alerts",
+    doc="State of the scoring stage (compacted), partition by partition like its input "
+        "(prisma.alerts.raw for the fused stage, prisma.alerts for the split score stage)",
     partitions=ALERTS.partitions, cleanup_policy="compact", retention_ms=-1,
     extra={"min.cleanable.dirty.ratio": "0.1", "segment.ms": str(3600 * 1000)},
 )

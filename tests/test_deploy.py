@@ -63,4 +63,4 @@ def test_kubernetes_manifests_run_real_commands_with_stable_identities(repo_root
     config = next(d for d in docs if d["kind"] == "ConfigMap")
     assert not [key for key in config["data"] if key.endswith(_SECRET_SUFFIXES)], "secrets belong in the Secret"
     stages = {d["metadata"]["name"]: d["kind"] for d in docs}
-    assert stages["prismaflow-score"] == "StatefulSet" and stages["prismaflow-normalise"] == "StatefulSet"
+    assert stages["prismaflow-core"] == "StatefulSet"  # the fused, stateful stream core

@@ -35,6 +35,7 @@ from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
 from processors.models import AlertSource, RawAlert
+from processors.pipeline import raw_alert_key
 from streams.publish import OutgoingRecord
 from streams.settings import _Settings
 from streams.topics import RAW_ALERTS
@@ -77,6 +78,11 @@ def _raw(source: AlertSource, alert_id: str, payload: dict[str, Any], tenant: st
         ingest_id=str(uuid.uuid4()), source=source, source_alert_id=alert_id, tenant=tenant,
         received_at=now, payload_json=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
     )
+
+
+def _record(topic: str, raw: RawAlert) -> OutgoingRecord:
+    """The raw alert keyed by its canonical asset id (see :func:`processors.pipeline.raw_alert_key`)."""
+    return OutgoingRecord(topic, raw_alert_key(raw), raw)
 
 
 class PollResult:
@@ -204,8 +210,8 @@ class CspmPoller(_Poller):
             REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - fetched)
             now = self.clock()
             records = [
-                OutgoingRecord(self.settings.raw_topic, str(item["id"]),
-                               _raw(AlertSource.CSPM_API, str(item["id"]), item, self.settings.tenant, now))
+                _record(self.settings.raw_topic,
+                        _raw(AlertSource.CSPM_API, str(item["id"]), item, self.settings.tenant, now))
                 for item in page.items if isinstance(item, dict) and item.get("id")
             ]
             skipped = len(page.items) - len(records)
@@ -286,8 +292,8 @@ class ComputePoller(_Poller):
                         continue
                     envelope = {"kind": kind, "record": item}
                     alert_id = compute_alert_id(kind, item)
-                    records.append(OutgoingRecord(
-                        self.settings.raw_topic, alert_id,
+                    records.append(_record(
+                        self.settings.raw_topic,
                         _raw(AlertSource.COMPUTE_API, alert_id, envelope, self.settings.tenant, now)))
                 next_offset = page.offset + len(page.items)
                 checkpoint = SourceCheckpoint(

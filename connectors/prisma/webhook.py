@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from processors.errors import InvalidRecordError
 from processors.models import AlertSource, RawAlert
+from processors.pipeline import raw_alert_key
 from processors.normalise.compute_webhook import compute_webhook_alert_id, split_compute_webhook
 from streams.dlq import dead_letter
 from streams.publish import OutgoingRecord, PublishError
@@ -206,7 +207,7 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
                 tenant=settings.tenant, received_at=received_at, payload_json=payload,
                 content_hash=hashlib.sha256(original).hexdigest(),
             )
-            records.append(OutgoingRecord(settings.raw_topic, alert_id, raw))
+            records.append(OutgoingRecord(settings.raw_topic, raw_alert_key(raw), raw))
             accepted += 1
         try:
             await publisher.send_many(records)

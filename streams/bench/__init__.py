@@ -6,10 +6,13 @@ A benchmark, not a test: it passes or fails nothing, it prints one JSON document
 What one run does, all on the same broker (``KAFKA_BOOTSTRAP_SERVERS`` when set, else a local broker
 on free ports in a temporary folder, stopped at the end), under a fresh topic prefix ``bench-<id>.``:
 
+0. **Warm-up.** ``--warmup-alerts`` alerts through a throw-away pipeline, so the broker's JVM has
+   compiled its hot paths before anything is measured.
 1. **Throughput.** Loads ``--alerts`` simulator alerts (repeats, status changes, noise) into the raw
-   topic, starts the workers (``prismaflow run score`` then ``run normalise``, as subprocesses) and
-   follows their committed consumer-group offsets: sustained alerts/s is the raw alerts divided by
-   the time from the first committed normalise batch to the last committed score batch.
+   topic, keyed by asset as the sources key them, starts the workers as subprocesses (``--topology
+   fused``: ``prismaflow run core``; ``split``: ``run score`` then ``run normalise``) and follows
+   their committed consumer-group offsets: sustained alerts/s is the raw alerts divided by the time
+   from the first committed batch of the first stage to the last committed batch of the last.
 2. **Latency.** With the workers running and idle, a paced producer offers ``--rate`` fresh alerts
    per second (``received_at`` stamped at produce time) for ``--latency-seconds``; a ``read_committed``
    consumer on the scored topic takes receive time minus ``alert.ingested_at`` per scored alert.

@@ -23,8 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "compiled (JIT) before anything is measured; 0 to measure a cold broker")
     parser.add_argument("--rate", type=float, default=500.0, help="offered alerts/s of the latency phase")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the latency phase")
-    parser.add_argument("--normalise-workers", type=int, default=1, help="normalise processes")
-    parser.add_argument("--score-workers", type=int, default=1, help="score processes")
+    parser.add_argument("--topology", choices=["fused", "split"], default="fused",
+                        help="fused: one core stage raw -> scored (default); split: normalise and score stages")
+    parser.add_argument("--core-workers", type=int, default=2, help="core processes (fused topology)")
+    parser.add_argument("--normalise-workers", type=int, default=1, help="normalise processes (split topology)")
+    parser.add_argument("--score-workers", type=int, default=1, help="score processes (split topology)")
     parser.add_argument("--max-batch", type=int, default=None, help="PRISMAFLOW_WORKER_MAX_BATCH for the workers")
     parser.add_argument("--poll-timeout-ms", type=int, default=None,
                         help="PRISMAFLOW_WORKER_POLL_TIMEOUT_MS for the workers")

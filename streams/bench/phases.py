@@ -10,13 +10,12 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from processors.errors import BrokerError
-from streams.bench.constants import _POLL_S, _LATENCY_SEED_OFFSET, _WARMUP_S
-from streams.bench.processes import _Child, _Run, _progress
+from streams.bench.constants import _LATENCY_SEED_OFFSET, _POLL_S, _WARMUP_S
+from streams.bench.processes import _Child, _progress, _Run
 from streams.bench.traffic import _generate
 
 # --- the throughput phase ------------------------------------------------------------------------
@@ -35,7 +34,20 @@ class _GroupOffsets:
         self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
 
     def committed(self) -> dict[int, int]:
-        return {tp.partition: max(tp.offset, 0) for tp in self._consumer.committed(self._tps, timeout=10)}
+        from confluent_kafka import KafkaError, KafkaException
+
+        for attempt in range(20):
+            try:
+                return {tp.partition: max(tp.offset, 0) for tp in self._consumer.committed(self._tps, timeout=10)}
+            except KafkaException as exc:
+                # NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS while a fresh group's coordinator loads.
+                error = exc.args[0]
+                coordinator = error.code() in (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                                               KafkaError.COORDINATOR_NOT_AVAILABLE)
+                if not (coordinator or error.retriable()) or attempt == 19:
+                    raise
+                time.sleep(0.25)
+        raise AssertionError("unreachable")
 
     def ends(self) -> dict[int, int]:
         return {tp.partition: self._consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._tps}
@@ -45,7 +57,8 @@ class _GroupOffsets:
 
 
 def _wait_assigned(bootstrap: str, group: str, partitions: int, timeout_s: float, children: Sequence[_Child]) -> None:
-    """Block until the group's members hold all ``partitions`` of their input topic."""
+    """Block until every one of ``children`` is a member of the group holding some of its
+    ``partitions``, and together they hold them all (no rebalance left to happen mid-measurement)."""
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -55,8 +68,9 @@ def _wait_assigned(bootstrap: str, group: str, partitions: int, timeout_s: float
             child.check_alive()
         try:
             description = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
-            held = sum(len(m.assignment.topic_partitions) for m in description.members if m.assignment)
-            if held >= partitions:
+            holdings = [len(m.assignment.topic_partitions) for m in description.members if m.assignment]
+            members = min(len(children), partitions)
+            if sum(holdings) >= partitions and sum(1 for held in holdings if held) >= members:
                 return
         except Exception:  # noqa: BLE001, S110 - the group may not exist yet: ask again
             pass
@@ -106,26 +120,45 @@ def _start_workers(run: _Run, args: argparse.Namespace, stage: str, count: int) 
     return children
 
 
-def _throughput(run: _Run, args: argparse.Namespace, raw_ends: dict[int, int]) -> tuple[dict[str, Any], list[_Child]]:
+def _throughput(run: _Run, args: argparse.Namespace,
+                values: Sequence[tuple[bytes, bytes]]) -> tuple[dict[str, Any], list[_Child], dict[int, int]]:
+    """Start the workers, wait until each holds its partitions, load ``values`` into the raw topic,
+    and measure the sustained rate from the first commit of the first stage to the last commit of
+    the last. Returns the figures, the workers (still running) and the raw topic's end offsets.
+
+    Fused: one ``core`` stage, raw → scored. Split: ``normalise`` (raw → alerts) and ``score``
+    (alerts → scored).
+    """
+    from streams.bench.traffic import _load
     from streams.topics import ALERTS, RAW_ALERTS
 
+    if args.topology == "fused":
+        first_stage, last_stage = "core", "core"
+        workers = _start_workers(run, args, "core", args.core_workers)
+        _wait_assigned(run.bootstrap, run.prefix + "g.core", RAW_ALERTS.partitions, 120, workers)
+        last_input = RAW_ALERTS.name
+    else:
+        first_stage, last_stage = "normalise", "score"
+        score = _start_workers(run, args, "score", args.score_workers)
+        normalise = _start_workers(run, args, "normalise", args.normalise_workers)
+        _wait_assigned(run.bootstrap, run.prefix + "g.score", ALERTS.partitions, 120, score)
+        _wait_assigned(run.bootstrap, run.prefix + "g.normalise", RAW_ALERTS.partitions, 120, normalise)
+        workers = score + normalise
+        last_input = ALERTS.name
+    _progress(f"workers ready; loading {len(values)} raw alerts")
+    raw_ends = _load(run.bootstrap, run.prefix + RAW_ALERTS.name, values)
     total = sum(raw_ends.values())
-    score = _start_workers(run, args, "score", args.score_workers)
-    _wait_assigned(run.bootstrap, run.prefix + "g.score", ALERTS.partitions, 120, score)
-    norm_group = _GroupOffsets(run.bootstrap, run.prefix + "g.normalise", run.prefix + RAW_ALERTS.name)
-    score_group = _GroupOffsets(run.bootstrap, run.prefix + "g.score", run.prefix + ALERTS.name)
-    _progress(f"score worker(s) ready; starting normalise, {total} raw alerts waiting")
-    normalise = _start_workers(run, args, "normalise", args.normalise_workers)
-    workers = score + normalise
+    first_group = _GroupOffsets(run.bootstrap, f"{run.prefix}g.{first_stage}", run.prefix + RAW_ALERTS.name)
+    last_group = _GroupOffsets(run.bootstrap, f"{run.prefix}g.{last_stage}", run.prefix + last_input)
     started = time.monotonic()
     timeout_s = max(180.0, total / 300)
     t_first: float | None = None
     cpu_first: dict[str, float] = {}
     cpu_last: dict[str, float] = {}
-    t_norm_done: float | None = None
-    t_score_first: float | None = None
-    t_score_last: float | None = None
-    last_score = -1
+    t_first_done: float | None = None
+    t_last_first: float | None = None
+    t_last_last: float | None = None
+    last_done = -1
     samples: list[tuple[float, int, int]] = []
     try:
         while True:
@@ -135,47 +168,46 @@ def _throughput(run: _Run, args: argparse.Namespace, raw_ends: dict[int, int]) -
             for child in workers:
                 child.check_alive()
             run.sample_all()
-            done_norm = sum(norm_group.committed().values())
-            committed_score = score_group.committed()
-            done_score = sum(committed_score.values())
-            samples.append((now, done_norm, done_score))
-            if t_first is None and done_norm > 0:
+            done_first = sum(first_group.committed().values())
+            committed_last = last_group.committed()
+            done = sum(committed_last.values())
+            samples.append((now, done_first, done))
+            if t_first is None and done_first > 0:
                 t_first, cpu_first = now, run.cpu_seconds()
-            if t_score_first is None and done_score > 0:
-                t_score_first = now
-            if done_score != last_score:
-                last_score, t_score_last, cpu_last = done_score, now, run.cpu_seconds()
-            if t_norm_done is None and done_norm >= total:
-                t_norm_done = now
-            if t_norm_done is not None:
+            if t_last_first is None and done > 0:
+                t_last_first = now
+            if done != last_done:
+                last_done, t_last_last, cpu_last = done, now, run.cpu_seconds()
+            if t_first_done is None and done_first >= total:
+                t_first_done = now
+            if t_first_done is not None:
                 # The last offset of a transactional partition is a commit marker (hence the -1).
-                ends = score_group.ends()
-                caught_up = all(committed_score.get(p, 0) >= end - 1 for p, end in ends.items())
-                if caught_up and t_score_last is not None and now - t_score_last > 1.0:
+                ends = last_group.ends()
+                caught_up = all(committed_last.get(p, 0) >= end - 1 for p, end in ends.items())
+                if caught_up and t_last_last is not None and now - t_last_last > 1.0:
                     break
             if len(samples) % 50 == 0:
-                _progress(f"normalised {done_norm}/{total}, score stage committed {done_score}")
+                _progress(f"{first_stage} committed {done_first}/{total}, {last_stage} stage {done}")
             time.sleep(_POLL_S)
     finally:
-        norm_group.close()
-        score_group.close()
-    assert t_first is not None and t_norm_done is not None and t_score_first is not None and t_score_last is not None
-    alerts = last_score
-    elapsed = t_score_last - t_first
+        first_group.close()
+        last_group.close()
+    assert t_first is not None and t_first_done is not None and t_last_first is not None and t_last_last is not None
+    elapsed = t_last_last - t_first
+    stages = {first_stage: {"records": total, "elapsed_s": round(t_first_done - t_first, 2),
+                            "records_per_s": round(total / max(t_first_done - t_first, 1e-9), 1)}}
+    if last_stage != first_stage:
+        stages[last_stage] = {"offsets": last_done, "elapsed_s": round(t_last_last - t_last_first, 2),
+                              "records_per_s": round(last_done / max(t_last_last - t_last_first, 1e-9), 1)}
     result = {
         "raw_alerts": total,
         "elapsed_s": round(elapsed, 2),
         "sustained_alerts_per_s": round(total / elapsed, 1),
-        "stages": {
-            "normalise": {"records": total, "elapsed_s": round(t_norm_done - t_first, 2),
-                          "records_per_s": round(total / max(t_norm_done - t_first, 1e-9), 1)},
-            "score": {"offsets": alerts, "elapsed_s": round(t_score_last - t_score_first, 2),
-                      "records_per_s": round(alerts / max(t_score_last - t_score_first, 1e-9), 1)},
-        },
-        "timeline": _timeline(samples, t_first),
+        "stages": stages,
+        "timeline": _timeline(samples, t_first, first_stage, last_stage),
         "cpu_share": _cpu_share(cpu_first, cpu_last, elapsed),
     }
-    return result, workers
+    return result, workers, raw_ends
 
 
 def _cpu_share(before: dict[str, float], after: dict[str, float], elapsed: float) -> dict[str, float]:
@@ -186,7 +218,7 @@ def _cpu_share(before: dict[str, float], after: dict[str, float], elapsed: float
     return shares
 
 
-def _timeline(samples: list[tuple[float, int, int]], t0: float) -> list[dict[str, float]]:
+def _timeline(samples: list[tuple[float, int, int]], t0: float, first: str, last: str) -> list[dict[str, float]]:
     """Per-second rates of each stage's committed offsets (a coarse picture of the run)."""
     rows: list[dict[str, float]] = []
     previous: tuple[float, int, int] | None = None
@@ -198,9 +230,10 @@ def _timeline(samples: list[tuple[float, int, int]], t0: float) -> list[dict[str
             continue
         if sample[0] - previous[0] >= 5.0:
             span = sample[0] - previous[0]
-            rows.append({"t_s": round(previous[0] - t0, 1),
-                         "normalise_per_s": round((sample[1] - previous[1]) / span),
-                         "score_per_s": round((sample[2] - previous[2]) / span)})
+            row = {"t_s": round(previous[0] - t0, 1), f"{first}_per_s": round((sample[1] - previous[1]) / span)}
+            if last != first:
+                row[f"{last}_per_s"] = round((sample[2] - previous[2]) / span)
+            rows.append(row)
             previous = sample
     return rows
 
@@ -240,6 +273,7 @@ class _LatencyProbe(threading.Thread):
 def _latency(run: _Run, args: argparse.Namespace, workers: Sequence[_Child]) -> dict[str, Any]:
     from confluent_kafka import Producer
 
+    from processors.pipeline import raw_alert_key
     from streams.publish import producer_config
     from streams.serde import AvroSerde
     from streams.settings import KafkaSettings
@@ -256,7 +290,8 @@ def _latency(run: _Run, args: argparse.Namespace, workers: Sequence[_Child]) -> 
     # goes first so the producer id is acquired before the clock runs.
     producer = Producer(producer_config(KafkaSettings(bootstrap_servers=run.bootstrap)))
     first = records.pop(0)
-    producer.produce(raw_topic, key=first.source_alert_id.encode(), value=serde.encode(first, topic=raw_topic))
+    keys = [raw_alert_key(record) for record in records]  # as the sources key them, computed ahead
+    producer.produce(raw_topic, key=raw_alert_key(first).encode(), value=serde.encode(first, topic=raw_topic))
     producer.flush(30)
     _progress(f"offering {args.rate:.0f} alerts/s for {_WARMUP_S:.0f}s (warm-up, not counted) "
               f"+ {args.latency_seconds:.0f}s")
@@ -273,7 +308,7 @@ def _latency(run: _Run, args: argparse.Namespace, workers: Sequence[_Child]) -> 
         if index == warmup - 1:
             cpu_before = run.cpu_seconds()
         stamped = record.model_copy(update={"received_at": datetime.now(UTC)})
-        producer.produce(raw_topic, key=record.source_alert_id.encode(), value=serde.encode(stamped, topic=raw_topic))
+        producer.produce(raw_topic, key=keys[index].encode(), value=serde.encode(stamped, topic=raw_topic))
         producer.poll(0)
         if index % 1000 == 0:
             run.sample_all()

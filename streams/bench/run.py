@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from streams.bench.constants import GOALS
 from streams.bench.phases import _latency, _overrides, _passthrough, _throughput
-from streams.bench.processes import _Peaks, _Run, _broker, _progress, _workdir
+from streams.bench.processes import _broker, _Peaks, _progress, _Run, _workdir
 from streams.bench.traffic import _count_committed, _generate, _load
 
 # --- the run -------------------------------------------------------------------------------------
@@ -57,6 +57,7 @@ def run_bench(args: argparse.Namespace) -> int:
     """Run every phase, print the JSON document, write it to the output file; 0 unless it broke."""
     from confluent_kafka.admin import AdminClient
 
+    from processors.pipeline import raw_alert_key
     from streams.run import WorkerSettings
     from streams.serde import AvroSerde
     from streams.settings import default_home
@@ -88,13 +89,13 @@ def run_bench(args: argparse.Namespace) -> int:
             _progress(f"generating {args.alerts} raw alerts (seed {args.seed})")
             serde = AvroSerde()
             raw_topic = prefix + RAW_ALERTS.name
-            values = [(r.source_alert_id.encode(), serde.encode(r, topic=raw_topic))
+            # Keyed as the sources key them: by canonical asset id.
+            values = [(raw_alert_key(r).encode(), serde.encode(r, topic=raw_topic))
                       for r in _generate(args.alerts, args.seed)]
             if args.warmup_alerts > 0:
                 _warm_up(run, args, values[:args.warmup_alerts])
-            raw_ends = _load(bootstrap, raw_topic, values)
             mean_bytes = sum(len(v) for _, v in values) / max(1, len(values))
-            throughput, workers = _throughput(run, args, raw_ends)
+            throughput, workers, raw_ends = _throughput(run, args, values)
             _progress(f"throughput: {throughput['sustained_alerts_per_s']} alerts/s; measuring latency")
             latency = _latency(run, args, workers)
             for child in workers:
@@ -145,14 +146,13 @@ def _warm_up(run: _Run, args: argparse.Namespace, values: Sequence[tuple[bytes, 
     """
     from confluent_kafka.admin import AdminClient
 
-    from streams.topics import CATALOGUE, RAW_ALERTS, create_topics
+    from streams.topics import CATALOGUE, create_topics
 
     warm = replace(run, prefix=run.prefix + "warmup.", peaks=_Peaks(), children=[])
     _progress(f"warm-up: {len(values)} raw alerts through a throw-away pipeline (not measured)")
     create_topics(cast(Any, AdminClient({"bootstrap.servers": run.bootstrap})), CATALOGUE, prefix=warm.prefix)
-    ends = _load(run.bootstrap, warm.prefix + RAW_ALERTS.name, values)
     try:
-        _throughput(warm, args, ends)
+        _throughput(warm, args, values)
     finally:
         for child in warm.children:
             child.stop(warm.peaks)
@@ -176,8 +176,9 @@ def _report(args: argparse.Namespace, run: _Run, throughput: dict[str, Any], lat
     return {
         "machine": _machine(run.kafka_version),
         "config": {"alerts": args.alerts, "mix": asdict(TrafficMix()), "seed": args.seed,
-                   "mean_raw_bytes": round(mean_bytes), "normalise_workers": args.normalise_workers,
-                   "score_workers": args.score_workers,
+                   "mean_raw_bytes": round(mean_bytes), "topology": args.topology,
+                   **({"core_workers": args.core_workers} if args.topology == "fused" else
+                      {"normalise_workers": args.normalise_workers, "score_workers": args.score_workers}),
                    "max_batch": args.max_batch or settings.max_batch,
                    "poll_timeout_ms": args.poll_timeout_ms if args.poll_timeout_ms is not None
                    else settings.poll_timeout_ms,

@@ -1,4 +1,5 @@
-"""The stream core end to end on the real broker: simulator traffic → raw → alerts → scored.
+"""The stream core end to end on the real broker, in both topologies: fused (raw → scored in one
+stage) and split (raw → alerts → scored).
 
 Counts, dedupe, a correlated incident, scores and dead letters are checked on what the workers
 committed; a worker killed with SIGKILL mid-stream and restarted loses and doubles nothing; two
@@ -27,9 +28,10 @@ from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import load_default_feeds
 from processors.errors import InvalidRecordError
 from processors.models import Module, RawAlert, ScoredAlert, UpdateKind
-from processors.pipeline import normalise_and_enrich
+from processors.pipeline import normalise_and_enrich, raw_alert_key
 from processors.records import DeadLetter
 from streams.embedded import ThreadedWorker
+from streams.publish import producer_config
 from streams.run import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
@@ -56,10 +58,21 @@ def serde() -> AvroSerde:
     return AvroSerde()
 
 
-def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[RawAlert]) -> None:
-    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 5})
+TOPOLOGIES = {"fused": ("core",), "split": ("normalise", "score")}
+DLQ_STAGE = {"fused": "core", "split": "normalise_enrich"}
+
+
+def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[RawAlert],
+             key: Callable[[RawAlert], str] = raw_alert_key) -> None:
+    """Write raw alerts keyed as the sources key them (by asset), or by ``key``.
+
+    Idempotent, as the sources' producers are: a plain producer may reorder a partition's records
+    when it retries (seen right after topic creation), and dedupe rightly drops an older version
+    that arrives after a newer one, which would make the counts differ from the pure pipeline's.
+    """
+    producer = Producer(producer_config(kafka, **{"linger.ms": 5}))
     for record in records:
-        producer.produce(topic, key=record.source_alert_id.encode(), value=serde.encode(record, topic=topic))
+        producer.produce(topic, key=key(record).encode(), value=serde.encode(record, topic=topic))
         producer.poll(0)
     assert producer.flush(30) == 0
 
@@ -135,14 +148,16 @@ def start_worker(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> Iter
         worker.stop()
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_simulator_traffic_flows_to_scored_with_dedupe_correlation_scores_and_dead_letters(
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
+    topology: str,
 ) -> None:
     records = list(raw_alert_stream(3000, seed=11, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
     expected, expected_dead = _expected(records)
     assert expected_dead > 0 and sum(expected.values()) < len(records)  # the mix has repeats and noise
-    start_worker("normalise")
-    start_worker("score")
+    for stage in TOPOLOGIES[topology]:
+        start_worker(stage)
     _produce(kafka, serde, catalogue + RAW_ALERTS.name, records)
 
     scored_messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()))
@@ -177,7 +192,7 @@ def test_simulator_traffic_flows_to_scored_with_dedupe_correlation_scores_and_de
     dead = _read_all(kafka, catalogue + DLQ.name, expect=expected_dead)
     letters = [serde.decode(m.value(), DeadLetter, topic=catalogue + DLQ.name) for m in dead]
     assert len(letters) == expected_dead
-    assert all(d.stage == "normalise_enrich" and d.original_value and d.error_message for d in letters)
+    assert all(d.stage == DLQ_STAGE[topology] and d.original_value and d.error_message for d in letters)
     assert {d.original_topic for d in letters} == {catalogue + RAW_ALERTS.name}
 
 
@@ -202,19 +217,25 @@ def _scored_summary(messages: list[Any], serde: AvroSerde, topic: str) -> Counte
     return out
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothing_twice(
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
+    topology: str,
 ) -> None:
+    """The stateful stage is killed: the fused one, or the score stage of the split topology."""
     records = list(raw_alert_stream(4000, seed=23, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
     expected, _ = _expected(records)
-    start_worker("normalise")
+    stateful = TOPOLOGIES[topology][-1]
+    if topology == "split":
+        start_worker("normalise")
     _produce(kafka, serde, catalogue + RAW_ALERTS.name, records)
-    _read_all(kafka, catalogue + ALERTS.name, expect=len(records) - 50, settle_s=1)  # input is all there
+    if topology == "split":
+        _read_all(kafka, catalogue + ALERTS.name, expect=len(records) - 50, settle_s=1)  # input is all there
     group = catalogue + "kill"
     watcher = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"watch-{time.monotonic_ns()}",
                         "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
     watcher.subscribe([catalogue + SCORED_ALERTS.name])
-    victim = _subprocess_worker("score", kafka, catalogue, "0", group)
+    victim = _subprocess_worker(stateful, kafka, catalogue, "0", group)
     try:
         seen = 0
         deadline = time.monotonic() + 60
@@ -228,7 +249,7 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
             victim.kill()
     committed_at_kill = len(_read_all(kafka, catalogue + SCORED_ALERTS.name, settle_s=0.5, timeout_s=10))
     assert 200 <= committed_at_kill < sum(expected.values()), "the worker was killed mid-stream"
-    restarted = _subprocess_worker("score", kafka, catalogue, "0", group)
+    restarted = _subprocess_worker(stateful, kafka, catalogue, "0", group)
     try:
         messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
     finally:
@@ -239,8 +260,10 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
     assert got == expected  # nothing lost, nothing passed twice
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_as_one(
     kafka: KafkaSettings, serde: AvroSerde, kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
+    topology: str,
 ) -> None:
     records = list(raw_alert_stream(2000, seed=31, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
     results = []
@@ -248,20 +271,40 @@ def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_
         prefix = unique_name(f"w{workers}") + "."
         create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), CATALOGUE, prefix=prefix)
         group = prefix + "g"
-        procs = [_subprocess_worker("normalise", kafka, prefix, str(i), group) for i in range(workers)]
-        procs += [_subprocess_worker("score", kafka, prefix, str(i), group) for i in range(workers)]
+        procs = [_subprocess_worker(stage, kafka, prefix, str(i), group)
+                 for stage in TOPOLOGIES[topology] for i in range(workers)]
         try:
             _produce(kafka, serde, prefix + RAW_ALERTS.name, records)
             expected, _ = _expected(records)
             messages = _read_all(kafka, prefix + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
-            alerts_topic = _read_all(kafka, prefix + ALERTS.name, settle_s=1)
+            keyed = _read_all(kafka, prefix + (ALERTS.name if topology == "split" else RAW_ALERTS.name), settle_s=1)
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
             for proc in procs:
                 proc.wait(30)
-        partitions = Counter(m.partition() for m in alerts_topic)
+        partitions = Counter(m.partition() for m in keyed)
         assert len(partitions) > 1
         results.append(_scored_summary(messages, serde, prefix + SCORED_ALERTS.name))
     assert results[0] == results[1]
     assert sum(results[0].values()) == sum(expected.values())
+
+
+def test_the_fused_stage_rekeys_raw_alerts_another_producer_keyed_by_alert_id_and_gives_the_same_counts(
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
+) -> None:
+    records = list(raw_alert_stream(1500, seed=41, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    expected, _ = _expected(records)
+    start_worker("core")
+    _produce(kafka, serde, catalogue + RAW_ALERTS.name, records, key=lambda r: r.source_alert_id)
+
+    messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()))
+    got = Counter(serde.decode(m.value(), ScoredAlert, topic=catalogue + SCORED_ALERTS.name).alert.alert_id
+                  for m in messages)
+    assert got == expected
+    # Each record that normalises came back to the raw topic once, under its asset's key.
+    raw = _read_all(kafka, catalogue + RAW_ALERTS.name, settle_s=1)
+    rekeyed = [m for m in raw if m.key().decode() != serde.decode(m.value(), RawAlert, topic=m.topic()).source_alert_id]
+    valid = [r for r in records if raw_alert_key(r) != r.source_alert_id]
+    assert len(rekeyed) == len(valid)
+    assert all(m.key().decode() == raw_alert_key(serde.decode(m.value(), RawAlert, topic=m.topic())) for m in rekeyed)

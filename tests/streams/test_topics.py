@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from streams.topics import CATALOGUE, SOURCE_CHECKPOINTS, TICKETS, create_topics
+from streams.topics import ALERTS, CATALOGUE, RAW_ALERTS, SCORE_CHANGELOG, SOURCE_CHECKPOINTS, TICKETS, create_topics
 
 
 def test_catalogue_names_are_unique_and_prefixed() -> None:
@@ -38,3 +38,9 @@ def test_create_topics_is_idempotent_and_applies_configs(kafka_bootstrap: str, t
     configs = admin.describe_configs([resource])[resource].result()
     assert configs["cleanup.policy"].value == "compact"
     assert configs["compression.type"].value == TICKETS.compression
+
+
+def test_the_score_changelog_has_a_partition_for_each_input_partition_of_either_topology() -> None:
+    # State of input partition p is written to changelog partition p, by the fused stage (input
+    # prisma.alerts.raw) and by the split score stage (input prisma.alerts).
+    assert SCORE_CHANGELOG.partitions == RAW_ALERTS.partitions == ALERTS.partitions

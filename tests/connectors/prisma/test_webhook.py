@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from processors.normalise import normalise
 from processors.normalise.compute_webhook import compute_webhook_alert_id
 from processors.errors import ConfigurationError
 from processors.models import AlertSource, RawAlert
@@ -92,14 +93,17 @@ def settings() -> WebhookSettings:
     return WebhookSettings(auth_token=SecretStr(TOKEN), max_body_bytes=64 * 1024)
 
 
-async def test_accepted_cspm_alerts_are_written_as_raw_alerts_keyed_by_alert_id(settings: WebhookSettings) -> None:
+async def test_accepted_cspm_alerts_are_written_as_raw_alerts_keyed_by_their_asset(settings: WebhookSettings) -> None:
     publisher = RecordingPublisher()
     async with _client(create_webhook_app(settings, publisher)) as client:
         response = await client.post("/webhooks/prisma/cspm", headers={"Authorization": TOKEN},
                                      json=[_notification("P-1"), _notification("P-2", alertStatus="resolved")])
     assert response.status_code == 200
     assert response.json() == {"accepted": 2, "dead_lettered": 0}
-    assert [r.key for r in publisher.records] == ["P-1", "P-2"]
+    assert [r.value.source_alert_id for r in publisher.records] == ["P-1", "P-2"]
+    # Keyed by canonical asset id: everything about one asset shares a partition from the start.
+    assert [r.key for r in publisher.records] == [normalise(r.value).resource.asset_id for r in publisher.records]
+    assert publisher.records[0].key.startswith("aws:")
     raw = publisher.records[1].value
     assert isinstance(raw, RawAlert)
     assert raw.source is AlertSource.CSPM_WEBHOOK
@@ -150,7 +154,7 @@ async def test_bad_records_go_to_the_dlq_with_their_reason_while_good_ones_go_on
     assert response.json() == {"accepted": 2, "dead_lettered": 3}
     good = [r for r in publisher.records if r.topic == RAW_ALERTS.name]
     bad = [r.value for r in publisher.records if r.topic == DLQ.name]
-    assert [r.key for r in good] == ["P-1", "P-4"]
+    assert [r.value.source_alert_id for r in good] == ["P-1", "P-4"]
     reasons = [d.error_message for d in bad if isinstance(d, DeadLetter)]
     assert reasons == ["record 1: missing or empty alertId",
                        "record 2: expected a JSON object, got str",
@@ -172,7 +176,7 @@ async def test_compute_events_get_a_stable_id_so_retries_are_recognised(settings
             response = await client.post("/webhooks/prisma/compute", headers={"Authorization": TOKEN},
                                          json=COMPUTE_RUNTIME_EVENT)
             assert response.status_code == 200
-    keys = {r.key for r in publisher.records}
+    keys = {r.value.source_alert_id for r in publisher.records}
     assert keys == {compute_webhook_alert_id(COMPUTE_RUNTIME_EVENT)}
     other = dict(COMPUTE_RUNTIME_EVENT, message="another process")
     assert compute_webhook_alert_id(other) not in keys
@@ -189,7 +193,9 @@ async def test_a_vulnerability_event_listing_two_images_becomes_two_alerts_keyed
     async with _client(create_webhook_app(settings, publisher)) as client:
         response = await client.post("/webhooks/prisma/compute", headers={"Authorization": TOKEN}, json=event)
     assert response.json() == {"accepted": 2, "dead_lettered": 0}
-    assert [r.key for r in publisher.records] == ["cwpp:image-vulns:sha256:aaa", "cwpp:image-vulns:sha256:bbb"]
+    assert [r.value.source_alert_id for r in publisher.records] == [
+        "cwpp:image-vulns:sha256:aaa", "cwpp:image-vulns:sha256:bbb"]
+    assert len({r.key for r in publisher.records}) == 2  # two images, two assets
 
 
 async def test_a_compute_event_without_host_or_vulnerabilities_is_dead_lettered(settings: WebhookSettings) -> None:
@@ -268,7 +274,7 @@ async def test_under_concurrent_posts_every_accepted_alert_is_on_the_raw_topic_a
     assert expected_dlq == len([n for n in range(40) if n % 4 == 0 and n % 10 != 7])
 
     raw = _drain(kafka_bootstrap, settings.raw_topic, len(accepted_ids), unique_name("g"))
-    stored_ids = [m.key().decode() for m in raw]
+    stored_ids = [serde.decode(m.value(), RawAlert, topic=settings.raw_topic).source_alert_id for m in raw]
     assert sorted(stored_ids) == sorted(accepted_ids)  # nothing lost, nothing doubled
     decoded = serde.decode(raw[0].value(), RawAlert, topic=settings.raw_topic)
     assert decoded.source is AlertSource.CSPM_WEBHOOK
