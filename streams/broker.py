@@ -339,9 +339,21 @@ class LocalBroker:
                 "auto.create.topics.enable=false",
                 "log.retention.hours=168",
                 "log.segment.bytes=67108864",
+                *self._extra_properties(),
                 "",
             ])
         )
+
+    def _extra_properties(self) -> list[str]:
+        """PRISMAFLOW_BROKER_PROPERTIES as server.properties lines; a malformed entry is an error."""
+        lines = []
+        for item in filter(None, (part.strip() for part in self.settings.properties.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigurationError(
+                    f"PRISMAFLOW_BROKER_PROPERTIES: {item!r} is not key=value (entries are separated by commas)")
+            lines.append(f"{key.strip()}={value.strip()}")
+        return lines
 
     def _format_storage(self, java: str, jars: Path) -> None:
         cluster_id = _kafka_uuid()

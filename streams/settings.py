@@ -122,6 +122,9 @@ class BrokerSettings(_Settings):
     controller_port: int = Field(default=9093, ge=1, le=65535, description="KRaft controller port")
     kafka_version: str = Field(default="4.1.1", description="Apache Kafka version (org.apache.kafka:kafka_2.13)")
     heap: str = Field(default="768m", description="Java heap size for the broker (-Xmx)")
+    properties: str = Field(
+        default="", description="Extra broker settings, comma-separated key=value, appended to server.properties "
+                                "(e.g. `num.io.threads=2,num.network.threads=2`)")
     jvm_options: str = Field(
         default="-XX:TieredStopAtLevel=1",
         description="Extra JVM options for the broker, space-separated. The default compiles with C1 only: on a "

@@ -119,3 +119,13 @@ def test_missing_maven_names_what_to_install(monkeypatch: pytest.MonkeyPatch, tm
     settings = BrokerSettings(home=tmp_path / "m", jar_cache=tmp_path / "empty-cache")
     with pytest.raises(ConfigurationError, match="Maven"):
         LocalBroker(settings).ensure_installed()
+
+
+def test_extra_properties_reach_server_properties_and_a_malformed_one_is_refused(tmp_path: Path) -> None:
+    broker = LocalBroker(BrokerSettings(home=tmp_path, properties="num.io.threads=2, num.network.threads = 2"))
+    broker._write_config()
+    lines = broker.config_file.read_text().splitlines()
+    assert "num.io.threads=2" in lines and "num.network.threads=2" in lines
+    with pytest.raises(ConfigurationError, match="not key=value"):
+        LocalBroker(BrokerSettings(home=tmp_path, properties="num.io.threads")).\
+            _write_config()
