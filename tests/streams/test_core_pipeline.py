@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from connectors.prisma.simulator.traffic import raw_alert_stream
@@ -83,7 +83,9 @@ def _read_all(kafka: KafkaSettings, topic: str, *, settle_s: float = 3.0, expect
     consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"reader-{time.monotonic_ns()}",
                          "auto.offset.reset": "earliest", "isolation.level": "read_committed",
                          "enable.auto.commit": False})
-    consumer.subscribe([topic])
+    # Assigned, not subscribed: no group join to wait for (it can outlast settle_s on a busy machine).
+    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     messages: list[Any] = []
     last = time.monotonic()
     deadline = last + timeout_s
