@@ -19,19 +19,16 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
 
 from connectors.base import (
-    HttpConnector,
-    AuthenticationError,
     ResponseFormatError,
     RetryPolicy,
-    send_with_retry,
 )
-from connectors.prisma._http import expect_dict, json_body
+from connectors.prisma._http import SessionTokenClient, expect_dict, json_body
 from connectors.prisma.models import ComputePage
 from connectors.prisma.settings import PrismaSettings
 
@@ -48,7 +45,7 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-class ComputeClient(HttpConnector):
+class ComputeClient(SessionTokenClient):
     """One Compute console. Use as ``async with ComputeClient(settings) as compute: ...``.
 
     Requires ``settings.compute_url``. ``client`` is borrowed when given, closed only when owned.
@@ -67,9 +64,10 @@ class ComputeClient(HttpConnector):
         if settings.compute_url is None:
             raise ValueError("PrismaSettings.compute_url is required for the Compute client")
         self._settings = settings
-        self._base = f"{settings.compute_url}/api/{settings.compute_api_version}"
+        self._base_url = f"{settings.compute_url}/api/{settings.compute_api_version}"
         super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
                          sleep=sleep, rng=rng)
+        self._name = "prisma compute"
         self._clock = clock
         self._token: str | None = None
         self._token_at = 0.0
@@ -103,49 +101,8 @@ class ComputeClient(HttpConnector):
             assert self._token is not None
             return self._token
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        url = self._base + path
-        headers = {"Accept": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-
-        def build() -> httpx.Request:
-            return self._client.build_request(
-                method, url, json=json, params=params, headers=headers
-            )
-
-        return await send_with_retry(
-            self._client, build, self._retry, sleep=self._sleep, rng=self._rng
-        )
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        token = await self._valid_token()
-        try:
-            return await self._send(method, path, token=token, json=json, params=params)
-        except AuthenticationError as exc:
-            if exc.status_code != 401:
-                raise
-            logger.info("prisma compute 401; authenticating again path=%s", exc.path)
-        async with self._lock:
-            if self._token == token:
-                self._token = None
-        token = await self._valid_token()
-        return await self._send(method, path, token=token, json=json, params=params)
+    def _auth_headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
 
     async def iter_pages(
         self,

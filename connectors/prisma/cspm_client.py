@@ -26,13 +26,11 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import (
-    HttpConnector,
     AuthenticationError,
     ResponseFormatError,
     RetryPolicy,
-    send_with_retry,
 )
-from connectors.prisma._http import expect_dict, json_body
+from connectors.prisma._http import SessionTokenClient, expect_dict, json_body
 from connectors.prisma.models import (
     AlertFilter,
     AlertPage,
@@ -63,7 +61,7 @@ def _filters_json(filters: FilterSpec | None) -> list[dict[str, str]]:
     return [f.model_dump() for f in filters]
 
 
-class CspmClient(HttpConnector):
+class CspmClient(SessionTokenClient):
     """One tenant's CSPM API. Use as ``async with CspmClient(settings) as cspm: ...``.
 
     ``client`` is borrowed when given (tests pass one over ``httpx.ASGITransport``) and closed
@@ -84,6 +82,8 @@ class CspmClient(HttpConnector):
         super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
                          sleep=sleep, rng=rng)
         self._settings = settings
+        self._base_url = settings.api_url
+        self._name = "prisma cspm"
         self._clock = clock
         self._token: str | None = None
         self._token_at = 0.0
@@ -131,56 +131,8 @@ class CspmClient(HttpConnector):
             assert self._token is not None
             return self._token
 
-    async def _relogin_after(self, stale: str) -> None:
-        async with self._lock:
-            if self._token == stale:  # another task may have renewed it meanwhile
-                self._token = None
-                await self.login()
-
-    # -- transport -----------------------------------------------------------------------------
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        url = self._settings.api_url + path
-        headers = {"Accept": "application/json"}
-        if token is not None:
-            headers["x-redlock-auth"] = token
-
-        def build() -> httpx.Request:
-            return self._client.build_request(
-                method, url, json=json, params=params, headers=headers
-            )
-
-        return await send_with_retry(
-            self._client, build, self._retry, sleep=self._sleep, rng=self._rng
-        )
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """An authenticated call; one re-login on 401, then :class:`AuthenticationError`."""
-        token = await self._valid_token()
-        try:
-            return await self._send(method, path, token=token, json=json, params=params)
-        except AuthenticationError as exc:
-            if exc.status_code != 401:
-                raise
-            logger.info("prisma cspm 401; logging in again method=%s path=%s", method, exc.path)
-        await self._relogin_after(token)
-        token = await self._valid_token()
-        return await self._send(method, path, token=token, json=json, params=params)
+    def _auth_headers(self, token: str) -> dict[str, str]:
+        return {"x-redlock-auth": token}
 
     # -- alerts --------------------------------------------------------------------------------
 
