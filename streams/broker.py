@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processors.errors import BrokerError, ConfigurationError
+from streams.local_process import pid_alive, port_open
 from streams.settings import BrokerSettings
 
 __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]
@@ -94,29 +94,6 @@ def _find_maven() -> str:
     return mvn
 
 
-def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as gone.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def wait_for_metadata(bootstrap_servers: str, timeout_s: float) -> None:
     """Block until a broker at ``bootstrap_servers`` answers a metadata request.
 
@@ -127,7 +104,7 @@ def wait_for_metadata(bootstrap_servers: str, timeout_s: float) -> None:
 
     deadline = time.monotonic() + timeout_s
     host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
-    while not _port_open(host, int(port)):
+    while not port_open(host, int(port)):
         if time.monotonic() > deadline:
             raise BrokerError(f"no broker listens at {bootstrap_servers} after {timeout_s:.0f}s")
         time.sleep(0.2)
@@ -200,7 +177,7 @@ class LocalBroker:
     # -- lifecycle ----------------------------------------------------------------------------
     def status(self) -> BrokerStatus:
         pid = self._read_pid()
-        running = pid is not None and _pid_alive(pid)
+        running = pid is not None and pid_alive(pid)
         return BrokerStatus(running, pid if running else None, self.bootstrap_servers, self.home)
 
     def start(self) -> BrokerStatus:
@@ -211,7 +188,7 @@ class LocalBroker:
             log.info("broker already running pid=%s", current.pid)
             return current
         for port in (self.settings.port, self.settings.controller_port):
-            if _port_open(self.settings.host, port):
+            if port_open(self.settings.host, port):
                 raise BrokerError(
                     f"port {self.settings.host}:{port} is taken by another process; stop it, or set "
                     "PRISMAFLOW_BROKER_PORT / PRISMAFLOW_BROKER_CONTROLLER_PORT, or point "
@@ -250,7 +227,7 @@ class LocalBroker:
     def stop(self) -> bool:
         """Stop the broker; return False when it was not running. Leaves no Java process behind."""
         pid = self._read_pid()
-        if pid is None or not _pid_alive(pid):
+        if pid is None or not pid_alive(pid):
             self.pid_file.unlink(missing_ok=True)
             return False
         self._terminate(pid)
@@ -272,7 +249,7 @@ class LocalBroker:
             return
         deadline = time.monotonic() + _STOP_GRACE_S
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 break
             _reap(pid)
             time.sleep(0.1)
@@ -283,7 +260,7 @@ class LocalBroker:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(0.05)
         if self._process is not None and self._process.pid == pid:
@@ -294,7 +271,7 @@ class LocalBroker:
 
     def _wait_until_ready(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
-        while not _port_open(self.settings.host, self.settings.port):
+        while not port_open(self.settings.host, self.settings.port):
             if proc.poll() is not None:
                 raise BrokerError(f"the broker exited with code {proc.returncode}:\n{self._log_tail()}")
             if time.monotonic() > deadline:

@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from processors.errors import BrokerError, ConfigurationError
+from streams.local_process import pid_alive, port_open
 
 __all__ = [
     "APICURIO_VERSION",
@@ -263,7 +263,7 @@ class LocalSchemaRegistry:
         if self._answers():
             return
         runner = self.ensure_installed()
-        if _port_in_use(self.host, self.port):
+        if port_open(self.host, self.port):
             raise LocalRegistryError(
                 f"port {self.port} on {self.host} is in use by something that is not a schema "
                 f"registry (no answer from {self.url}/subjects); choose another port"
@@ -360,7 +360,7 @@ class LocalSchemaRegistry:
             pid = int(self.pid_file.read_text(encoding="utf-8").strip())
         except (OSError, ValueError):
             return None
-        if not _alive(pid):
+        if not pid_alive(pid):
             return None
         cmdline = _cmdline(pid)
         if cmdline is not None and self._marker not in cmdline:
@@ -371,12 +371,12 @@ class LocalSchemaRegistry:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self._reap()
-            if not _alive(pid):
+            if not pid_alive(pid):
                 self._collect(pid)
                 return True
             time.sleep(0.1)
         self._reap()
-        gone = not _alive(pid)
+        gone = not pid_alive(pid)
         if gone:
             self._collect(pid)
         return gone
@@ -404,28 +404,6 @@ def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((host, port)) == 0
-
-
-def _alive(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return True  # no /proc (not Linux): trust kill(0)
-    # The state follows the parenthesised command name, which may itself contain spaces.
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _cmdline(pid: int) -> str | None:
