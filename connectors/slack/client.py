@@ -29,14 +29,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectors.base import (
     ConnectorError,
+    HttpConnector,
     RateLimitedError,
     ResponseFormatError,
     RetriesExhaustedError,
@@ -84,7 +84,7 @@ class ChatWebhookSettings(BaseModel):
         return value
 
 
-class ChatWebhookClient:
+class ChatWebhookClient(HttpConnector):
     """Posts JSON bodies to one webhook, retrying per the settings' policy.
 
     Pass ``client`` (e.g. with ``httpx.MockTransport`` or ``ASGITransport``) in tests; otherwise
@@ -100,30 +100,11 @@ class ChatWebhookClient:
         rng: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=settings.retry,
+                         sleep=sleep, rng=rng)
         self.settings = settings
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.request_timeout_s), follow_redirects=False
-        )
         self._label = "slack-webhook" if settings.kind is ChatKind.SLACK else "teams-workflow"
-        self._sleep = sleep
-        self._rng = rng
         self._clock = clock
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
 
     def _scrub(self, error: ConnectorError) -> ConnectorError:
         error.path = self._label  # the URL path is the secret (Slack)
