@@ -153,6 +153,12 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _chaos(args: argparse.Namespace) -> int:
+    from streams.chaos import run_chaos
+
+    return run_chaos(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -172,6 +178,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "eval": ("evaluate the analysis stage on the labelled alert set", _eval),
     "audit": ("verify the hash chains of the audit topic", _audit),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
+    "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -198,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
             from streams.bench import add_arguments
 
             add_arguments(command)
+        elif name == "chaos":
+            from streams.chaos import add_arguments as chaos_arguments
+
+            chaos_arguments(command)
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":

@@ -50,7 +50,7 @@ def dead_letter(
     response = getattr(error, "body_excerpt", "")
     if response and response not in message:  # an outside system's answer: keep it for the operator
         message = f"{message}; response: {response}"
-    message = message[:_MAX_MESSAGE]
+    message = _encodable(message)[:_MAX_MESSAGE]
     record = DeadLetter(
         original_topic=original_topic,
         original_partition=max(original_partition, 0),
@@ -62,7 +62,7 @@ def dead_letter(
         error_message=message,
         failed_at=now or datetime.now(UTC),
         attempts=attempts,
-        headers=dict(original_headers or {}),
+        headers={_encodable(k): v for k, v in (original_headers or {}).items()},
     )
     headers = {
         f"{ERROR_HEADER_PREFIX}topic": original_topic.encode(),
@@ -78,3 +78,9 @@ def dead_letter(
     )
     key = original_key.decode("utf-8", "replace") if original_key is not None else None
     return OutgoingRecord(dlq_topic, key, record, headers)
+
+
+def _encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot carry (lone surrogates) written as a backslash escape: an
+    error message quoting the bad input must not fail to encode in its turn."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

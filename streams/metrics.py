@@ -10,7 +10,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
     "RECORDS_IN", "RECORDS_OUT", "DEAD_LETTERS", "PROCESS_SECONDS", "BATCH_SECONDS",
-    "END_TO_END_SECONDS", "STATE_ENTRIES", "CONSUMER_LAG", "serve_metrics",
+    "END_TO_END_SECONDS", "REKEYED", "TRANSACTIONS_ABORTED", "STATE_ENTRIES", "CONSUMER_LAG", "serve_metrics",
 ]
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -30,6 +30,10 @@ END_TO_END_SECONDS = Histogram(
 REKEYED = Counter(
     "prismaflow_stage_records_rekeyed_total",
     "Raw records not keyed by their asset id, sent back to the raw topic under it (fused stage)", ["stage"])
+TRANSACTIONS_ABORTED = Counter(
+    "prismaflow_stage_transactions_aborted_total",
+    "Batches whose transaction was aborted (broker outage, rebalance, stuck call) and processed again",
+    ["stage"])
 STATE_ENTRIES = Gauge("prismaflow_stage_state_entries", "Entries in a stateful stage's local state", ["stage"])
 CONSUMER_LAG = Gauge("prismaflow_consumer_lag_records", "Records behind the partition's end", ["stage", "partition"])
 

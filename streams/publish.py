@@ -190,51 +190,35 @@ class TransactionalPublisher:
 
     ``transactional_id`` must be stable per logical writer (e.g. ``prismaflow-cspm-poller``): a
     restarted writer with the same id fences its dead predecessor and aborts its open transaction.
-    Blocking; asyncio callers run :meth:`publish` in a thread (``asyncio.to_thread``).
+    Blocking; asyncio callers run :meth:`publish` in a thread (``asyncio.to_thread``). A broker
+    outage is waited out inside :meth:`publish` (see :class:`streams.transactions.TransactionalProducer`);
+    ``stop`` ends that wait.
     """
 
     def __init__(self, kafka: KafkaSettings, serde: AvroSerde, transactional_id: str,
-                 *, timeout_s: float = 30.0) -> None:
-        from confluent_kafka import KafkaException, Producer
+                 *, timeout_s: float = 30.0, stop: threading.Event | None = None) -> None:
+        from streams.transactions import TransactionalProducer
 
         self._serde = serde
-        self._timeout_s = timeout_s
-        self._producer = Producer(producer_config(kafka, **{"transactional.id": transactional_id,
-                                                            "retry.backoff.ms": 10}))
-        try:
-            self._producer.init_transactions(timeout_s)
-        except KafkaException as exc:
-            raise PublishError(f"could not initialise transactions for {transactional_id}: {exc}") from exc
+        self._transactions = TransactionalProducer(
+            producer_config(kafka, **{"transactional.id": transactional_id, "retry.backoff.ms": 10}),
+            timeout_s=timeout_s, init_timeout_s=timeout_s, stop=stop)
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        """Write every record in one transaction; raise PublishError (transaction aborted) on failure."""
-        from confluent_kafka import KafkaException
+        """Write every record in one transaction; raise PublishError (nothing written) on failure."""
+        from streams.transactions import EncodedRecord, TransactionAborted
 
-        encoded = [(r, self._serde.encode(r.value, topic=r.topic) if r.value is not None else None)
+        encoded = [EncodedRecord(r.topic, r.key.encode() if r.key is not None else None,
+                                 self._serde.encode(r.value, topic=r.topic) if r.value is not None else None,
+                                 list(r.headers.items()) or None, r.partition)
                    for r in records]
         try:
-            self._producer.begin_transaction()
-            for record, value in encoded:
-                while True:
-                    try:
-                        self._producer.produce(
-                            record.topic, value=value,
-                            key=record.key.encode() if record.key is not None else None,
-                            headers=list(record.headers.items()) or None,
-                        )
-                        break
-                    except BufferError:
-                        self._producer.poll(0.05)
-            self._producer.commit_transaction(self._timeout_s)
-        except KafkaException as exc:
-            try:
-                self._producer.abort_transaction(self._timeout_s)
-            except KafkaException:
-                log.warning("abort_transaction failed after a failed commit", exc_info=True)
-            raise PublishError(f"transaction of {len(records)} records failed: {exc}") from exc
+            self._transactions.commit(encoded)
+        except TransactionAborted as exc:
+            raise PublishError(f"transaction of {len(records)} records aborted, nothing written: {exc}") from exc
 
     def close(self) -> None:
-        self._producer.flush(self._timeout_s)
+        self._transactions.close()
 
 
 def watermarks(consumer: Any, topic: str, partition: int, timeout_s: float = 30.0) -> tuple[int, int]:

@@ -93,11 +93,11 @@ def build_worker(name: str, kafka: KafkaSettings, serde: AvroSerde, settings: Wo
 def run_stage(name: str) -> int:
     """Run one stage until SIGTERM/SIGINT (the CLI's ``prismaflow run``)."""
     from streams.metrics import serve_metrics
+    from streams.process import run_until_signalled
 
     settings = WorkerSettings()
     serde = build_serde()
     worker = build_worker(name, KafkaSettings(), serde, settings)
     serve_metrics(settings.metrics_port)
     log.info("worker starting stage=%s instance=%s", name, settings.instance_id)
-    worker.run_forever()
-    return 0
+    return run_until_signalled(worker.run, worker.stop, name=f"run {name}")

@@ -70,12 +70,19 @@ class KafkaSettings(_Settings):
         default=1, ge=1, description="Replication factor used by `prismaflow topics create`"
     )
 
-    def client_config(self) -> dict[str, str | int | float | bool]:
-        """The librdkafka configuration common to producers, consumers and admin clients."""
-        config: dict[str, str | int | float | bool] = {
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka configuration common to producers, consumers and admin clients.
+
+        ``logger`` routes librdkafka's own log lines through Python logging, once per interval each
+        (:mod:`streams.kafka_logging`).
+        """
+        from streams.kafka_logging import KAFKA_LOGGER
+
+        config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
             "client.id": self.client_id,
+            "logger": KAFKA_LOGGER,
         }
         if self.sasl_mechanism:
             config["sasl.mechanism"] = self.sasl_mechanism

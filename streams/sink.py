@@ -14,11 +14,18 @@ acknowledged). Failures are sorted by what they mean:
 
 Sinks must be idempotent (the tracker sinks look a fingerprint up before creating), because after a
 crash the records since the last commit are delivered again.
+
+A *broker* outage is ridden out the same way: the records a sink wants written after a delivery
+(ticket state, audit records) are never given up by the producer (no message timeout), so the worker
+waits until the broker acknowledged them rather than writing them twice; an offset commit that
+fails for want of a broker is retried; one log line per interval says how long it has lasted.
+:meth:`SinkWorker.stop` ends every wait within half a second, committing nothing it did not confirm.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -33,6 +40,7 @@ from pydantic import BaseModel
 from connectors.base import RetriesExhaustedError, TransientError
 from processors.errors import BrokerError, PrismaflowError
 from streams.dlq import dead_letter
+from streams.outage import OutageLog, Stopping
 from streams.publish import OutgoingRecord, producer_config
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
@@ -48,6 +56,17 @@ RETRIES = Counter("prismaflow_sink_retries_total", "Batches retried after a tran
 PAUSED = Gauge("prismaflow_sink_paused", "1 while a sink waits out an outage", ["sink"])
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _moved_codes() -> frozenset[int]:
+    from confluent_kafka import KafkaError
+
+    return frozenset({KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
+                      KafkaError.UNKNOWN_MEMBER_ID, KafkaError.FENCED_INSTANCE_ID, KafkaError._ASSIGNMENT_LOST,
+                      KafkaError._STATE})
+
+
+_MOVED = _moved_codes()
 
 
 @dataclass(frozen=True)
@@ -111,7 +130,10 @@ class SinkWorker:
         self.kafka, self.serde, self.sink, self.options = kafka, serde, sink, options
         self._sleep = sleep
         self._stop = threading.Event()
-        self.producer = Producer(producer_config(kafka))
+        # message.timeout.ms 0: librdkafka never fails a queued record for taking long; an outage
+        # delays the acknowledgement instead of tempting us to write the record a second time.
+        self.producer = Producer(producer_config(kafka, **{"message.timeout.ms": 0}))
+        self._outage = OutageLog(log, f"sink {sink.name}")
         self.consumer = Consumer({
             **kafka.client_config(), "group.id": options.group_id, "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "isolation.level": "read_committed",
@@ -135,10 +157,22 @@ class SinkWorker:
                 batch = [m for m in messages if m.error() is None]
                 if batch:
                     await self._process(batch)
+        except Stopping:
+            log.info("sink stopped while waiting sink=%s; the batch in hand is not committed", self.sink.name)
         finally:
             await self.sink.close()
-            self.consumer.close()
-            self.producer.flush(10)
+            await asyncio.to_thread(self._close_clients)
+
+    def _close_clients(self) -> None:
+        from streams.outage import CallTimedOut, call_with_deadline
+
+        try:
+            call_with_deadline(self.consumer.close, 10.0, what="consumer.close")
+        except CallTimedOut:
+            log.warning("consumer close did not finish sink=%s", self.sink.name)
+        remaining = self.producer.flush(5)
+        if remaining:
+            log.warning("records unacknowledged at close sink=%s count=%d", self.sink.name, remaining)
 
     async def _process(self, messages: list[Any]) -> None:
         records: list[SinkRecord[Any]] = []
@@ -156,18 +190,18 @@ class SinkWorker:
         while True:
             started = time.perf_counter()
             try:
-                failures, extra = await self.sink.deliver(records)
+                failures, extra = await self._deliver_unless_stopped(records)
                 break
             except (TransientError, RetriesExhaustedError) as exc:
                 if self._stop.is_set():
-                    raise BrokerError(f"sink {self.sink.name} stopped during an outage; offsets not committed") from exc
+                    raise Stopping(f"sink {self.sink.name} stopped during an outage; offsets not committed") from exc
                 wait = random.uniform(0, min(self.options.pause_max_s, self.options.pause_base_s * 2 ** attempt))
                 attempt += 1
                 RETRIES.labels(self.sink.name).inc()
                 PAUSED.labels(self.sink.name).set(1)
                 log.warning("sink paused sink=%s attempt=%d wait_s=%.1f error=%s", self.sink.name, attempt, wait, exc)
                 self.consumer.pause(self.consumer.assignment())
-                await self._sleep(wait)
+                await self._pause(wait)
                 self.consumer.resume(self.consumer.assignment())
             finally:
                 DELIVERY_SECONDS.labels(self.sink.name).observe(time.perf_counter() - started)
@@ -177,8 +211,60 @@ class SinkWorker:
             dead.append(self._dead(r.topic, r.partition, r.offset, r.key, r.raw, failure.error))
         DELIVERIES.labels(self.sink.name, "delivered").inc(len(records) - len(failures))
         DELIVERIES.labels(self.sink.name, "dead_letter").inc(len(dead))
-        self._write(extra + dead)
-        self.consumer.commit(asynchronous=False)
+        await asyncio.to_thread(self._write, extra + dead)
+        await asyncio.to_thread(self._commit)
+
+    async def _deliver_unless_stopped(self, records: list[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
+        """The sink's delivery of a batch, cancelled when stop() is asked for in the middle of it.
+
+        A batch can take long (hundreds of tracker calls); shutting down must not wait for it. What
+        was delivered before the cancellation is delivered again after the restart, since no offset
+        moved, and the sinks are idempotent.
+        """
+        delivery = asyncio.ensure_future(self.sink.deliver(records))
+        while not delivery.done():
+            await asyncio.wait({delivery}, timeout=0.2)
+            if self._stop.is_set() and not delivery.done():
+                delivery.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await delivery
+                raise Stopping(f"sink {self.sink.name} stopped in the middle of a batch; offsets not committed")
+        return delivery.result()
+
+    async def _pause(self, wait_s: float) -> None:
+        """Sleep ``wait_s`` (through the injectable sleep), in slices so that stop() is seen."""
+        remaining = wait_s
+        while remaining > 0:
+            if self._stop.is_set():
+                raise Stopping(f"sink {self.sink.name} stopped while paused")
+            step = min(0.5, remaining)
+            await self._sleep(step)
+            remaining -= step
+
+    def _commit(self) -> None:
+        """Commit the consumed offsets, waiting out a broker that is away.
+
+        A commit refused because the partitions moved to another member (a rebalance) is dropped:
+        the new owner delivers those records again, and the sinks are idempotent.
+        """
+        from confluent_kafka import KafkaError, KafkaException
+
+        while True:
+            try:
+                self.consumer.commit(asynchronous=False)
+                self._outage.recovered()
+                return
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                code = error.code() if isinstance(error, KafkaError) else None
+                if code == KafkaError._NO_OFFSET:
+                    return
+                if code in _MOVED:
+                    log.warning("offsets not committed, partitions moved sink=%s error=%s", self.sink.name, error)
+                    return
+                self._outage.failing(error)
+                if self._stop.wait(0.5):
+                    raise Stopping(f"sink {self.sink.name} stopped before its offsets were committed") from exc
 
     def _dead(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
               error: BaseException) -> OutgoingRecord:
@@ -198,8 +284,19 @@ class SinkWorker:
 
         for record in records:
             value = self.serde.encode(record.value, topic=record.topic) if record.value is not None else None
-            self.producer.produce(record.topic, value=value, key=record.key.encode() if record.key else None,
-                                  headers=list(record.headers.items()) or None, on_delivery=on_delivery)
-        remaining = self.producer.flush(30)
-        if remaining or errors:
-            raise BrokerError(f"sink {self.sink.name}: {remaining} records unacknowledged, errors {errors[:3]}")
+            while True:
+                try:
+                    self.producer.produce(record.topic, value=value, key=record.key.encode() if record.key else None,
+                                          headers=list(record.headers.items()) or None, on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    self.producer.poll(0.1)  # local queue full (a long outage): let it drain
+                    if self._stop.is_set():
+                        raise Stopping(f"sink {self.sink.name} stopped while its producer queue was full") from None
+        while (remaining := self.producer.flush(0.5)) > 0:
+            self._outage.failing(f"{remaining} records waiting for the broker's acknowledgement")
+            if self._stop.is_set():
+                raise Stopping(f"sink {self.sink.name} stopped with {remaining} records unacknowledged")
+        self._outage.recovered()
+        if errors:
+            raise BrokerError(f"sink {self.sink.name}: the broker refused records: {errors[:3]}")

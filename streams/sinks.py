@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from processors.errors import ConfigurationError
 from processors.models import RiskTier
 from processors.tickets import TicketRules
 from streams.audit import AuditWriter
+from streams.process import AsyncStopper, run_until_signalled
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings, _Settings
 from streams.sink import Sink, SinkOptions, SinkWorker
@@ -149,15 +149,8 @@ def _run(sink_name: str, build: Callable[[KafkaSettings, AvroSerde, str, AuditWr
         group_id=f"{worker_settings.group_prefix}.sink.{sink_name}", dlq_topic=prefix + DLQ.name))
     serve_metrics(worker_settings.metrics_port)
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
-        await worker.run_async()
-
     log.info("sink starting sink=%s instance=%s", sink_name, worker_settings.instance_id)
-    asyncio.run(main())
-    return 0
+    return run_until_signalled(worker.run, worker.stop, name=f"sink {sink_name}")
 
 
 def run_sink(name: str) -> int:
@@ -194,11 +187,10 @@ def run_sync(name: str) -> int:
     audit = AuditWriter(f"sync.{name}/{worker_settings.instance_id}", kafka, serde, topic=prefix + AUDIT.name)
     audit.start()
 
+    stopper = AsyncStopper()
+
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stopper.bind()
         tracker = trackers[name]()
         async with CspmClient(PrismaConnectionSettings().client_settings()) as prisma:
             syncer = TicketSyncer(tracker, prisma, kafka, serde, topic_prefix=prefix, audit=audit,
@@ -206,8 +198,7 @@ def run_sync(name: str) -> int:
             await syncer.run(stop, env.interval_s)
         await tracker.aclose()
 
-    asyncio.run(main())
-    return 0
+    return run_until_signalled(lambda: asyncio.run(main()), stopper.stop, name=f"sync {name}")
 
 
 def run_analysis() -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
+import threading
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -22,6 +22,7 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.prisma.settings import PrismaSettings
 from processors.errors import ConfigurationError
+from streams.process import AsyncStopper, run_until_signalled
 from streams.settings import KafkaSettings, _Settings
 
 __all__ = ["PrismaConnectionSettings", "run_pollers", "run_webhook"]
@@ -47,7 +48,7 @@ class PrismaConnectionSettings(_Settings):
                               password=self.secret_key, page_size=self.page_size)
 
 
-async def _pollers(stop: asyncio.Event) -> None:
+async def _pollers(stop: asyncio.Event, broker_stop: threading.Event | None = None) -> None:
     from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter
     from connectors.prisma.compute_client import ComputeClient
     from connectors.prisma.cspm_client import CspmClient
@@ -59,12 +60,13 @@ async def _pollers(stop: asyncio.Event) -> None:
     serde = build_serde()
     async with contextlib.AsyncExitStack() as stack:
         cspm = await stack.enter_async_context(CspmClient(prisma))
-        writer = KafkaPageWriter(kafka, serde, f"prismaflow-poller-cspm-{poller.tenant}")
+        writer = KafkaPageWriter(kafka, serde, f"prismaflow-poller-cspm-{poller.tenant}", stop=broker_stop)
         stack.callback(writer.close)
         tasks = [CspmPoller(poller, cspm, writer, KafkaCheckpointStore(kafka, serde)).run(stop)]
         if poller.compute_enabled and prisma.compute_url:
             compute = await stack.enter_async_context(ComputeClient(prisma))
-            compute_writer = KafkaPageWriter(kafka, serde, f"prismaflow-poller-compute-{poller.tenant}")
+            compute_writer = KafkaPageWriter(kafka, serde, f"prismaflow-poller-compute-{poller.tenant}",
+                                             stop=broker_stop)
             stack.callback(compute_writer.close)
             tasks.append(ComputePoller(poller, compute, compute_writer, KafkaCheckpointStore(kafka, serde)).run(stop))
         await asyncio.gather(*tasks)
@@ -77,15 +79,12 @@ def run_pollers() -> int:
 
     serve_metrics(PollerSettings().metrics_port)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await _pollers(stop)
+    stopper = AsyncStopper()
 
-    asyncio.run(main())
-    return 0
+    async def main() -> None:
+        await _pollers(stopper.bind(), stopper.threading_event)
+
+    return run_until_signalled(lambda: asyncio.run(main()), stopper.stop, name="poll")
 
 
 def run_webhook() -> int:

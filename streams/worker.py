@@ -6,10 +6,19 @@ offsets in **one Kafka transaction**. A crash at any point (SIGKILL included) ab
 transaction: the restarted worker re-reads from the last committed offsets and rebuilds its state
 from the committed changelog, so downstream consumers (``read_committed``) see every result once.
 
-A record that cannot be decoded or processed goes to the dead-letter topic inside the same
-transaction, with the error, stage, topic, partition, offset and original bytes, and processing
-goes on. An error of the transaction itself (broker gone, fenced by a newer instance) stops the
-worker with :class:`~processors.errors.BrokerError`; it is meant to be restarted.
+A record that cannot be decoded, processed or encoded goes to the dead-letter topic inside the
+same transaction, with the error, stage, topic, partition, offset and original bytes, and processing
+goes on: no record can stop a partition. Encoding happens once per batch after the changelog is
+coalesced; when one output of a batch cannot be encoded, the batch is rolled back and processed
+again one record per transaction, so the record at fault is dead-lettered and the state it changed
+is restored from the committed changelog.
+
+The broker going away is not an error of the worker. The transaction layer
+(:class:`streams.transactions.TransactionalProducer`) retries for as long as an outage lasts, logging
+once per interval; when a transaction is aborted (the broker timed it out, a rebalance moved a
+partition, a call was stuck and its producer replaced), the worker seeks back to the batch's first
+offsets, restores the state of those partitions from the committed changelog and processes the
+batch again. :meth:`TransactionalWorker.stop` (SIGTERM) ends every wait within half a second.
 """
 
 from __future__ import annotations
@@ -26,12 +35,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from processors.errors import BrokerError
+from processors.errors import BrokerError, SerializationError
 from streams import metrics
 from streams.dlq import dead_letter
+from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
 from streams.publish import OutgoingRecord, producer_config
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.transactions import EncodedRecord, TransactionAborted, TransactionalProducer
 
 __all__ = ["InputMessage", "Stage", "TransactionalWorker", "WorkerOptions", "StateRestorer"]
 
@@ -124,7 +135,7 @@ class TransactionalWorker(Generic[InT]):
     """Runs one stage against Kafka until :meth:`stop` (or SIGTERM/SIGINT with :meth:`run_forever`)."""
 
     def __init__(self, kafka: KafkaSettings, serde: AvroSerde, stage: Stage[InT], options: WorkerOptions) -> None:
-        from confluent_kafka import Consumer, Producer
+        from confluent_kafka import Consumer
 
         self.kafka = kafka
         self.serde = serde
@@ -132,7 +143,7 @@ class TransactionalWorker(Generic[InT]):
         self.options = options
         self._stop = threading.Event()
         self._decode = serde.deserializer(stage.input_model, stage.input_topic)
-        self.producer = Producer(producer_config(
+        self.transactions = TransactionalProducer(producer_config(
             kafka, **{"transactional.id": options.transactional_id, "linger.ms": 1,
                       "transaction.timeout.ms": 15000, "message.timeout.ms": 15000,
                       # After a commit the broker answers CONCURRENT_TRANSACTIONS until its markers are
@@ -141,8 +152,7 @@ class TransactionalWorker(Generic[InT]):
                       # default, 13 ms at 10, 3 ms at 1). Retries still back off exponentially up to
                       # retry.backoff.max.ms (1 s) when the broker is really unavailable.
                       "retry.backoff.ms": 1,
-                      **options.producer_overrides}))
-        self.producer.init_transactions(30)
+                      **options.producer_overrides}), stop=self._stop)
         self.consumer = Consumer({
             **kafka.client_config(),
             "group.id": options.group_id,
@@ -159,6 +169,7 @@ class TransactionalWorker(Generic[InT]):
         })
         self._assigned: set[int] = set()
         self._frozen_at = 0.0
+        self._restore_outage = OutageLog(log, f"restore {stage.name}")
         self._labels = {"stage": stage.name}
         # Labelled children looked up once: .labels() per record is measurable at these rates.
         self._m_in = metrics.RECORDS_IN.labels(**self._labels)
@@ -166,10 +177,20 @@ class TransactionalWorker(Generic[InT]):
                        for outcome in ("passed", "filtered", "dead_letter")}
         self._m_dead = metrics.DEAD_LETTERS.labels(**self._labels)
         self._m_process = metrics.PROCESS_SECONDS.labels(**self._labels)
+        self._m_aborted = metrics.TRANSACTIONS_ABORTED.labels(**self._labels)
+
+    @property
+    def producer(self) -> Any:
+        """The current transactional producer (it is replaced when it gets stuck or fenced)."""
+        return self.transactions.producer
 
     # -- lifecycle ----------------------------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def run_forever(self) -> None:
         """Run until SIGTERM or SIGINT, then close cleanly."""
@@ -192,18 +213,21 @@ class TransactionalWorker(Generic[InT]):
                     continue
                 idle_since = time.monotonic()
                 self._process_batch(messages)
+        except Stopping:
+            log.info("stopped while waiting for the broker stage=%s; the open transaction is not committed",
+                     self.stage.name)
         finally:
             self.close()
 
     def close(self) -> None:
+        """Leave the group and flush, each bounded: a broker that is away must not hold up the exit."""
         try:
-            self.consumer.close()
+            call_with_deadline(self.consumer.close, 10.0, what="consumer.close")
         except RuntimeError:
             pass  # already closed
-        self.producer.flush(10)
-        # Drop the producer now rather than whenever the worker object is collected: librdkafka
-        # keeps its connections (and logs their loss) for as long as the handle lives.
-        del self.producer
+        except CallTimedOut:
+            log.warning("consumer close did not finish stage=%s", self.stage.name)
+        self.transactions.close()
 
     # -- the batch ----------------------------------------------------------------------------
     def _next_batch(self) -> list[Any]:
@@ -220,41 +244,108 @@ class TransactionalWorker(Generic[InT]):
             messages.extend(self.consumer.consume(self.options.max_batch - 1, 0))
         return messages
 
-    def _process_batch(self, messages: list[Any]) -> None:
-        from confluent_kafka import KafkaException
-
-        started = time.perf_counter()
-        outputs: list[OutgoingRecord] = []
-        processed = 0
+    def _usable(self, messages: list[Any]) -> list[Any]:
+        usable = []
         for message in messages:
             if message.error() is not None:
                 if message.error().fatal():
                     raise BrokerError(f"consumer failed: {message.error()}")
-                log.warning("consume error stage=%s error=%s", self.stage.name, message.error())
+                log.debug("consume error stage=%s error=%s", self.stage.name, message.error())
                 continue
             if message.partition() not in self._assigned:
                 # Fetched before a rebalance took the partition away: its new owner reads it again
                 # from the committed offset, with the state that matches it. Handling it here would
                 # run it against state we no longer hold.
                 continue
+            usable.append(message)
+        return usable
+
+    def _process_batch(self, messages: list[Any]) -> None:
+        started = time.perf_counter()
+        batch = self._usable(messages)
+        if not batch:
+            return
+        outputs: list[OutgoingRecord] = []
+        for message in batch:
             outputs.extend(self._handle(message))
-            processed += 1
         outputs = _coalesce_changelog(outputs, self.stage.changelog_topic)
         try:
-            self.producer.begin_transaction()
-            for record in outputs:
-                self._produce(record)
-            positions = [tp for tp in self.consumer.position(self.consumer.assignment()) if tp.offset >= 0]
-            self.producer.send_offsets_to_transaction(
-                positions, self.consumer.consumer_group_metadata(), 30)
-            self.producer.commit_transaction(30)
-        except KafkaException as exc:
-            raise BrokerError(f"stage {self.stage.name}: transaction failed, restart to recover: {exc}") from exc
+            encoded = [self._encode(record) for record in outputs]
+        except Exception as exc:  # noqa: BLE001 - some output of the batch cannot be encoded
+            log.warning("a batch output cannot be encoded stage=%s count=%d error=%s; processing the "
+                        "batch one record at a time", self.stage.name, len(batch), exc)
+            self._restore_state({message.partition() for message in batch})
+            self._one_at_a_time(batch)
+            return
+        try:
+            self.transactions.commit(encoded, _next_offsets(batch), self.consumer.consumer_group_metadata())
+        except TransactionAborted as exc:
+            self._m_aborted.inc()
+            log.warning("batch aborted stage=%s count=%d, processing it again error=%s", self.stage.name,
+                        len(batch), exc)
+            self._rewind(_first_offsets(batch))
+            return
         elapsed = time.perf_counter() - started
         self._freeze_long_lived()
         metrics.BATCH_SECONDS.labels(**self._labels).observe(elapsed)
         metrics.STATE_ENTRIES.labels(**self._labels).set(self.stage.state_size())
-        log.debug("batch stage=%s count=%d outputs=%d elapsed_s=%.4f", self.stage.name, processed, len(outputs), elapsed)
+        log.debug("batch stage=%s count=%d outputs=%d elapsed_s=%.4f", self.stage.name, len(batch), len(outputs),
+                  elapsed)
+
+    def _one_at_a_time(self, batch: list[Any]) -> None:
+        """Process a batch record by record, one transaction each (the slow path of a poisoned batch).
+
+        A record whose outputs cannot be encoded is dead-lettered in its own transaction, and the
+        state of its partition is restored from the changelog, which then holds exactly the state
+        before it.
+        """
+        pending = _first_offsets(batch)
+        metadata = self.consumer.consumer_group_metadata()
+        for message in batch:
+            if message.partition() not in self._assigned:
+                continue
+            outputs = list(self._handle(message))
+            poisoned = False
+            try:
+                encoded = [self._encode(record) for record in outputs]
+            except Exception as exc:  # noqa: BLE001 - this record is the poison: dead-letter it
+                poisoned = True
+                error = SerializationError(f"an output of this record cannot be encoded: {exc}")
+                encoded = [self._encode(self._dead_letter_of(message, error))]
+            offsets = _next_offsets([message])
+            try:
+                self.transactions.commit(encoded, offsets, metadata)
+            except TransactionAborted:
+                self._m_aborted.inc()
+                self._rewind(pending)
+                return
+            pending[(message.topic(), message.partition())] = message.offset() + 1
+            if poisoned:
+                self._restore_state({message.partition()})
+
+    def _rewind(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Seek back to the first unprocessed offsets and restore the state that matches them."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        for (topic, partition), offset in offsets.items():
+            if partition not in self._assigned:
+                continue
+            try:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:
+                # Not being fetched (yet): assigning it again at the offset sets the position.
+                log.debug("seek failed, re-assigning stage=%s partition=%d error=%s", self.stage.name,
+                          partition, exc)
+                self.consumer.incremental_unassign([TopicPartition(topic, partition)])
+                self.consumer.incremental_assign([TopicPartition(topic, partition, offset)])
+        self._restore_state({partition for (_, partition) in offsets})
+
+    def _restore_state(self, partitions: set[int]) -> None:
+        if not self.stage.changelog_topic:
+            return
+        for partition in sorted(partitions & self._assigned):
+            self.stage.revoke(partition)
+            self._assign_partition(partition)
 
     def _freeze_long_lived(self) -> None:
         """Keep the cyclic garbage collector off the stage's state, at most once a second.
@@ -272,13 +363,16 @@ class TransactionalWorker(Generic[InT]):
             gc.freeze()
             self._frozen_at = now
 
-    def _handle(self, message: Any) -> Sequence[OutgoingRecord]:
-        info = InputMessage(
+    def _info(self, message: Any) -> InputMessage:
+        return InputMessage(
             topic=message.topic(), partition=message.partition(), offset=message.offset(),
             key=message.key(), value=message.value(),
             headers={k: (v or b"") for k, v in (message.headers() or [])},
             timestamp_ms=message.timestamp()[1],
         )
+
+    def _handle(self, message: Any) -> Sequence[OutgoingRecord]:
+        info = self._info(message)
         self._m_in.inc()
         started = time.perf_counter()
         try:
@@ -287,46 +381,50 @@ class TransactionalWorker(Generic[InT]):
             record = self._decode(info.value)
             produced = self.stage.handle(record, info)
         except Exception as exc:  # noqa: BLE001 - every failure of one record is dead-lettered
-            self._m_out["dead_letter"].inc()
-            self._m_dead.inc()
-            return [dead_letter(
-                stage=self.stage.name, error=exc, original_topic=info.topic,
-                original_partition=info.partition, original_offset=info.offset,
-                original_key=info.key, original_value=info.value, original_headers=info.headers,
-                dlq_topic=self.options.dlq_topic,
-            )]
+            return [self._dead_letter_of(message, exc, info)]
         finally:
             self._m_process.observe(time.perf_counter() - started)
         outcome = "passed" if produced else "filtered"
         self._m_out[outcome].inc()
         return produced
 
-    def _produce(self, record: OutgoingRecord) -> None:
+    def _dead_letter_of(self, message: Any, error: BaseException, info: InputMessage | None = None) -> OutgoingRecord:
+        info = info or self._info(message)
+        self._m_out["dead_letter"].inc()
+        self._m_dead.inc()
+        return dead_letter(
+            stage=self.stage.name, error=error, original_topic=info.topic,
+            original_partition=info.partition, original_offset=info.offset,
+            original_key=info.key, original_value=info.value, original_headers=info.headers,
+            dlq_topic=self.options.dlq_topic,
+        )
+
+    def _encode(self, record: OutgoingRecord) -> EncodedRecord:
         value = self.serde.encode(record.value, topic=record.topic) if record.value is not None else None
-        kwargs: dict[str, Any] = {
-            "value": value,
-            "key": record.key.encode() if record.key is not None else None,
-        }
-        if record.headers:
-            kwargs["headers"] = list(record.headers.items())
-        if record.partition is not None:
-            kwargs["partition"] = record.partition
-        while True:
-            try:
-                self.producer.produce(record.topic, **kwargs)
-                return
-            except BufferError:
-                self.producer.poll(0.01)
+        return EncodedRecord(record.topic, record.key.encode() if record.key is not None else None, value,
+                             list(record.headers.items()) or None, record.partition)
 
     # -- partitions and state -------------------------------------------------------------------
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+    def _assign_partition(self, partition: int) -> None:
+        """Restore one partition's state from its changelog, waiting out a broker outage."""
         from streams.changelog import read_partition
 
-        for tp in partitions:
+        while True:
             changelog: StateRestorer = ()
             if self.stage.changelog_topic:
-                changelog = read_partition(self.kafka, self.stage.changelog_topic, tp.partition)
-            self.stage.assign(tp.partition, changelog)
+                changelog = read_partition(self.kafka, self.stage.changelog_topic, partition)
+            try:
+                self.stage.assign(partition, changelog)
+                self._restore_outage.recovered()
+                return
+            except BrokerError as exc:
+                self._restore_outage.failing(exc)
+                if self._stop.wait(1.0):
+                    raise Stopping(f"stopped while restoring partition {partition}") from exc
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self._assign_partition(tp.partition)
             self._assigned.add(tp.partition)
         log.info("assigned stage=%s partitions=%s", self.stage.name, sorted(self._assigned))
 
@@ -344,3 +442,21 @@ class TransactionalWorker(Generic[InT]):
                     metrics.CONSUMER_LAG.labels(partition=str(tp.partition), **self._labels).set(high - tp.offset)
         except Exception:  # noqa: BLE001 - lag is best effort
             log.debug("lag report failed", exc_info=True)
+
+
+def _first_offsets(batch: Sequence[Any]) -> dict[tuple[str, int], int]:
+    """The offset of each partition's first record in ``batch``: where to seek back to on abort."""
+    first: dict[tuple[str, int], int] = {}
+    for message in batch:
+        first.setdefault((message.topic(), message.partition()), message.offset())
+    return first
+
+
+def _next_offsets(batch: Sequence[Any]) -> list[Any]:
+    """The offsets to commit for ``batch``: one past each partition's last record."""
+    from confluent_kafka import TopicPartition
+
+    last: dict[tuple[str, int], int] = {}
+    for message in batch:
+        last[(message.topic(), message.partition())] = message.offset()
+    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]

@@ -9,6 +9,7 @@ paging through (from the next page token or offset), or with a new window after 
 from __future__ import annotations
 
 import asyncio
+import threading
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -63,8 +64,8 @@ class KafkaPageWriter:
     """Writes pages and checkpoints in one Kafka transaction each (see TransactionalPublisher)."""
 
     def __init__(self, kafka: KafkaSettings, serde: AvroSerde, transactional_id: str,
-                 *, checkpoint_topic: str = SOURCE_CHECKPOINTS.name) -> None:
-        self._publisher = TransactionalPublisher(kafka, serde, transactional_id)
+                 *, checkpoint_topic: str = SOURCE_CHECKPOINTS.name, stop: threading.Event | None = None) -> None:
+        self._publisher = TransactionalPublisher(kafka, serde, transactional_id, stop=stop)
         self._checkpoint_topic = checkpoint_topic
 
     async def write(self, records: Sequence[OutgoingRecord], checkpoint: SourceCheckpoint) -> None:

@@ -34,6 +34,7 @@ from connectors.prisma.checkpoint import CheckpointStore, PageWriter, SourceChec
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
+from processors.errors import BrokerError
 from processors.models import AlertSource, RawAlert
 from processors.pipeline import raw_alert_key
 from streams.publish import OutgoingRecord
@@ -156,6 +157,14 @@ class _Poller:
                 POLLS.labels(self.name, "error").inc()
                 ERRORS.labels(self.name, type(exc).__name__).inc()
                 log.error("poll failed source=%s error=%s", self.name, exc)
+            except BrokerError as exc:
+                if stop.is_set():
+                    return
+                # The page was not written (its transaction aborted): the checkpoint still points
+                # at it, so the next poll fetches it again. Nothing is skipped.
+                POLLS.labels(self.name, "error").inc()
+                ERRORS.labels(self.name, "broker").inc()
+                log.error("poll could not write to Kafka source=%s error=%s; retrying next interval", self.name, exc)
             wait = max(0.0, self.settings.interval_s - (time.monotonic() - started))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
