@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test bench install clean broker-stop
+.PHONY: demo test bench chaos install clean broker-stop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -28,6 +28,11 @@ test: $(STAMP)
 ## Print throughput and latency figures of the stream core (a benchmark, not a test).
 bench: $(STAMP)
 	$(BIN)/prismaflow bench
+
+## Inject faults under traffic (broker outage, kill -9 of every process kind, ...) and print what was
+## lost or doubled per fault (about 8 minutes; `make test` runs the quick version).
+chaos: $(STAMP)
+	$(BIN)/prismaflow chaos
 
 broker-stop: $(STAMP)
 	$(BIN)/prismaflow broker stop

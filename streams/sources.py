@@ -116,5 +116,6 @@ def run_webhook() -> int:
             await holder["publisher"].close()
 
     app.router.lifespan_context = lifespan
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # In-flight requests get a bounded time to finish on SIGTERM (each answers within its own timeout).
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=10)
     return 0
