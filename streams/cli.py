@@ -147,6 +147,12 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _feeds(args: argparse.Namespace) -> int:
+    from streams.feeds import run_feeds
+
+    return run_feeds(args.action)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from streams.bench import run_bench
 
@@ -171,6 +177,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage on the labelled alert set", _eval),
     "audit": ("verify the hash chains of the audit topic", _audit),
+    "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
@@ -190,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "audit":
             command.add_argument("action", choices=["verify"])
             command.add_argument("--topic", default="prisma.audit", help="audit topic (default prisma.audit)")
+        elif name == "feeds":
+            command.add_argument("action", choices=["refresh", "status"])
         elif name == "run":
             command.add_argument("stage", choices=["core", "normalise", "score", "analyse"])
         elif name == "sink":
