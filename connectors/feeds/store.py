@@ -22,6 +22,7 @@ from processors.enrich.feeds import (
     epss_file_name,
     kev_file_name,
 )
+from processors.errors import ConfigurationError
 
 __all__ = ["FeedStore"]
 
@@ -44,9 +45,13 @@ class FeedStore:
         return self._write(epss_file_name(epss.score_date), packed, EPSS_PATTERN)
 
     def _write(self, name: str, data: bytes, pattern: str) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write ``name`` atomically; :class:`ConfigurationError` when the folder is not writable."""
         target = self.directory / name
-        handle, temporary = tempfile.mkstemp(prefix=".partial-", dir=self.directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".partial-", dir=self.directory)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write the feeds folder {self.directory}: {exc}") from exc
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
@@ -54,6 +59,9 @@ class FeedStore:
                 os.fsync(out.fileno())
             os.chmod(temporary, 0o644)
             os.replace(temporary, target)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise ConfigurationError(f"cannot write {target}: {exc}") from exc
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

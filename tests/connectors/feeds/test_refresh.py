@@ -14,6 +14,7 @@ from connectors.feeds import FeedClient, FeedSettings, feeds_in_use, refresh_fee
 from connectors.feeds.settings import CISA_KEV_URL
 from connectors.feeds.simulator import EPSS_CURRENT_PATH, KEV_PATH, FeedSimulator
 from processors.enrich.feeds import load_feeds, newest_snapshot
+from processors.errors import ConfigurationError
 from tests.connectors.feeds.conftest import REAL_EPSS, REAL_KEV, epss_bytes, kev_bytes
 
 
@@ -134,6 +135,15 @@ async def test_a_download_over_the_size_limit_is_refused(clients: ClientFactory,
     assert "larger than 1500000 bytes" in report.outcomes[1].detail and not report.ok
 
 
+async def test_a_feeds_folder_that_cannot_be_written_is_one_clear_error(
+    clients: ClientFactory, tmp_path: Path,
+) -> None:
+    read_only = tmp_path / "read-only"
+    read_only.write_text("a file where the folder should be")
+    with pytest.raises(ConfigurationError, match="cannot write the feeds folder"):
+        await refresh_feeds(clients(_served(FeedSimulator.from_snapshot())), read_only / "feeds")
+
+
 async def test_a_write_that_fails_half_way_leaves_the_previous_file_and_no_partial_one(
     clients: ClientFactory, feeds_dir: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -145,7 +155,7 @@ async def test_a_write_that_fails_half_way_leaves_the_previous_file_and_no_parti
 
     monkeypatch.setattr(os, "replace", disk_full)
     hosts = FeedSimulator(kev_bytes(catalogVersion="2026.08.22"), epss_bytes(), "2026-01-30")
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(ConfigurationError, match="cannot write .*kev-2026.08.22.json.*No space left"):
         await refresh_feeds(clients(_served(hosts)), feeds_dir)
     assert [p.name for p in feeds_dir.iterdir()] == ["kev-2026.08.21.json"]
     assert feeds_in_use(feeds_dir)[0].date == "2026.08.21"
