@@ -1,12 +1,15 @@
 # Prismaflow: the two commands a user needs are `make demo` and `make test`.
-# Each sets itself up on a fresh machine: virtualenv, Python dependencies, Kafka jars, broker.
+# Each sets itself up on a fresh machine: system packages (scripts/system-deps.sh: installed with
+# apt-get as root, else named), virtualenv, Python dependencies, Kafka jars, broker.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test bench chaos install clean broker-stop
+.PHONY: demo test bench chaos install clean broker-stop system-deps-demo system-deps-test
+# Prerequisites run left to right: the system packages are checked before the virtualenv is built.
+.NOTPARALLEL:
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -18,11 +21,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Run the pipeline end to end on the embedded defaults (local broker, simulators, offline analyser).
-demo: $(STAMP)
+demo: system-deps-demo $(STAMP)
 	$(BIN)/prismaflow demo
 
 ## Run the whole test suite, broker tests included, against a real Kafka broker.
-test: $(STAMP)
+test: system-deps-test $(STAMP)
 	$(BIN)/python -m pytest
 
 ## Print throughput and latency figures of the stream core (a benchmark, not a test).
@@ -31,8 +34,12 @@ bench: $(STAMP)
 
 ## Inject faults under traffic (broker outage, kill -9 of every process kind, ...) and print what was
 ## lost or doubled per fault (about 8 minutes; `make test` runs the quick version).
-chaos: $(STAMP)
+chaos: system-deps-demo $(STAMP)
 	$(BIN)/prismaflow chaos
+
+## Java 17+ and Maven (demo; test adds rsyslog, rsyslog-gnutls, openssl): installed as root, else named.
+system-deps-demo system-deps-test:
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/system-deps.sh $(@:system-deps-%=%)
 
 broker-stop: $(STAMP)
 	$(BIN)/prismaflow broker stop

@@ -59,17 +59,19 @@ def _registry(args: argparse.Namespace) -> int:
 def _topics(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient
 
+    from streams.run import WorkerSettings
     from streams.settings import KafkaSettings
     from streams.topics import CATALOGUE, create_topics
 
+    prefix = WorkerSettings().topic_prefix
     if args.action == "list":
         for spec in CATALOGUE:
-            print(f"{spec.name:32} partitions={spec.partitions:<3} cleanup={spec.cleanup_policy:8} "
+            print(f"{prefix + spec.name:32} partitions={spec.partitions:<3} cleanup={spec.cleanup_policy:8} "
                   f"value={spec.value_schema:20} key={spec.key}")
         return 0
     settings = KafkaSettings()
     admin = AdminClient(settings.client_config())
-    result = create_topics(admin, replication_factor=settings.topic_replication_factor)
+    result = create_topics(admin, replication_factor=settings.topic_replication_factor, prefix=prefix)
     for name in result.created:
         print(f"created  {name}")
     for name in result.existing:
@@ -128,12 +130,14 @@ def _webhook(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from streams.audit import verify_audit
-    from streams.run import build_serde
+    from streams.run import WorkerSettings, build_serde
     from streams.settings import KafkaSettings
+    from streams.topics import AUDIT
 
-    reports = verify_audit(KafkaSettings(), build_serde(), args.topic)
+    topic = args.topic or WorkerSettings().topic_prefix + AUDIT.name
+    reports = verify_audit(KafkaSettings(), build_serde(), topic)
     if not reports:
-        print(f"{args.topic}: no audit records")
+        print(f"{topic}: no audit records")
         return 0
     bad = 0
     for item in reports:
@@ -145,6 +149,12 @@ def _audit(args: argparse.Namespace) -> int:
             print(f"    {problem}")
         bad += 0 if r.ok else 1
     return 1 if bad else 0
+
+
+def _feeds(args: argparse.Namespace) -> int:
+    from streams.feeds import run_feeds
+
+    return run_feeds(args.action)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -177,6 +187,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage on the labelled alert set", _eval),
     "audit": ("verify the hash chains of the audit topic", _audit),
+    "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
@@ -196,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("action", choices=["create", "list"])
         elif name == "audit":
             command.add_argument("action", choices=["verify"])
-            command.add_argument("--topic", default="prisma.audit", help="audit topic (default prisma.audit)")
+            command.add_argument("--topic", default=None,
+                                 help="audit topic (default: <PRISMAFLOW_WORKER_TOPIC_PREFIX>prisma.audit)")
+        elif name == "feeds":
+            command.add_argument("action", choices=["refresh", "status"])
         elif name == "run":
             command.add_argument("stage", choices=["core", "normalise", "score", "analyse"])
         elif name == "sink":

@@ -8,6 +8,7 @@ here, at start-up.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,17 +16,17 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from processors.enrich import EnrichmentContext
-from processors.enrich.feeds import DATA_DIR, load_default_feeds
+from processors.enrich.feeds import DATA_DIR, ExploitFeeds, load_feeds, newest_snapshot
 from processors.enrich.owners import load_owner_map
 from processors.errors import ConfigurationError
 from processors.score import DEFAULT_POLICY_PATH, load_scoring_policy
 from streams.serde import AvroSerde, SerdeSettings
-from streams.settings import KafkaSettings, SchemaRegistrySettings, _Settings
+from streams.settings import KafkaSettings, SchemaRegistrySettings, _Settings, default_home
 from streams.stages import CoreStage, NormaliseEnrichStage, ScoreStage
 from streams.topics import ALERTS, DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
 from streams.worker import TransactionalWorker, WorkerOptions
 
-__all__ = ["WorkerSettings", "STAGES", "build_serde", "build_worker", "run_stage"]
+__all__ = ["WorkerSettings", "STAGES", "build_serde", "build_worker", "load_worker_feeds", "run_stage"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,11 @@ class WorkerSettings(_Settings):
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics; 0 turns it off")
     owners_file: Path | None = Field(default=None, description="Owner/asset mapping YAML (see owners.example.yaml)")
     scoring_policy_file: Path = Field(default=DEFAULT_POLICY_PATH, description="Scoring weights and tiers YAML")
-    feeds_dir: Path = Field(default=DATA_DIR, description="Folder with the kev-*.json and epss-*.csv.gz snapshot")
+    feeds_dir: Path = Field(
+        default_factory=lambda: default_home() / "feeds",
+        description="Folder where `prismaflow feeds refresh` writes kev-*.json and epss-*.csv.gz; default "
+                    "`$PRISMAFLOW_HOME/feeds`. Workers load, feed by feed, the newest file of this folder and of "
+                    "the snapshot shipped in `processors/enrich/data`")
 
 
 def build_serde(registry: SchemaRegistrySettings | None = None) -> AvroSerde:
@@ -56,8 +61,18 @@ def build_serde(registry: SchemaRegistrySettings | None = None) -> AvroSerde:
                                    schema_registry_basic_auth_user_info=registry.basic_auth_user_info))
 
 
+def load_worker_feeds(settings: WorkerSettings) -> ExploitFeeds:
+    """Feed by feed, the newest KEV and EPSS file of the feeds folder and of the shipped snapshot."""
+    started = time.perf_counter()
+    files = newest_snapshot(settings.feeds_dir, DATA_DIR)
+    feeds = load_feeds(files.kev, files.epss)
+    log.info("feeds loaded kev=%s epss=%s as_of=%r elapsed_s=%.2f", files.kev, files.epss, feeds.as_of,
+             time.perf_counter() - started)
+    return feeds
+
+
 def _enrichment(settings: WorkerSettings) -> EnrichmentContext:
-    feeds = load_default_feeds(settings.feeds_dir)
+    feeds = load_worker_feeds(settings)
     if settings.owners_file:
         return EnrichmentContext(feeds=feeds, owners=load_owner_map(settings.owners_file))
     return EnrichmentContext(feeds=feeds)

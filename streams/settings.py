@@ -151,11 +151,12 @@ def all_settings_models() -> list[type[_Settings]]:
     from streams.run import WorkerSettings
     from streams.analysis import AnalysisStageSettings
     from streams.chat import ChatSinkSettings
+    from streams.feeds import FeedEnvSettings
     from streams.siem import SiemStageSettings, SplunkSinkSettings, SyslogSinkSettings
     from streams.sinks import JiraEnvSettings, ServiceNowEnvSettings, SyncEnvSettings, TicketEnvSettings
     from streams.sources import PrismaConnectionSettings
 
     return [KafkaSettings, SchemaRegistrySettings, BrokerSettings, PrismaConnectionSettings, PollerSettings,
-            WebhookSettings, WorkerSettings, AnalysisStageSettings, TicketEnvSettings, JiraEnvSettings,
+            WebhookSettings, WorkerSettings, FeedEnvSettings, AnalysisStageSettings, TicketEnvSettings, JiraEnvSettings,
             ServiceNowEnvSettings, SyncEnvSettings, SiemStageSettings, SplunkSinkSettings, SyslogSinkSettings,
             ChatSinkSettings]

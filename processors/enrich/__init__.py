@@ -17,7 +17,7 @@ from typing import Any
 
 from processors.enrich.cache import CachedResourceLookup, ResourceLookup, TTLCache
 from processors.enrich.exposure import internet_exposure
-from processors.enrich.feeds import ExploitFeeds, load_default_feeds, refresh_feeds
+from processors.enrich.feeds import ExploitFeeds, load_default_feeds
 from processors.enrich.owners import OwnerMap, ResolvedOwner, load_owner_map
 from processors.errors import PrismaflowError
 from processors.models import Alert, Enrichment, Vulnerability
@@ -34,7 +34,6 @@ __all__ = [
     "internet_exposure",
     "load_default_feeds",
     "load_owner_map",
-    "refresh_feeds",
 ]
 
 log = logging.getLogger(__name__)

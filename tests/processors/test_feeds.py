@@ -1,43 +1,60 @@
-"""Specification of the exploitability feeds (processors/enrich/feeds.py) and the shipped snapshot."""
+"""Specification of the exploitability feeds (processors/enrich/feeds.py, epss.py) and the shipped snapshot."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from processors.enrich.epss import EpssScore, EpssTable, parse_epss
 from processors.enrich.feeds import (
     DATA_DIR,
-    DEFAULT_EXTRA_CVES,
+    decode_feed,
     load_default_feeds,
     load_epss,
     load_feeds,
-    refresh_feeds,
+    newest_snapshot,
+    parse_kev,
 )
 from processors.errors import ConfigurationError
 
-SHARED = Path("/work/shared/data")
-FULL_KEV = SHARED / "known_exploited_vulnerabilities.json"
-FULL_EPSS = SHARED / "epss_scores-2026-01-30.csv.gz"
-needs_shared = pytest.mark.skipif(not FULL_KEV.exists(), reason="full upstream feed files not present on this machine")
+SHIPPED_KEV = DATA_DIR / "kev-2026.08.21.json"
+SHIPPED_EPSS = DATA_DIR / "epss-2026-01-30.csv.gz"
+HEAD = "#model_version:v2025.03.14,score_date:2026-01-30T12:55:00Z\ncve,epss,percentile\n"
 
 
-def test_shipped_snapshot_loads_and_is_small() -> None:
+def test_shipped_snapshot_is_the_complete_kev_catalogue_and_epss_file() -> None:
     feeds = load_default_feeds()
     assert feeds.kev_catalog_version == "2026.08.21"
     assert feeds.epss_score_date == "2026-01-30"
     assert feeds.epss_model_version == "v2025.03.14"
-    assert len(feeds.kev) == 1674
+    assert len(feeds.kev) == 1674 and len(feeds.kev_ransomware) == 352
+    assert len(feeds.epss) == 313_089
     assert feeds.in_kev("CVE-2023-44487") and not feeds.in_kev("CVE-2023-38545")
-    assert feeds.epss_of("CVE-2023-38545") is not None
-    assert all(feeds.epss_of(c) is not None for c in DEFAULT_EXTRA_CVES)
-    assert 1500 < len(feeds.epss) < 10_000
+    assert feeds.epss_of("CVE-2023-38545") == EpssScore(0.2625, 0.96163)
+    assert feeds.epss_of("CVE-1999-1170") == EpssScore(2e-05, 0.00039)  # scientific notation in the file
     assert feeds.as_of == "kev:2026.08.21 epss:2026-01-30"
-    total = sum(f.stat().st_size for f in DATA_DIR.iterdir() if f.is_file())
-    assert total < 1_000_000
-    assert (DATA_DIR / "README.md").exists()
+    # KEV CVEs added after the EPSS score date have no score; all the others do.
+    assert sum(cve in feeds.epss for cve in feeds.kev) == 1562
+
+
+def test_shipped_files_match_the_hashes_the_readme_records() -> None:
+    readme = (DATA_DIR / "README.md").read_text()
+    listed = dict((name, digest) for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M))
+    assert {SHIPPED_KEV.name, SHIPPED_EPSS.name} <= set(listed)
+    for name, digest in listed.items():
+        assert hashlib.sha256((DATA_DIR / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_the_epss_table_is_compact_and_loading_twice_parses_once() -> None:
+    feeds = load_default_feeds()
+    assert isinstance(feeds.epss, EpssTable)
+    assert feeds.epss.nbytes < 8_000_000  # three arrays of 313k numbers, not 60 MB of tuples
+    assert load_default_feeds() is feeds
 
 
 def test_feeds_are_immutable() -> None:
@@ -48,88 +65,105 @@ def test_feeds_are_immutable() -> None:
         feeds.kev_catalog_version = "x"  # type: ignore[misc]
 
 
-def _write_epss(path: Path, body: str, *, gz: bool) -> Path:
-    if gz:
-        path.write_bytes(gzip.compress(body.encode()))
-    else:
-        path.write_text(body)
-    return path
+@pytest.mark.parametrize("cve", ["CVE-2023-38545 ", "cve-2023-38545", "CVE-２０２３-38545", "CVE-2023-038545",
+                                 "CVE-2023", "", "CVE-2023-38545\x00", "CVE-2023-3854５"])
+def test_ids_that_are_not_exactly_a_listed_cve_miss(cve: str) -> None:
+    """Alert content is untrusted: look-alike ids never borrow a real CVE's score."""
+    feeds = load_default_feeds()
+    assert feeds.epss_of(cve) is None and cve not in feeds.epss
+
+
+def test_table_round_trips_every_cve_id_format_including_ones_that_do_not_pack() -> None:
+    scores = {"CVE-1999-0001": EpssScore(0.1, 0.2), "CVE-2021-1000123": EpssScore(0.3, 0.4),
+              "CVE-2024-123456789012345678": EpssScore(0.5, 0.6), "CVE-2020-01234": EpssScore(0.7, 0.8)}
+    body = "".join(f"{cve},{s.epss},{s.percentile}\n" for cve, s in scores.items())
+    table = parse_epss(HEAD + body, "t.csv").scores
+    assert dict(table) == scores and len(table) == 4
+    assert table == EpssTable.from_scores(scores)
+    assert "CVE-1999-0002" not in table
 
 
 @pytest.mark.parametrize("gz", [True, False])
 def test_epss_parser_handles_header_and_scientific_notation(tmp_path: Path, gz: bool) -> None:
-    body = "#model_version:v2025.03.14,score_date:2026-01-30T12:55:00Z\ncve,epss,percentile\nCVE-1999-1170,2e-05,0.00039\nCVE-1999-0001,0.01151,0.78086\n"
-    model, date, scores = load_epss(_write_epss(tmp_path / "e.csv", body, gz=gz))
+    body = HEAD + "CVE-1999-1170,2e-05,0.00039\nCVE-1999-0001,0.01151,0.78086\n"
+    path = tmp_path / "e.csv"
+    path.write_bytes(gzip.compress(body.encode()) if gz else body.encode())
+    model, date, scores = load_epss(path)
     assert (model, date) == ("v2025.03.14", "2026-01-30T12:55:00Z")
     assert scores["CVE-1999-1170"].epss == pytest.approx(2e-05)
+    assert list(scores) == ["CVE-1999-0001", "CVE-1999-1170"]  # kept in CVE order
 
 
 def test_epss_without_metadata_line_takes_the_given_date(tmp_path: Path) -> None:
-    path = _write_epss(tmp_path / "crawl.csv", "cve,epss,percentile\nCVE-1999-0001,0.033510000,0.876500000\n", gz=False)
+    path = tmp_path / "crawl.csv"
+    path.write_text("cve,epss,percentile\nCVE-1999-0001,0.033510000,0.876500000\n")
     model, date, scores = load_epss(path, score_date="2026-08-15")
     assert (model, date, scores["CVE-1999-0001"].percentile) == ("", "2026-08-15", 0.8765)
 
 
-@pytest.mark.parametrize("body", ["cve;epss;percentile\n", "cve,epss,percentile\nCVE-1,abc,0.1\n"])
-def test_bad_epss_file_is_a_configuration_error(tmp_path: Path, body: str) -> None:
-    with pytest.raises(ConfigurationError):
-        load_epss(_write_epss(tmp_path / "bad.csv", body, gz=False))
+def test_epss_rows_with_crlf_or_blank_lines_still_parse() -> None:
+    table = parse_epss(HEAD.replace("\n", "\r\n") + "CVE-1999-0001,0.1,0.2\r\n\r\nCVE-1999-0002,0.3,0.4\r\n", "x").scores
+    assert dict(table) == {"CVE-1999-0001": (0.1, 0.2), "CVE-1999-0002": (0.3, 0.4)}
+
+
+@pytest.mark.parametrize(("body", "line"), [
+    ("cve;epss;percentile\n", "header"),
+    (HEAD + "CVE-1999-0001,abc,0.1\n", ":3:"),
+    (HEAD + "CVE-1999-0001,0.1,0.2\nCVE-1999-0002,1.5,0.1\n", ":4:"),
+    (HEAD + "CVE-1999-0001,nan,0.1\n", ":3:"),
+    (HEAD + "CVE-1999-0001,0.1,-0.1\n", ":3:"),
+    (HEAD + "CVE-1999-0001,0.1\n", ":3:"),
+    (HEAD + "GHSA-xxxx-yyyy,0.1,0.2\n", ":3:"),
+    (HEAD + "CVE-1999-0002,0.1,0.2\nCVE-1999-0001,0.1,0.2\nCVE-1999-0002,0.3,0.4\n", "CVE-1999-0002 is listed twice"),
+])
+def test_bad_epss_file_is_refused_whole_naming_the_line(body: str, line: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(line)):
+        parse_epss(body, "bad.csv")
 
 
 def test_bad_kev_file_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "kev.json").write_text(json.dumps({"title": "x"}))
     with pytest.raises(ConfigurationError, match="KEV"):
-        load_feeds(tmp_path / "kev.json", DATA_DIR / "epss-2026-01-30.csv.gz")
+        load_feeds(tmp_path / "kev.json", SHIPPED_EPSS)
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        load_feeds(tmp_path / "missing.json", DATA_DIR / "epss-2026-01-30.csv.gz")
+        load_feeds(tmp_path / "missing.json", SHIPPED_EPSS)
 
 
-@needs_shared
-def test_refresh_from_the_full_files_reproduces_the_shipped_snapshot(tmp_path: Path) -> None:
-    out = refresh_feeds(FULL_KEV, FULL_EPSS, tmp_path)
-    assert out.kev.name == "kev-2026.08.21.json" and out.epss.name == "epss-2026-01-30.csv.gz"
-    assert out.kev_entries == 1674
-    assert out.kev.read_bytes() == (DATA_DIR / out.kev.name).read_bytes()
-    assert out.epss.read_bytes() == (DATA_DIR / out.epss.name).read_bytes()
-    full = load_feeds(FULL_KEV, FULL_EPSS)
-    small = load_feeds(out.kev, out.epss)
-    assert small.kev == full.kev and small.kev_ransomware == full.kev_ransomware
-    for cve, score in small.epss.items():
-        assert full.epss[cve] == score
-    assert all(cve in small.epss for cve in full.kev if cve in full.epss)
+def test_kev_parser_reads_the_byte_format_cisa_serves() -> None:
+    """cisa.gov serves 4-space indent, ASCII only, ``\\/`` escapes; the snapshot is a re-serialisation."""
+    doc = json.loads(SHIPPED_KEV.read_bytes())
+    original = json.dumps(doc, indent=4, ensure_ascii=True).replace("/", "\\/").encode()
+    kev = parse_kev(original, "cisa.json")
+    assert kev.catalog_version == "2026.08.21" and kev.date_released == "2026-08-21T17:46:43.6019Z"
+    assert frozenset(e.cve for e in kev.entries) == load_default_feeds().kev
 
 
-@needs_shared
-def test_refresh_reads_the_cisa_original_byte_format(tmp_path: Path) -> None:
-    doc = json.loads(FULL_KEV.read_text())
-    original = json.dumps(doc, indent=4, ensure_ascii=True).replace("/", "\\/")
-    (tmp_path / "cisa.json").write_text(original)
-    out = refresh_feeds(tmp_path / "cisa.json", FULL_EPSS, tmp_path / "snap", random_others=10)
-    assert load_feeds(out.kev, out.epss).kev == frozenset(v["cveID"] for v in doc["vulnerabilities"])
+def test_a_truncated_or_oversized_gzip_is_refused() -> None:
+    packed = SHIPPED_EPSS.read_bytes()
+    with pytest.raises(ConfigurationError, match="truncated"):
+        decode_feed(packed[: len(packed) // 2], "half.gz")
+    with pytest.raises(ConfigurationError, match="not a valid gzip"):
+        decode_feed(packed[:20] + b"\x00" * 200 + packed[220:], "garbled.gz")
+    with pytest.raises(ConfigurationError, match="more than 1000 bytes"):
+        decode_feed(packed, "bomb.gz", max_bytes=1000)
 
 
-def test_refresh_from_urls_uses_the_fetch_seam(tmp_path: Path) -> None:
-    kev = {"catalogVersion": "2030.01.01", "dateReleased": "2030-01-01T00:00:00Z", "count": 1,
-           "vulnerabilities": [{"cveID": "CVE-2030-0001", "dateAdded": "2030-01-01", "knownRansomwareCampaignUse": "Known",
-                                "vendorProject": "V", "product": "P", "extra": "dropped"}]}
-    epss = "#model_version:v2030.01.01,score_date:2030-01-02T12:00:00Z\ncve,epss,percentile\nCVE-2030-0001,0.5,0.9\nCVE-2030-0002,0.1,0.2\n"
-    calls: list[str] = []
-
-    def fetch(url: str) -> bytes:
-        calls.append(url)
-        return json.dumps(kev).encode() if url.endswith(".json") else gzip.compress(epss.encode())
-
-    (tmp_path / "kev-2000.01.01.json").write_text("old")
-    out = refresh_feeds("https://example.test/kev.json", "https://example.test/epss.csv.gz", tmp_path, fetch=fetch, random_others=0)
-    assert calls == ["https://example.test/kev.json", "https://example.test/epss.csv.gz"]
-    assert not (tmp_path / "kev-2000.01.01.json").exists()
-    feeds = load_default_feeds(tmp_path)
-    assert feeds.kev_ransomware == {"CVE-2030-0001"}
-    assert set(feeds.epss) == {"CVE-2030-0001"}
-    assert "extra" not in out.kev.read_text()
+def _touch(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text("")
+    return folder
 
 
-def test_refresh_without_score_date_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "e.csv").write_text("cve,epss,percentile\nCVE-1999-0001,0.1,0.2\n")
-    with pytest.raises(ConfigurationError, match="score_date"):
-        refresh_feeds(DATA_DIR / "kev-2026.08.21.json", tmp_path / "e.csv", tmp_path / "out")
+def test_newest_snapshot_takes_each_feed_from_whichever_folder_holds_the_newer_file(tmp_path: Path) -> None:
+    refreshed = _touch(tmp_path / "refreshed", "kev-2026.09.01.json", "epss-2025-12-01.csv.gz")
+    files = newest_snapshot(refreshed, DATA_DIR)
+    assert files.kev == refreshed / "kev-2026.09.01.json"
+    assert files.epss == SHIPPED_EPSS
+    same = _touch(tmp_path / "same", SHIPPED_KEV.name, SHIPPED_EPSS.name)
+    assert newest_snapshot(same, DATA_DIR) == (same / SHIPPED_KEV.name, same / SHIPPED_EPSS.name)
+
+
+def test_a_folder_without_feeds_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="feeds refresh"):
+        load_default_feeds(tmp_path)

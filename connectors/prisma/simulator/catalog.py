@@ -3,7 +3,7 @@
 Policy names, API names, resource types, compliance standards and reasons follow the values
 documented in ``prisma-cloud-api.md`` (sections 2.5, 3.4, 5.2, 6.3-6.6); ids are made up.
 CVE ids are real; :data:`KEV_CVES` are listed in CISA's Known Exploited Vulnerabilities catalogue
-(``shared/data/known_exploited_vulnerabilities.json``), :data:`OTHER_CVES` are not.
+(the shipped catalogue in ``processors/enrich/data/``), :data:`OTHER_CVES` are not.
 """
 
 from __future__ import annotations

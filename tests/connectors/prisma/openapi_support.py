@@ -14,6 +14,7 @@ fixed spec makes that test fail and the workaround gets removed.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -22,8 +23,8 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-#: ``shared/`` sits beside the repository, locally and in CI.
-SPEC_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "prisma-cloud-openapi"
+#: The vendored official documents, each gzip-compressed as ``<name>.gz`` (see the README there).
+SPEC_DIR = Path(__file__).resolve().parents[2] / "data" / "prisma-cloud-openapi"
 _OPENAPI_ONLY = {"example", "examples", "xml", "discriminator", "externalDocs", "deprecated",
                  "readOnly", "writeOnly", "nullable"}
 _LOWER_CLOUDS = ["aws", "azure", "gcp", "alibaba_cloud", "oci", "ibm"]
@@ -180,11 +181,20 @@ def _pointer_set(doc: Any, pointer: str, value: Any) -> None:
         parent[last] = value
 
 
+def spec_path(name: str) -> Path:
+    """Where the vendored, compressed copy of document ``name`` (e.g. ``cspm/Alerts.json``) lies."""
+    return SPEC_DIR / f"{name}.gz"
+
+
+def document_bytes(name: str) -> bytes:
+    """The official document's bytes, exactly as upstream published them."""
+    return gzip.decompress(spec_path(name).read_bytes())
+
+
 @cache
 def raw_document(name: str) -> dict[str, Any]:
     """The official document, unchanged."""
-    with (SPEC_DIR / name).open(encoding="utf-8") as handle:
-        loaded: dict[str, Any] = json.load(handle)
+    loaded: dict[str, Any] = json.loads(document_bytes(name))
     return loaded
 
 

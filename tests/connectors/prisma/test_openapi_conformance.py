@@ -6,7 +6,9 @@ deviations where the official document is wrong for real data.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Any
 
 import httpx
@@ -25,11 +27,13 @@ from tests.connectors.prisma.openapi_support import (
     DEVIATIONS,
     SPEC_DIR,
     SpecDeviation,
+    document_bytes,
     errors,
     pointer_get,
     raw_document,
     request_validator,
     response_validator,
+    spec_path,
 )
 
 CWPP = "cwpp/openapi-34-03-138-saas.json"
@@ -56,9 +60,20 @@ def check(doc: str, path: str, method: str, body: Any) -> None:
     assert not problems, f"{method} {path} does not match {doc}: {problems}"
 
 
-def test_the_official_documents_are_where_ci_expects_them() -> None:
-    assert (SPEC_DIR / "cspm" / "Alerts.json").is_file()
-    assert (SPEC_DIR / CWPP).is_file()
+def test_the_official_documents_are_vendored_inside_the_repository() -> None:
+    assert spec_path("cspm/Alerts.json").is_file()
+    assert spec_path(CWPP).is_file()
+    assert (SPEC_DIR / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_each_vendored_document_is_byte_identical_to_the_upstream_file() -> None:
+    """The README lists the sha256 of every upstream document; the decompressed copies match them."""
+    listed = dict((name, digest) for digest, name in
+                  re.findall(r"^([0-9a-f]{64})  (\S+\.json)$", (SPEC_DIR / "README.md").read_text(), re.M))
+    stored = {str(p.relative_to(SPEC_DIR)).removesuffix(".gz") for p in SPEC_DIR.glob("*/*.json.gz")}
+    assert stored == set(listed) and len(listed) == 14
+    for name, digest in listed.items():
+        assert hashlib.sha256(document_bytes(name)).hexdigest() == digest, name
 
 
 @pytest.mark.parametrize("deviation", DEVIATIONS, ids=lambda d: f"{d.doc}:{d.pointer}")
