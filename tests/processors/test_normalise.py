@@ -213,7 +213,7 @@ def test_compute_alert_id_matches_normalised_id() -> None:
 
 @pytest.mark.parametrize(
     ("payload", "message"),
-    [({"kind": "container_scan", "record": {}}, "kind 'container_scan' unknown"),
+    [({"kind": "registry_scan", "record": {}}, "kind 'registry_scan' unknown"),
      ({"record": {}}, "kind missing"), ({"kind": "incident"}, "record missing"),
      ({"kind": "incident", "record": {"_id": "x", "hostname": "h"}}, "record.category missing"),
      ({"kind": "runtime_audit", "record": {"_id": "x"}}, "hostname and record.resourceID both missing"),
