@@ -12,7 +12,8 @@ Resource rules (the first field present wins):
 * compliance: host for host-compliance types, else container → image → host;
 * vulnerabilities: the image or host of the ``#vulnerabilities`` entry, or, when the list holds
   CVE records directly, the body's own image or host;
-* cloud discovery: the cloud account (``accountID``, ``accountIDs[0]``, else ``credentialId``).
+* cloud discovery: the cloud account (``accountID``, ``accountIDs[0]``), else the Compute
+  credential that scanned it (``credentialId``, resource type ``credential``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,9 @@ def event_alert(origin: Origin, body: Mapping[str, Any], atype: AlertType, type_
                                       atype.category)
     category = first_str(body, "category") or atype.key
     container = first_str(body, "container")
-    where = f" in container {container}" if container and resource.resource_type != "container" else ""
+    text_so_far = _text(body)
+    where = (f" in container {container}"
+             if container and resource.resource_type != "container" and container not in text_so_far else "")
     incident = atype.category is Category.INCIDENT
     text = _text(body) or (f"{category} incident" if incident else "")
     when = _time(body, "incidentTime", "time") if incident else _time(body, "time")
@@ -258,14 +261,19 @@ def _number(value: Any) -> int | None:
 
 def cloud_discovery_alert(origin: Origin, body: Mapping[str, Any], atype: AlertType, type_name: str) -> Normalised:
     """Cloud resources that no Defender protects, per cloud account, region and service."""
-    cloud, account, region, _ = _place(body)
-    account = account or first_str(body, "credentialId")
-    if not account:
+    cloud, account, region, tags = _place(body)
+    credential = first_str(body, "credentialId")
+    if account:
+        resource = _account_resource(body, account)
+    elif credential:  # the Compute credential that scanned the account stands in for it
+        resource = ResourceRef(asset_id=canonical_asset_id(cloud, "", "", credential, "credential"),
+                               resource_id=credential, name=credential, resource_type="credential", cloud=cloud,
+                               region=region, tags=tags)
+    else:
         raise InvalidRecordError(
             f"compute_webhook {type_name!r:.60} alert names no account (accountID, accountIDs or credentialId)",
             stage=STAGE)
     service = first_str(body, "serviceType", "category")
-    resource = _account_resource(body, account)
     total, protected = _number(body.get("total")), _number(body.get("protected"))
     entities = [first_str(e, "name") for e in _mappings(body.get("entities"))]
     text = _text(body)
@@ -278,7 +286,8 @@ def cloud_discovery_alert(origin: Origin, body: Mapping[str, Any], atype: AlertT
     when = _time(body, "time")
     return make_alert(
         origin,
-        alert_id="cwpp:cloud-discovery:" + ":".join((cloud.value, account, region or "global", service or "all")),
+        alert_id="cwpp:cloud-discovery:" + ":".join(
+            (cloud.value, resource.resource_id, region or "global", service or "all")),
         policy_id=f"compute:cloud-discovery:{service or cloud.value}",
         policy_name=first_str(body, "rule") or "Compute cloud discovery: unprotected cloud resources",
         policy_type=atype.category.value, severity=severity, status=AlertStatus.OPEN, status_reason="",
