@@ -138,6 +138,18 @@ def test_a_scan_without_list_or_counts_is_rejected_rather_than_read_as_clean() -
         normalise(raw_alert(item.source, {"kind": "host_scan", "record": record}))
 
 
+@pytest.mark.parametrize(("name", "status", "newest_history_status"), [
+    ("chronicle-content-hub/prisma_verify_alert_I-226467.json", AlertStatus.OPEN, "dismissed"),
+    ("chronicle-content-hub/prisma_alerts_connector_P-356.json", AlertStatus.RESOLVED, "open"),
+])
+def test_the_top_level_status_wins_over_a_lagging_history(
+        name: str, status: AlertStatus, newest_history_status: str) -> None:
+    item = sample(name)
+    newest = max(item.payload["history"], key=lambda h: h["modifiedOn"])
+    assert newest["status"] == newest_history_status  # the real payload's history lags its status
+    assert normalise(raw_alerts(item)[0]).status is status
+
+
 def test_go_zero_time_is_no_date() -> None:
     item = sample("xsoar-prismacloudcompute/hosts_info_a9.json")
     assert item.payload["firstScanTime"] == item.payload["scanTime"] == "0001-01-01T00:00:00Z"
