@@ -151,12 +151,15 @@ def vulnerability_scan(origin: Origin, kind: str, rec: Mapping[str, Any], alert_
 
 
 def container_resource(
-    cloud: Cloud, account: str, region: str, container_id: str, name: str, hostname: str, tags: dict[str, str]
+    cloud: Cloud, account: str, region: str, container_id: str, name: str, hostname: str, tags: dict[str, str],
+    host_instance_id: str = "",
 ) -> ResourceRef:
     """A container's finding lives on its host's asset (so it meets the host's other findings);
-    the resource itself is the container. Without a hostname the container is its own asset."""
-    if hostname:
-        asset = host_resource(cloud, account, region, "", hostname, tags).asset_id
+    the resource itself is the container. The host is keyed as a host scan keys it: by its instance
+    id when Compute knows it (``/containers`` ``info.cloudMetadata`` describes the host VM), else by
+    hostname. Without either the container is its own asset."""
+    if hostname or host_instance_id:
+        asset = host_resource(cloud, account, region, host_instance_id, hostname, tags).asset_id
     else:
         asset = canonical_asset_id(cloud, account, region, container_id, "container")
     return ResourceRef(asset_id=asset, resource_id=container_id, name=name, resource_type="container",
@@ -181,7 +184,7 @@ def container_scan(origin: Origin, rec: Mapping[str, Any], alert_id: str) -> Nor
     container_id = first_str(info, "id") or req_str(rec, "_id", "record")
     name = first_str(info, "name") or container_id
     resource = container_resource(cloud, account, region, container_id, name, opt_str(rec, "hostname"),
-                                  labels_of(info.get("labels")))
+                                  labels_of(info.get("labels")), host_instance_id=opt_str(meta, "resourceID"))
     listed = info.get("complianceIssues")
     issues = [i for i in listed if isinstance(i, Mapping)] if isinstance(listed, list) else []
     dist = opt_map(info, "complianceDistribution")

@@ -18,8 +18,8 @@ import pytest
 
 from processors.enrich import EnrichmentContext
 from processors.errors import InvalidRecordError
-from processors.models import Alert, AlertStatus, Severity
-from processors.normalise import normalise
+from processors.models import Alert, AlertStatus, Cloud, Severity
+from processors.normalise import canonical_asset_id, normalise
 from processors.normalise.compute_webhook import compute_webhook_items, compute_webhook_problem
 from processors.pipeline import normalise_and_enrich
 from tests.processors.real_corpus import (
@@ -136,6 +136,20 @@ def test_a_scan_without_list_or_counts_is_rejected_rather_than_read_as_clean() -
         del record[key]
     with pytest.raises(InvalidRecordError, match="cannot tell whether host some_hostname1 is clean"):
         normalise(raw_alert(item.source, {"kind": "host_scan", "record": record}))
+
+
+def test_a_container_scan_lands_on_the_instance_its_host_scan_and_cspm_alerts_use() -> None:
+    # Real agentless /containers record: its cloudMetadata is the host VM's (an m5.xlarge, i-3).
+    container = sample("xsoar-prismacloudcompute/container_scan_a2_agentless.json").payload
+    meta = container["info"]["cloudMetadata"]
+    host_record = copy.deepcopy(sample("xsoar-prismacloudcompute/host_scan_some_hostname1.json").payload)
+    host_record.update(hostname=container["hostname"], cloudMetadata=meta)
+    source = raw_alerts(sample("xsoar-prismacloudcompute/container_scan_a2_agentless.json"))[0].source
+    on_container = normalise(raw_alert(source, {"kind": "container_scan", "record": container}))
+    on_host = normalise(raw_alert(source, {"kind": "host_scan", "record": host_record}))
+    cspm_instance = canonical_asset_id(Cloud.AWS, meta["accountID"], meta["region"], meta["resourceID"], "INSTANCE")
+    assert on_container.resource.asset_id == on_host.resource.asset_id == cspm_instance
+    assert on_container.resource.resource_id == container["info"]["id"]  # the finding is still the container's
 
 
 @pytest.mark.parametrize(("name", "status", "newest_history_status"), [
