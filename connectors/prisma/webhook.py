@@ -38,10 +38,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from processors.errors import InvalidRecordError
 from processors.models import AlertSource, RawAlert
 from processors.pipeline import raw_alert_key
-from processors.normalise.compute_webhook import compute_webhook_alert_id, split_compute_webhook
+from processors.normalise.compute_webhook import (
+    compute_webhook_alert_id,
+    compute_webhook_items,
+    compute_webhook_problem,
+)
 from streams.dlq import dead_letter
 from streams.publish import OutgoingRecord, PublishError
 from streams.settings import _Settings
@@ -101,27 +104,13 @@ def _cspm_problem(item: object) -> str | None:
 
 
 def _compute_problem(item: object) -> str | None:
-    if not isinstance(item, dict):
-        return f"expected a JSON object, got {type(item).__name__}"
-    if not isinstance(item.get("type"), str) or not item["type"].strip():
-        return "missing or empty type"
-    vulnerabilities = item.get("vulnerabilities", [])
-    if vulnerabilities not in (None, "") and not isinstance(vulnerabilities, list):
-        return "vulnerabilities must be a list"
-    try:
-        compute_webhook_alert_id(item)
-    except InvalidRecordError as exc:
-        return exc.reason
-    return None
+    """Why a Compute item must be dead-lettered (rules in processors.normalise.compute_webhook)."""
+    return compute_webhook_problem(item)
 
 
 def _compute_items(document: object) -> list[object]:
-    """One item per finding: a vulnerability event listing several images becomes several."""
-    bodies = document if isinstance(document, list) else [document]
-    items: list[object] = []
-    for body in bodies:
-        items.extend(split_compute_webhook(body) if isinstance(body, dict) else [body])
-    return items
+    """One item per finding: a vulnerability alert listing several images or hosts becomes several."""
+    return compute_webhook_items(document)
 
 
 def create_webhook_app(settings: WebhookSettings, publisher: Publisher,

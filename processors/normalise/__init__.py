@@ -6,9 +6,11 @@ Called by the stateless stage for every record on ``prisma.alerts.raw`` (usually
 ========================  =================================================================
 ``cspm_api``              one ``items[]`` element of ``/v2/alert?detailed=true`` (§2.5)
 ``cspm_webhook``          one element of the CSPM webhook JSON array (§7.2)
-``compute_api``           ``{"kind": "incident"|"runtime_audit"|"host_scan"|"image_scan",
-                          "record": {...}}`` (see :mod:`processors.normalise.compute`)
-``compute_webhook``       one body from the Compute default webhook template (§7.3)
+``compute_api``           ``{"kind": "incident"|"runtime_audit"|"waas_audit"|"host_scan"|
+                          "image_scan"|"container_scan", "record": {...}}``
+                          (see :mod:`processors.normalise.compute`)
+``compute_webhook``       one Compute alert-profile webhook body, any supported alert type
+                          (see :mod:`processors.normalise.compute_webhook`)
 ========================  =================================================================
 
 Failure: anything that cannot be normalised (bad JSON, a missing required field, an unknown

@@ -18,6 +18,7 @@ __all__ = [
     "STAGE",
     "content_hash",
     "max_severity",
+    "known_severity",
     "module_for_policy",
     "opt_map",
     "opt_str",
@@ -109,7 +110,9 @@ def opt_str(obj: Mapping[str, Any], key: str, default: str = "") -> str:
     return default
 
 
-_COMPUTE_TIME_FORMATS = ("%b %d, %Y %H:%M:%S UTC", "%b %d, %Y UTC", "%b %d, %Y %H:%M:%S")
+_COMPUTE_TIME_FORMATS = (
+    "%b %d, %Y %H:%M:%S UTC", "%b %d, %Y UTC", "%b %d, %Y %H:%M:%S", "%B %d, %Y %H:%M:%S %p",
+)
 
 
 def _parse_text_time(text: str) -> datetime:
@@ -124,32 +127,49 @@ def _parse_text_time(text: str) -> datetime:
         raise
 
 
+#: Words that Prisma payloads use for "no date" (besides null, "" and the zero times below).
+_NO_DATE_WORDS = frozenset({"", "0", "n/a", "na", "null", "none", "-"})
+#: The earliest time that counts as a date. Go's zero time (``0001-01-01T00:00:00Z``, what Compute
+#: writes for a scan that never happened) and the Unix epoch itself (``0``, ``1970-01-01T00:00:00Z``,
+#: XSOAR's ``January 01, 1970 00:00:00 AM``) are placeholders, never a moment an alert was seen.
+_EARLIEST_DATE = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
 def to_datetime(value: Any, path: str) -> datetime | None:
-    """Parse a payload timestamp into an aware UTC datetime, or None when absent.
+    """Parse a payload timestamp into an aware UTC datetime, or None when it says "no date".
 
     Accepts epoch milliseconds (CSPM), epoch seconds (values below 10^11, Compute ``published``),
     ISO-8601 strings (Compute API) and the Compute webhook ``#time`` form ``Jun 10, 2024 14:03:11 UTC``.
-    A present but unparseable value raises InvalidRecordError naming ``path``.
+    "No date" is null, an empty string, ``N/A``-like words, ``0``, Go's zero time
+    ``0001-01-01T00:00:00Z`` and anything else at or before the Unix epoch: Compute writes the zero
+    time for scans that never ran, and no alert is older than 1970. A present but unparseable value
+    raises InvalidRecordError naming ``path``.
     """
-    if value is None or value == "":
+    if value is None:
         return None
     try:
         if isinstance(value, bool):
             raise ValueError("boolean")
         if isinstance(value, (int, float)):
             seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
-            return datetime.fromtimestamp(seconds, tz=UTC)
+            return _dated(datetime.fromtimestamp(seconds, tz=UTC))
         if isinstance(value, str):
             text = value.strip()
+            if text.lower() in _NO_DATE_WORDS:
+                return None
             if text.isdigit():
                 return to_datetime(int(text), path)
             parsed = _parse_text_time(text)
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
-            return parsed.astimezone(UTC)
+            return _dated(parsed.astimezone(UTC))
     except (ValueError, OverflowError, OSError) as exc:
         raise InvalidRecordError(f"{path} is not a timestamp: {value!r:.60}", stage=STAGE) from exc
     raise InvalidRecordError(f"{path} is not a timestamp: {type(value).__name__}", stage=STAGE)
+
+
+def _dated(moment: datetime) -> datetime | None:
+    return moment if moment >= _EARLIEST_DATE else None
 
 
 def severity_of(value: Any, path: str, default: Severity | None = None) -> Severity:
@@ -161,6 +181,18 @@ def severity_of(value: Any, path: str, default: Severity | None = None) -> Sever
     if default is not None and (value is None or value == ""):
         return default
     raise InvalidRecordError(f"{path} is not a known severity: {value!r:.40}", stage=STAGE)
+
+
+def known_severity(value: Any) -> Severity | None:
+    """Map a severity word leniently: the :class:`Severity` it names, or None for anything else.
+
+    For severities nested inside Compute records (CVEs, compliance issues, aggregated audits),
+    where one odd word must not cost the whole alert: the caller falls back to its documented
+    default and says so in the description.
+    """
+    if isinstance(value, str):
+        return _SEVERITY.get(value.strip().lower())
+    return None
 
 
 def max_severity(values: Iterable[Severity], default: Severity) -> Severity:
@@ -204,15 +236,17 @@ def content_hash(
     asset_id: str,
     resource_id: str,
     vulnerabilities: Iterable[Vulnerability],
+    extra: Iterable[str] = (),
 ) -> str:
     """Hash the fields whose change is worth telling someone about, stable across re-polls.
 
     Timestamps, history, reasons and resource data are left out on purpose: a re-poll of an
     unchanged alert must give the same hash. Vulnerabilities are sorted, so their order in the
-    payload does not matter.
+    payload does not matter. ``extra`` carries other meaningful facts (a scan's vulnerability
+    counts when it lists no CVEs, compliance check ids); it is sorted too, and empty adds nothing.
     """
     vulns = sorted(
         f"{v.cve}|{v.package}|{v.installed_version}|{v.fixed_version}" for v in vulnerabilities
     )
-    text = "\x1f".join((status.value, severity.value, policy_id, asset_id, resource_id, *vulns))
+    text = "\x1f".join((status.value, severity.value, policy_id, asset_id, resource_id, *vulns, *sorted(extra)))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,55 +1,141 @@
-"""Normaliser for Prisma Cloud Compute webhook bodies (default template, reference §7.3).
+"""Compute alert-profile webhook bodies: split, validate, identify and normalise them.
 
-Shares the record builder and helpers of :mod:`processors.normalise.compute`, so a webhook and an
-API record about the same image or host agree on alert id, asset id and content hash.
+The webhook receiver calls :func:`compute_webhook_items` on a request body (one Compute body, or
+an array of them) and :func:`compute_webhook_problem` on each item it returns, and keys the good
+ones with :func:`compute_webhook_alert_id`; the stream stage normalises them with
+:func:`normalise_compute_webhook`. All four share the rules below, so what the receiver accepts
+is what the stage can normalise.
+
+* The alert type comes from ``type`` (else ``kind``) and the catalogue in
+  :mod:`processors.normalise.compute_types`. A body without either is a vulnerability alert when
+  it lists vulnerabilities, a compliance alert when it lists compliance issues, and otherwise
+  rejected. A type outside the catalogue is rejected with a reason that names it, once per body.
+* A vulnerability alert lists every image or host with new CVEs in ``#vulnerabilities``; it is
+  split into one body per image or host entry, each one alert with that entry's CVE list. When
+  the list holds CVE records directly (no image/host entries), the body is one alert for its own
+  image or host: never one dead letter per CVE.
+* Every other body is one alert (:mod:`processors.normalise.compute_webhook_kinds` says what each
+  kind becomes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from processors.errors import InvalidRecordError
-from processors.models import (
-    AlertStatus,
-    Cloud,
-    RawAlert,
-    ResourceRef,
-    Severity,
-    Vulnerability,
-)
-from processors.normalise._fields import (
-    STAGE,
-    max_severity,
-    opt_str,
-    req_str,
-    severity_of,
-    to_datetime,
-)
-from processors.normalise.asset import canonical_asset_id, cloud_of
-from processors.normalise.compute import (
-    Normalised,
-    _digest,
-    _fixed_version,
-    _host_resource,
-    _labels,
-    _make,
+from processors.models import AlertSource, RawAlert
+from processors.normalise._compute_common import Normalised, Origin
+from processors.normalise._fields import STAGE
+from processors.normalise.compute_types import AlertType, Category, alert_type_of
+from processors.normalise.compute_webhook_kinds import (
+    cloud_discovery_alert,
+    compliance_alert,
+    event_alert,
+    is_vulnerability_entry,
+    vulnerability_alert,
 )
 
-__all__ = ["normalise_compute_webhook", "split_compute_webhook", "compute_webhook_alert_id"]
+__all__ = [
+    "compute_webhook_alert_id",
+    "compute_webhook_items",
+    "compute_webhook_problem",
+    "normalise_compute_webhook",
+    "split_compute_webhook",
+]
+
+_Builder = Callable[[Origin, Mapping[str, Any], AlertType, str], Normalised]
+_BUILDERS: Mapping[Category, _Builder] = {
+    Category.VULNERABILITY: vulnerability_alert,
+    Category.COMPLIANCE: compliance_alert,
+    Category.CLOUD_DISCOVERY: cloud_discovery_alert,
+}
+_INFERRED_VULNERABILITY = AlertType("vulnerability", Category.VULNERABILITY)
+_INFERRED_COMPLIANCE = AlertType("compliance", Category.COMPLIANCE)
+#: Identifying a body does not depend on when it was received; this stands in for that time.
+_ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _nonempty_list(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > 0
+
+
+def _alert_type(body: Mapping[str, Any]) -> tuple[AlertType, str]:
+    """The body's alert type and its name as written; raises InvalidRecordError when unsupported."""
+    atype, name = alert_type_of(body)
+    if atype is not None:
+        return atype, name
+    if name:
+        raise InvalidRecordError(f"unsupported Compute alert type {name!r:.60}", stage=STAGE)
+    if _nonempty_list(body.get("vulnerabilities")):
+        return _INFERRED_VULNERABILITY, "vulnerability"
+    if _nonempty_list(body.get("complianceIssues")):
+        return _INFERRED_COMPLIANCE, "compliance"
+    raise InvalidRecordError(
+        "compute_webhook body has no type (nor kind) and lists neither vulnerabilities nor compliance issues",
+        stage=STAGE)
 
 
 def split_compute_webhook(body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Split a Compute webhook body into one body per finding, for the webhook receiver.
+    """Split one Compute body into one body per finding (module docstring).
 
-    A vulnerability alert may list several images or hosts in ``vulnerabilities``; each element
-    becomes its own body (the other macros copied), so each image or host is one RawAlert.
-    Any other body is returned as a one-element list.
+    Only a vulnerability alert whose ``vulnerabilities`` lists several image/host entries is
+    split (each entry with the other macros copied; CVE records listed beside entries become one
+    more body). Everything else, unsupported types included, comes back as a one-element list.
     """
-    vulns = body.get("vulnerabilities")
-    if isinstance(vulns, list) and len(vulns) > 1:
-        return [{**body, "vulnerabilities": [v]} for v in vulns]
-    return [dict(body)]
+    try:
+        atype, _ = _alert_type(body)
+    except InvalidRecordError:
+        return [dict(body)]
+    listed = body.get("vulnerabilities")
+    if atype.category is not Category.VULNERABILITY or not isinstance(listed, list):
+        return [dict(body)]
+    entries = [v for v in listed if is_vulnerability_entry(v)]
+    if len(entries) <= 1 and len(entries) == len(listed):
+        return [dict(body)]
+    if not entries:
+        return [dict(body)]
+    others = [v for v in listed if not is_vulnerability_entry(v)]
+    parts = [{**body, "vulnerabilities": [entry]} for entry in entries]
+    if others:
+        parts.append({**body, "vulnerabilities": others})
+    return parts
+
+
+def compute_webhook_items(document: object) -> list[object]:
+    """The items the receiver validates and writes: a body, or each element of an array of
+    bodies, split by :func:`split_compute_webhook`; a non-object element stays as it is (and is
+    dead-lettered by :func:`compute_webhook_problem`)."""
+    bodies = document if isinstance(document, list) else [document]
+    items: list[object] = []
+    for body in bodies:
+        items.extend(split_compute_webhook(body) if isinstance(body, Mapping) else [body])
+    return items
+
+
+def _normalise_body(origin: Origin, body: Any) -> Normalised:
+    if not isinstance(body, Mapping):
+        raise InvalidRecordError("compute_webhook payload must be a JSON object", stage=STAGE)
+    atype, name = _alert_type(body)
+    builder = _BUILDERS.get(atype.category, event_alert)
+    return builder(origin, body, atype, name)
+
+
+def compute_webhook_problem(item: object) -> str | None:
+    """Why the receiver must dead-letter ``item`` (the normaliser's reason), or None when it is good."""
+    if not isinstance(item, Mapping):
+        return f"expected a JSON object, got {type(item).__name__}"
+    vulnerabilities = item.get("vulnerabilities")
+    if vulnerabilities not in (None, "") and not isinstance(vulnerabilities, list):
+        return "vulnerabilities must be a list"
+    try:
+        _normalise_body(Origin(AlertSource.COMPUTE_WEBHOOK, _ANY_TIME), item)
+    except InvalidRecordError as exc:
+        return exc.reason
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        return f"compute_webhook payload not normalisable: {type(exc).__name__}: {exc}"[:300]
+    return None
 
 
 def compute_webhook_alert_id(body: Mapping[str, Any]) -> str:
@@ -57,125 +143,12 @@ def compute_webhook_alert_id(body: Mapping[str, Any]) -> str:
 
     The webhook receiver keys raw alerts with it, so Prisma's retry of the same event, and the API
     scan of the same image or host, land on the same key. Raises InvalidRecordError like the
-    normaliser for a body without the identifying fields.
+    normaliser for a body it cannot normalise.
     """
-    entries = body.get("vulnerabilities")
-    if isinstance(entries, list) and entries:
-        entry = entries[0]
-        if not isinstance(entry, Mapping):
-            raise InvalidRecordError("vulnerabilities[0] is not an object", stage=STAGE)
-        image_id = opt_str(entry, "imageID")
-        if image_id:
-            return f"cwpp:image-vulns:{image_id}"
-        return f"cwpp:host-vulns:{req_str(entry, 'hostname', 'vulnerabilities[0]')}"
-    host = opt_str(body, "host")
-    if not host:
-        raise InvalidRecordError("compute_webhook body has neither host nor vulnerabilities", stage=STAGE)
-    return _runtime_event_id(body, host)
-
-
-def _runtime_event_id(payload: Mapping[str, Any], host: str) -> str:
-    wtype = opt_str(payload, "type")
-    category = opt_str(payload, "category") or wtype.replace(" ", "")
-    return "cwpp:webhook:" + _digest(
-        wtype, opt_str(payload, "time"), host, opt_str(payload, "containerID"),
-        opt_str(payload, "rule"), category, opt_str(payload, "message"),
-    )
-
-
-def _webhook_vulns(entry: Mapping[str, Any]) -> tuple[list[Vulnerability], list[Severity]]:
-    vulns: list[Vulnerability] = []
-    sevs: list[Severity] = []
-    groups = entry.get("newVulnerabilities")
-    if not isinstance(groups, list):
-        return vulns, sevs
-    for g, group in enumerate(groups):
-        if not isinstance(group, Mapping):
-            continue
-        items = group.get("vulnerabilities")
-        for i, item in enumerate(items if isinstance(items, list) else []):
-            if not isinstance(item, Mapping) or not opt_str(item, "cve"):
-                continue
-            sev = item.get("severity") or group.get("severity")
-            sevs.append(severity_of(sev, f"vulnerabilities[0].newVulnerabilities[{g}].vulnerabilities[{i}].severity", Severity.MEDIUM))
-            vulns.append(
-                Vulnerability(
-                    cve=opt_str(item, "cve"),
-                    package=opt_str(item, "sourcePackage") or opt_str(item, "packages"),
-                    installed_version=opt_str(item, "packageVersion"),
-                    fixed_version=_fixed_version(opt_str(item, "status")),
-                )
-            )
-    return vulns, sevs
+    alert, _ = _normalise_body(Origin(AlertSource.COMPUTE_WEBHOOK, _ANY_TIME), body)
+    return alert.alert_id
 
 
 def normalise_compute_webhook(raw: RawAlert, payload: Any) -> Normalised:
-    """Normalise one Compute webhook body rendered from the default template (reference §7.3).
-
-    Vulnerability bodies (``vulnerabilities`` non-empty) must hold one image or host (see
-    :func:`split_compute_webhook`) and get the same alert id as the API scan of that image or
-    host. Every other body is a runtime-style event with an id derived from its content.
-    """
-    if not isinstance(payload, Mapping):
-        raise InvalidRecordError("compute_webhook payload must be a JSON object", stage=STAGE)
-    wtype = req_str(payload, "type", "")
-    when = to_datetime(payload.get("time"), "time")
-    cloud = cloud_of(opt_str(payload, "provider"))
-    account, region = opt_str(payload, "accountID"), opt_str(payload, "region")
-    tags = _labels(payload.get("labels"))
-    entries = payload.get("vulnerabilities")
-    if isinstance(entries, list) and entries:
-        if len(entries) > 1:
-            raise InvalidRecordError(
-                f"compute_webhook body lists {len(entries)} images/hosts; split it with split_compute_webhook",
-                stage=STAGE,
-            )
-        entry = entries[0]
-        if not isinstance(entry, Mapping):
-            raise InvalidRecordError("vulnerabilities[0] is not an object", stage=STAGE)
-        vulns, sevs = _webhook_vulns(entry)
-        image_id = opt_str(entry, "imageID")
-        tags.update(_labels(entry.get("labels")))
-        if image_id:
-            name = opt_str(entry, "imageName")
-            resource = ResourceRef(
-                asset_id=canonical_asset_id(Cloud.OTHER, "", "", image_id, "image"),
-                resource_id=image_id, name=name, resource_type="image", cloud=cloud,
-                account_id=account, region=region, tags=tags,
-            )
-            alert_id, ptype = f"cwpp:image-vulns:{image_id}", "image"
-        else:
-            hostname = req_str(entry, "hostname", "vulnerabilities[0]")
-            resource = _host_resource(cloud, account, region, "", hostname, tags)
-            alert_id, ptype = f"cwpp:host-vulns:{hostname}", "host"
-        return _make(
-            raw, alert_id=alert_id, policy_id=f"compute:vulnerabilities:{ptype}",
-            policy_name=f"Compute {ptype} vulnerabilities", policy_type="workload_vulnerability",
-            severity=max_severity(sevs, Severity.INFORMATIONAL), status=AlertStatus.OPEN,
-            status_reason="NEW_VULNERABILITIES", description=f"{len(vulns)} new vulnerabilities on {resource.name}",
-            resource=resource, vulns=vulns, first_seen=when, last_seen=when, data=None,
-        )
-    host = opt_str(payload, "host")
-    if not host:
-        raise InvalidRecordError("compute_webhook body has neither host nor vulnerabilities", stage=STAGE)
-    resource = _host_resource(cloud, account, region, "", host, tags)
-    aggregated = payload.get("aggregatedAlerts")
-    agg = [a for a in aggregated if isinstance(a, Mapping)] if isinstance(aggregated, list) else []
-    sevs = [severity_of(a.get("severity"), "aggregatedAlerts[].severity", Severity.MEDIUM) for a in agg]
-    issues = payload.get("complianceIssues")
-    if isinstance(issues, list):
-        sevs.extend(
-            severity_of(i.get("severity"), "complianceIssues[].severity", Severity.MEDIUM)
-            for i in issues if isinstance(i, Mapping)
-        )
-    category = opt_str(payload, "category") or wtype.replace(" ", "")
-    message = opt_str(payload, "message")
-    alert_id = _runtime_event_id(payload, host)
-    container = opt_str(payload, "container")
-    return _make(
-        raw, alert_id=alert_id, policy_id=f"compute:runtime:{category}",
-        policy_name=opt_str(payload, "rule") or f"Compute {wtype}", policy_type="runtime",
-        severity=max_severity(sevs, Severity.MEDIUM), status=AlertStatus.OPEN,
-        status_reason="", description=(message + (f" in container {container}" if container else "")).strip(),
-        resource=resource, vulns=[], first_seen=when, last_seen=when, data=None,
-    )
+    """Normalise one Compute alert-profile webhook body (module docstring for the rules)."""
+    return _normalise_body(Origin(raw.source, raw.received_at), payload)

@@ -208,16 +208,29 @@ def compute_vuln(cve: str = CURL_CVE, severity: str = "critical", cvss: float = 
 
 def compute_host_scan(vulns: list[dict[str, Any]] | None = None, *, instance: str = INSTANCE,
                       hostname: str = HOSTNAME, scan_time: str = "2024-06-10T09:05:00Z") -> dict[str, Any]:
-    """A ``/hosts`` ImageScanResult for an EC2 host (reference §6.5)."""
+    """A ``/hosts`` ImageScanResult for an EC2 host (reference §6.5); counts match the CVE list."""
+    listed = vulns if vulns is not None else [
+        compute_vuln(), compute_vuln(KEV_CVE, "high", 7.5, "nghttp2", "1.52.0-1", "fixed in 1.52.0-1+deb12u1")]
     return {
         "_id": hostname, "type": "host", "hostname": hostname, "scanTime": scan_time,
         "firstScanTime": "2024-06-01T09:05:00Z", "distro": "bookworm",
         "labels": ["env:prod", "team:payments"],
         "cloudMetadata": {"provider": "aws", "accountID": ACCOUNT, "region": "us-east-1",
                           "resourceID": instance, "name": "web-1", "type": "t3.large"},
-        "vulnerabilities": vulns if vulns is not None else [compute_vuln(), compute_vuln(KEV_CVE, "high", 7.5, "nghttp2", "1.52.0-1", "fixed in 1.52.0-1+deb12u1")],
-        "vulnerabilityDistribution": {"critical": 1, "high": 1, "medium": 0, "low": 0, "total": 2},
+        "vulnerabilities": listed,
+        "vulnerabilitiesCount": len(listed),
+        "vulnerabilityDistribution": _distribution(listed),
     }
+
+
+def _distribution(vulns: list[dict[str, Any]]) -> dict[str, int]:
+    """The ``vulnerabilityDistribution`` Compute reports beside a CVE list: counts per severity."""
+    dist = {"critical": 0, "high": 0, "medium": 0, "low": 0}
+    for v in vulns:
+        band = {"important": "high", "moderate": "medium", "negligible": "low"}.get(v["severity"], v["severity"])
+        if band in dist:
+            dist[band] += 1
+    return {**dist, "total": len(vulns)}
 
 
 def compute_image_scan(vulns: list[dict[str, Any]] | None = None) -> dict[str, Any]:

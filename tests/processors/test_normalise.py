@@ -213,7 +213,7 @@ def test_compute_alert_id_matches_normalised_id() -> None:
 
 @pytest.mark.parametrize(
     ("payload", "message"),
-    [({"kind": "container_scan", "record": {}}, "kind 'container_scan' unknown"),
+    [({"kind": "registry_scan", "record": {}}, "kind 'registry_scan' unknown"),
      ({"record": {}}, "kind missing"), ({"kind": "incident"}, "record missing"),
      ({"kind": "incident", "record": {"_id": "x", "hostname": "h"}}, "record.category missing"),
      ({"kind": "runtime_audit", "record": {"_id": "x"}}, "hostname and record.resourceID both missing"),
@@ -261,6 +261,22 @@ def test_split_compute_webhook() -> None:
 def test_malformed_json_is_invalid_record(source: AlertSource, text: str) -> None:
     with pytest.raises(InvalidRecordError, match="not valid JSON|must be a JSON object|missing"):
         normalise(p.raw(source, text))
+
+
+@pytest.mark.parametrize("value", [None, "", "0001-01-01T00:00:00Z", "1970-01-01T00:00:00.000Z", 0, "0", "N/A",
+                                   "January 01, 1970 00:00:00 AM"])
+def test_placeholder_times_are_no_date(value: Any) -> None:
+    from processors.normalise._fields import to_datetime
+
+    assert to_datetime(value, "t") is None
+
+
+def test_real_times_in_every_payload_form_are_read() -> None:
+    from processors.normalise._fields import to_datetime
+
+    expected = datetime(2024, 6, 10, 14, 3, 11, tzinfo=UTC)
+    for value in (1718028191000, 1718028191, "2024-06-10T14:03:11Z", "Jun 10, 2024 14:03:11 UTC"):
+        assert to_datetime(value, "t") == expected, value
 
 
 def test_bad_timestamp_is_named() -> None:

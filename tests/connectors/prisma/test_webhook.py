@@ -198,14 +198,15 @@ async def test_a_vulnerability_event_listing_two_images_becomes_two_alerts_keyed
     assert len({r.key for r in publisher.records}) == 2  # two images, two assets
 
 
-async def test_a_compute_event_without_host_or_vulnerabilities_is_dead_lettered(settings: WebhookSettings) -> None:
+async def test_a_compute_event_naming_no_resource_is_dead_lettered(settings: WebhookSettings) -> None:
     publisher = RecordingPublisher()
+    nameless = dict(COMPUTE_RUNTIME_EVENT, host="", containerID="", accountID="")
     async with _client(create_webhook_app(settings, publisher)) as client:
-        response = await client.post("/webhooks/prisma/compute", headers={"Authorization": TOKEN},
-                                     json=dict(COMPUTE_RUNTIME_EVENT, host=""))
+        response = await client.post("/webhooks/prisma/compute", headers={"Authorization": TOKEN}, json=nameless)
     assert response.json() == {"accepted": 0, "dead_lettered": 1}
     (letter,) = [r.value for r in publisher.records]
-    assert isinstance(letter, DeadLetter) and "neither host nor vulnerabilities" in letter.error_message
+    assert isinstance(letter, DeadLetter)
+    assert "names no host, function, image, container, cluster or account" in letter.error_message
 
 
 def test_the_receiver_refuses_to_start_without_a_token() -> None:
