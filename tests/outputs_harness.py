@@ -139,9 +139,10 @@ class Ticketed:
         return json.dumps(self.tickets, ensure_ascii=False, default=str)
 
 
-async def ticket(scored: list[ScoredAlert], analyses: list[Analysis], kind: Tracker) -> Ticketed:
-    """The ticket sink's whole lifecycle per alert: create, analysis comment, an update (score
-    band changed), resolution, and a reopen; every text the sink writes is kept by the simulator."""
+async def ticket(scored: list[ScoredAlert], analyses: list[Analysis], kind: Tracker, *,
+                 lifecycle: bool = True) -> Ticketed:
+    """The ticket sink per alert: create and the analysis comment, then (``lifecycle``) an update
+    (score band changed), resolution and a reopen; the simulator keeps every text the sink wrote."""
     adapter, sim = _tracker(kind)
     sink = TicketSink(adapter, _KAFKA, _SERDE, clock=lambda: T0)
     later = [s.model_copy(update={"score": max(0, s.score - 15), "scored_at": s.scored_at + timedelta(minutes=5)})
@@ -150,7 +151,7 @@ async def ticket(scored: list[ScoredAlert], analyses: list[Analysis], kind: Trac
                 for s in later]
     failures = 0
     try:
-        for batch in (scored, analyses, later, resolved, scored):
+        for batch in (scored, analyses, later, resolved, scored) if lifecycle else (scored, analyses):
             failed, _ = await sink.deliver(records(list(batch)))
             failures += len(failed)
     finally:

@@ -38,6 +38,7 @@ import hashlib
 import json
 import logging
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -119,6 +120,10 @@ class _Prepared:
     rendered: RenderedPrompt
     approval: str
     justification: str
+
+
+def _visible(text: str) -> str:
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs"))
 
 
 def _failure_reason(exc: ConnectorError) -> str:
@@ -279,6 +284,9 @@ class Analyzer:
                          justification_for(scored, priority))
 
     def _ground(self, draft: LlmAnalysisDraft, prep: _Prepared, analyser: Analyser) -> GroundingReport:
+        # What an analysis says is what a reader sees: no zero-width, bidi or tag characters from
+        # alert text (they hide instructions from people and from the checks alike).
+        draft = map_draft_strings(draft, _visible)
         ids = {p.id for p in prep.passages}
         if prep.playbook is not None:
             ids.add(f"playbook:{prep.playbook.id}")
