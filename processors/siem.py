@@ -9,6 +9,10 @@ scored_at)``, so a record delivered twice (at-least-once, after a crash) yields 
 SIEM can drop the copy (CEF ``externalId``, a Splunk ``dedup event_id``). It is a UUID string (36
 characters, RFC 9562 version 8, "custom") because the schema documents a UUID and CEF caps
 ``externalId`` at 40 characters, too short for a hex SHA-256.
+
+Events are redacted (:func:`processors.redaction.redact_model`) unless the caller turns it off
+(``PRISMAFLOW_SIEM_REDACT_SECRETS=false``, for a SIEM cleared to hold the raw alert text): a
+secret in a policy name, resource id or summary becomes ``[REDACTED]``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import datetime
 
 from processors.models import ScoredAlert
 from processors.records import Analysis, SiemEvent
+from processors.redaction import redact_model
 
 __all__ = ["SUMMARY_MAX_CHARS", "analysis_siem_event", "siem_event", "siem_event_id", "siem_summary"]
 
@@ -66,17 +71,18 @@ def _check_analysis(scored: ScoredAlert, analysis: Analysis | None) -> None:
         raise ValueError(f"analysis of {analysis.alert_id} does not belong to alert {scored.alert.alert_id}")
 
 
-def siem_event(scored: ScoredAlert, analysis: Analysis | None = None, *, ticket_key: str = "") -> SiemEvent:
+def siem_event(scored: ScoredAlert, analysis: Analysis | None = None, *, ticket_key: str = "",
+               redact: bool = True) -> SiemEvent:
     """The flat SIEM event for one scored alert (with its analysis and ticket when known).
 
     Pure and deterministic: the same inputs give the same event, ``event_id`` included (see the
     module docstring); ``event_time`` is ``scored_at``. Raises ``ValueError`` when ``analysis``
-    belongs to another alert or incident (a caller's bug).
+    belongs to another alert or incident (a caller's bug). ``redact``: secrets replaced (the default).
     """
     _check_analysis(scored, analysis)
     alert = scored.alert
     resource = alert.resource
-    return SiemEvent(
+    event = SiemEvent(
         event_id=siem_event_id(alert.alert_id, scored.update_kind.value, scored.scored_at),
         alert_id=alert.alert_id,
         asset_id=resource.asset_id,
@@ -94,16 +100,18 @@ def siem_event(scored: ScoredAlert, analysis: Analysis | None = None, *, ticket_
         ticket_key=ticket_key or None,
         event_time=scored.scored_at,
     )
+    return redact_model(event) if redact else event
 
 
-def analysis_siem_event(scored: ScoredAlert, analysis: Analysis, *, ticket_key: str = "") -> SiemEvent:
+def analysis_siem_event(scored: ScoredAlert, analysis: Analysis, *, ticket_key: str = "",
+                        redact: bool = True) -> SiemEvent:
     """A follow-up event for an alert already reported, once its analysis arrived.
 
     Same fields as :func:`siem_event` with the analysis summary, ``event_time`` the analysis's
     ``created_at`` and an id derived from the analysis input hash, so it is a new event for the
     SIEM (not a duplicate of the first) and still stable under redelivery.
     """
-    event = siem_event(scored, analysis, ticket_key=ticket_key)
+    event = siem_event(scored, analysis, ticket_key=ticket_key, redact=redact)
     return event.model_copy(update={
         "event_id": siem_event_id(scored.alert.alert_id, "analysis", analysis.input_hash),
         "event_time": analysis.created_at,

@@ -98,8 +98,10 @@ class SiemTopicSink:
     violation) is dead-lettered.
     """
 
-    def __init__(self, *, topic_prefix: str = "", include_analyses: bool = False, max_cached: int = 10_000) -> None:
+    def __init__(self, *, topic_prefix: str = "", include_analyses: bool = False, max_cached: int = 10_000,
+                 redact_secrets: bool = True) -> None:
         self.name = "siem"
+        self.redact_secrets = redact_secrets
         self.scored_topic = topic_prefix + SCORED_ALERTS.name
         self.analyses_topic = topic_prefix + ANALYSES.name
         self.siem_topic = topic_prefix + SIEM_EVENTS.name
@@ -155,11 +157,12 @@ class SiemTopicSink:
             alert_id = value.alert.alert_id
             if self.include_analyses:
                 self._remember(self._scored, alert_id, value)
-            return siem_event(value, self._analyses.get(alert_id), ticket_key=self._tickets.get(fingerprint(value), ""))
+            return siem_event(value, self._analyses.get(alert_id), ticket_key=self._tickets.get(fingerprint(value), ""),
+                              redact=self.redact_secrets)
         if isinstance(value, Analysis):
             self._remember(self._analyses, value.alert_id, value)
             scored = self._scored.get(value.alert_id)
-            return analysis_siem_event(scored, value) if scored is not None else None
+            return analysis_siem_event(scored, value, redact=self.redact_secrets) if scored is not None else None
         return None
 
 
@@ -309,6 +312,8 @@ class SiemStageSettings(_Settings):
     include_analyses: bool = Field(
         default=False, description="Also read prisma.analyses: analysis summaries and one follow-up event per analysis")
     max_cached: int = Field(default=10_000, ge=1, description="Alerts and analyses remembered for that (in memory)")
+    redact_secrets: bool = Field(
+        default=True, description="Replace secrets found in alert text with [REDACTED] (off: a SIEM cleared for raw text)")
 
 
 class SplunkSinkSettings(_Settings):
@@ -384,7 +389,7 @@ def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, topic_prefix: 
     if name == "siem":
         stage = SiemStageSettings()
         return SiemTopicSink(topic_prefix=topic_prefix, include_analyses=stage.include_analyses,
-                             max_cached=stage.max_cached)
+                             max_cached=stage.max_cached, redact_secrets=stage.redact_secrets)
     if name == "splunk":
         splunk = SplunkSinkSettings()
         return SplunkHecSink(splunk.client_settings(), topic_prefix=topic_prefix, min_tier=RiskTier(splunk.min_tier),

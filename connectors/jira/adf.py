@@ -21,8 +21,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from processors.analysis_text import analyser_note, display_justification, display_summary
 from processors.models import ScoredAlert
 from processors.records import Analysis, RemediationStep
+from processors.redaction import redact_text
 
 __all__ = [
     "Node",
@@ -259,10 +261,13 @@ def _summary_blocks(scored: ScoredAlert, analysis: Analysis | None, alert_url: s
         {"type": "text", "text": ": "},
         inline(alert.policy_name, ITEM_CHARS),
     )
-    summary = (analysis.summary if analysis else "") or alert.description
     blocks = [intro]
+    summary = display_summary(analysis) if analysis else ""
     if summary.strip():
         blocks.append(paragraph(summary))
+    elif alert.description.strip():
+        # The alert's own words, labelled as such: Prisma Cloud's text, not Prismaflow's.
+        blocks.append(_labelled("Prisma Cloud description", alert.description))
     return blocks
 
 
@@ -285,15 +290,10 @@ def _risk_blocks(scored: ScoredAlert) -> list[Node]:
 
 
 def _analysis_blocks(analysis: Analysis) -> list[Node]:
-    who = "offline playbook analyser" if analysis.analyser.value == "offline" else (
-        f"LLM {analysis.model}".strip()
-    )
+    why = display_justification(analysis).strip()
     blocks = [
         heading("Analysis"),
-        paragraph(
-            strong("Priority: "),
-            inline(f"{analysis.priority.value} {analysis.priority_justification}".strip()),
-        ),
+        paragraph(strong("Priority: "), inline(f"{analysis.priority.value}{f' ({why})' if why else ''}")),
     ]
     if analysis.root_cause.strip():
         blocks.append(_labelled("Root cause", analysis.root_cause))
@@ -305,11 +305,8 @@ def _analysis_blocks(analysis: Analysis) -> list[Node]:
             list_item(paragraph(inline(a, ITEM_CHARS))) for a in analysis.recommended_actions
             if a.strip()
         ))
-    blocks.append(paragraph(
-        inline(f"Written by the {who} (prompt {analysis.prompt_id} v{analysis.prompt_version}, "
-               f"confidence {analysis.confidence:.2f}, outcome {analysis.outcome.value}).",
-               ITEM_CHARS)
-    ))
+    outcome = "" if analysis.outcome.value == "analysed" else " The evidence was insufficient for a firm conclusion."
+    blocks.append(paragraph(inline(analyser_note(analysis) + outcome, ITEM_CHARS)))
     return blocks
 
 
@@ -395,11 +392,17 @@ def ticket_description(
 
 def text_comment(lines: Sequence[str], *, title: str | None = None,
                  limit: int = JIRA_TEXT_LIMIT) -> Node:
-    """A comment document: an optional bold title, then one paragraph per (untrusted) line."""
+    """A comment document: an optional bold title, then one paragraph per (untrusted) line.
+
+    The lines are redacted together (:func:`processors.redaction.redact_text`), so a secret split
+    over lines (a private key block) goes as a whole.
+    """
     blocks: list[Node] = []
     if title:
         blocks.append(paragraph(strong(clean_text(title, ITEM_CHARS, keep_newlines=False))))
-    blocks.extend(paragraph(line) for line in lines if line.strip())
+    separator = "\n\x1e\n"  # a record separator: no line holds it (clean_text drops it)
+    text = redact_text(separator.join(line for line in lines if line.strip()))
+    blocks.extend(paragraph(line) for line in text.split(separator) if line.strip())
     if not blocks:
         raise ValueError("a comment needs some text")
     return fit_document(blocks, limit)

@@ -7,11 +7,13 @@ travels as a label (and the sync property) set in the create request itself, so
 
 from __future__ import annotations
 
-from connectors.jira.adf import text_comment
+from connectors.jira.adf import Node, text_comment
 from connectors.jira.client import JiraClient
 from connectors.jira.models import SyncProperty
 from connectors.jira.settings import JiraSettings
 from connectors.jira.tickets import draft_issue
+from connectors.jira.wiki import to_wiki
+from processors.analysis_text import analyser_note, display_justification, display_summary
 from processors.models import ScoredAlert
 from processors.records import Analysis, Tracker
 from processors.tickets import TrackerStatus
@@ -26,6 +28,11 @@ class JiraTicketTracker:
     def __init__(self, settings: JiraSettings, client: JiraClient | None = None) -> None:
         self.settings = settings
         self.client = client or JiraClient(settings)
+
+    def _comment(self, lines: list[str], title: str) -> Node | str:
+        """A comment in the site's flavour: ADF on Cloud, wiki markup on Data Center (which refuses ADF)."""
+        document = text_comment([line for line in lines if line], title=title)
+        return document if self.settings.uses_adf else to_wiki(document)
 
     def _ref(self, key: str, status: str = "open") -> TicketRef:
         return TicketRef(key, self.settings.browse_url(key), status)
@@ -43,14 +50,14 @@ class JiraTicketTracker:
         return self._ref(created.key)
 
     async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None:
-        await self.client.add_comment(ref.key, text_comment(note.splitlines(), title="Prismaflow"))
+        await self.client.add_comment(ref.key, self._comment(note.splitlines(), "Prismaflow"))
         await self.client.update_issue(ref.key, priority=self.settings.priority_name(scored.tier))
 
     async def resolve(self, ref: TicketRef, note: str) -> None:
-        await self.client.resolve(ref.key, comment=text_comment([note], title="Prismaflow"))
+        await self.client.resolve(ref.key, comment=self._comment([note], "Prismaflow"))
 
     async def reopen(self, ref: TicketRef, note: str) -> TicketRef:
-        await self.client.reopen(ref.key, comment=text_comment([note], title="Prismaflow"))
+        await self.client.reopen(ref.key, comment=self._comment([note], "Prismaflow"))
         return self._ref(ref.key)
 
     async def status(self, ref: TicketRef) -> TrackerStatus:
@@ -58,13 +65,14 @@ class JiraTicketTracker:
         return TrackerStatus(done=issue.is_done, resolution=issue.resolution or "")
 
     async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
-        lines = [analysis.summary, f"Root cause: {analysis.root_cause}" if analysis.root_cause else "",
-                 f"Priority {analysis.priority.value}: {analysis.priority_justification}",
+        why = display_justification(analysis).strip()
+        lines = [display_summary(analysis), f"Root cause: {analysis.root_cause}" if analysis.root_cause.strip() else "",
+                 f"Priority {analysis.priority.value}" + (f": {why}" if why else ""),
                  *(f"{step.order}. {step.description}" + (f" — {step.command}" if step.command else "")
                    for step in analysis.remediation_steps),
                  f"Approval: {analysis.approval_path}" if analysis.approval_path else "",
-                 f"Analyser: {analysis.analyser.value} {analysis.model} prompt {analysis.prompt_id}@{analysis.prompt_version}"]
-        await self.client.add_comment(ref.key, text_comment([line for line in lines if line], title="Analysis"))
+                 analyser_note(analysis)]
+        await self.client.add_comment(ref.key, self._comment(lines, "Analysis"))
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -17,6 +17,7 @@ from connectors.jira.settings import JiraSettings, OwnerRoute
 from connectors.jira.wiki import to_wiki
 from processors.models import ScoredAlert
 from processors.records import Analysis
+from processors.redaction import redact_model
 
 __all__ = ["content_hash", "draft_issue", "route_for", "summary_for"]
 
@@ -46,9 +47,13 @@ def draft_issue(
 ) -> IssueDraft:
     """The issue to create for a finding, in the settings' flavour (ADF or wiki markup).
 
+    Secrets in the alert or the analysis are redacted (:mod:`processors.redaction`) first.
     Labels: the configured ones, the team route's, ``tier-<tier>`` and ``module-<module>``; the
     fingerprint label is added by :meth:`JiraClient.create_issue` together with the sync property.
     """
+    # The one place an issue's text is composed from alert and analysis: no secret gets past it.
+    scored = redact_model(scored)
+    analysis = redact_model(analysis) if analysis is not None else None
     route = route_for(scored, settings)
     # Data Center: build without the JSON-size cut, the wiki renderer cuts the markup it makes.
     limit = settings.description_limit if settings.uses_adf else 10 * settings.description_limit

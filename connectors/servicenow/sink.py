@@ -2,14 +2,20 @@
 
 The fingerprint is the record's ``correlation_id``; :meth:`ServiceNowTicketTracker.find` looks it
 up before any create, so a record created just before a crash is adopted, not duplicated.
+
+This module composes every text a record gets (title, description, work notes, close notes), and
+each goes through :func:`processors.redaction.redact_text` on its way: no secret from an alert or
+an analysis reaches the instance.
 """
 
 from __future__ import annotations
 
 from connectors.servicenow.client import ServiceNowClient, TicketDraft
 from connectors.servicenow.settings import ServiceNowSettings
+from processors.analysis_text import analyser_note, display_justification, display_summary
 from processors.models import ScoredAlert
 from processors.records import Analysis, Tracker
+from processors.redaction import redact_text
 from processors.tickets import TrackerStatus
 from streams.tickets import TicketRef
 
@@ -30,6 +36,18 @@ def _description(scored: ScoredAlert) -> str:
     return "\n".join(lines)
 
 
+def _analysis_note(analysis: Analysis) -> str:
+    why = display_justification(analysis).strip()
+    lines = [f"Analysis: {display_summary(analysis)}",
+             f"Root cause: {analysis.root_cause}" if analysis.root_cause.strip() else "",
+             f"Priority {analysis.priority.value}" + (f": {why}" if why else ""),
+             *(f"{s.order}. {s.description}" + (f"\n   {s.command}" if s.command else "")
+               for s in analysis.remediation_steps),
+             f"Approval: {analysis.approval_path}" if analysis.approval_path else "",
+             analyser_note(analysis)]
+    return "\n".join(line for line in lines if line)
+
+
 class ServiceNowTicketTracker:
     tracker = Tracker.SERVICENOW
 
@@ -47,20 +65,21 @@ class ServiceNowTicketTracker:
 
     async def create(self, fingerprint: str, scored: ScoredAlert, analysis: Analysis | None) -> TicketRef:
         a = scored.alert
-        draft = TicketDraft(fingerprint=fingerprint, title=f"[Prismaflow] {a.policy_name} — "
-                            f"{a.resource.name or a.resource.resource_id}", description=_description(scored),
+        title = redact_text(f"[Prismaflow] {a.policy_name} — {a.resource.name or a.resource.resource_id}")
+        draft = TicketDraft(fingerprint=fingerprint, title=title, description=redact_text(_description(scored)),
                             tier=scored.tier, team=a.enrichment.team, owner=a.enrichment.owner)
         return self._ref(await self.client.create(draft))
 
     async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None:
-        await self.client.update(ref.key, work_notes=note, fields={
+        await self.client.update(ref.key, work_notes=redact_text(note), fields={
             "urgency": self.settings.urgency_by_tier[scored.tier], "impact": self.settings.impact_by_tier[scored.tier]})
 
     async def resolve(self, ref: TicketRef, note: str) -> None:
+        note = redact_text(note)
         await self.client.resolve(ref.key, close_notes=note, work_notes=note)
 
     async def reopen(self, ref: TicketRef, note: str) -> TicketRef:
-        await self.client.reopen(ref.key, note)
+        await self.client.reopen(ref.key, redact_text(note))
         return ref
 
     async def status(self, ref: TicketRef) -> TrackerStatus:
@@ -70,11 +89,7 @@ class ServiceNowTicketTracker:
         return TrackerStatus(done=done, resolution=str(record.raw.get("close_code", "")))
 
     async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
-        steps = "\n".join(f"{s.order}. {s.description}" + (f"\n   {s.command}" if s.command else "")
-                          for s in analysis.remediation_steps)
-        await self.client.add_work_note(ref.key, f"Analysis ({analysis.analyser.value}): {analysis.summary}\n"
-                                                 f"Root cause: {analysis.root_cause}\n{steps}\n"
-                                                 f"Approval: {analysis.approval_path}")
+        await self.client.add_work_note(ref.key, redact_text(_analysis_note(analysis)))
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from processors.analysis_text import display_summary
 from processors.models import ScoredAlert
 from processors.records import Analyser, Analysis
+from processors.redaction import redact_model
 
 __all__ = ["AlertView", "Link", "alert_view", "check_url"]
 
@@ -75,11 +77,17 @@ def alert_view(
     approval_url: str | None = None,
     console_url: str | None = None,
 ) -> AlertView:
-    """The content of a notification for ``scored``; raises ``ValueError`` for a bad link URL."""
+    """The content of a notification for ``scored``; raises ``ValueError`` for a bad link URL.
+
+    The one place a notification's text is composed: alert and analysis are redacted
+    (:mod:`processors.redaction`) first, so no secret reaches Slack or Teams.
+    """
+    scored = redact_model(scored)
+    analysis = redact_model(analysis) if analysis is not None else None
     alert = scored.alert
     resource = alert.resource
     title = f"{scored.tier.value.upper()} {scored.score}: {alert.policy_name}"
-    summary = (analysis.summary if analysis else "") or alert.description or alert.policy_name
+    summary = (display_summary(analysis) if analysis else "") or alert.description or alert.policy_name
     account = resource.account_name or resource.account_id
     if resource.account_name and resource.account_id:
         account = f"{resource.account_name} ({resource.account_id})"

@@ -26,7 +26,9 @@ for the worker to dead-letter (the default is the labelled fallback, with
 ``prismaflow_llm_validation_failures_total`` counting each invalid answer).
 
 The priority comes from the scoring tier and the approval path from the playbook rules, whichever
-analyser wrote the text; the model only explains.
+analyser wrote the text; the model only explains. Every analysis is redacted
+(:func:`processors.redaction.redact_model`) before it is returned: the prompt never held a secret,
+and neither does what ``prisma.analyses`` carries to tickets, chat and the SIEM.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import hashlib
 import json
 import logging
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -71,7 +74,9 @@ from processors.analyze.redact import Redactor
 from processors.analyze.registry import PromptRegistry, RenderedPrompt
 from processors.analyze.retrieval import KnowledgeBase, Passage
 from processors.analyze.settings import AnalyzerSettings
+from processors.analysis_text import offline_label
 from processors.models import Cloud, ScoredAlert
+from processors.redaction import redact_model
 from processors.records import (
     Analyser,
     Analysis,
@@ -115,6 +120,10 @@ class _Prepared:
     rendered: RenderedPrompt
     approval: str
     justification: str
+
+
+def _visible(text: str) -> str:
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs"))
 
 
 def _failure_reason(exc: ConnectorError) -> str:
@@ -275,6 +284,9 @@ class Analyzer:
                          justification_for(scored, priority))
 
     def _ground(self, draft: LlmAnalysisDraft, prep: _Prepared, analyser: Analyser) -> GroundingReport:
+        # What an analysis says is what a reader sees: no zero-width, bidi or tag characters from
+        # alert text (they hide instructions from people and from the checks alike).
+        draft = map_draft_strings(draft, _visible)
         ids = {p.id for p in prep.passages}
         if prep.playbook is not None:
             ids.add(f"playbook:{prep.playbook.id}")
@@ -307,7 +319,7 @@ class Analyzer:
         draft, scored = report.draft, prep.scored
         summary = draft.summary or "No grounded summary could be written for this finding; see the evidence notes."
         if analyser is Analyser.OFFLINE:
-            summary = f"[Offline analysis: {offline_reason}] {summary}"
+            summary = f"{offline_label(offline_reason)} {summary}"
             pb = prep.playbook
             prompt_id, prompt_version = (f"offline:{pb.id}", str(pb.version)) if pb else ("offline", "0")
             canonical = json.dumps({"facts": prep.facts.data, "playbook": prompt_id, "version": prompt_version,
@@ -340,6 +352,9 @@ class Analyzer:
             input_hash=input_hash,
             created_at=self._now(),
         )
+        # Every text field leaves for tickets, chat and the SIEM: no secret from the alert (an
+        # offline template quotes its description, a model may echo one) survives into it.
+        analysis = redact_model(analysis)
         logger.info("analysed alert_id=%s analyser=%s outcome=%s priority=%s confidence=%.2f steps=%d",
                     scored.alert.alert_id, analyser.value, analysis.outcome.value, analysis.priority.value,
                     analysis.confidence, len(analysis.remediation_steps))

@@ -31,6 +31,7 @@ from processors.analyze.vocabulary import (
     INJECTION,
     command_verdict,
     iac_verdict,
+    visible_for_matching,
 )
 from processors.records import Evidence, Priority
 
@@ -93,6 +94,7 @@ class _Checker:
 
     def text_problem(self, text: str) -> str:
         """Why ``text`` may not stay, or ''."""
+        text = visible_for_matching(text)
         missing = self.ungrounded(text)
         if missing:
             return f"names identifiers not in the alert: {', '.join(sorted(missing))}"
@@ -117,7 +119,9 @@ class _Checker:
         return " ".join(kept)
 
     def step(self, step: DraftStep, where: str) -> DraftStep | None:
-        problem = self.text_problem(step.description)
+        # An allowlisted verb can still carry injected words as its arguments (a resource name
+        # written into --bucket): the command is checked like prose too.
+        problem = self.text_problem(step.description) or self.text_problem(step.command)
         if not problem and step.command:
             verdict = command_verdict(step.command, self.facts.cloud)
             missing = self.ungrounded(step.command)
@@ -156,6 +160,7 @@ class _Checker:
 
 
 def _priority_conflict(text: str, priority: Priority) -> bool:
+    text = visible_for_matching(text)
     for match in _OTHER_PRIORITY.finditer(text):
         if match.group(1) and f"P{match.group(1)}" != priority.value:
             return True

@@ -62,6 +62,7 @@ def template_values(facts: AlertFacts) -> dict[str, str]:
     name = resource.name if _SAFE_NAME.fullmatch(resource.name or "") else ""
     env = enrichment.environment.value
     label_env = {"prod": "production ", "unknown": ""}.get(env, f"{env} ")
+    sensitivity = "" if enrichment.data_sensitivity == "unknown" else enrichment.data_sensitivity
     shown = name or short or "unnamed"
     rtype = f" ({resource.resource_type})" if _SAFE_NAME.fullmatch(resource.resource_type or "") else ""
     cves = [v.cve for v in alert.vulnerabilities]
@@ -76,8 +77,8 @@ def template_values(facts: AlertFacts) -> dict[str, str]:
         "resource_label": f"The {label_env}resource {shown}{rtype}",
         "policy_name": alert.policy_name,
         "description": alert.description,
-        "environment": env,
-        "data_sensitivity": enrichment.data_sensitivity,
+        "environment": "" if env == "unknown" else env,  # prose leaves an unknown value out
+        "data_sensitivity": sensitivity,
         "cloud_label": _CLOUD_LABEL.get(resource.cloud, "cloud"),
         "exposure": "internet-exposed" if exposed else "not known to be internet-exposed",
         "exposure_suffix": ", and the instance is reachable from the internet" if exposed else "",
@@ -99,7 +100,8 @@ def _steps(step: PlaybookStep, facts: AlertFacts, values: dict[str, str]) -> lis
     rows: list[dict[str, str]] = [values]
     if step.for_each == "vulnerability":
         rows = [
-            {**values, "package": v.package, "installed_version": v.installed_version or "unknown",
+            {**values, "package": v.package, "installed_version": v.installed_version,
+             "from_version": f" from {v.installed_version}" if v.installed_version else "",
              "fixed_version": v.fixed_version, "cve": v.cve}
             for v in facts.scored.alert.vulnerabilities if step.when is None or _vuln_kind(v) == step.when
         ]

@@ -134,7 +134,9 @@ def render(template: str, values: Mapping[str, str], *, strict: bool) -> str | N
 
     ``strict`` (commands, snippets): every value must exist and look like an identifier (no spaces
     or shell characters), else None, so an attacker-chosen resource name cannot smuggle a command
-    into a plan. Otherwise (prose) a missing value renders as ``unknown``.
+    into a plan. Otherwise (prose) a missing or empty value renders as nothing, and the space or
+    empty brackets it leaves are tidied ("a {{environment}} workload" reads "a workload"; it used
+    to read "a unknown workload", and an empty optional sentence was "unknown").
     """
     missing = False
 
@@ -144,7 +146,21 @@ def render(template: str, values: Mapping[str, str], *, strict: bool) -> str | N
         if strict and not _SAFE_VALUE.fullmatch(value):
             missing = True
             return ""
-        return value or "unknown"
+        return value
 
     text = _PLACEHOLDER.sub(fill, template)
-    return None if missing else " ".join(text.split()) if not strict or "\n" not in text else text
+    if missing:
+        return None
+    if strict:
+        return text if "\n" in text else " ".join(text.split())
+    return _tidy(text)
+
+
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:)])")
+
+
+def _tidy(text: str) -> str:
+    """Prose with the gaps of empty values closed: no doubled spaces, ``()`` or space before ``.``."""
+    text = _EMPTY_BRACKETS.sub("", text)
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(text.split()))

@@ -2,8 +2,8 @@
 
 A :class:`Redactor` lives for one analysis. :meth:`Redactor.redact` replaces
 
-* secrets: AWS access key ids (``AKIA``/``ASIA``), PEM private keys, JWTs, GitHub/Slack tokens,
-  bearer tokens and the value after ``password=``/``token:``/``secret=``/``api_key=`` ... →
+* secrets, as :mod:`processors.redaction` defines them (one pattern set for every output: cloud
+  keys, private keys, tokens, passwords in URLs and assignments, values of secret-named tags) →
   ``SECRET_1``, ``SECRET_2`` ...
 * 12-digit AWS account ids → ``ACCOUNT_1`` ...
 * Azure subscription GUIDs (after ``/subscriptions/``, or the alert's own account id) → ``SUBSCRIPTION_1`` ...
@@ -16,48 +16,20 @@ chat and the SIEM, where a secret must never appear, so ``SECRET_n`` comes back 
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 
+from processors.redaction import REDACTED, is_secret_key, redact_text, redact_value
+
 __all__ = ["REDACTED", "Redactor", "is_secret_key"]
 
-REDACTED = "[REDACTED]"
-
-_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
-    re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
-    re.compile(r"\b(?:ghp|gho|ghs|ghu|github_pat)_[A-Za-z0-9_]{20,}\b"),
-    re.compile(r"\bxox[abpors]-[A-Za-z0-9-]{10,}\b"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"),
-    re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/-]{16,}=*", re.IGNORECASE),
-)
-# key=value / key: value where the key says secret; the value is group "v".
-_SECRET_ASSIGNMENT = re.compile(
-    r"(?i)\b(?:password|passwd|pwd|passphrase|secret(?:[_-]?access)?[_-]?key|secret|token|api[_-]?key|"
-    r"access[_-]?key|credentials?)\b(?:\"|')?\s*[:=]\s*(?:\"|')?(?P<v>[^\s\"',;}{]{6,})"
-)
-_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "secret", "token", "credential", "credentials",
-                           "apikey", "accesskey", "privatekey", "connectionstring"})
-_SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"),
-                           ("connection", "string"), ("client", "secret")})
-
-
-def is_secret_key(key: str) -> bool:
-    """True for a key or tag *name* that says its value is a secret (``db_password``, ``apiKey``, ``GITHUB_TOKEN``).
-
-    Whole words only, so ``HttpTokens`` or ``PasswordPolicy``-style settings names do not match.
-    """
-    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
-    if words and words[-1] == "policy":
-        return False
-    return any(w in _SECRET_WORDS for w in words) or any(p in _SECRET_PAIRS for p in itertools.pairwise(words))
 _ACCOUNT = re.compile(r"(?<![0-9A-Za-z_])\d{12}(?![0-9A-Za-z_])")
 _SUBSCRIPTION = re.compile(r"(?i)(?<=/subscriptions/)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-_PLACEHOLDER = re.compile(r"\b(?:ACCOUNT|SUBSCRIPTION|SECRET|EMAIL)_\d+\b")
+# Not a placeholder's "SECRET_1@host" (what is left of scheme://user:pass@host): that is no address.
+_EMAIL = re.compile(r"\b(?!(?:ACCOUNT|SUBSCRIPTION|SECRET|EMAIL)_\d+@)[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+# SECRET_n also where a secret was glued to a flag ("-pSECRET_1"), so it never survives restore.
+_PLACEHOLDER = re.compile(r"(?:SECRET|(?<![A-Za-z0-9])(?:ACCOUNT|SUBSCRIPTION|EMAIL))_\d+\b")
 
 
 class Redactor:
@@ -90,21 +62,12 @@ class Redactor:
     def _sub(self, pattern: re.Pattern[str], kind: str, text: str) -> str:
         return pattern.sub(lambda m: self._placeholder(kind, m.group(0)), text)
 
+    def _secret(self, kind: str, value: str) -> str:
+        return value if _PLACEHOLDER.fullmatch(value) else self._placeholder("SECRET", value)
+
     def redact(self, text: str) -> str:
         """``text`` with every secret and account identifier replaced by its placeholder."""
-        for pattern in _SECRET_PATTERNS:
-            text = self._sub(pattern, "SECRET", text)
-
-        def assignment(match: re.Match[str]) -> str:
-            value = match.group("v")
-            if _PLACEHOLDER.fullmatch(value):
-                return match.group(0)
-            start, end = match.span("v")
-            offset = match.start(0)
-            whole = match.group(0)
-            return whole[: start - offset] + self._placeholder("SECRET", value) + whole[end - offset :]
-
-        text = _SECRET_ASSIGNMENT.sub(assignment, text)
+        text = redact_text(text, self._secret)
         text = self._sub(_SUBSCRIPTION, "SUBSCRIPTION", text)
         for sub in self._known_subs:
             text = re.sub(re.escape(sub), lambda m: self._placeholder("SUBSCRIPTION", m.group(0)), text, flags=re.IGNORECASE)
@@ -113,9 +76,7 @@ class Redactor:
 
     def redact_tag(self, key: str, value: str) -> str:
         """A tag value, wholly replaced when the tag's *name* says it holds a secret."""
-        if is_secret_key(key):
-            return self._placeholder("SECRET", value)
-        return self.redact(value)
+        return self.redact(redact_value(key, value, self._secret))
 
     def restore(self, text: str) -> str:
         """Identifiers put back; secret placeholders become :data:`REDACTED`."""

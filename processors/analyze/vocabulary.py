@@ -14,6 +14,7 @@ There is deliberately no dismissal, suppression or "mark as false positive" acti
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from processors.models import Cloud
@@ -28,6 +29,7 @@ __all__ = [
     "Verdict",
     "command_verdict",
     "iac_verdict",
+    "visible_for_matching",
 ]
 
 FAMILIES: tuple[str, ...] = (
@@ -138,11 +140,51 @@ DISMISSAL = re.compile(
 """Wording of a dismissal or suppression: stripped from any analysis (none exists in the vocabulary)."""
 
 INJECTION = re.compile(
-    r"(?:ignore|disregard|forget) (?:all |any )?(?:the )?(?:previous|prior|above|earlier|system) "
-    r"(?:instructions|prompts?|rules)|you are now|new instructions|as instructed",
-    re.IGNORECASE,
+    r"(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,30}?\b(?:previous|prior|above|earlier|system|all|any|"
+    r"your|the)\b[^.\n]{0,20}?\b(?:instructions?|prompts?|rules|guidelines|guardrails|directives)"
+    # role-play
+    r"|you are now|you are an? (?:helpful )?[\w-]+ (?:bot|assistant|ai)\b|pretend (?:to be|you are|you're)|"
+    r"role-?play|stay in character|from now on|developer mode|jailbreak|\bDAN\b|maintenance mode|"
+    r"\bact as (?:an? |the )?(?:ai|assistant|bot|admin\w*|root|developer|system|security lead|\w+ auditor|model)\b|"
+    r"as the bot\b|"
+    # fake system or chat-template turns
+    r"new instructions|as instructed|note to (?:the )?(?:ai|assistant|model|llm|bot|reviewer)s?\b|"
+    r"\bai reviewers?\b|instructions? for the (?:ai|assistant|model|llm)|system[ _]*(?:prompt|message|override)s?\b|"
+    r"^\W*(?:system|assistant|user|human)\s*:|\[\s*/?\s*(?:system|inst)\s*\]|<\|im_(?:start|end)\|>|"
+    r"<\s*/?\s*system\s*>|\#{2,}\s*system|priority override|"
+    # steering the outcome: priority, ticket, verdict
+    r"\b(?:set|change|lower|downgrade|override)\b[^.\n]{0,25}?\b(?:priority|severity|tier)\b|"
+    r"\b(?:priority|severity|tier)\b[^.\n]{0,12}?(?:\bto|=|:)\s*[\"']?(?:p[2-4]|low|informational|info)\b|"
+    r"\bdowngrade (?:this|it)\b|"
+    r"\b(?:mark|classify|treat|label|rate|flag)\w* (?:(?:this|it|the) ?(?:alert|finding|incident|resource|miner)? )?"
+    r"as (?:an? )?(?:low|benign|informational|resolved|false positive|safe|compliant|accepted risk|expected|intended)|"
+    r"\bdo not (?:open|create|file|raise|escalate|report)\b|skip escalation|"
+    r"\b(?:close|resolve) (?:this|the) (?:ticket|issue|incident)\b|close this issue|approve and close|"
+    r"\bneeds? no (?:action|remediation|fix)|(?:answer|reply|respond) (?:only )?(?:that|with)\b|"
+    r"reveal (?:your|the) (?:system )?prompt|(?:repeat|print|show) (?:your|the) (?:system )?prompt|"
+    r"waives? (?:this|the) control|security exception|accepted by the|is intended\b|this is expected\b|"
+    r"is safe and needs|is resolved\b|"
+    # markup that would render as something else in a tracker (ADF nodes, wiki macros)
+    r"[\"']type[\"']\s*:\s*[\"'](?:status|mention|inlineCard|blockCard|emoji|media\w*|extension)[\"']|"
+    r"\{color:[^}]*\}|\{html\}",
+    re.IGNORECASE | re.MULTILINE,
 )
-"""Wording that only an injected instruction would put into an answer."""
+"""Wording that only an injected instruction would put into an answer: instructions to the model,
+role-play, fake system turns and attempts to steer priority, ticket or verdict. Grounding strips a
+sentence, action, step or evidence item holding such wording (matched on its visible text, see
+:func:`visible_for_matching`); the prompt-injection corpus in ``tests/data/prompt_injection``
+exercises every branch, and a test keeps it from matching the playbooks' and knowledge base's text."""
+
+
+def visible_for_matching(text: str) -> str:
+    """``text`` as a reader sees it, for pattern checks: invisible format and control characters
+    (zero-width, bidi overrides, Unicode tag characters) removed and compatibility forms folded
+    (fullwidth letters), so ``ig\u200bnore`` or ``ｉｇｎｏｒｅ`` cannot slip past :data:`INJECTION`."""
+    kept = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in _INVISIBLE)
+    return unicodedata.normalize("NFKC", kept)
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs"})
 
 _PLACEHOLDER = re.compile(r"<[A-Za-z0-9_.:-]{1,40}>")
 _METACHARS = re.compile(r"[|;&`$<>\\\n\r]|\(\s*\)")

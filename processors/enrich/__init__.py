@@ -1,5 +1,9 @@
 """Add context to a normalised alert: exploitability, ownership, exposure, resource configuration.
 
+The enriched alert is also the first record without secrets: :func:`enrich` ends with the
+redaction pass of :mod:`processors.redaction` over the alert's text, tags and resource
+configuration, after exposure and ownership were read from the original values.
+
 :func:`enrich` is called once per alert by the stateless stage, right after normalise (fused in
 :func:`processors.pipeline.normalise_and_enrich`). Everything static it needs sits in an
 :class:`EnrichmentContext` built once at start-up (feeds loaded, owner YAML parsed). The only
@@ -21,6 +25,7 @@ from processors.enrich.feeds import ExploitFeeds, load_default_feeds
 from processors.enrich.owners import OwnerMap, ResolvedOwner, load_owner_map
 from processors.errors import PrismaflowError
 from processors.models import Alert, Enrichment, Vulnerability
+from processors.redaction import redact_alert
 
 __all__ = [
     "CachedResourceLookup",
@@ -127,4 +132,6 @@ def enrich(
         resource_config_json=config_json,
         feeds_as_of=feeds.as_of,
     )
-    return alert.model_copy(update={"enrichment": enrichment, "vulnerabilities": vulns})
+    # Secrets in the alert's text and resource data stop here: prisma.alerts and the scored topic
+    # (and all that is composed from them) carry none; prisma.alerts.raw keeps what Prisma sent.
+    return redact_alert(alert.model_copy(update={"enrichment": enrichment, "vulnerabilities": vulns}))

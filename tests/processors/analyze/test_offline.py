@@ -149,3 +149,21 @@ async def test_incident_is_mentioned(make_analyzer: Callable[..., Analyzer]) -> 
 
     assert analysis.incident_id == "inc-1"
     assert "incident inc-1 with 3 findings" in analysis.summary
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_CASES))
+async def test_empty_template_values_leave_no_stray_unknown(family: str, make_analyzer: Callable[..., Analyzer]) -> None:
+    """Regression (issue 11): an empty value (no KEV sentence, no exposure suffix, unknown
+    environment or data sensitivity, no installed version) once rendered as "unknown"."""
+    case = {**FAMILY_CASES[family], "environment": Environment.UNKNOWN, "tags": {}}
+    if family == "vulnerable_packages":
+        case["vulnerabilities"] = [make_vulnerability(installed_version="")]
+    scored = scored_alert(**case)  # type: ignore[arg-type]
+
+    analysis = await make_analyzer(llm=False).analyse(scored)
+
+    prose = [analysis.summary, analysis.business_impact, analysis.root_cause, *analysis.recommended_actions,
+             *(s.description for s in analysis.remediation_steps)]
+    for text in prose:
+        assert "unknown" not in text.replace("Unknown until investigated", ""), text
+        assert "  " not in text and " ." not in text and "()" not in text, text
