@@ -94,7 +94,7 @@ def run_webhook() -> int:
     from starlette.applications import Starlette
 
     from connectors.prisma.webhook import WebhookSettings, create_webhook_app
-    from streams.publish import AsyncPublisher
+    from streams.async_publish import AsyncPublisher
     from streams.run import build_serde
 
     settings = WebhookSettings()
