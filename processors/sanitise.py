@@ -16,7 +16,8 @@ raw alerts through :func:`admit_raw_alert`, so one rule decides for all of them.
 - **Free text in the payload** (every string value and member name of the alert's JSON): lone
   UTF-16 surrogates (``"\\udcff"`` as a JSON escape, the only invalid Unicode a Python string can
   carry) are *replaced* with U+FFFD, and the number of replaced characters is reported
-  (:attr:`AdmittedAlert.replaced_characters`; the sources count it in a metric and a record header).
+  (:attr:`AdmittedAlert.replaced_characters`; the sources count it in a metric and put it in the
+  record header :data:`REPLACED_CHARACTERS_HEADER`).
   Everything else that is valid Unicode is kept as sent: sinks escape for their own formats.
 - **Numbers**: ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259 §6); a payload holding
   one is *rejected* (the webhook receiver refuses the body with 400 before this; a poller's record
@@ -50,6 +51,7 @@ __all__ = [
     "MAX_IDENTIFIER_CHARS",
     "MAX_PAYLOAD_DEPTH",
     "STAGE",
+    "REPLACED_CHARACTERS_HEADER",
     "AdmittedAlert",
     "identifier_problem",
     "check_identifier",
@@ -63,6 +65,9 @@ MAX_IDENTIFIER_CHARS = 512
 """Longest id or key accepted; Prisma ids are short, Compute ids carry a host or image name (≤ 255)."""
 MAX_PAYLOAD_DEPTH = 64
 """Deepest nesting of objects and arrays accepted in a payload (Prisma's deepest are ~15)."""
+
+REPLACED_CHARACTERS_HEADER = "prismaflow.replaced-characters"
+"""Kafka header a source puts on a raw alert whose payload had characters replaced (value: how many)."""
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # Categories an identifier may not hold: control, format (bidi, zero-width, BOM), surrogate,
@@ -92,13 +97,13 @@ def identifier_problem(value: object, what: str = "id") -> str | None:
         return f"{what} is empty"
     if len(value) > MAX_IDENTIFIER_CHARS:
         return f"{what} is {len(value)} characters long, more than {MAX_IDENTIFIER_CHARS}"
-    if value != value.strip():
-        return f"{what} has white space at its start or end"
     for position, char in enumerate(value):
         category = unicodedata.category(char)
         if category in _FORBIDDEN_CATEGORIES or (category == "Zs" and char != " ") or char == _REPLACEMENT:
             name = unicodedata.name(char, category)
             return f"{what} holds U+{ord(char):04X} ({name}) at position {position}"
+    if value[0] == " " or value[-1] == " ":
+        return f"{what} has white space at its start or end"
     return None
 
 

@@ -43,7 +43,7 @@ from streams.publish import Delivery, OutgoingRecord, PublishError, producer_con
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
-__all__ = ["AsyncPublisher", "RecordsRejectedError", "DEFAULT_MAX_RECORD_BYTES"]
+__all__ = ["AsyncPublisher", "EncodedRecord", "RecordsRejectedError", "DEFAULT_MAX_RECORD_BYTES", "encode_records"]
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,46 @@ _RECOVERY_ATTEMPT_S = 1.0
 
 
 @dataclass(frozen=True)
-class _Encoded:
+class EncodedRecord:
+    """A record as Kafka will get it: encoded key, value and headers, and its size as librdkafka counts it."""
+
     topic: str
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] | None
     partition: int | None
+    size: int
+
+
+def encode_records(serde: AvroSerde, records: Sequence[OutgoingRecord], max_record_bytes: int) -> list[EncodedRecord]:
+    """Encode every record with the project's serde and check its size, before anything is written.
+
+    Raises RecordsRejectedError naming every record that does not encode or is larger than
+    ``max_record_bytes`` (key, value and headers, as librdkafka's ``message.max.bytes`` counts).
+    """
+    encoded: list[EncodedRecord] = []
+    rejections: dict[int, str] = {}
+    for index, record in enumerate(records):
+        try:
+            value = serde.encode(record.value, topic=record.topic) if record.value is not None else None
+            key = record.key.encode() if record.key is not None else None
+        except (SerializationError, UnicodeEncodeError) as exc:
+            rejections[index] = f"cannot be encoded: {exc}"
+            continue
+        headers = list(record.headers.items()) or None
+        size = len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers or [])
+        if size > max_record_bytes:
+            rejections[index] = f"{size} bytes encoded, more than the {max_record_bytes} a record may have"
+            continue
+        encoded.append(EncodedRecord(record.topic, key, value, headers, record.partition, size))
+    if rejections:
+        raise RecordsRejectedError(rejections)
+    return encoded
 
 
 @dataclass
 class _Request:
-    records: list[_Encoded]
+    records: list[EncodedRecord]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[Delivery]]
     deadline: float
@@ -95,7 +124,8 @@ class AsyncPublisher:
             "transaction.timeout.ms": max(60000, int(timeout_s * 1000) * 2),
             **dict(config_overrides or {}),
         })
-        self.max_record_bytes = max_record_bytes or int(self._config.get("message.max.bytes", DEFAULT_MAX_RECORD_BYTES))
+        producer_limit = int(self._config.get("message.max.bytes", DEFAULT_MAX_RECORD_BYTES))
+        self.max_record_bytes = min(max_record_bytes or producer_limit, producer_limit)
         self._factory: Callable[[dict[str, Any]], Any] = producer_factory or Producer
         self._producer: Any = None
         self._initialised = False
@@ -119,7 +149,7 @@ class AsyncPublisher:
         """
         if self._closed:
             raise PublishError("publisher is closed")
-        encoded = self._encode_all(records)
+        encoded = encode_records(self._serde, records, self.max_record_bytes)
         if not encoded:
             return []
         loop = asyncio.get_running_loop()
@@ -130,26 +160,6 @@ class AsyncPublisher:
             return await asyncio.wait_for(asyncio.shield(future), self._timeout_s + 2.0)
         except TimeoutError as exc:
             raise PublishError(f"no answer from the writer within {self._timeout_s + 2.0:.0f} s") from exc
-
-    def _encode_all(self, records: Sequence[OutgoingRecord]) -> list[_Encoded]:
-        encoded: list[_Encoded] = []
-        rejections: dict[int, str] = {}
-        for index, record in enumerate(records):
-            try:
-                value = self._serde.encode(record.value, topic=record.topic) if record.value is not None else None
-                key = record.key.encode() if record.key is not None else None
-            except (SerializationError, UnicodeEncodeError) as exc:
-                rejections[index] = f"cannot be encoded: {exc}"
-                continue
-            headers = list(record.headers.items()) or None
-            size = len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers or [])
-            if size > self.max_record_bytes:
-                rejections[index] = f"{size} bytes encoded, more than the {self.max_record_bytes} a record may have"
-                continue
-            encoded.append(_Encoded(record.topic, key, value, headers, record.partition))
-        if rejections:
-            raise RecordsRejectedError(rejections)
-        return encoded
 
     async def close(self, timeout_s: float = 30.0) -> None:
         """Stop the writer thread once the requests already queued are answered."""
@@ -211,7 +221,7 @@ class AsyncPublisher:
             _settle(request, deliveries[start:start + len(request.records)])
             start += len(request.records)
 
-    def _transact(self, records: list[_Encoded], deadline: float) -> list[Delivery]:
+    def _transact(self, records: list[EncodedRecord], deadline: float) -> list[Delivery]:
         from confluent_kafka import KafkaException
 
         def remaining() -> float:
@@ -245,7 +255,7 @@ class AsyncPublisher:
             raise PublishError(f"commit succeeded but {len(failures)} deliveries failed: {failures[0]}")
         return [d or Delivery(r.topic, -1, -1) for d, r in zip(deliveries, records, strict=True)]
 
-    def _produce(self, record: _Encoded, callback: Any, remaining: Callable[[], float]) -> None:
+    def _produce(self, record: EncodedRecord, callback: Any, remaining: Callable[[], float]) -> None:
         while True:
             try:
                 kwargs: dict[str, Any] = {"value": record.value, "key": record.key, "headers": record.headers,

@@ -110,7 +110,9 @@ def run_webhook() -> int:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        holder["publisher"] = AsyncPublisher(KafkaSettings(), build_serde())
+        holder["publisher"] = AsyncPublisher(
+            KafkaSettings(), build_serde(), transactional_id=settings.effective_transactional_id(),
+            timeout_s=settings.write_timeout_s, max_record_bytes=settings.max_record_bytes)
         try:
             yield
         finally:

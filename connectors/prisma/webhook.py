@@ -57,7 +57,7 @@ from processors.errors import InvalidRecordError, RecordsRejectedError, Serializ
 from processors.models import AlertSource
 from processors.normalise.compute_webhook import compute_webhook_alert_id, split_compute_webhook
 from processors.pipeline import raw_alert_key
-from processors.sanitise import admit_raw_alert, clean_text
+from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_text
 from processors.strict_json import JsonLimits, JsonRejectedError, parse_json
 from streams.dlq import dead_letter
 from streams.publish import OutgoingRecord, PublishError
@@ -178,8 +178,6 @@ def _compute_items(document: object) -> list[object]:
 
 
 _OPENAPI_DOCUMENT = Path(__file__).with_name("webhook_openapi.json")
-REPLACED_CHARACTERS_HEADER = "prismaflow.replaced-characters"
-"""Header on a raw alert whose payload had invalid characters replaced by U+FFFD (value: how many)."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +210,7 @@ class _Intake:
             self._reject(f"record {index}: {problem}", original)
             return
         assert isinstance(item, dict)
-        alert_id = (str(item["alertId"]).strip() if self.source is AlertSource.CSPM_WEBHOOK
+        alert_id = (str(item["alertId"]).strip(" ") if self.source is AlertSource.CSPM_WEBHOOK
                     else compute_webhook_alert_id(item))
         try:
             admitted = admit_raw_alert(
