@@ -57,7 +57,7 @@ from processors.errors import InvalidRecordError, RecordsRejectedError, Serializ
 from processors.models import AlertSource
 from processors.normalise.compute_webhook import compute_webhook_alert_id, split_compute_webhook
 from processors.pipeline import raw_alert_key
-from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_text
+from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_payload, clean_text
 from processors.strict_json import JsonLimits, JsonRejectedError, parse_json
 from streams.dlq import dead_letter
 from streams.publish import OutgoingRecord, PublishError
@@ -205,16 +205,24 @@ class _Intake:
     def add(self, index: int, item: object, check: Callable[[object], str | None]) -> None:
         """Admit ``item`` as a raw alert, or dead-letter it with the reason."""
         original = json.dumps(item, separators=(",", ":")).encode()  # ASCII: always encodable
-        problem = check(item)
+        try:
+            # Checks and ids derive from the cleaned item: deriving a Compute id hashes its text,
+            # which a lone surrogate would break.
+            cleaned, replaced = clean_payload(item)
+        except InvalidRecordError as exc:
+            self._reject(f"record {index}: {exc.reason}", original)
+            return
+        problem = check(cleaned)
         if problem is not None:
             self._reject(f"record {index}: {problem}", original)
             return
-        assert isinstance(item, dict)
+        assert isinstance(item, dict) and isinstance(cleaned, dict)
+        # A CSPM id is checked as sent, so that a refusal names the character Prisma sent.
         alert_id = (str(item["alertId"]).strip(" ") if self.source is AlertSource.CSPM_WEBHOOK
-                    else compute_webhook_alert_id(item))
+                    else compute_webhook_alert_id(cleaned))
         try:
             admitted = admit_raw_alert(
-                source=self.source, alert_id=alert_id, payload=item, tenant=self.settings.tenant,
+                source=self.source, alert_id=alert_id, payload=cleaned, tenant=self.settings.tenant,
                 received_at=self.received_at, ingest_id=self.new_ingest_id(), key=raw_alert_key)
         except InvalidRecordError as exc:
             self._reject(f"record {index}: {exc.reason}", original)
@@ -223,12 +231,12 @@ class _Intake:
             log.exception("webhook record could not be admitted endpoint=%s record=%d", self.endpoint, index)
             self._reject(f"record {index}: cannot be normalised ({type(exc).__name__})", original)
             return
-        headers = ({REPLACED_CHARACTERS_HEADER: str(admitted.replaced_characters).encode()}
-                   if admitted.replaced_characters else {})
+        replaced += admitted.replaced_characters
+        headers = {REPLACED_CHARACTERS_HEADER: str(replaced).encode()} if replaced else {}
         self.records.append(OutgoingRecord(self.settings.raw_topic, admitted.key, admitted.raw, headers))
         self.origins.append(_Origin(index, admitted.raw.source_alert_id, admitted.key, original))
         self.accepted += 1
-        self.replaced += admitted.replaced_characters
+        self.replaced += replaced
 
     def dead_letter_rejected(self, rejections: dict[int, str]) -> bool:
         """Turn the raw alerts Kafka cannot take into dead letters; False if a dead letter was refused."""

@@ -156,7 +156,18 @@ async def test_a_compute_image_id_with_a_lone_surrogate_is_dead_lettered(
     publisher = SerdePublisher(serde)
     response = await _post(settings, publisher, COMPUTE, json.dumps(event).encode())
     assert response.json() == {"accepted": 1, "dead_lettered": 1}
-    assert "U+D800" in publisher.dead_letters()[0].error_message
+    # The id derives from the cleaned event: the surrogate is U+FFFD there, which no id may hold.
+    assert "alert id holds U+FFFD" in publisher.dead_letters()[0].error_message
+
+
+async def test_a_lone_surrogate_in_a_field_a_compute_id_is_derived_from_is_replaced_not_a_crash(
+    settings: WebhookSettings, serde: AvroSerde,
+) -> None:
+    publisher = SerdePublisher(serde)
+    body = json.dumps(dict(COMPUTE_RUNTIME_EVENT, category="\ud800")).encode()
+    response = await _post(settings, publisher, COMPUTE, body)
+    assert response.json() == {"accepted": 1, "dead_lettered": 0}
+    assert json.loads(publisher.raw_alerts()[0].payload_json)["category"] == "\ufffd"
 
 
 async def test_a_request_retried_after_503_writes_every_record_once(settings: WebhookSettings, serde: AvroSerde) -> None:
