@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test bench install clean broker-stop
+.PHONY: demo test fuzz bench install clean broker-stop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -24,6 +24,12 @@ demo: $(STAMP)
 ## Run the whole test suite, broker tests included, against a real Kafka broker.
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## Fuzz the edge long: 10,000 cases each for the webhook receiver and the deserialisers, 5,000 from its OpenAPI document.
+fuzz: $(STAMP)
+	PRISMAFLOW_FUZZ_EXAMPLES=$${PRISMAFLOW_FUZZ_EXAMPLES:-10000} $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/connectors/prisma/test_webhook_fuzz.py tests/connectors/prisma/test_webhook_openapi.py \
+		tests/streams/test_serde_fuzz.py
 
 ## Print throughput and latency figures of the stream core (a benchmark, not a test).
 bench: $(STAMP)

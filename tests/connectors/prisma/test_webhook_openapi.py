@@ -9,12 +9,10 @@ the project's serde (``webhook_support``), so an accepted record that would not 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
@@ -24,9 +22,10 @@ from connectors.prisma.webhook import WebhookSettings, create_webhook_app
 from streams.serde import AvroSerde
 from tests.connectors.prisma.test_webhook import TOKEN
 from tests.connectors.prisma.webhook_support import SerdePublisher
+from tests.fuzz_settings import fuzz_examples
 
 DOCUMENT = Path(__file__).resolve().parents[3] / "connectors" / "prisma" / "webhook_openapi.json"
-EXAMPLES = max(1, int(os.environ.get("PRISMAFLOW_FUZZ_EXAMPLES", "300")) // 10)
+EXAMPLES = fuzz_examples(0.1)
 
 PUBLISHER = SerdePublisher(AvroSerde())
 APP = create_webhook_app(WebhookSettings(auth_token=SecretStr(TOKEN), max_body_bytes=256 * 1024), PUBLISHER)
