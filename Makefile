@@ -25,7 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## Fuzz the edge long: 10,000 cases each for the webhook receiver and the deserialisers, 5,000 from its OpenAPI document.
+## Fuzz the edge long: 10,000 cases each for the webhook receiver and the deserialisers, 4,000 from its OpenAPI document.
 fuzz: $(STAMP)
 	PRISMAFLOW_FUZZ_EXAMPLES=$${PRISMAFLOW_FUZZ_EXAMPLES:-10000} $(BIN)/python -m pytest -p no:cacheprovider \
 		tests/connectors/prisma/test_webhook_fuzz.py tests/connectors/prisma/test_webhook_openapi.py \
