@@ -2,8 +2,9 @@
 
 :func:`build_dead_letter` is the pure half of :func:`streams.dlq.dead_letter` (which adds the topic
 and the log line): the sources in ``connectors/`` build their dead letters with it without
-importing the Kafka layer. Every text of the letter (error message, stage, topic) goes through
-:func:`processors.sanitise.clean_text`, so a dead letter always encodes, whatever the error quoted.
+importing the Kafka layer. Every text of the letter (error message, stage, topic, header names)
+has lone surrogates written as backslash escapes (``\\udcff``), so a dead letter always encodes,
+whatever bad input the error quotes, and the operator still sees which code point it was.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from processors.records import DeadLetter
-from processors.sanitise import clean_text
 
 __all__ = ["ERROR_HEADER_PREFIX", "MAX_ERROR_MESSAGE_CHARS", "BuiltDeadLetter", "build_dead_letter", "excerpt"]
 
@@ -61,8 +61,8 @@ def build_dead_letter(
     response = getattr(error, "body_excerpt", "")
     if response and response not in message:  # an outside system's answer: keep it for the operator
         message = f"{message}; response: {response}"
-    message = clean_text(message[:MAX_ERROR_MESSAGE_CHARS])[0]
-    stage, original_topic = clean_text(stage)[0], clean_text(original_topic)[0]
+    message = _encodable(message)[:MAX_ERROR_MESSAGE_CHARS]
+    stage, original_topic = _encodable(stage), _encodable(original_topic)
     record = DeadLetter(
         original_topic=original_topic,
         original_partition=max(original_partition, 0),
@@ -74,7 +74,7 @@ def build_dead_letter(
         error_message=message,
         failed_at=failed_at,
         attempts=attempts,
-        headers=dict(original_headers or {}),
+        headers={_encodable(name): value for name, value in (original_headers or {}).items()},
     )
     headers = {
         f"{ERROR_HEADER_PREFIX}topic": original_topic.encode(),
@@ -86,3 +86,8 @@ def build_dead_letter(
     }
     key = original_key.decode("utf-8", "replace") if original_key is not None else None
     return BuiltDeadLetter(key, record, headers)
+
+
+def _encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot carry (lone surrogates) written as a backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

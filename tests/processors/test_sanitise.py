@@ -114,3 +114,14 @@ def test_admission_refuses_a_bad_id_or_a_bad_derived_key(alert_id: str, key: str
 def test_admission_refuses_non_finite_numbers_in_the_payload() -> None:
     with pytest.raises(InvalidRecordError, match="nan"):
         _admit(payload={"alertId": "P-1", "riskScore": float("nan")})
+
+
+def test_a_dead_letter_quoting_a_lone_surrogate_still_encodes() -> None:
+    from processors.dead_letters import build_dead_letter
+    from streams.serde import AvroSerde
+
+    letter = build_dead_letter(stage="core", error="cannot encode 'bad \udcff'", original_topic="t\ud800",
+                               failed_at=NOW, original_headers={"h\udcff": b"v"})
+    assert "\\udcff" in letter.record.error_message and letter.record.original_topic == "t\\ud800"
+    AvroSerde().encode(letter.record, topic="dlq")
+    assert all(isinstance(value, bytes) for value in letter.headers.values())
