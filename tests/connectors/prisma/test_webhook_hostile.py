@@ -52,7 +52,7 @@ def _body(items: list[dict[str, Any]]) -> bytes:
     return json.dumps(items).encode()
 
 
-async def _post(settings: WebhookSettings, publisher: SerdePublisher, path: str, body: bytes) -> Any:
+async def _post(settings: WebhookSettings, publisher: Any, path: str, body: bytes) -> Any:
     async with receiver_client(create_webhook_app(settings, publisher)) as client:
         return await client.post(path, content=body, headers=HEADERS)
 
@@ -240,3 +240,28 @@ def test_raw_alert_payloads_written_by_the_receiver_are_ascii_json(serde: AvroSe
                                payload={"policyName": "a\u202eb\x00c\u2028"}, tenant="t",
                                received_at=datetime(2026, 1, 1, tzinfo=UTC), ingest_id="i", key=lambda r: "k")
     assert isinstance(admitted.raw, RawAlert) and admitted.raw.payload_json.isascii()
+
+
+async def test_during_a_broker_outage_the_real_publisher_is_answered_503_within_the_write_timeout(
+    settings: WebhookSettings, serde: AvroSerde,
+) -> None:
+    """Before: every request waited the producer's 30 s message timeout. Now: write_timeout_s (5 s)."""
+    import socket
+    import time
+
+    from streams.async_publish import AsyncPublisher
+    from streams.settings import KafkaSettings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{sock.getsockname()[1]}"
+    publisher = AsyncPublisher(KafkaSettings(bootstrap_servers=nobody), serde, timeout_s=settings.write_timeout_s)
+    try:
+        started = time.monotonic()
+        response = await _post(settings, publisher, CSPM, _body([_notification("P-1")]))
+        elapsed = time.monotonic() - started
+    finally:
+        await publisher.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(settings.retry_after_s)
+    assert settings.write_timeout_s - 1 < elapsed < settings.write_timeout_s + 2
