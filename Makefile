@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test bench chaos install clean broker-stop system-deps-demo system-deps-test
+.PHONY: demo test fuzz bench chaos install clean broker-stop system-deps-demo system-deps-test
 # Prerequisites run left to right: the system packages are checked before the virtualenv is built.
 .NOTPARALLEL:
 
@@ -27,6 +27,12 @@ demo: system-deps-demo $(STAMP)
 ## Run the whole test suite, broker tests included, against a real Kafka broker.
 test: system-deps-test $(STAMP)
 	$(BIN)/python -m pytest
+
+## Fuzz the edge long: 10,000 cases each for the webhook receiver and the deserialisers, 4,000 from its OpenAPI document.
+fuzz: $(STAMP)
+	PRISMAFLOW_FUZZ_EXAMPLES=$${PRISMAFLOW_FUZZ_EXAMPLES:-10000} $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/connectors/prisma/test_webhook_fuzz.py tests/connectors/prisma/test_webhook_openapi.py \
+		tests/streams/test_serde_fuzz.py
 
 ## Print throughput and latency figures of the stream core (a benchmark, not a test).
 bench: $(STAMP)

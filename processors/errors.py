@@ -9,6 +9,7 @@ translates foreign errors (httpx, confluent-kafka, fastavro) at its boundary wit
     ├── ConfigurationError      settings missing or invalid; the message names the setting
     ├── SchemaError             an Avro schema is unknown, invalid or incompatible
     │   └── SerializationError  a record could not be encoded or decoded
+    │       └── RecordsRejectedError  records of a batch can never be written; none of the batch was
     ├── BrokerError             the Kafka broker could not be started, reached or used
     ├── ExternalServiceError    an outside system (Prisma Cloud, Jira, ...) failed (connectors add subclasses)
     └── InvalidRecordError      a record cannot be processed; it belongs on the dead-letter topic
@@ -24,6 +25,7 @@ __all__ = [
     "BrokerError",
     "ExternalServiceError",
     "InvalidRecordError",
+    "RecordsRejectedError",
 ]
 
 
@@ -58,3 +60,17 @@ class InvalidRecordError(PrismaflowError):
         super().__init__(reason)
         self.reason = reason
         self.stage = stage
+
+
+class RecordsRejectedError(SerializationError):
+    """Records of a batch that can never be written (they do not encode, or are too large); none was.
+
+    ``rejections`` maps each such record's index in the batch to the reason, so the writer's caller
+    can dead-letter those records and write the batch again.
+    """
+
+    def __init__(self, rejections: dict[int, str]) -> None:
+        self.rejections = dict(rejections)
+        first = min(self.rejections) if self.rejections else -1
+        super().__init__(
+            f"{len(self.rejections)} records cannot be written; record {first}: {self.rejections.get(first, '')}")

@@ -215,7 +215,7 @@ def run_demo() -> int:
     from connectors.prisma.webhook import WebhookSettings, create_webhook_app
     from streams.broker import LocalBroker, wait_for_metadata
     from streams.embedded import ServedApp, ThreadedWorker
-    from streams.publish import AsyncPublisher
+    from streams.async_publish import AsyncPublisher
     from streams.run import WorkerSettings
     from streams.serde import AvroSerde
     from streams.topics import ANALYSES, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, TICKETS, create_topics

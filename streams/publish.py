@@ -2,9 +2,8 @@
 
 Two publishers, one per need:
 
-- :class:`AsyncPublisher` lets asyncio code (the webhook receiver) ``await`` the broker's
-  acknowledgement of every record before it answers its own client. An idempotent producer
-  (``enable.idempotence``, ``acks=all``) so retries inside librdkafka never duplicate.
+- :class:`streams.async_publish.AsyncPublisher` lets asyncio code (the webhook receiver) ``await``
+  an all-or-nothing write of a request's records (one transaction) within a bounded time.
 - :class:`TransactionalPublisher` writes a batch of records and a checkpoint in one Kafka
   transaction (the pollers: a page of alerts and the watermark that says it was written), so a crash
   leaves either both or neither.
@@ -15,12 +14,11 @@ silently. Records are Avro-encoded with the project's serde; keys are UTF-8 stri
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -32,7 +30,6 @@ __all__ = [
     "OutgoingRecord",
     "Delivery",
     "PublishError",
-    "AsyncPublisher",
     "TransactionalPublisher",
     "read_compacted",
     "producer_config",
@@ -79,110 +76,6 @@ def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     })
     config.update(overrides)
     return config
-
-
-class _Producer(Protocol):
-    def produce(self, topic: str, value: bytes | None = ..., key: bytes | None = ...,
-                headers: Any = ..., on_delivery: Any = ...) -> None: ...
-    def poll(self, timeout: float = ...) -> int: ...
-    def flush(self, timeout: float = ...) -> int: ...
-
-
-class AsyncPublisher:
-    """Produce Avro records from asyncio code and await each record's acknowledgement.
-
-    A background thread serves librdkafka's delivery callbacks and hands each result to the event
-    loop that asked. Call :meth:`close` (or use ``async with``) to flush and stop it.
-    """
-
-    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, *, producer: _Producer | None = None,
-                 config_overrides: Mapping[str, Any] | None = None) -> None:
-        from confluent_kafka import Producer
-
-        self._serde = serde
-        self._producer: Any = producer or Producer(producer_config(kafka, **dict(config_overrides or {})))
-        self._closed = threading.Event()
-        self._poller = threading.Thread(target=self._serve_callbacks, name="kafka-delivery", daemon=True)
-        self._poller.start()
-
-    def _serve_callbacks(self) -> None:
-        while not self._closed.is_set():
-            self._producer.poll(0.05)
-
-    async def send(self, record: OutgoingRecord) -> Delivery:
-        """Write one record; return once the broker acknowledged it, else raise PublishError."""
-        return (await self.send_many([record]))[0]
-
-    async def send_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
-        """Write records (in order per partition) and wait for every acknowledgement.
-
-        Raises PublishError naming the first record the broker refused; the others may have been
-        written (callers that must not duplicate use idempotent keys downstream).
-        """
-        if self._closed.is_set():
-            raise PublishError("publisher is closed")
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Delivery]] = []
-        for record in records:
-            future: asyncio.Future[Delivery] = loop.create_future()
-            futures.append(future)
-            value = self._serde.encode(record.value, topic=record.topic) if record.value is not None else None
-            self._produce(record, value, self._callback(loop, future))
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            raise PublishError(f"{len(failures)} of {len(records)} records not acknowledged: {failures[0]}")
-        return [r for r in results if isinstance(r, Delivery)]
-
-    def _produce(self, record: OutgoingRecord, value: bytes | None, callback: Any) -> None:
-        from confluent_kafka import KafkaException
-
-        key = record.key.encode() if record.key is not None else None
-        headers = list(record.headers.items()) or None
-        while True:
-            try:
-                self._producer.produce(record.topic, value=value, key=key, headers=headers, on_delivery=callback)
-                return
-            except BufferError:
-                self._producer.poll(0.05)  # local queue full: let deliveries drain, then retry
-            except KafkaException as exc:
-                raise PublishError(f"could not produce to {record.topic}: {exc}") from exc
-
-    @staticmethod
-    def _callback(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Delivery]) -> Any:
-        def on_delivery(err: Any, msg: Any) -> None:
-            if err is not None:
-                outcome: Delivery | BaseException = PublishError(str(err))
-            else:
-                outcome = Delivery(msg.topic(), msg.partition(), msg.offset())
-            loop.call_soon_threadsafe(_settle, future, outcome)
-
-        return on_delivery
-
-    async def close(self, timeout_s: float = 30.0) -> None:
-        """Flush what is queued and stop the callback thread."""
-        if self._closed.is_set():
-            return
-        remaining = await asyncio.to_thread(self._producer.flush, timeout_s)
-        self._closed.set()
-        self._poller.join(timeout=5)
-        if remaining:
-            raise PublishError(f"{remaining} records still unacknowledged at close")
-
-    async def __aenter__(self) -> AsyncPublisher:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
-def _settle(future: asyncio.Future[Delivery], outcome: Delivery | BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
 
 
 class TransactionalPublisher:

@@ -133,7 +133,7 @@ def build_webhook_app(settings: WebhookSettings, kafka: KafkaSettings) -> Starle
     from starlette.applications import Starlette
 
     from connectors.prisma.webhook import create_webhook_app
-    from streams.publish import AsyncPublisher
+    from streams.async_publish import AsyncPublisher
     from streams.run import build_serde
 
     holder: dict[str, AsyncPublisher] = {}
@@ -146,7 +146,9 @@ def build_webhook_app(settings: WebhookSettings, kafka: KafkaSettings) -> Starle
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        holder["publisher"] = AsyncPublisher(kafka, build_serde())
+        holder["publisher"] = AsyncPublisher(
+            kafka, build_serde(), transactional_id=settings.effective_transactional_id(),
+            timeout_s=settings.write_timeout_s, max_record_bytes=settings.max_record_bytes)
         try:
             yield
         finally:

@@ -7,6 +7,11 @@ re-reads alerts that changed while the previous window was being paged, and down
 absorbs those re-reads. The Compute poller lists incidents and runtime audits in the same kind of
 window, then the host and image scan results (a full listing: scan results change in place).
 
+Every record goes through the edge's text rule (:func:`processors.sanitise.admit_raw_alert`): lone
+surrogates in free text become U+FFFD; a record with a bad id or key, no id at all, a ``NaN`` or
+``Infinity`` in its payload, or a payload nested too deep is dead-lettered with the reason, in the same
+transaction as the page, and the poll goes on.
+
 After every page the poller writes the page's raw alerts *and* its checkpoint (window, next page
 token or offset) in one Kafka transaction. A restart or crash therefore resumes at the first page
 not written: nothing is skipped, and nothing already written is written again, unless the API no
@@ -16,7 +21,6 @@ longer accepts the saved page token (then the window is paged again from its sta
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -34,12 +38,14 @@ from connectors.prisma.checkpoint import CheckpointStore, PageWriter, SourceChec
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
-from processors.errors import BrokerError
-from processors.models import AlertSource, RawAlert
+from processors.dead_letters import build_dead_letter, excerpt
+from processors.errors import BrokerError, InvalidRecordError
+from processors.models import AlertSource
 from processors.pipeline import raw_alert_key
+from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert
 from streams.publish import OutgoingRecord
 from streams.settings import _Settings
-from streams.topics import RAW_ALERTS
+from streams.topics import DLQ, RAW_ALERTS
 
 __all__ = ["PollerSettings", "CspmPoller", "ComputePoller", "PollResult"]
 
@@ -49,6 +55,9 @@ POLLS = Counter("prismaflow_source_polls_total", "Completed or failed poll windo
 PAGES = Counter("prismaflow_source_pages_total", "Pages fetched and written", ["source"])
 ALERTS_WRITTEN = Counter("prismaflow_source_alerts_written_total", "Raw alerts written", ["source"])
 ERRORS = Counter("prismaflow_source_errors_total", "Poll errors by kind", ["source", "kind"])
+DEAD_LETTERED = Counter("prismaflow_source_dead_letters_total", "Records refused at the edge and dead-lettered", ["source"])
+REPLACED = Counter("prismaflow_source_replaced_characters_total",
+                   "Lone surrogates replaced by U+FFFD in the payloads of written alerts", ["source"])
 CHECKPOINT_LAG = Gauge(
     "prismaflow_source_checkpoint_lag_seconds", "Age of the watermark: how far behind now the source is", ["source"])
 REQUEST_SECONDS = Histogram(
@@ -69,21 +78,41 @@ class PollerSettings(_Settings):
         default=86400.0, gt=0, description="How far back the very first window reaches")
     tenant: str = Field(default="default", description="Tenant label; also names the checkpoint")
     raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic the pollers write to")
+    dlq_topic: str = Field(default=DLQ.name, description="Topic for records refused at the edge")
     compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for the pollers' /metrics; 0 turns it off")
 
 
-def _raw(source: AlertSource, alert_id: str, payload: dict[str, Any], tenant: str, now: datetime) -> RawAlert:
-    text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-    return RawAlert(
-        ingest_id=str(uuid.uuid4()), source=source, source_alert_id=alert_id, tenant=tenant,
-        received_at=now, payload_json=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
-    )
+_DLQ_EXCERPT_BYTES = 64 * 1024
 
 
-def _record(topic: str, raw: RawAlert) -> OutgoingRecord:
-    """The raw alert keyed by its canonical asset id (see :func:`processors.pipeline.raw_alert_key`)."""
-    return OutgoingRecord(topic, raw_alert_key(raw), raw)
+def _admit(settings: PollerSettings, name: str, source: AlertSource, alert_id: object, payload: object,
+           now: datetime, *, problem: str | None = None) -> OutgoingRecord:
+    """The raw alert for one API record keyed by its canonical asset id, or its dead letter with the reason.
+
+    ``problem`` (a reason found before, e.g. no id) dead-letters the record as is. The payload is
+    written with sorted keys, as the pollers always wrote it.
+    """
+    try:
+        if problem is not None:
+            raise InvalidRecordError(problem)
+        admitted = admit_raw_alert(source=source, alert_id=alert_id, payload=payload, tenant=settings.tenant,
+                                   received_at=now, ingest_id=str(uuid.uuid4()), key=raw_alert_key, sort_keys=True)
+    except InvalidRecordError as exc:
+        DEAD_LETTERED.labels(name).inc()
+        original, note = excerpt(json.dumps(payload, separators=(",", ":"), default=repr).encode(), _DLQ_EXCERPT_BYTES)
+        letter = build_dead_letter(stage=f"poller.{name}", error=f"{source.value} record: {exc.reason}{note}",
+                                   original_topic=f"{source.value}:{name}", original_value=original, failed_at=now)
+        log.warning("dead-lettered source=%s reason=%s", name, letter.record.error_message[:200])
+        return OutgoingRecord(settings.dlq_topic, letter.key, letter.record, letter.headers)
+    REPLACED.labels(name).inc(admitted.replaced_characters)
+    headers = ({REPLACED_CHARACTERS_HEADER: str(admitted.replaced_characters).encode()}
+               if admitted.replaced_characters else {})
+    return OutgoingRecord(settings.raw_topic, admitted.key, admitted.raw, headers)
+
+
+def _alerts_in(records: Sequence[OutgoingRecord], settings: PollerSettings) -> int:
+    return sum(1 for record in records if record.topic == settings.raw_topic)
 
 
 class PollResult:
@@ -134,7 +163,7 @@ class _Poller:
         await self.writer.write(records, checkpoint)
         self._checkpoint = checkpoint
         PAGES.labels(self.name).inc()
-        ALERTS_WRITTEN.labels(self.name).inc(len(records))
+        ALERTS_WRITTEN.labels(self.name).inc(_alerts_in(records, self.settings))
 
     async def _finish_window(self, end: datetime) -> None:
         done = SourceCheckpoint(source=self.name, watermark=end, updated_at=self.clock())
@@ -206,6 +235,16 @@ class CspmPoller(_Poller):
         await self._finish_window(end)
         return result
 
+    def _admit_cspm(self, item: object, now: datetime) -> OutgoingRecord:
+        if not isinstance(item, dict):
+            return _admit(self.settings, self.name, AlertSource.CSPM_API, None, item, now,
+                          problem=f"expected a JSON object, got {type(item).__name__}")
+        alert_id = item.get("id")
+        if isinstance(alert_id, int) and not isinstance(alert_id, bool):
+            alert_id = str(alert_id)
+        problem = "record has no id" if alert_id is None else None
+        return _admit(self.settings, self.name, AlertSource.CSPM_API, alert_id, item, now, problem=problem)
+
     async def _page_through(self, start: datetime, end: datetime, window: TimeRange,
                             filters: list[AlertFilter], token: str | None, result: PollResult) -> None:
         pages: AsyncIterator[Any] = self.client.iter_alert_pages(
@@ -218,26 +257,19 @@ class CspmPoller(_Poller):
                 return
             REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - fetched)
             now = self.clock()
-            records = [
-                _record(self.settings.raw_topic,
-                        _raw(AlertSource.CSPM_API, str(item["id"]), item, self.settings.tenant, now))
-                for item in page.items if isinstance(item, dict) and item.get("id")
-            ]
-            skipped = len(page.items) - len(records)
-            if skipped:
-                ERRORS.labels(self.name, "item_without_id").inc(skipped)
-                log.error("alerts without id skipped source=%s count=%d", self.name, skipped)
+            records = [self._admit_cspm(item, now) for item in page.items]
+            alerts = _alerts_in(records, self.settings)
             previous = self._checkpoint if self._checkpoint and self._checkpoint.in_window else None
             checkpoint = SourceCheckpoint(
                 source=self.name, watermark=self._checkpoint.watermark if self._checkpoint else None,
                 window_start=start, window_end=end, page_token=page.next_page_token,
                 pages_written=(previous.pages_written if previous else 0) + 1,
-                alerts_written=(previous.alerts_written if previous else 0) + len(records),
+                alerts_written=(previous.alerts_written if previous else 0) + alerts,
                 updated_at=now,
             )
             await self._commit(records, checkpoint)
             result.pages += 1
-            result.alerts += len(records)
+            result.alerts += alerts
             if page.next_page_token is None:
                 return
 
@@ -297,21 +329,24 @@ class ComputePoller(_Poller):
                 now = self.clock()
                 records = []
                 for item in page.items:
-                    if not isinstance(item, dict):
-                        continue
                     envelope = {"kind": kind, "record": item}
-                    alert_id = compute_alert_id(kind, item)
-                    records.append(_record(
-                        self.settings.raw_topic,
-                        _raw(AlertSource.COMPUTE_API, alert_id, envelope, self.settings.tenant, now)))
+                    alert_id, problem = None, None
+                    try:
+                        alert_id = compute_alert_id(kind, item) if isinstance(item, dict) else None
+                        problem = None if isinstance(item, dict) else f"expected a JSON object, got {type(item).__name__}"
+                    except InvalidRecordError as exc:
+                        problem = exc.reason
+                    records.append(_admit(self.settings, self.name, AlertSource.COMPUTE_API, alert_id, envelope, now,
+                                          problem=problem))
+                alerts = _alerts_in(records, self.settings)
                 next_offset = page.offset + len(page.items)
                 checkpoint = SourceCheckpoint(
                     source=self.name, watermark=self._checkpoint.watermark if self._checkpoint else None,
                     window_start=start, window_end=end, phase=phase, offset=next_offset,
-                    pages_written=result.pages + 1, alerts_written=result.alerts + len(records), updated_at=now)
+                    pages_written=result.pages + 1, alerts_written=result.alerts + alerts, updated_at=now)
                 await self._commit(records, checkpoint)
                 result.pages += 1
-                result.alerts += len(records)
+                result.alerts += alerts
             offset = 0
         await self._finish_window(end)
         return result

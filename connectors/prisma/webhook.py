@@ -12,22 +12,36 @@ configured token, compared in constant time; configure Prisma Cloud's webhook in
 custom header (CSPM) or the Basic credential whose header value you configure here (Compute). TLS is
 left to the deployer (a TLS-terminating proxy, or uvicorn's ``--ssl-*`` options).
 
-The receiver answers 2xx only after Kafka acknowledged every record of the request, so Prisma Cloud
-retries anything not written. A malformed body gets a clear 4xx; a well-formed body with bad records
-sends those records to ``prisma.dlq`` with the reason while the good ones go on. Oversized requests
-get 413. ``GET /healthz`` and ``GET /metrics`` serve health and Prometheus metrics.
+A request is validated whole before anything is written, then written whole:
+
+1. The body is parsed within limits (:mod:`processors.strict_json`: depth, number, string, array and
+   object sizes, no ``NaN``/``Infinity``); a body that fails gets 400, the wrong shape 422, an
+   oversized one 413, and nothing is written.
+2. Every item becomes a raw alert through the edge's text rule (:mod:`processors.sanitise`: lone
+   surrogates in free text become U+FFFD; a bad id or key is refused) or, if refused, a dead letter
+   with the reason, the record's reference and a bounded excerpt of it.
+3. A raw alert that encodes larger than a Kafka record may be is dead-lettered the same way.
+4. The raw alerts and dead letters of the request are written in one transaction
+   (:class:`streams.async_publish.AsyncPublisher`): 200 once all are acknowledged; 503 with
+   ``Retry-After`` when Kafka does not confirm within ``write_timeout_s``, and then none is visible,
+   so Prisma's retry duplicates nothing.
+
+``GET /healthz`` and ``GET /metrics`` serve health and Prometheus metrics, ``GET /openapi.json`` the
+receiver's OpenAPI document (``webhook_openapi.json`` beside this module).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -38,13 +52,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from processors.models import AlertSource, RawAlert
-from processors.pipeline import raw_alert_key
+from processors.dead_letters import excerpt
+from processors.errors import InvalidRecordError, RecordsRejectedError, SerializationError
+from processors.models import AlertSource
 from processors.normalise.compute_webhook import (
     compute_webhook_alert_id,
     compute_webhook_items,
     compute_webhook_problem,
 )
+from processors.pipeline import raw_alert_key
+from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_payload, clean_text
+from processors.strict_json import JsonLimits, JsonRejectedError, parse_json
 from streams.dlq import dead_letter
 from streams.publish import OutgoingRecord, PublishError
 from streams.settings import _Settings
@@ -58,6 +76,9 @@ WEBHOOK_REQUESTS = Counter(
     "prismaflow_webhook_requests_total", "Webhook requests by endpoint and outcome", ["endpoint", "outcome"])
 WEBHOOK_RECORDS = Counter(
     "prismaflow_webhook_records_total", "Alert records received by webhook, by outcome", ["endpoint", "outcome"])
+WEBHOOK_REPLACED = Counter(
+    "prismaflow_webhook_replaced_characters_total",
+    "Invalid characters (lone surrogates, undecodable bytes) replaced by U+FFFD in accepted alerts", ["endpoint"])
 WEBHOOK_SECONDS = Histogram(
     "prismaflow_webhook_request_seconds", "Webhook request latency, Kafka acknowledgement included", ["endpoint"])
 
@@ -83,9 +104,42 @@ class WebhookSettings(_Settings):
     tenant: str = Field(default="default", description="Tenant label written on every raw alert")
     raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic for accepted alerts")
     dlq_topic: str = Field(default=DLQ.name, description="Topic for rejected records")
+    max_json_depth: int = Field(default=64, ge=4, le=512, description="Deeper nesting of the body gets 400")
+    max_json_string_chars: int = Field(default=1024 * 1024, ge=1024, description="Longer strings get 400")
+    max_json_number_chars: int = Field(default=100, ge=20, description="Longer number literals get 400")
+    max_json_array_items: int = Field(default=100_000, ge=100, description="Longer arrays get 400")
+    max_json_object_members: int = Field(default=10_000, ge=100, description="Larger objects get 400")
+    max_record_bytes: int = Field(
+        default=1_000_000, ge=10_000,
+        description="Larger encoded alerts are dead-lettered; keep it at or below the raw topic's max.message.bytes "
+        "and the producer's message.max.bytes")
+    dlq_excerpt_bytes: int = Field(default=64 * 1024, ge=256, description="Bytes of a rejected record kept in its dead letter")
+    write_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Answer 503 when Kafka has not confirmed by then")
+    retry_after_s: int = Field(default=10, ge=1, description="Retry-After of a 503 answer (seconds)")
+    transactional_id: str | None = Field(
+        default=None,
+        description="Kafka transactional id of this receiver: distinct per replica, stable across its restarts "
+        "(unset: prismaflow-webhook-<host name>)")
+
+    def json_limits(self) -> JsonLimits:
+        """The parsing limits these settings give."""
+        return JsonLimits(max_depth=self.max_json_depth, max_string_chars=self.max_json_string_chars,
+                          max_number_chars=self.max_json_number_chars, max_array_items=self.max_json_array_items,
+                          max_object_members=self.max_json_object_members)
+
+    def effective_transactional_id(self) -> str:
+        """The transactional id the receiver's publisher uses."""
+        return self.transactional_id or f"prismaflow-webhook-{socket.gethostname()}"
 
 
 class Publisher(Protocol):
+    """Writes a request's records all or none (see :class:`streams.async_publish.AsyncPublisher`).
+
+    Raises :class:`streams.async_publish.RecordsRejectedError` (a SerializationError with
+    ``rejections``: index -> reason) before writing anything when some records can never be written,
+    and PublishError when the write failed and nothing is visible.
+    """
+
     async def send_many(self, records: list[OutgoingRecord]) -> list[Any]: ...
 
 
@@ -113,9 +167,98 @@ def _compute_items(document: object) -> list[object]:
     return compute_webhook_items(document)
 
 
+_OPENAPI_DOCUMENT = Path(__file__).with_name("webhook_openapi.json")
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a raw alert of the request came from, to dead-letter it if Kafka cannot take it."""
+
+    index: int
+    alert_id: str
+    key: str
+    original: bytes
+
+
+class _Intake:
+    """The records one request becomes: a raw alert or a dead letter per item, in request order."""
+
+    def __init__(self, settings: WebhookSettings, endpoint: str, source: AlertSource, path: str,
+                 received_at: datetime, new_ingest_id: Callable[[], str]) -> None:
+        self.settings, self.endpoint, self.source, self.path = settings, endpoint, source, path
+        self.received_at, self.new_ingest_id = received_at, new_ingest_id
+        self.excerpt_bytes = min(settings.dlq_excerpt_bytes, settings.max_record_bytes // 2)
+        self.records: list[OutgoingRecord] = []
+        self.origins: list[_Origin | None] = []
+        self.accepted = self.rejected = self.replaced = 0
+
+    def add(self, index: int, item: object, check: Callable[[object], str | None]) -> None:
+        """Admit ``item`` as a raw alert, or dead-letter it with the reason."""
+        original = json.dumps(item, separators=(",", ":")).encode()  # ASCII: always encodable
+        try:
+            # Checks and ids derive from the cleaned item: deriving a Compute id hashes its text,
+            # which a lone surrogate would break.
+            cleaned, replaced = clean_payload(item)
+        except InvalidRecordError as exc:
+            self._reject(f"record {index}: {exc.reason}", original)
+            return
+        problem = check(cleaned)
+        if problem is not None:
+            self._reject(f"record {index}: {problem}", original)
+            return
+        assert isinstance(item, dict) and isinstance(cleaned, dict)
+        # A CSPM id is checked as sent, so that a refusal names the character Prisma sent.
+        alert_id = (str(item["alertId"]).strip(" ") if self.source is AlertSource.CSPM_WEBHOOK
+                    else compute_webhook_alert_id(cleaned))
+        try:
+            admitted = admit_raw_alert(
+                source=self.source, alert_id=alert_id, payload=cleaned, tenant=self.settings.tenant,
+                received_at=self.received_at, ingest_id=self.new_ingest_id(), key=raw_alert_key)
+        except InvalidRecordError as exc:
+            self._reject(f"record {index}: {exc.reason}", original)
+            return
+        except Exception as exc:  # noqa: BLE001 - a normaliser bug must cost one record, not the request
+            log.exception("webhook record could not be admitted endpoint=%s record=%d", self.endpoint, index)
+            self._reject(f"record {index}: cannot be normalised ({type(exc).__name__})", original)
+            return
+        replaced += admitted.replaced_characters
+        headers = {REPLACED_CHARACTERS_HEADER: str(replaced).encode()} if replaced else {}
+        self.records.append(OutgoingRecord(self.settings.raw_topic, admitted.key, admitted.raw, headers))
+        self.origins.append(_Origin(index, admitted.raw.source_alert_id, admitted.key, original))
+        self.accepted += 1
+        self.replaced += replaced
+
+    def dead_letter_rejected(self, rejections: dict[int, str]) -> bool:
+        """Turn the raw alerts Kafka cannot take into dead letters; False if a dead letter was refused."""
+        for position, reason in sorted(rejections.items()):
+            origin = self.origins[position] if 0 <= position < len(self.origins) else None
+            if origin is None:
+                return False
+            self.records[position] = self._dead_letter(
+                f"record {origin.index} (alert id {origin.alert_id!a:.120}): {reason}", origin.original,
+                key=origin.key)
+            self.origins[position] = None
+            self.accepted -= 1
+            self.rejected += 1
+        return True
+
+    def _reject(self, reason: str, original: bytes) -> None:
+        self.records.append(self._dead_letter(reason, original))
+        self.origins.append(None)
+        self.rejected += 1
+
+    def _dead_letter(self, reason: str, original: bytes, *, key: str | None = None) -> OutgoingRecord:
+        value, note = excerpt(original, self.excerpt_bytes)
+        return dead_letter(
+            stage=f"webhook.{self.endpoint}", error=reason + note, original_topic=f"webhook:{self.path}",
+            original_key=key.encode() if key is not None else None, original_value=value,
+            dlq_topic=self.settings.dlq_topic, now=self.received_at)
+
+
 def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
-                       *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Starlette:
-    """Build the receiver around a publisher that awaits Kafka's acknowledgements."""
+                       *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                       new_ingest_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> Starlette:
+    """Build the receiver around a publisher that writes a request's records all or none."""
     if settings.auth_token is None and not settings.allow_unauthenticated:
         from processors.errors import ConfigurationError
 
@@ -123,16 +266,19 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
             "PRISMAFLOW_WEBHOOK_AUTH_TOKEN is not set: set it (and configure the same header value in "
             "Prisma Cloud), or set PRISMAFLOW_WEBHOOK_ALLOW_UNAUTHENTICATED=true for local testing only")
     expected = settings.auth_token.get_secret_value().encode() if settings.auth_token else None
+    limits = settings.json_limits()
+    openapi = json.loads(_OPENAPI_DOCUMENT.read_text(encoding="utf-8"))
+    unavailable = {"Retry-After": str(settings.retry_after_s)}
 
     def authorised(request: Request) -> bool:
         if expected is None:
             return True
-        presented = request.headers.get(settings.auth_header, "").encode()
+        presented = request.headers.get(settings.auth_header, "").encode("latin-1", "replace")
         return hmac.compare_digest(presented, expected)
 
     async def read_body(request: Request) -> bytes | Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and (len(declared) > 15 or int(declared) > settings.max_body_bytes):
             return _error(413, f"request body over {settings.max_body_bytes} bytes")
         body = bytearray()
         async for chunk in request.stream():
@@ -160,9 +306,10 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
         if isinstance(body, Response):
             return body
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"body is not valid JSON: {exc}")
+            parsed = parse_json(body, limits)
+        except JsonRejectedError as exc:
+            return _error(400, exc.reason)
+        document = parsed.document
         if source is AlertSource.CSPM_WEBHOOK:
             if not isinstance(document, list):
                 return _error(422, "the CSPM webhook body must be a JSON array of alert notifications")
@@ -174,39 +321,23 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
             else:
                 return _error(422, "the Compute webhook body must be a JSON object (or an array of them)")
             check = _compute_problem
-        received_at = clock()
-        records: list[OutgoingRecord] = []
-        accepted = rejected = 0
+        intake = _Intake(settings, endpoint, source, request.url.path, clock(), new_ingest_id)
         for index, item in enumerate(items):
-            problem = check(item)
-            original = json.dumps(item, separators=(",", ":")).encode()
-            if problem is not None:
-                rejected += 1
-                records.append(dead_letter(
-                    stage=f"webhook.{endpoint}", error=f"record {index}: {problem}",
-                    original_topic=f"webhook:{request.url.path}", original_value=original,
-                    dlq_topic=settings.dlq_topic, now=received_at))
-                continue
-            assert isinstance(item, dict)
-            alert_id = (str(item["alertId"]).strip() if source is AlertSource.CSPM_WEBHOOK
-                        else compute_webhook_alert_id(item))
-            payload = original.decode()
-            raw = RawAlert(
-                ingest_id=str(uuid.uuid4()), source=source, source_alert_id=alert_id,
-                tenant=settings.tenant, received_at=received_at, payload_json=payload,
-                content_hash=hashlib.sha256(original).hexdigest(),
-            )
-            records.append(OutgoingRecord(settings.raw_topic, raw_alert_key(raw), raw))
-            accepted += 1
+            intake.add(index, item, check)
         try:
-            await publisher.send_many(records)
+            await _write(publisher, intake)
         except PublishError as exc:
-            log.error("webhook write failed endpoint=%s count=%d error=%s", endpoint, len(records), exc)
-            return _error(503, "could not write to Kafka; retry later")
-        WEBHOOK_RECORDS.labels(endpoint, "accepted").inc(accepted)
-        WEBHOOK_RECORDS.labels(endpoint, "dead_lettered").inc(rejected)
-        log.info("webhook endpoint=%s accepted=%d dead_lettered=%d", endpoint, accepted, rejected)
-        return JSONResponse({"accepted": accepted, "dead_lettered": rejected}, status_code=200)
+            log.error("webhook write failed endpoint=%s count=%d error=%s", endpoint, len(intake.records), exc)
+            return _error(503, "could not write to Kafka; retry later", headers=unavailable)
+        except SerializationError as exc:
+            log.error("webhook records cannot be stored endpoint=%s error=%s", endpoint, exc)
+            return _error(422, f"records of this request cannot be stored: {exc}")
+        WEBHOOK_RECORDS.labels(endpoint, "accepted").inc(intake.accepted)
+        WEBHOOK_RECORDS.labels(endpoint, "dead_lettered").inc(intake.rejected)
+        WEBHOOK_REPLACED.labels(endpoint).inc(intake.replaced + parsed.replaced_bytes)
+        log.info("webhook endpoint=%s accepted=%d dead_lettered=%d replaced_characters=%d", endpoint,
+                 intake.accepted, intake.rejected, intake.replaced + parsed.replaced_bytes)
+        return JSONResponse({"accepted": intake.accepted, "dead_lettered": intake.rejected}, status_code=200)
 
     async def cspm(request: Request) -> Response:
         return await receive(request, "cspm", AlertSource.CSPM_WEBHOOK)
@@ -220,13 +351,31 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    async def openapi_document(request: Request) -> Response:
+        return JSONResponse(openapi)
+
     return Starlette(routes=[
         Route("/webhooks/prisma/cspm", cspm, methods=["POST"]),
         Route("/webhooks/prisma/compute", compute, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_document, methods=["GET"]),
     ])
 
 
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
+async def _write(publisher: Publisher, intake: _Intake) -> None:
+    """Write the request's records; dead-letter those Kafka can never take, and write again.
+
+    Raises PublishError (nothing written) or SerializationError (a dead letter itself refused).
+    """
+    try:
+        await publisher.send_many(intake.records)
+        return
+    except RecordsRejectedError as exc:
+        if not intake.dead_letter_rejected(exc.rejections):
+            raise
+    await publisher.send_many(intake.records)
+
+
+def _error(status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": clean_text(message[:2000])[0]}, status_code=status, headers=headers)

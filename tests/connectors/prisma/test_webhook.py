@@ -21,7 +21,8 @@ from processors.normalise.compute_webhook import compute_webhook_alert_id
 from processors.errors import ConfigurationError
 from processors.models import AlertSource, RawAlert
 from processors.records import DeadLetter
-from streams.publish import AsyncPublisher, OutgoingRecord, PublishError
+from streams.async_publish import AsyncPublisher
+from streams.publish import OutgoingRecord, PublishError
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import DLQ, RAW_ALERTS, create_topics
