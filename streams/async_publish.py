@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from processors.errors import RecordsRejectedError, SerializationError
-from streams.publish import Delivery, OutgoingRecord, PublishError, producer_config
+from streams.publish import Delivery, OutgoingRecord, PublishError, encode_record, producer_config
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.transactions import EncodedRecord
 
 __all__ = ["AsyncPublisher", "EncodedRecord", "RecordsRejectedError", "DEFAULT_MAX_RECORD_BYTES", "encode_records"]
 
@@ -51,18 +52,6 @@ DEFAULT_MAX_RECORD_BYTES = 1_000_000
 """librdkafka's default ``message.max.bytes``: a larger record is refused by the producer itself."""
 _MAX_RECORDS_PER_TRANSACTION = 20_000
 _RECOVERY_ATTEMPT_S = 1.0
-
-
-@dataclass(frozen=True)
-class EncodedRecord:
-    """A record as Kafka will get it: encoded key, value and headers, and its size as librdkafka counts it."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None
-    partition: int | None
-    size: int
 
 
 def encode_records(serde: AvroSerde, records: Sequence[OutgoingRecord], max_record_bytes: int) -> list[EncodedRecord]:
@@ -75,17 +64,14 @@ def encode_records(serde: AvroSerde, records: Sequence[OutgoingRecord], max_reco
     rejections: dict[int, str] = {}
     for index, record in enumerate(records):
         try:
-            value = serde.encode(record.value, topic=record.topic) if record.value is not None else None
-            key = record.key.encode() if record.key is not None else None
+            candidate = encode_record(serde, record)
         except (SerializationError, UnicodeEncodeError) as exc:
             rejections[index] = f"cannot be encoded: {exc}"
             continue
-        headers = list(record.headers.items()) or None
-        size = len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers or [])
-        if size > max_record_bytes:
-            rejections[index] = f"{size} bytes encoded, more than the {max_record_bytes} a record may have"
+        if candidate.size > max_record_bytes:
+            rejections[index] = f"{candidate.size} bytes encoded, more than the {max_record_bytes} a record may have"
             continue
-        encoded.append(EncodedRecord(record.topic, key, value, headers, record.partition, size))
+        encoded.append(candidate)
     if rejections:
         raise RecordsRejectedError(rejections)
     return encoded

@@ -25,9 +25,11 @@ from pydantic import BaseModel
 from processors.errors import BrokerError
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.transactions import EncodedRecord
 
 __all__ = [
     "OutgoingRecord",
+    "encode_record",
     "Delivery",
     "PublishError",
     "TransactionalPublisher",
@@ -62,6 +64,13 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+
+
+def encode_record(serde: AvroSerde, record: OutgoingRecord) -> EncodedRecord:
+    """``record`` as Kafka gets it: Avro value (None stays a tombstone), UTF-8 key, header list."""
+    value = serde.encode(record.value, topic=record.topic) if record.value is not None else None
+    return EncodedRecord(record.topic, record.key.encode() if record.key is not None else None, value,
+                         list(record.headers.items()) or None, record.partition)
 
 
 def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -99,12 +108,9 @@ class TransactionalPublisher:
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Write every record in one transaction; raise PublishError (nothing written) on failure."""
-        from streams.transactions import EncodedRecord, TransactionAborted
+        from streams.transactions import TransactionAborted
 
-        encoded = [EncodedRecord(r.topic, r.key.encode() if r.key is not None else None,
-                                 self._serde.encode(r.value, topic=r.topic) if r.value is not None else None,
-                                 list(r.headers.items()) or None, r.partition)
-                   for r in records]
+        encoded = [encode_record(self._serde, r) for r in records]
         try:
             self._transactions.commit(encoded)
         except TransactionAborted as exc:

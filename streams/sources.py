@@ -69,11 +69,12 @@ def topic_prefix() -> str:
 
 
 def poller_settings(prefix: str | None = None) -> PollerSettings:
-    """The pollers' settings from the environment, their raw topic under the topic prefix."""
+    """The pollers' settings from the environment, their raw and DLQ topics under the topic prefix."""
     from connectors.prisma.source import PollerSettings
 
     settings, prefix = PollerSettings(), topic_prefix() if prefix is None else prefix
-    return settings.model_copy(update={"raw_topic": prefix + settings.raw_topic})
+    return settings.model_copy(update={"raw_topic": prefix + settings.raw_topic,
+                                       "dlq_topic": prefix + settings.dlq_topic})
 
 
 def webhook_settings(prefix: str | None = None) -> WebhookSettings:

@@ -53,6 +53,12 @@ class EncodedRecord:
     headers: list[tuple[str, bytes]] | None = None
     partition: int | None = None
 
+    @property
+    def size(self) -> int:
+        """Key, value and headers in bytes, as librdkafka counts a record against ``message.max.bytes``."""
+        return (len(self.key or b"") + len(self.value or b"")
+                + sum(len(k) + len(v) for k, v in self.headers or []))
+
 
 class TransactionalProducer:
     """A transactional producer that survives broker outages, fencing and stuck calls.

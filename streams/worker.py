@@ -39,7 +39,7 @@ from processors.errors import BrokerError, SerializationError
 from streams import metrics
 from streams.dlq import dead_letter
 from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
-from streams.publish import OutgoingRecord, producer_config
+from streams.publish import OutgoingRecord, encode_record, producer_config
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.transactions import EncodedRecord, TransactionAborted, TransactionalProducer
@@ -400,9 +400,7 @@ class TransactionalWorker(Generic[InT]):
         )
 
     def _encode(self, record: OutgoingRecord) -> EncodedRecord:
-        value = self.serde.encode(record.value, topic=record.topic) if record.value is not None else None
-        return EncodedRecord(record.topic, record.key.encode() if record.key is not None else None, value,
-                             list(record.headers.items()) or None, record.partition)
+        return encode_record(self.serde, record)
 
     # -- partitions and state -------------------------------------------------------------------
     def _assign_partition(self, partition: int) -> None:

@@ -66,7 +66,7 @@ def test_the_source_settings_put_their_topics_under_the_prefix(monkeypatch: pyte
     monkeypatch.setenv("PRISMAFLOW_WEBHOOK_DLQ_TOPIC", "custom.dlq")
     webhook = webhook_settings()
     assert (webhook.raw_topic, webhook.dlq_topic) == ("blue.prisma.alerts.raw", "blue.custom.dlq")
-    assert poller_settings().raw_topic == "blue.prisma.alerts.raw"
+    assert (poller_settings().raw_topic, poller_settings().dlq_topic) == ("blue.prisma.alerts.raw", "blue.prisma.dlq")
     monkeypatch.delenv("PRISMAFLOW_WORKER_TOPIC_PREFIX")
     assert webhook_settings().raw_topic == RAW_ALERTS.name  # no prefix: the catalogue's names
 
