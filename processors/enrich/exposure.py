@@ -17,7 +17,9 @@ Signals:
 * GCP firewalls: an INGRESS (the default direction) allow rule, not disabled, with source range
   ``0.0.0.0/0`` or ``::/0``.
 * Storage: S3 ``policyStatus.isPublic``, ACL grants to ``AllUsers``/``AuthenticatedUsers``;
-  GCS IAM members ``allUsers``/``allAuthenticatedUsers``.
+  GCS IAM members ``allUsers``/``allAuthenticatedUsers``; Azure ``allowBlobPublicAccess``.
+* Databases and snapshots: RDS/Redshift ``publiclyAccessible``; EBS ``createVolumePermissions``
+  granted to the group ``all``.
 * Instances: a ``publicIpAddress`` (AWS) or an ``accessConfigs[].natIP`` (GCP).
 * Compute: the risk factor ``Reachable from the internet`` on the host/image or its CVEs.
 * Policy: an open CSPM config/network/data policy violation whose name says the resource is
@@ -231,6 +233,20 @@ def _storage(data: Mapping[str, Any]) -> Exposure:
     return _NOT_EXPOSED
 
 
+def _public_flags(data: Mapping[str, Any]) -> Exposure:
+    """Databases, snapshots and storage accounts that say so in their own settings."""
+    props = data.get("properties")
+    nested: Mapping[str, Any] = props if isinstance(props, Mapping) else {}
+    if data.get("publiclyAccessible") is True:
+        return Exposure("database instance is publicly accessible")
+    if data.get("allowBlobPublicAccess") is True or nested.get("allowBlobPublicAccess") is True:
+        return Exposure("storage account allows public blob access")
+    for perm in _list(data.get("createVolumePermissions")):
+        if isinstance(perm, Mapping) and str(perm.get("group", "")).lower() == "all":
+            return Exposure("snapshot can be restored by any AWS account")
+    return _NOT_EXPOSED
+
+
 def _instance(data: Mapping[str, Any]) -> Exposure:
     ip = data.get("publicIpAddress")
     if isinstance(ip, str) and ip:
@@ -250,7 +266,7 @@ def _compute(data: Mapping[str, Any]) -> Exposure:
     return _NOT_EXPOSED
 
 
-_CHECKS = (_aws_sg, _azure_nsg, _gcp_firewall, _storage, _instance, _compute)
+_CHECKS = (_aws_sg, _azure_nsg, _gcp_firewall, _storage, _public_flags, _instance, _compute)
 
 
 def assess_exposure(alert: Alert, data: Mapping[str, Any] | None) -> Exposure:

@@ -58,6 +58,7 @@ _DATA_CLASS = re.compile(
     r"|health|sensitive|confidential|secret)\b",
     re.IGNORECASE,
 )
+_EXPLOIT_POLICY = re.compile(r"known exploits?|exploitable|exploits? (?:available|in the wild)", re.IGNORECASE)
 _ACTIVITY_TYPES = frozenset({"audit_event", "anomaly"})
 _CODE_TYPES = frozenset({"iac", "build"})
 
@@ -111,6 +112,8 @@ def _exploitation(alert: Alert, settings: RubricSettings) -> tuple[Exploitation,
     if likely:
         top = max(likely, key=lambda v: v.epss or 0.0)
         return Exploitation.LIKELY, f"{top.cve} EPSS {top.epss:.2f} (likely exploited)"
+    if alert.policy_type == "workload_vulnerability" and _EXPLOIT_POLICY.search(alert.policy_name):
+        return Exploitation.LIKELY, f"the policy reports exploits: {alert.policy_name}"
     return Exploitation.NONE, ""
 
 

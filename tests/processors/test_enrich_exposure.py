@@ -52,6 +52,12 @@ def _sg(*perms: dict[str, Any]) -> dict[str, Any]:
         ({"allowed": [{"IPProtocol": "tcp"}], "sourceRanges": ["0.0.0.0/0"], "disabled": True}, "", False),
         ({"denied": [{"IPProtocol": "all"}], "sourceRanges": ["0.0.0.0/0"]}, "", False),
         ({"publicIpAddress": "35.180.1.1"}, "public IP", False),
+        ({"dbInstanceIdentifier": "orders", "publiclyAccessible": True}, "publicly accessible", False),
+        ({"dbInstanceIdentifier": "orders", "publiclyAccessible": False}, "", False),
+        ({"name": "contosohr", "properties": {"allowBlobPublicAccess": True}}, "public blob access", False),
+        ({"name": "contosohr", "allowBlobPublicAccess": True}, "public blob access", False),
+        ({"snapshotId": "snap-1", "createVolumePermissions": [{"group": "all"}]}, "any AWS account", False),
+        ({"snapshotId": "snap-1", "createVolumePermissions": [{"userId": "123456789012"}]}, "", False),
         ({"ipPermissions": [{"ipRanges": [None, 7, {"cidrIp": 5}]}], "securityRules": "x", "sourceRanges": 3}, "", False),
     ],
 )
