@@ -32,6 +32,7 @@ Administrative exposure: the open rule covers SSH (22), Telnet (23), RDP (3389),
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -80,6 +81,23 @@ class Exposure:
 
 
 _NOT_EXPOSED = Exposure()
+
+# Reasons quote resource data, which is outside text: only values of these shapes are quoted.
+_PORT_TEXT = re.compile(r"\*|\d{1,5}(?:-\d{1,5})?")
+_WORD_TEXT = re.compile(r"[A-Za-z0-9_./:-]{1,48}")
+
+
+def _quoted(value: Any, shape: re.Pattern[str] = _WORD_TEXT, fallback: str = "?") -> str:
+    """``value`` as text when it has the expected harmless shape, else ``fallback``."""
+    text = str(value).strip()
+    return text if shape.fullmatch(text) else fallback
+
+
+def _ip(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        return "an address"
 
 
 def policy_says_exposed(policy_name: str) -> bool:
@@ -176,7 +194,7 @@ def _azure_nsg(data: Mapping[str, Any]) -> Exposure:
             continue
         ports = [p.get("destinationPortRange")] + _list(p.get("destinationPortRanges"))
         ports = [x for x in ports if x not in (None, "")] or ["*"]
-        shown = ", ".join(str(x) for x in ports)
+        shown = ", ".join(_quoted(x, _PORT_TEXT) for x in ports[:5])
         admin = any(_port_spec_covers_admin(x) for x in ports)
         found.append(Exposure(f"network security group allows inbound from {src} on port {shown}", admin))
     return next((e for e in found if e.admin), found[0] if found else _NOT_EXPOSED)
@@ -197,10 +215,10 @@ def _gcp_firewall(data: Mapping[str, Any]) -> Exposure:
         protocol = str(rule.get("IPProtocol", "all")).lower()
         ports = _list(rule.get("ports"))
         if protocol == "all" or not ports:
-            specs.append(f"{protocol}:all ports")
+            specs.append(f"{_quoted(protocol)}:all ports")
             admin = admin or protocol in ("all", "tcp")
         else:
-            specs.append(f"{protocol}:{','.join(str(x) for x in ports)}")
+            specs.append(f"{_quoted(protocol)}:{','.join(_quoted(x, _PORT_TEXT) for x in ports[:5])}")
             admin = admin or any(_port_spec_covers_admin(x) for x in ports)
     return Exposure(f"firewall rule allows ingress from {cidr} to {'; '.join(specs)}", admin)
 
@@ -222,14 +240,14 @@ def _storage(data: Mapping[str, Any]) -> Exposure:
             ).lower()
             if any(p in text for p in _PUBLIC_GRANTEES):
                 who = "AllUsers" if "allusers" in text else "AuthenticatedUsers"
-                return Exposure(f"bucket ACL grants {grant.get('permission', 'access')} to {who}")
+                return Exposure(f"bucket ACL grants {_quoted(grant.get('permission', 'access'))} to {who}")
     iam = data.get("iam")
     if isinstance(iam, Mapping):
         for binding in _list(iam.get("bindings")):
             if isinstance(binding, Mapping):
                 public = _GCS_PUBLIC.intersection(m for m in _list(binding.get("members")) if isinstance(m, str))
                 if public:
-                    return Exposure(f"bucket IAM grants {binding.get('role', 'a role')} to {min(public)}")
+                    return Exposure(f"bucket IAM grants {_quoted(binding.get('role', 'a role'))} to {min(public)}")
     return _NOT_EXPOSED
 
 
@@ -250,12 +268,12 @@ def _public_flags(data: Mapping[str, Any]) -> Exposure:
 def _instance(data: Mapping[str, Any]) -> Exposure:
     ip = data.get("publicIpAddress")
     if isinstance(ip, str) and ip:
-        return Exposure(f"instance has public IP {ip}")
+        return Exposure(f"instance has public IP {_ip(ip)}")
     for nic in _list(data.get("networkInterfaces")):
         if isinstance(nic, Mapping):
             for cfg in _list(nic.get("accessConfigs")):
                 if isinstance(cfg, Mapping) and cfg.get("natIP"):
-                    return Exposure(f"instance has external IP {cfg.get('natIP')}")
+                    return Exposure(f"instance has external IP {_ip(cfg.get('natIP'))}")
     return _NOT_EXPOSED
 
 
