@@ -8,6 +8,7 @@ into decisions beyond the reasons people read.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -80,30 +81,55 @@ class FindingFacts:
     public_data: bool
 
 
-def _kind(alert: Alert) -> FindingKind:
-    ptype = alert.policy_type
+def _kind(ptype: str, module: Module, name: str, has_vulns: bool) -> FindingKind:
     if ptype == "workload_incident":
         return FindingKind.RUNTIME_INCIDENT
     if ptype == "runtime":
         return FindingKind.RUNTIME_EVENT
-    if ptype == "workload_vulnerability" or (alert.module is Module.CWPP and alert.vulnerabilities):
+    if ptype == "workload_vulnerability" or (module is Module.CWPP and has_vulns):
         return FindingKind.VULNERABILITY
     if ptype in _ACTIVITY_TYPES:
         return FindingKind.ACTIVITY
     if ptype == "secrets":
         return FindingKind.SECRET
-    if alert.module is Module.CODE or ptype in _CODE_TYPES:
+    if module is Module.CODE or ptype in _CODE_TYPES:
         return FindingKind.CODE
-    if alert.module is Module.CIEM or ptype == "iam":
+    if module is Module.CIEM or ptype == "iam":
         return FindingKind.IDENTITY
-    if ptype == "network" or policy_says_exposed(alert.policy_name):
+    if ptype == "network" or policy_says_exposed(name):
         return FindingKind.EXPOSURE
-    if _HYGIENE.search(alert.policy_name):
+    if _HYGIENE.search(name):
         return FindingKind.HYGIENE
     return FindingKind.CONFIGURATION
 
 
-def _exploitation(alert: Alert, settings: RubricSettings) -> tuple[Exploitation, str]:
+@dataclass(frozen=True, slots=True)
+class _NameFacts:
+    """What the policy's type, module and name say; the same for every alert of a policy."""
+
+    kind: FindingKind
+    root_usage: bool
+    admin_named: bool
+    write_named: bool
+    exploits_named: bool
+    data_class_named: bool
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_facts(ptype: str, module: Module, name: str, has_vulns: bool) -> _NameFacts:
+    # Policy names repeat across alerts; the regexes run once per policy, not once per alert.
+    kind = _kind(ptype, module, name, has_vulns)
+    return _NameFacts(
+        kind=kind,
+        root_usage=kind is FindingKind.ACTIVITY and bool(_ROOT.search(name)),
+        admin_named=policy_names_admin_service(name),
+        write_named=bool(_WRITE.search(name)),
+        exploits_named=ptype == "workload_vulnerability" and bool(_EXPLOIT_POLICY.search(name)),
+        data_class_named=ptype == "data" and bool(_DATA_CLASS.search(name)),
+    )
+
+
+def _exploitation(alert: Alert, names: _NameFacts, settings: RubricSettings) -> tuple[Exploitation, str]:
     kev = sorted({v.cve for v in alert.vulnerabilities if v.in_kev})
     if kev or alert.enrichment.in_kev:
         shown = ", ".join(kev[:3]) + (" …" if len(kev) > 3 else "")
@@ -112,18 +138,18 @@ def _exploitation(alert: Alert, settings: RubricSettings) -> tuple[Exploitation,
     if likely:
         top = max(likely, key=lambda v: v.epss or 0.0)
         return Exploitation.LIKELY, f"{top.cve} EPSS {top.epss:.2f} (likely exploited)"
-    if alert.policy_type == "workload_vulnerability" and _EXPLOIT_POLICY.search(alert.policy_name):
+    if names.exploits_named:
         return Exploitation.LIKELY, f"the policy reports exploits: {alert.policy_name}"
     return Exploitation.NONE, ""
 
 
-def _high_value(alert: Alert, settings: RubricSettings) -> str:
+def _high_value(alert: Alert, names: _NameFacts, settings: RubricSettings) -> str:
     e = alert.enrichment
     if e.data_sensitivity in settings.high_value_sensitivities:
         return f"data classified {e.data_sensitivity}"
     if e.criticality in settings.high_value_criticalities:
         return f"business criticality {e.criticality.value}"
-    if alert.policy_type == "data" and _DATA_CLASS.search(alert.policy_name):
+    if names.data_class_named:
         return "Prisma Data Security found sensitive data (policy names it)"
     return ""
 
@@ -140,17 +166,18 @@ def _exposure(alert: Alert, correlation: CorrelationResult | None) -> tuple[bool
 
 def finding_facts(alert: Alert, settings: RubricSettings, correlation: CorrelationResult | None = None) -> FindingFacts:
     """Classify ``alert`` and gather the context facts the rubric reads (``correlation``: its asset's incident)."""
-    kind = _kind(alert)
+    names = _name_facts(alert.policy_type, alert.module, alert.policy_name, bool(alert.vulnerabilities))
+    kind = names.kind
     e = alert.enrichment
     internet_facing, exposure_evidence = _exposure(alert, correlation)
-    exploitation, exploit_evidence = _exploitation(alert, settings)
-    high_value = _high_value(alert, settings)
+    exploitation, exploit_evidence = _exploitation(alert, names, settings)
+    high_value = _high_value(alert, names, settings)
     is_exposure = kind is FindingKind.EXPOSURE
     return FindingFacts(
         kind=kind,
-        root_usage=kind is FindingKind.ACTIVITY and bool(_ROOT.search(alert.policy_name)),
-        admin_exposure=is_exposure and (e.admin_exposed or policy_names_admin_service(alert.policy_name)),
-        write_exposure=is_exposure and bool(_WRITE.search(alert.policy_name)),
+        root_usage=names.root_usage,
+        admin_exposure=is_exposure and (e.admin_exposed or names.admin_named),
+        write_exposure=is_exposure and names.write_named,
         exploitation=exploitation,
         exploit_evidence=exploit_evidence,
         internet_facing=internet_facing,

@@ -82,10 +82,13 @@ class Tiers(_Strict):
 
     def band(self, tier: RiskTier) -> tuple[int, int]:
         """The lowest and highest score of ``tier``."""
-        floors = {RiskTier.LOW: 0, RiskTier.MEDIUM: self.medium, RiskTier.HIGH: self.high, RiskTier.CRITICAL: self.critical}
-        ceilings = {RiskTier.LOW: self.medium - 1, RiskTier.MEDIUM: self.high - 1, RiskTier.HIGH: self.critical - 1,
-                    RiskTier.CRITICAL: 100}
-        return floors[tier], ceilings[tier]
+        if tier is RiskTier.CRITICAL:
+            return self.critical, 100
+        if tier is RiskTier.HIGH:
+            return self.high, self.critical - 1
+        if tier is RiskTier.MEDIUM:
+            return self.medium, self.high - 1
+        return 0, self.medium - 1
 
 
 class CorrelationValues(_Strict):
