@@ -85,8 +85,11 @@ def safe_email(value: str) -> str | None:
 
 
 def safe_slug(value: str) -> str | None:
-    """``value`` lower-cased when it is a short team slug (letters, digits, ``.``, ``_``, ``-``), else None."""
-    text = value.strip().lower()
-    if not text.isascii() or not _SLUG.fullmatch(text):
+    """``value`` (trimmed, case kept: routing tables match it) when it is a short team slug, else None.
+
+    A slug is ASCII letters, digits, ``.``, ``_`` and ``-``, starting and ending with a letter or digit.
+    """
+    text = value.strip()
+    if not text.isascii() or not _SLUG.fullmatch(text.lower()):
         return None
     return text
