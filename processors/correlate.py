@@ -94,6 +94,7 @@ class CorrelationResult:
     modules: frozenset[Module]
     cross_module: bool
     reason: str
+    traits: frozenset[Trait] = frozenset()  # union of the members' traits (asset facts other findings showed)
 
 
 def traits_of(alert: Alert, settings: CorrelationSettings) -> tuple[Trait, ...]:
@@ -166,4 +167,5 @@ def correlate(
         reason = f"{len(members)} open findings on this asset"
     if combo is not None:
         reason += f"; risky combination: {' + '.join(combo)}"
-    return CorrelationResult(incident_id, members, modules, len(modules) >= 2 or combo is not None, reason), new_state
+    cross = len(modules) >= 2 or combo is not None
+    return CorrelationResult(incident_id, members, modules, cross, reason, frozenset(traits)), new_state

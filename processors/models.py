@@ -139,6 +139,9 @@ class ResourceRef(_Record):
     account_name: str = ""
     region: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
+    account_groups: list[str] = Field(
+        default_factory=list, description="Prisma Cloud account groups of the account (resource.cloudAccountGroups)"
+    )
 
 
 class ComplianceMapping(_Record):
@@ -170,6 +173,11 @@ class Enrichment(_Record):
     team: str = ""
     resource_config_json: str = Field(default="", description="Resource configuration from the Prisma API, JSON")
     feeds_as_of: str = Field(default="", description="Dates of the EPSS/KEV snapshots used")
+    exposure_reason: str = Field(default="", description="Why the resource counts as internet-exposed; empty when not")
+    admin_exposed: bool = Field(
+        default=False,
+        description="An administrative service (SSH, RDP, WinRM, Telnet) or every port is open to the internet",
+    )
 
 
 class Alert(_Record):

@@ -47,6 +47,7 @@ class AnalysisStageSettings(_Settings):
     max_retries: int = Field(default=2, ge=0, le=10, description="The SDK's own retries (429/5xx/timeouts); no others stack on them")
     min_tier: RiskTier = Field(default=RiskTier.MEDIUM, description="Alerts from this tier up get an analysis")
     llm_min_tier: RiskTier = Field(default=RiskTier.CRITICAL, description="Of those, from this tier up the LLM writes it (others: offline)")
+    llm_min_score: int = Field(default=95, ge=0, le=100, description="...and from this score up (95: the top of the CRITICAL band 80-100, keeping the LLM within ~10 calls per 1,000 raw alerts)")
     tokens_per_hour: int = Field(default=250_000, ge=0, description="LLM token budget per hour; beyond it: offline")
     tokens_per_day: int = Field(default=2_000_000, ge=0, description="LLM token budget per day")
     max_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once")
@@ -57,6 +58,7 @@ class AnalysisStageSettings(_Settings):
             llm = LlmSettings(base_url=self.base_url, model=self.model, api_key=self.api_key,
                               timeout_s=self.timeout_s, max_retries=self.max_retries)
         return AnalyzerSettings(llm=llm, min_tier=self.min_tier, llm_min_tier=self.llm_min_tier,
+                                llm_min_score=self.llm_min_score,
                                 tokens_per_hour=self.tokens_per_hour, tokens_per_day=self.tokens_per_day,
                                 max_concurrency=self.max_concurrency)
 

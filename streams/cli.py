@@ -109,11 +109,38 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from processors.analyze.evaluate import main as evaluate
+    """``prismaflow eval [analysis|tiers]``: both reports by default, one when named."""
+    import json
+    from pathlib import Path
 
-    argv = [*(["--llm-simulator"] if args.llm_simulator else []), *(["--json"] if args.json else []),
-            *(["--data", args.data] if args.data else [])]
-    return int(evaluate(argv) or 0)
+    targets = [args.target] if args.target else ["analysis", "tiers"]
+    if args.data and len(targets) > 1:
+        print("prismaflow eval: --data belongs to one evaluation; name it: eval analysis|tiers --data FILE",
+              file=sys.stderr)
+        return 2
+    documents: dict[str, object] = {}
+    texts: list[str] = []
+    if "analysis" in targets:
+        from processors.analyze.evaluate import DEFAULT_LABELLED_PATH, evaluate_analysis
+
+        analysis = evaluate_analysis(Path(args.data) if args.data else DEFAULT_LABELLED_PATH,
+                                     llm_simulator=args.llm_simulator)
+        documents["analysis"] = analysis.model_dump(mode="json")
+        texts.append("== analysis stage ==\n" + analysis.render())
+    if "tiers" in targets:
+        from processors.enrich import EnrichmentContext, load_default_feeds
+        from processors.score import load_scoring_policy
+        from processors.tier_evaluation import DEFAULT_SCENARIOS_PATH, evaluate_tiers, load_scenarios
+
+        scenarios = load_scenarios(Path(args.data) if args.data else DEFAULT_SCENARIOS_PATH)
+        tiers = evaluate_tiers(scenarios, EnrichmentContext(feeds=load_default_feeds()), load_scoring_policy())
+        documents["tiers"] = tiers.model_dump(mode="json")
+        texts.append("== risk tiers ==\n" + tiers.render())
+    if args.json:
+        print(json.dumps(documents[targets[0]] if len(targets) == 1 else documents, indent=2))
+    else:
+        print("\n\n".join(texts))
+    return 0
 
 
 def _poll(args: argparse.Namespace) -> int:
@@ -185,7 +212,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "run": ("run one stream stage until stopped (normalise, score, analyse)", _run),
     "sink": ("run one sink until stopped (jira, servicenow, ...)", _sink),
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
-    "eval": ("evaluate the analysis stage on the labelled alert set", _eval),
+    "eval": ("evaluate the analysis stage and the risk tiers on their labelled sets", _eval),
     "audit": ("verify the hash chains of the audit topic", _audit),
     "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
@@ -226,10 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":
+            command.add_argument("target", nargs="?", choices=["analysis", "tiers"],
+                                 help="only this evaluation (default: both)")
             command.add_argument("--llm-simulator", action="store_true",
-                                 help="analyse through the real openai client against the local LLM simulator")
-            command.add_argument("--json", action="store_true", help="print the report as JSON")
-            command.add_argument("--data", help="labelled alerts (JSON lines); default: the shipped set")
+                                 help="analysis: analyse through the real openai client against the local LLM simulator")
+            command.add_argument("--json", action="store_true", help="print the report(s) as JSON")
+            command.add_argument("--data", help="with a target: its labelled set (analysis: JSON lines; tiers: "
+                                                "scenario YAML); default: the shipped set")
     return parser
 
 

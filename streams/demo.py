@@ -81,6 +81,35 @@ def _wait_quiet(kafka: KafkaSettings, topics: list[str], quiet_s: float = 3.0, t
         consumer.close()
 
 
+def _wait_caught_up(kafka: KafkaSettings, topic: str, groups: list[str], timeout_s: float = 180.0) -> None:
+    """Wait until every consumer group in ``groups`` has committed the end of ``topic``.
+
+    A sink commits its offsets only after the far side confirmed, so a caught-up ticket sink has
+    every ticket in its tracker; a quiet topic alone is not enough when a tracker rate-limits
+    (the Jira simulator answers 429 like Jira Cloud, and the client waits before retrying).
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    config = {**kafka.client_config(), "enable.auto.commit": False}
+    watcher = Consumer({**config, "group.id": f"demo-watch-{time.monotonic_ns()}"})
+    try:
+        partitions = [TopicPartition(topic, p) for p in watcher.list_topics(topic, timeout=10).topics[topic].partitions]
+        ends = {tp.partition: watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
+    finally:
+        watcher.close()
+    deadline = time.monotonic() + timeout_s
+    for group in groups:
+        reader = Consumer({**config, "group.id": group})
+        try:
+            while time.monotonic() < deadline:
+                committed = reader.committed(partitions, timeout=10)
+                if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in committed):
+                    break
+                time.sleep(0.3)
+        finally:
+            reader.close()
+
+
 async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, prefix: str, sim: Any) -> dict[str, Any]:
     """Poll the simulator over HTTP and have it push webhooks; return what happened."""
     from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter
@@ -284,6 +313,8 @@ def run_demo() -> int:
 
         _wait_quiet(kafka, [prefix + SCORED_ALERTS.name, prefix + DLQ.name,
                             prefix + ANALYSES.name, prefix + TICKETS.name], quiet_s=4.0)
+        _wait_caught_up(kafka, prefix + SCORED_ALERTS.name,
+                        [f"{prefix}g.sink.{name}" for name in ("analyse", "tickets.jira", "tickets.servicenow")])
         raw = _read(kafka, prefix + RAW_ALERTS.name)
         scored_msgs = _read(kafka, prefix + SCORED_ALERTS.name)
         dead = [serde.decode(m.value(), DeadLetter, topic=prefix + DLQ.name) for m in _read(kafka, prefix + DLQ.name)]

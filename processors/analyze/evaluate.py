@@ -36,6 +36,7 @@ __all__ = [
     "AnalystLabel",
     "EvaluationReport",
     "LabelledAlert",
+    "evaluate_analysis",
     "family_of",
     "load_labelled",
     "main",
@@ -205,6 +206,11 @@ async def _run(args: argparse.Namespace) -> EvaluationReport:
         return await run_evaluation(labelled, analyzer)
 
 
+def evaluate_analysis(data: Path = DEFAULT_LABELLED_PATH, *, llm_simulator: bool = False) -> EvaluationReport:
+    """Run the evaluation on a labelled JSONL file (offline, or the LLM path against the simulator)."""
+    return asyncio.run(_run(argparse.Namespace(data=str(data), llm_simulator=llm_simulator)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m processors.analyze.evaluate``: print the report (``--json`` for JSON)."""
     parser = argparse.ArgumentParser(prog="python -m processors.analyze.evaluate")
@@ -212,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--llm-simulator", action="store_true", help="use the LLM path against the local simulator")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = asyncio.run(_run(args))
+    report = evaluate_analysis(Path(args.data), llm_simulator=args.llm_simulator)
     print(json.dumps(report.model_dump(), indent=2) if args.json else report.render())
     return 0
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.enrich.cache import CachedResourceLookup, ResourceLookup, TTLCache
-from processors.enrich.exposure import internet_exposure
+from processors.enrich.exposure import Exposure, assess_exposure, internet_exposure
 from processors.enrich.feeds import ExploitFeeds, load_default_feeds
 from processors.enrich.owners import OwnerMap, ResolvedOwner, load_owner_map
 from processors.errors import PrismaflowError
@@ -31,10 +31,12 @@ __all__ = [
     "CachedResourceLookup",
     "EnrichmentContext",
     "ExploitFeeds",
+    "Exposure",
     "OwnerMap",
     "ResolvedOwner",
     "ResourceLookup",
     "TTLCache",
+    "assess_exposure",
     "enrich",
     "internet_exposure",
     "load_default_feeds",
@@ -116,12 +118,12 @@ def enrich(
     if any_kev:
         exploitability = 1.0
     owner = context.owners.resolve(alert.resource)
-    exposed = bool(internet_exposure(alert, data))
+    exposure = assess_exposure(alert, data)
     config_json = alert.enrichment.resource_config_json
     if not config_json and data and context.keep_resource_config and (resource_data is not None or from_lookup):
         config_json = json.dumps(data, default=str)
     enrichment = Enrichment(
-        internet_exposed=exposed,
+        internet_exposed=bool(exposure),
         exploitability=exploitability,
         in_kev=any_kev,
         criticality=owner.criticality,
@@ -131,6 +133,8 @@ def enrich(
         team=owner.team,
         resource_config_json=config_json,
         feeds_as_of=feeds.as_of,
+        exposure_reason=exposure.reason,
+        admin_exposed=exposure.admin,
     )
     # Secrets in the alert's text and resource data stop here: prisma.alerts and the scored topic
     # (and all that is composed from them) carry none; prisma.alerts.raw keeps what Prisma sent.

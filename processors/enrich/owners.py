@@ -10,7 +10,15 @@ called per alert. Precedence, per attribute (most specific wins):
    through the alias tables), because tags sit on the resource and are kept by its owners,
 3. the first matching rule (account, cloud, resource type, name glob, tag globs),
 4. the account entry,
-5. ``defaults``.
+5. for the environment only: the account's name (``acme-prod``), a project id that is a name
+   (GCP ``acme-ml-dev-1193``), then its Prisma account groups ("Production"); see
+   :mod:`processors.enrich.naming`,
+6. ``defaults``.
+
+Tags are attacker-controlled text (anyone who can tag a resource writes them), so a tag becomes
+the ``owner`` only when it is a plain e-mail address or a team slug the mapping knows (``teams``,
+or a ``team``/``owner`` the mapping names), and the ``team`` only when it is a short slug; any
+other value is ignored and the next source decides.
 
 Failure: :func:`load_owner_map` raises :class:`ConfigurationError` naming the file and the key
 for unknown keys, wrong values or bad YAML.
@@ -30,6 +38,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from processors.enrich.naming import (
+    ENVIRONMENT_WORDS,
+    environment_from_groups,
+    environment_from_name,
+    safe_email,
+    safe_slug,
+)
 from processors.errors import ConfigurationError
 from processors.models import Cloud, Criticality, Environment, ResourceRef
 
@@ -69,7 +84,12 @@ class TagKeys(_Strict):
     team: list[str] = ["team", "squad", "cost-center"]
     criticality: list[str] = ["criticality", "business-criticality", "tier"]
     environment: list[str] = ["env", "environment", "stage"]
-    data_sensitivity: list[str] = ["data-classification", "data_classification", "dataclassification", "classification"]
+    data_sensitivity: list[str] = ["data-classification", "data_classification", "dataclassification", "classification",
+                                   "data-sensitivity", "data_sensitivity", "sensitivity", "confidentiality"]
+    sensitive_data_flags: list[str] = Field(
+        default_factory=lambda: ["pii", "contains-pii", "phi", "pci", "sensitive-data"],
+        description="Tags whose true/yes value marks the data restricted (e.g. pii=true)",
+    )
 
 
 class OwnerRule(_Strict):
@@ -89,6 +109,9 @@ class OwnerMapFile(_Strict):
     """The YAML file's schema (unknown keys rejected)."""
 
     version: Literal[1] = 1
+    teams: list[str] = Field(
+        default_factory=list, description="Team slugs accepted as an owner tag besides those the mapping names"
+    )
     defaults: OwnerAttributes = OwnerAttributes()
     tag_keys: TagKeys = TagKeys()
     environment_aliases: dict[str, Environment] = Field(default_factory=dict)
@@ -98,13 +121,6 @@ class OwnerMapFile(_Strict):
     rules: list[OwnerRule] = Field(default_factory=list)
 
 
-_ENV_ALIASES: Mapping[str, Environment] = {
-    "prod": Environment.PROD, "production": Environment.PROD, "prd": Environment.PROD, "live": Environment.PROD,
-    "staging": Environment.STAGING, "stage": Environment.STAGING, "stg": Environment.STAGING,
-    "preprod": Environment.STAGING, "pre-prod": Environment.STAGING, "uat": Environment.STAGING,
-    "test": Environment.TEST, "testing": Environment.TEST, "qa": Environment.TEST,
-    "dev": Environment.DEV, "development": Environment.DEV, "sandbox": Environment.DEV, "sbx": Environment.DEV,
-}
 _CRIT_ALIASES: Mapping[str, Criticality] = {
     "critical": Criticality.CRITICAL, "tier0": Criticality.CRITICAL, "tier-0": Criticality.CRITICAL,
     "mission-critical": Criticality.CRITICAL, "high": Criticality.HIGH, "tier1": Criticality.HIGH,
@@ -131,6 +147,7 @@ class ResolvedOwner:
 
 
 _ATTRS = ("owner", "team", "criticality", "environment", "data_sensitivity")
+_TRUE = frozenset({"true", "yes", "y", "1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +190,12 @@ class OwnerMap:
         )
         keys = self.spec.tag_keys
         self._tag_keys: Mapping[str, tuple[str, ...]] = {a: tuple(k.lower() for k in getattr(keys, a)) for a in _ATTRS}
-        self._env = {**_ENV_ALIASES, **{k.lower(): v for k, v in self.spec.environment_aliases.items()}}
+        self._flag_keys = tuple(k.lower() for k in keys.sensitive_data_flags)
+        self._env = {**ENVIRONMENT_WORDS, **{k.lower(): v for k, v in self.spec.environment_aliases.items()}}
+        named = [self.spec.defaults, *self.spec.accounts.values(), *(r.set for r in self.spec.rules)]
+        self._known_owners = {
+            t.lower(): t for t in (*self.spec.teams, *(a.team for a in named if a.team), *(a.owner for a in named if a.owner))
+        }
         self._crit = {**_CRIT_ALIASES, **{k.lower(): v for k, v in self.spec.criticality_aliases.items()}}
         self._sens = {**_SENS_ALIASES, **{k.lower(): v for k, v in self.spec.sensitivity_aliases.items()}}
         self._cached = functools.lru_cache(maxsize=65536)(self._resolve)
@@ -183,12 +205,20 @@ class OwnerMap:
         if not v:
             return None
         if attr == "environment":
-            return self._env.get(v.lower())
+            return self._env.get(v.lower()) or environment_from_name(v, self._env)
         if attr == "criticality":
-            return self._crit.get(v.lower())
+            key = re.sub(r"[\s_]+", "-", v.lower())
+            return self._crit.get(key) or self._crit.get(key.replace("-", ""))
         if attr == "data_sensitivity":
-            return self._sens.get(v.lower())
-        return v
+            return self._sens.get(v.lower()) or self._most_sensitive_word(v)
+        if attr == "owner":
+            return safe_email(v) or self._known_owners.get(v.lower())
+        return safe_slug(v)  # team
+
+    def _most_sensitive_word(self, value: str) -> str | None:
+        """``Highly Confidential`` -> confidential: the most sensitive class any word of the value names."""
+        words = {self._sens.get(w) for w in re.split(r"[^a-z0-9]+", value.lower()[:128]) if w}
+        return next((c for c in ("restricted", "confidential", "internal", "public") if c in words), None)
 
     def resolve(self, resource: ResourceRef) -> ResolvedOwner:
         """Resolve every attribute for ``resource`` by the precedence in the module docstring.
@@ -203,6 +233,8 @@ class OwnerMap:
             resource.name,
             resource.resource_id,
             tuple(resource.tags.items()),
+            resource.account_name,
+            tuple(resource.account_groups),
         )
 
     def _resolve(
@@ -213,6 +245,8 @@ class OwnerMap:
         name: str,
         resource_id: str,
         tags: tuple[tuple[str, str], ...],
+        account_name: str = "",
+        account_groups: tuple[str, ...] = (),
     ) -> ResolvedOwner:
         resource = ResourceRef(
             asset_id="", resource_id=resource_id, name=name, resource_type=resource_type, cloud=cloud,
@@ -243,11 +277,17 @@ class OwnerMap:
                     if v is not None:
                         found[a], sources[a] = v, f"tag:{key}"
                         break
+        if "data_sensitivity" not in found:
+            flag = next((k for k in self._flag_keys if tags_lower.get(k, "").strip().lower() in _TRUE), None)
+            if flag is not None:
+                found["data_sensitivity"], sources["data_sensitivity"] = "restricted", f"tag:{flag}"
         for c in matching:
             take(c.rule.set, f"rule:{c.rule.name}")
         account = self.spec.accounts.get(resource.account_id)
         if account is not None:
             take(account, f"account:{resource.account_id}")
+        if "environment" not in found:
+            self._environment_from_account(account_name, account_id, account_groups, found, sources)
         take(self.spec.defaults, "default")
         return ResolvedOwner(
             owner=str(found.get("owner", "")),
@@ -257,6 +297,20 @@ class OwnerMap:
             data_sensitivity=str(found.get("data_sensitivity", "unknown")),
             sources=MappingProxyType(sources),
         )
+
+
+    def _environment_from_account(
+        self, name: str, account_id: str, groups: tuple[str, ...], found: dict[str, Any], sources: dict[str, str]
+    ) -> None:
+        """Fill the environment from the account's name, a named project id, or its account groups."""
+        for label, text in (("account-name", name), ("account-id", account_id)):
+            env = environment_from_name(text, self._env) if text and not text.isdigit() else None
+            if env is not None:
+                found["environment"], sources["environment"] = env, f"{label}:{text[:64]}"
+                return
+        by_group = environment_from_groups(groups, self._env)
+        if by_group is not None:
+            found["environment"], sources["environment"] = by_group[0], f"account-group:{by_group[1][:64]}"
 
 
 def load_owner_map(path: Path) -> OwnerMap:

@@ -67,6 +67,7 @@ class _CspmFields:
     account_name: str
     region_id: str
     tags: dict[str, str]
+    account_groups: list[str]
     first_seen: datetime | None
     last_seen: datetime | None
     status_changed_at: datetime | None
@@ -87,6 +88,13 @@ def _tags(value: Any) -> dict[str, str]:
                 if isinstance(k, str) and v is not None and not isinstance(v, (dict, list)):
                     out[k] = str(v)
     return out
+
+
+def _groups(value: Any) -> list[str]:
+    """``resource.cloudAccountGroups``: the Prisma account group names (strings; anything else is skipped)."""
+    if not isinstance(value, list):
+        return []
+    return [g for g in value if isinstance(g, str) and g.strip()]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -153,6 +161,7 @@ def _build(raw: RawAlert, f: _CspmFields) -> Normalised:
         account_name=f.account_name,
         region=region,
         tags=f.tags,
+        account_groups=f.account_groups,
     )
     alert = Alert(
         alert_id=f.alert_id,
@@ -212,6 +221,7 @@ def normalise_cspm_api(raw: RawAlert, payload: Any) -> Normalised:
         account_name=opt_str(resource, "account"),
         region_id=opt_str(resource, "regionId"),
         tags=_tags(resource.get("resourceTags")),
+        account_groups=_groups(resource.get("cloudAccountGroups")),
         first_seen=to_datetime(payload.get("firstSeen"), "firstSeen")
         or to_datetime(payload.get("alertTime"), "alertTime"),
         last_seen=_max_time(
@@ -272,6 +282,7 @@ def normalise_cspm_webhook(raw: RawAlert, payload: Any) -> Normalised:
         account_name=opt_str(payload, "accountName") or opt_str(resource, "account"),
         region_id=opt_str(payload, "resourceRegionId") or opt_str(resource, "regionId"),
         tags=tags,
+        account_groups=_groups(resource.get("cloudAccountGroups")),
         first_seen=to_datetime(payload.get("firstSeen"), "firstSeen"),
         last_seen=last_seen,
         status_changed_at=to_datetime(payload.get("lastSeen"), "lastSeen"),

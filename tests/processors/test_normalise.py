@@ -58,6 +58,16 @@ def test_module_follows_policy_type(policy_type: str, module: Module) -> None:
     assert normalise(p.raw("cspm_api", p.cspm_alert(policy_type=policy_type))).module is module
 
 
+def test_account_groups_come_from_cloud_account_groups_in_both_cspm_shapes() -> None:
+    item = p.cspm_alert()
+    item["resource"]["cloudAccountGroups"] = ["Production", "", 7, "Default Account Group"]
+    assert normalise(p.raw("cspm_api", item)).resource.account_groups == ["Production", "Default Account Group"]
+    hook = p.cspm_webhook_item()
+    hook.setdefault("resource", {})["cloudAccountGroups"] = ["Production"]
+    assert normalise(p.raw("cspm_webhook", hook)).resource.account_groups == ["Production"]
+    assert normalise(p.raw("cspm_api", p.cspm_alert())).resource.account_groups == []
+
+
 def test_build_only_config_policy_is_code_security() -> None:
     payload = p.cspm_alert()
     payload["policy"]["policySubTypes"] = ["build"]

@@ -68,6 +68,13 @@ def test_every_record_round_trips_in_single_object_encoding(serde: AvroSerde, na
     assert serde.decode(data, type(record), topic=TOPIC) == record
 
 
+def test_account_groups_and_exposure_details_round_trip(serde: AvroSerde) -> None:
+    alert = make_alert(resource=make_resource_ref(account_groups=["Production", "PCI"]))
+    alert = alert.model_copy(update={"enrichment": alert.enrichment.model_copy(update={
+        "exposure_reason": "security group allows ingress from 0.0.0.0/0 on port 22", "admin_exposed": True})})
+    assert serde.decode(serde.encode(alert, topic="prisma.alerts"), Alert, topic="prisma.alerts") == alert
+
+
 def test_single_object_body_is_plain_avro_any_reader_can_decode(serde: AvroSerde) -> None:
     """A consumer in another language needs only the .avsc and the spec: header, then Avro binary."""
     record = make_siem_event()

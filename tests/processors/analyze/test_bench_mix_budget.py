@@ -44,8 +44,9 @@ async def test_llm_calls_stay_under_ten_per_thousand_raw_alerts_and_the_top_tier
 ) -> None:
     raw_count = 5000
     scored = _scored(raw_count)
-    defaults = AnalysisStageSettings()  # the stage's shipped gates: analyse medium+, LLM for critical
-    analyzer = make_analyzer(llm=True, min_tier=defaults.min_tier, llm_min_tier=defaults.llm_min_tier)
+    defaults = AnalysisStageSettings()  # the stage's shipped gates: analyse medium+, LLM for the top of critical
+    analyzer = make_analyzer(llm=True, min_tier=defaults.min_tier, llm_min_tier=defaults.llm_min_tier,
+                             llm_min_score=defaults.llm_min_score)
     top = [s for s in scored if s.tier is RiskTier.CRITICAL and s.alert.status.value == "open"]
     assert top, "the mix has top-tier alerts"
     analysed = {}
