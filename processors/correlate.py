@@ -70,10 +70,20 @@ class GraphSettings(BaseModel):
     max_neighbours: int = Field(
         default=200, ge=1, description="Links kept per asset and direction (most recently confirmed win): a "
                                        "security group on thousands of instances is linked to this many")
+    reemit_members: Literal["all", "changed"] = Field(
+        default="all",
+        description="When an incident changes, re-emit all its members ('all'), or only those whose record "
+                    "changes beyond the member list ('changed': all when the incident forms, ends or its "
+                    "risk changes; otherwise the members joining)")
 
     @property
     def link_ttl(self) -> timedelta:
         return timedelta(hours=self.link_ttl_hours)
+
+    @property
+    def refresh(self) -> timedelta:
+        """A link confirmed again within this is not rewritten (its lifetime is far longer)."""
+        return self.link_ttl / 48
 
 
 class CorrelationSettings(BaseModel):

@@ -58,7 +58,7 @@ _LINK = b"AssetLink"
 
 def is_link(headers: Mapping[str, bytes] | None) -> bool:
     """Whether a message of the raw topic is the core's own :class:`AssetLink` (not a raw alert)."""
-    return bool(headers) and headers.get(RECORD_HEADER) == _LINK  # type: ignore[union-attr]
+    return headers is not None and headers.get(RECORD_HEADER) == _LINK
 
 
 class CoreStage:

@@ -2,17 +2,19 @@
 
 Two topologies run the same processors:
 
-- fused (the default, one hop): :class:`CoreStage`, ``prisma.alerts.raw`` → ``prisma.alerts.scored``.
-  The sources key raw alerts by canonical asset id (:func:`processors.pipeline.raw_alert_key`), so
-  the raw topic is already partitioned by asset and one stage normalises, enriches, dedupes,
-  correlates and scores. A record keyed otherwise (another producer) is sent back to the raw topic
-  under its asset's key, in the same transaction, and processed when it arrives there.
+- fused (the default, one hop): :class:`CoreStage` (:mod:`streams.core_stage`),
+  ``prisma.alerts.raw`` → ``prisma.alerts.scored``. The sources key raw alerts by canonical asset id
+  (:func:`processors.pipeline.raw_alert_key`), so the raw topic is already partitioned by asset and
+  one stage normalises, enriches, dedupes, correlates (with the asset graph across partitions) and
+  scores. A record keyed otherwise (another producer) is sent back to the raw topic under its
+  asset's key, in the same transaction, and processed when it arrives there.
 - split (two hops): :class:`NormaliseEnrichStage` (stateless) ``prisma.alerts.raw`` →
   ``prisma.alerts``, re-keyed by asset, then :class:`ScoreStage` ``prisma.alerts`` →
   ``prisma.alerts.scored``. For raw topics that other producers key by alert id, and for scaling the
-  stateless step on its own; it also publishes the enriched alerts on ``prisma.alerts``.
+  stateless step on its own; it also publishes the enriched alerts on ``prisma.alerts``. It
+  correlates per asset only: the asset graph is the fused core's.
 
-The stateful part (:class:`ScoreStage`, also inside :class:`CoreStage`) keeps per input partition
+The stateful part of the split topology (:class:`ScoreStage`) keeps per input partition
 the dedupe entries of its alerts, the correlation state of its assets and the dismissal history;
 every change is written to ``prisma.score.changelog`` (same partition) in the worker's transaction
 and read back when the partition is assigned.

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from processors.correlate import AssetState, finding_key, incident_of
+from processors.correlate import AssetState, CorrelationResult, finding_key, incident_of
 from processors.models import Alert, AlertStatus, ScoredAlert, UpdateKind
 from processors.score import DismissalHistory, ScoringPolicy, score
 
@@ -50,6 +50,15 @@ def leaving(scored: ScoredAlert, before: AssetState | None, after: AssetState | 
     return scored.model_copy(update={"incident_id": before.incident_id, "incident_members": remaining})
 
 
+def _reshaped(before: AssetState | None, after: AssetState, result: CorrelationResult | None,
+              policy: ScoringPolicy) -> bool:
+    """Whether the incident formed, or its risk (what scores its members) changed."""
+    if before is None or before.incident_id != after.incident_id:
+        return True
+    earlier = incident_of(before, policy.correlation)
+    return earlier is None or result is None or earlier.cross_module != result.cross_module
+
+
 def reemit(
     before: AssetState | None,
     after: AssetState | None,
@@ -72,9 +81,13 @@ def reemit(
         return []
     if after is not None and after.incident_id is not None:
         keys = [finding_key(f.asset_id, f.alert_id) for f in after.findings]
+        result = incident_of(after, policy.correlation)
         if not changed:
             keys = [k for k in keys if k == force]
-        result = incident_of(after, policy.correlation)
+        elif policy.correlation.graph.reemit_members == "changed" and not _reshaped(before, after, result, policy):
+            # Only the member list changed for the members already in: re-emit those joining.
+            was = member_keys(before)
+            keys = [k for k in keys if k not in was or k == force]
     elif before is not None and before.incident_id is not None and after is not None:
         was = member_keys(before)
         keys = [finding_key(f.asset_id, f.alert_id) for f in after.findings

@@ -67,6 +67,8 @@ def upsert(neighbours: tuple[Neighbour, ...], asset_id: str, relation: str, now:
     ``max_neighbours`` are kept, the most recently confirmed.
     """
     before = next((n for n in neighbours if n.asset_id == asset_id and n.relation == relation), None)
+    if before is not None and before.seen >= now - settings.refresh and announced is None:
+        return neighbours, before  # confirmed recently: unchanged, so nothing to write
     entry = Neighbour(asset_id=asset_id, relation=relation, seen=max(now, before.seen) if before else now,
                       announced=announced if announced is not None else (before.announced if before else None))
     rest = [n for n in neighbours if n is not before]

@@ -10,12 +10,13 @@ import pytest
 
 from processors.graph.derive import Edge, derive, host_aliases
 from processors.graph.resolve import resolve_onto
+from processors.graph.state import live, upsert
 from processors.models import AlertStatus, Module, RawAlert, RiskTier, ScoredAlert
 from processors.normalise import normalise, normalise_with_data
 from processors.records import TicketState, Tracker
 from processors.tickets import OPEN, TicketAction, TicketRules, decide, fingerprint, sync_hash
 from tests.processors import payloads as p
-from tests.processors.graph_core import GraphCore
+from tests.processors.graph_core import POLICY, GraphCore
 
 INSTANCE = f"aws:{p.ACCOUNT}:us-east-1:instance/{p.INSTANCE}"
 ROLE = f"aws:{p.ACCOUNT}:global:role/web"
@@ -230,3 +231,23 @@ def test_the_incident_ticket_priority_never_drops_while_its_worst_member_is_open
     tiers = _ticket_priorities(core.scored)
     order_of = [RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL]
     assert tiers and all(order_of.index(b) >= order_of.index(a) for a, b in zip(tiers, tiers[1:]))
+
+
+def test_the_cheaper_re_emission_mode_still_gives_every_member_the_incident_id() -> None:
+    corr = POLICY.correlation.model_copy(update={"graph": POLICY.correlation.graph.model_copy(
+        update={"reemit_members": "changed"})})
+    lean, full = GraphCore(POLICY.model_copy(update={"correlation": corr})), GraphCore()
+    for core in (lean, full):
+        core.feed(*_records(ACCEPTANCE))
+    assert _last(lean.scored).keys() == _last(full.scored).keys()
+    assert {s.incident_id for s in _last(lean.scored).values()} == {s.incident_id for s in _last(full.scored).values()}
+    assert sum(s.incident_update for s in lean.scored) < sum(s.incident_update for s in full.scored)
+
+
+def test_a_link_confirmed_again_soon_is_not_rewritten_and_one_not_confirmed_expires() -> None:
+    settings = POLICY.correlation.graph
+    links, _ = upsert((), ROLE, "instance_profile", p.RECEIVED, settings)
+    again, before = upsert(links, ROLE, "instance_profile", p.RECEIVED + timedelta(minutes=5), settings)
+    assert again is links and before is not None  # nothing to write to the changelog
+    later = p.RECEIVED + settings.link_ttl + timedelta(hours=1)
+    assert live(links, later, settings) == ()
