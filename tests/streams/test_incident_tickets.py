@@ -112,3 +112,38 @@ def test_the_servicenow_incident_impact_does_not_flip_as_members_are_rescored() 
     seen = asyncio.run(_deliver(sink, records, incident_impact))
     impacts = [int(i) for i in seen[:-1] if i is not None]  # impact 1 is the highest
     assert impacts and all(b <= a for a, b in zip(impacts, impacts[1:])), impacts
+
+
+def test_a_member_left_alone_when_its_incident_ends_stays_on_the_incident_ticket_until_it_closes() -> None:
+    from tests.factories import make_scored_alert
+
+    base = make_scored_alert(incident_id="inc-1", incident_members=["P-A", "P-B"])
+
+    def member(alert_id: str, *, incident: str | None = "inc-1", members: tuple[str, ...] = ("P-A", "P-B"),
+               status: AlertStatus = AlertStatus.OPEN, tier: RiskTier = RiskTier.HIGH, score: int = 70) -> ScoredAlert:
+        return base.model_copy(update={"alert": base.alert.model_copy(update={"alert_id": alert_id, "status": status}),
+                                       "incident_id": incident, "incident_members": list(members),
+                                       "tier": tier, "score": score})
+
+    stream = [
+        member("P-A"), member("P-B", tier=RiskTier.CRITICAL, score=90),
+        member("P-B", status=AlertStatus.RESOLVED, members=("P-A",)),  # leaves, naming the incident
+        member("P-A", incident=None, members=()),  # the incident ended around it: re-emitted alone
+        member("P-A", incident=None, members=(), status=AlertStatus.RESOLVED),
+    ]
+    clock = SimClock(base=lambda: T0.timestamp())
+    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    settings = JiraSettings(base_url=SITE, auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token")),
+                            project_key="SEC", retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01))
+    client = JiraClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)), sleep=clock.sleep)
+    sink = _sink(JiraTicketTracker(settings, client))
+
+    async def issue_states(_: ScoredAlert) -> list[tuple[str, str]]:
+        return [(i["fields"]["priority"]["name"], i["fields"]["status"]["statusCategory"]["key"])
+                for i in sim.issues_json()]
+
+    seen = asyncio.run(_deliver(sink, stream, issue_states))
+    assert all(len(s) == 1 for s in seen)  # one ticket all along: no second one for the lone member
+    assert seen[1][0][0] == "Highest" and seen[2][0][0] == "High"  # the critical member closed: it may drop now
+    assert seen[3][0] == ("High", "new")  # the lone member is still tracked by the incident's ticket
+    assert seen[4][0][1] == "done"  # and its closing resolves that ticket
