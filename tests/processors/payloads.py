@@ -397,3 +397,13 @@ def cspm_imds_alert(**kw: Any) -> dict[str, Any]:
     )
     defaults.update(kw)
     return cspm_alert(**defaults)
+
+
+def compute_webhook_host_vulns(hostname: str = HOSTNAME, account: str = "") -> dict[str, Any]:
+    """A host-vulnerability body: one ``#vulnerabilities`` entry naming a host; Compute leaves the
+    other macros (``#accountID`` included) empty for vulnerability alerts (reference §7.3)."""
+    entry = {k: v for k, v in webhook_image_entry().items() if k not in ("imageName", "imageID")}
+    body = compute_webhook_vulns({**entry, "hostname": hostname})
+    body["type"] = "Host Vulnerability"
+    body["accountID"] = account
+    return body

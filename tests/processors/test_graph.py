@@ -186,7 +186,7 @@ def test_a_private_ip_host_name_claimed_in_two_accounts_is_not_resolved() -> Non
     other = p.cspm_imds_alert(alert_id="P-9", account="210987654321", resource_id="i-0fffffffffffffff0",
                               data=p.instance_config(instance="i-0fffffffffffffff0"))
     core.feed(_raw("cspm_api", other, 1))
-    body = p.compute_webhook_vulns({**p.webhook_image_entry(), "imageID": "", "hostname": p.HOSTNAME})
+    body = p.compute_webhook_host_vulns()
     out = core.feed(_raw("compute_webhook", body, 2))
     assert out[0].alert.resource.asset_id == f"other::global:host/{p.HOSTNAME}"  # ambiguous: left alone
 

@@ -189,7 +189,7 @@ def test_private_ip_hosts_of_two_accounts_are_two_findings_on_two_assets() -> No
 
 
 def test_a_host_vulnerability_webhook_without_account_keeps_the_bare_host_name() -> None:
-    body = p.compute_webhook_vulns({**p.webhook_image_entry(), "imageID": "", "hostname": "devbox"})
+    body = p.compute_webhook_host_vulns("devbox")
     alert = normalise(p.raw("compute_webhook", body))
     assert alert.alert_id == "cwpp:host-vulns:devbox"
     assert compute_webhook_alert_id(body) == alert.alert_id
