@@ -89,7 +89,9 @@ def test_the_jira_issue_of_an_incident_keeps_its_worst_open_members_priority() -
     history = [s for s in seen if s is not None]
     open_part = history[:-1]  # until the worst member closes
     assert open_part and all(RANK[b] >= RANK[a] for a, b in zip(open_part, open_part[1:])), history
-    assert open_part[-1] == "High"  # the host's KEV vulnerability set it, and it held while open
+    order = [RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL]
+    worst = max((r.tier for r in records[:-2] if r.incident_id == incident), key=order.index)
+    assert open_part[-1] == settings.tier_priorities[worst]  # the worst member set it, and it held while open
     state = sink.state[incident]  # type: ignore[index]
     assert {"P-3000003", "P-3000004", "P-3000005"} <= set(state.alert_ids)
 
