@@ -234,3 +234,6 @@ class ScoredAlert(_Record):
     suggested_dismissal: bool = False
     suggestion_reason: str = ""
     scored_at: datetime
+    incident_update: bool = Field(
+        default=False,
+        description="A member re-emitted because its incident formed or changed; the finding itself did not change")

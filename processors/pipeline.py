@@ -5,7 +5,9 @@
 * Stateful, per asset (``prisma.alerts`` → ``prisma.alerts.scored``): :func:`process_for_asset`
   runs dedupe, correlation and scoring over a :class:`StageStates` and returns the new states
   for the Kafka layer to store (dedupe entry keyed by alert id, asset state keyed by asset id,
-  dismissal history in its own table).
+  dismissal history in its own table). The split topology's score stage uses it; the fused core
+  uses :func:`processors.graph.step.step_alert`, the same steps plus the asset graph (linked
+  findings of neighbour assets, host aliases) and the re-emission of an incident's members.
 
 Static inputs (feeds, owner map, scoring policy) are parsed once by the caller and passed in;
 nothing here re-reads YAML or JSON that does not change per record.

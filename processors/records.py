@@ -18,9 +18,10 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from processors.models import AlertStatus, Cloud, Environment, Module, RiskTier, Severity
+from processors.models import Alert, AlertStatus, Cloud, Environment, Module, RiskTier, Severity
 from processors.correlate import AssetState
 from processors.dedupe import DedupeEntry
+from processors.graph.state import AssetGraph
 from processors.score import DismissalHistory
 
 __all__ = [
@@ -41,6 +42,9 @@ __all__ = [
     "SiemEvent",
     "DeadLetter",
     "ScoringState",
+    "MemberRisk",
+    "LinkKind",
+    "AssetLink",
 ]
 
 
@@ -135,6 +139,14 @@ class Tracker(str, Enum):
     SERVICENOW = "servicenow"
 
 
+class MemberRisk(_Record):
+    """The highest risk one open alert of a ticket has had while open: the ticket's priority is
+    the highest of these, so it never drops while the alert that raised it is open."""
+
+    score: int = Field(ge=0, le=100)
+    tier: RiskTier
+
+
 class TicketState(_Record):
     """What Prismaflow last wrote to a ticket, so a sink creates once and updates on change.
 
@@ -149,6 +161,8 @@ class TicketState(_Record):
     last_synced_hash: str = Field(description="Content hash of what was last written; equal means nothing to update")
     alert_ids: list[str] = Field(default_factory=list)
     updated_at: datetime
+    member_risk: dict[str, MemberRisk] = Field(
+        default_factory=dict, description="Open alert id to the highest risk it has had while open")
 
 
 # --- Audit ---------------------------------------------------------------------------------------
@@ -296,11 +310,48 @@ class DeadLetter(_Record):
 
 
 class ScoringState(_Record):
-    """One entry of the scoring stage's changelog: exactly one of the three fields is set.
+    """One entry of the scoring stage's changelog: exactly one of the fields is set.
 
-    Key on ``prisma.score.changelog``: ``d:<alert id>``, ``a:<asset id>`` or ``h``.
+    Key on ``prisma.score.changelog``: ``d:<asset id>|<alert id>``, ``a:<asset id>``, ``h``,
+    ``g:<asset id>`` (the asset graph around it) or ``m:<asset id>|<finding key>`` (the last alert of
+    an open member, kept so the member can be re-emitted when its incident changes).
     """
 
     dedupe: DedupeEntry | None = None
     asset: AssetState | None = None
     history: DismissalHistory | None = None
+    graph: AssetGraph | None = None
+    member: Alert | None = None
+
+
+# --- The stream core's messages to itself ----------------------------------------------------------
+
+
+class LinkKind(str, Enum):
+    """What an :class:`AssetLink` tells the partition of its target asset."""
+
+    ALIAS = "alias"
+    EDGE = "edge"
+    MEMBER = "member"
+
+
+class AssetLink(_Record):
+    """A message of the stream core to the partition of another asset, about the asset graph.
+
+    Written by the core stage onto its own input topic (``prisma.alerts.raw``), keyed by
+    ``target``, inside the transaction of the record that caused it, with the header
+    ``prismaflow-record: AssetLink`` (see :mod:`processors.graph`):
+
+    - ``alias``: instance ``hub`` is the host that ``satellite`` (= ``target``) names by host name;
+    - ``edge``: ``hub`` and ``satellite`` are linked by ``relation`` (``present``) or no longer are;
+    - ``member``: ``alert``, a finding of ``satellite``, for the incidents of ``hub`` (= ``target``).
+    """
+
+    kind: LinkKind
+    target: str = Field(description="Asset id of the receiving partition's asset; the Kafka key")
+    hub: str
+    satellite: str
+    relation: str = ""
+    present: bool = True
+    alert: Alert | None = Field(default=None, description="member: the satellite's finding, normalised and enriched")
+    at: datetime = Field(description="Record time of the record that caused it; the receiver's now")

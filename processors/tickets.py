@@ -5,22 +5,28 @@ one, else the finding itself (module, policy, canonical asset, account). :func:`
 last synced :class:`TicketState` with a new scored alert and says what the tracker needs: create,
 update (priority change, new members, recurrence), resolve (Prisma reports every tracked alert
 resolved or dismissed), reopen (it came back within the reopen window) or nothing.
+
+A ticket's priority is its worst open alert's: each tracked alert keeps the highest score (and
+its tier) it has had while open (``TicketState.member_risk``), and the ticket shows the highest of
+those. So an incident's ticket does not flip down and up as its members are scored one after
+another, and never drops while the alert that raised it is open; it drops when that alert closes.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from processors.models import AlertStatus, RiskTier, ScoredAlert
-from processors.records import TicketState
+from processors.records import MemberRisk, TicketState
 
 __all__ = ["TicketAction", "TicketRules", "TicketDecision", "finding_fingerprint", "fingerprint", "sync_hash",
-           "decide", "OPEN", "RESOLVED", "SyncAction", "SyncPolicy", "TrackerStatus", "decide_sync"]
+           "decide", "is_incident_fingerprint", "OPEN", "RESOLVED", "SyncAction", "SyncPolicy", "TrackerStatus", "decide_sync"]
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -47,10 +53,16 @@ class TicketRules(BaseModel):
 
 @dataclass(frozen=True)
 class TicketDecision:
+    """What the tracker needs, and what the ticket shows after it: its tracked alerts and the
+    priority (``tier``, ``score``) of the worst of them while open."""
+
     action: TicketAction
     fingerprint: str
     reason: str
     alert_ids: tuple[str, ...] = ()
+    tier: RiskTier = RiskTier.LOW
+    score: int = 0
+    member_risk: Mapping[str, MemberRisk] = field(default_factory=dict)
 
 
 def finding_fingerprint(scored: ScoredAlert) -> str:
@@ -60,27 +72,57 @@ def finding_fingerprint(scored: ScoredAlert) -> str:
     return "f-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+def is_incident_fingerprint(fp: str) -> bool:
+    """Whether a fingerprint names an incident (``inc-…``) rather than one finding (``f-…``)."""
+    return fp.startswith("inc-")
+
+
 def fingerprint(scored: ScoredAlert) -> str:
-    """The incident when the finding is correlated, else the finding."""
-    if scored.incident_id and len(scored.incident_members) >= 2:
+    """The incident when the finding is correlated (or is leaving one, closed), else the finding."""
+    if scored.incident_id:
         return scored.incident_id
     return finding_fingerprint(scored)
 
 
-def sync_hash(scored: ScoredAlert, alert_ids: tuple[str, ...]) -> str:
-    """What a ticket shows that can change: tier, rounded score band and the members."""
-    band = scored.score // 10
-    raw = f"{scored.tier.value}|{band}|{','.join(sorted(alert_ids))}"
+def sync_hash(scored: ScoredAlert, alert_ids: tuple[str, ...], tier: RiskTier | None = None,
+              score: int | None = None) -> str:
+    """What a ticket shows that can change: tier, rounded score band and the members.
+
+    ``tier`` and ``score`` are the ticket's (its worst open alert's, see :func:`decide`); without
+    them, ``scored``'s own.
+    """
+    band = (scored.score if score is None else score) // 10
+    raw = f"{(tier or scored.tier).value}|{band}|{','.join(sorted(alert_ids))}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _worse(a: MemberRisk, b: MemberRisk) -> bool:
+    return (_TIER_ORDER[a.tier], a.score) > (_TIER_ORDER[b.tier], b.score)
+
+
+def _risks(state: TicketState | None, scored: ScoredAlert, tracked: set[str]) -> dict[str, MemberRisk]:
+    """Each tracked open alert's highest risk while open, with ``scored`` folded in."""
+    risks = {k: v for k, v in (state.member_risk if state else {}).items() if k in tracked}
+    alert_id = scored.alert.alert_id
+    if alert_id in tracked:
+        mine = MemberRisk(score=scored.score, tier=scored.tier)
+        held = risks.get(alert_id)
+        risks[alert_id] = mine if held is None or _worse(mine, held) else held
+    return risks
 
 
 def _open(status: AlertStatus) -> bool:
     return status in (AlertStatus.OPEN, AlertStatus.SNOOZED)
 
 
-def decide(state: TicketState | None, scored: ScoredAlert, rules: TicketRules, now: datetime) -> TicketDecision:
-    """What the tracker needs for ``scored``, given what was last synced for its fingerprint."""
-    fp = fingerprint(scored)
+def decide(state: TicketState | None, scored: ScoredAlert, rules: TicketRules, now: datetime, *,
+           fingerprint_: str | None = None) -> TicketDecision:
+    """What the tracker needs for ``scored``, given what was last synced for its fingerprint.
+
+    ``fingerprint_``: the ticket ``scored`` is filed under when the sink routes it elsewhere than
+    its own fingerprint (a finding an incident's ticket tracks); default :func:`fingerprint`.
+    """
+    fp = fingerprint_ or fingerprint(scored)
     alert = scored.alert
     tracked = set(state.alert_ids) if state else set()
     if _open(alert.status):
@@ -88,22 +130,31 @@ def decide(state: TicketState | None, scored: ScoredAlert, rules: TicketRules, n
     else:
         tracked.discard(alert.alert_id)
     ids = tuple(sorted(tracked))
+    if state is not None and state.status == RESOLVED:
+        tracked = {alert.alert_id} if _open(alert.status) else set()  # a reopened ticket starts over
+    risks = _risks(state if state is None or state.status != RESOLVED else None, scored, tracked)
+    top = max(risks.values(), key=lambda r: (_TIER_ORDER[r.tier], r.score), default=None) \
+        or MemberRisk(score=scored.score, tier=scored.tier)
+
+    def out(action: TicketAction, reason: str) -> TicketDecision:
+        return TicketDecision(action, fp, reason, ids, top.tier, top.score, risks)
+
     if state is None:
         if _open(alert.status) and _TIER_ORDER[scored.tier] >= _TIER_ORDER[rules.min_tier] \
                 and not scored.suggested_dismissal:
-            return TicketDecision(TicketAction.CREATE, fp, f"new {scored.tier.value} risk", ids)
-        return TicketDecision(TicketAction.NONE, fp, "below the ticket tier, closed, or suggested for dismissal", ids)
+            return out(TicketAction.CREATE, f"new {scored.tier.value} risk")
+        return out(TicketAction.NONE, "below the ticket tier, closed, or suggested for dismissal")
     if state.status == RESOLVED:
         if not _open(alert.status):
-            return TicketDecision(TicketAction.NONE, fp, "already resolved", ids)
+            return out(TicketAction.NONE, "already resolved")
         if now - state.updated_at <= timedelta(days=rules.reopen_within_days):
-            return TicketDecision(TicketAction.REOPEN, fp, f"{alert.alert_id} is open again", ids)
-        return TicketDecision(TicketAction.CREATE, fp, "came back after the reopen window: a new ticket", ids)
+            return out(TicketAction.REOPEN, f"{alert.alert_id} is open again")
+        return out(TicketAction.CREATE, "came back after the reopen window: a new ticket")
     if not ids:
-        return TicketDecision(TicketAction.RESOLVE, fp, f"Prisma Cloud reports {alert.alert_id} {alert.status.value}", ids)
-    if sync_hash(scored, ids) != state.last_synced_hash:
-        return TicketDecision(TicketAction.UPDATE, fp, "priority or members changed", ids)
-    return TicketDecision(TicketAction.NONE, fp, "nothing new", ids)
+        return out(TicketAction.RESOLVE, f"Prisma Cloud reports {alert.alert_id} {alert.status.value}")
+    if sync_hash(scored, ids, top.tier, top.score) != state.last_synced_hash:
+        return out(TicketAction.UPDATE, "priority or members changed")
+    return out(TicketAction.NONE, "nothing new")
 
 
 # --- Bidirectional sync: what people did in the tracker -------------------------------------------

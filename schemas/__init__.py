@@ -59,6 +59,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "DeadLetter",
     "SourceCheckpoint",
     "ScoringState",
+    "AssetLink",
 )
 """Every record schema, in load order: a file refers only to named types of files before it.
 
@@ -154,6 +155,10 @@ def _expand(schema: Any, table: dict[str, Any], done: set[str], namespace: str) 
     out = {key: value for key, value in schema.items() if not key.startswith("__")}
     if kind in _NAMED:
         full = _fullname(str(schema["name"]), str(schema.get("namespace", namespace)))
+        if full in done:
+            # Defined inline where another file first used it (Alert's Module, met again inside
+            # ScoringState after Finding defined it): one definition only, refer to it after that.
+            return full
         done.add(full)
         namespace = full.rpartition(".")[0]
         out.pop("namespace", None)

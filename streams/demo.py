@@ -247,6 +247,7 @@ def run_demo() -> int:
     from streams.async_publish import AsyncPublisher
     from streams.run import WorkerSettings
     from streams.serde import AvroSerde
+    from streams.core_stage import is_link
     from streams.topics import ANALYSES, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, TICKETS, create_topics
 
     started_at = time.monotonic()
@@ -315,17 +316,19 @@ def run_demo() -> int:
                             prefix + ANALYSES.name, prefix + TICKETS.name], quiet_s=4.0)
         _wait_caught_up(kafka, prefix + SCORED_ALERTS.name,
                         [f"{prefix}g.sink.{name}" for name in ("analyse", "tickets.jira", "tickets.servicenow")])
-        raw = _read(kafka, prefix + RAW_ALERTS.name)
+        # The raw topic also carries the core's own asset-graph messages: not alerts.
+        raw = [m for m in _read(kafka, prefix + RAW_ALERTS.name) if not is_link(dict(m.headers() or []))]
         scored_msgs = _read(kafka, prefix + SCORED_ALERTS.name)
         dead = [serde.decode(m.value(), DeadLetter, topic=prefix + DLQ.name) for m in _read(kafka, prefix + DLQ.name)]
         scored = [serde.decode(m.value(), ScoredAlert, topic=prefix + SCORED_ALERTS.name) for m in scored_msgs]
-        kinds = Counter(s.update_kind for s in scored)
+        own = [s for s in scored if not s.incident_update]  # the rest: members re-emitted for their incident
+        kinds = Counter(s.update_kind for s in own)
         rejected = sum(1 for d in dead if d.stage == "core")
         alerts = len(raw) - rejected
         _say("normalise", f"{len(raw)} raw -> {alerts} normalised and enriched alerts ({rejected} dead-lettered)")
-        _say("score", f"{alerts} alerts -> {len(scored)} scored: {kinds[UpdateKind.NEW]} new, "
+        _say("score", f"{alerts} alerts -> {len(own)} scored: {kinds[UpdateKind.NEW]} new, "
                       f"{kinds[UpdateKind.STATUS_CHANGE]} status changes, {kinds[UpdateKind.RECURRENCE]} recurrences; "
-                      f"{alerts - len(scored)} duplicates dropped")
+                      f"{alerts - len(own)} duplicates dropped; {len(scored) - len(own)} incident members re-emitted")
         if dead:
             _say("dlq", f"{len(dead)} records on {prefix}{DLQ.name}, e.g. [{dead[0].stage}] {dead[0].error_message}")
 

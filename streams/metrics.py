@@ -37,6 +37,11 @@ TRANSACTIONS_ABORTED = Counter(
 STATE_ENTRIES = Gauge("prismaflow_stage_state_entries", "Entries in a stateful stage's local state", ["stage"])
 CONSUMER_LAG = Gauge("prismaflow_consumer_lag_records", "Records behind the partition's end", ["stage", "partition"])
 
+# The fused core's asset graph (streams/core_stage.py).
+LINKS = Counter(
+    "prismaflow_core_links_total",
+    "Asset-graph messages the fused core sent itself, by kind (alias, edge, member)", ["stage", "kind"])
+
 
 def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
     """Serve ``/metrics`` on ``addr:port`` from a daemon thread (port 0 disables)."""

@@ -85,7 +85,7 @@ def _stage(name: str, settings: WorkerSettings, serde: AvroSerde) -> Any:
                          input_topic=prefix + RAW_ALERTS.name, output_topic=prefix + SCORED_ALERTS.name,
                          changelog_topic=prefix + SCORE_CHANGELOG.name)
     if name == "normalise":
-        return NormaliseEnrichStage(_enrichment(settings), input_topic=prefix + RAW_ALERTS.name,
+        return NormaliseEnrichStage(_enrichment(settings), serde, input_topic=prefix + RAW_ALERTS.name,
                                     output_topic=prefix + ALERTS.name)
     if name == "score":
         return ScoreStage(load_scoring_policy(settings.scoring_policy_file), serde,

@@ -2,17 +2,19 @@
 
 Two topologies run the same processors:
 
-- fused (the default, one hop): :class:`CoreStage`, ``prisma.alerts.raw`` → ``prisma.alerts.scored``.
-  The sources key raw alerts by canonical asset id (:func:`processors.pipeline.raw_alert_key`), so
-  the raw topic is already partitioned by asset and one stage normalises, enriches, dedupes,
-  correlates and scores. A record keyed otherwise (another producer) is sent back to the raw topic
-  under its asset's key, in the same transaction, and processed when it arrives there.
+- fused (the default, one hop): :class:`CoreStage` (:mod:`streams.core_stage`),
+  ``prisma.alerts.raw`` → ``prisma.alerts.scored``. The sources key raw alerts by canonical asset id
+  (:func:`processors.pipeline.raw_alert_key`), so the raw topic is already partitioned by asset and
+  one stage normalises, enriches, dedupes, correlates (with the asset graph across partitions) and
+  scores. A record keyed otherwise (another producer) is sent back to the raw topic under its
+  asset's key, in the same transaction, and processed when it arrives there.
 - split (two hops): :class:`NormaliseEnrichStage` (stateless) ``prisma.alerts.raw`` →
   ``prisma.alerts``, re-keyed by asset, then :class:`ScoreStage` ``prisma.alerts`` →
   ``prisma.alerts.scored``. For raw topics that other producers key by alert id, and for scaling the
-  stateless step on its own; it also publishes the enriched alerts on ``prisma.alerts``.
+  stateless step on its own; it also publishes the enriched alerts on ``prisma.alerts``. It
+  correlates per asset only: the asset graph is the fused core's.
 
-The stateful part (:class:`ScoreStage`, also inside :class:`CoreStage`) keeps per input partition
+The stateful part of the split topology (:class:`ScoreStage`) keeps per input partition
 the dedupe entries of its alerts, the correlation state of its assets and the dismissal history;
 every change is written to ``prisma.score.changelog`` (same partition) in the worker's transaction
 and read back when the partition is assigned.
@@ -38,6 +40,7 @@ from processors.score import DismissalHistory, ScoringPolicy
 from streams import metrics
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
+from streams.core_stage import CoreStage, is_link
 from streams.topics import ALERTS, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
 from streams.worker import InputMessage, StateRestorer
 
@@ -55,13 +58,21 @@ class NormaliseEnrichStage:
     input_model = RawAlert
     changelog_topic: str | None = None
 
-    def __init__(self, context: EnrichmentContext, *, input_topic: str = RAW_ALERTS.name,
-                 output_topic: str = ALERTS.name) -> None:
+    def __init__(self, context: EnrichmentContext, serde: AvroSerde, *,
+                 input_topic: str = RAW_ALERTS.name, output_topic: str = ALERTS.name) -> None:
         self.context = context
         self.input_topic = input_topic
         self.output_topic = output_topic
+        self._decode_raw = serde.deserializer(RawAlert, input_topic)
 
-    def handle(self, record: RawAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
+    def decode(self, message: InputMessage) -> RawAlert | None:
+        """A raw alert; None for the fused core's asset-graph messages (not alerts, nothing to do)."""
+        assert message.value is not None
+        return None if is_link(message.headers) else self._decode_raw(message.value)
+
+    def handle(self, record: RawAlert | None, message: InputMessage) -> Sequence[OutgoingRecord]:
+        if record is None:
+            return []
         alert = normalise_and_enrich(record, self.context)
         return [OutgoingRecord(self.output_topic, alert.resource.asset_id, alert)]
 
@@ -172,44 +183,3 @@ class ScoreStage:
 
     def state_size(self) -> int:
         return sum(p.size() for p in self.partitions.values())
-
-
-class CoreStage:
-    """Fused, one hop: raw alert in, scored alert out (normalise, enrich, dedupe, correlate, score).
-
-    Its input must be partitioned by canonical asset id, as the sources key it. A record whose key
-    is not its asset id is not processed here: it goes back to the input topic keyed by its asset
-    id (inside the same transaction, so exactly once) and is processed in that asset's partition.
-    """
-
-    name = "core"
-    input_model = RawAlert
-
-    def __init__(self, context: EnrichmentContext, policy: ScoringPolicy, serde: AvroSerde, *,
-                 input_topic: str = RAW_ALERTS.name, output_topic: str = SCORED_ALERTS.name,
-                 changelog_topic: str = SCORE_CHANGELOG.name) -> None:
-        self.context = context
-        self.input_topic = input_topic
-        self.changelog_topic: str | None = changelog_topic
-        self.scoring = ScoreStage(policy, serde, input_topic=input_topic, output_topic=output_topic,
-                                  changelog_topic=changelog_topic, metrics_stage=self.name)
-        self._rekeyed = metrics.REKEYED.labels(stage=self.name)
-
-    def handle(self, record: RawAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
-        alert = normalise_and_enrich(record, self.context)
-        asset_id = alert.resource.asset_id
-        if message.key != asset_id.encode():
-            self._rekeyed.inc()
-            log.debug("re-keyed stage=%s alert=%s key=%r asset=%s partition=%d offset=%d", self.name,
-                     record.source_alert_id, message.key, asset_id, message.partition, message.offset)
-            return [OutgoingRecord(self.input_topic, asset_id, record)]
-        return self.scoring.handle_alert(alert, message.partition)
-
-    def assign(self, partition: int, changelog: StateRestorer) -> None:
-        self.scoring.assign(partition, changelog)
-
-    def revoke(self, partition: int) -> None:
-        self.scoring.revoke(partition)
-
-    def state_size(self) -> int:
-        return self.scoring.state_size()

@@ -2,7 +2,10 @@
 
 Generic over a :class:`TrackerAdapter` (Jira, ServiceNow). State — fingerprint to ticket key and
 last synced content — lives in the compacted ``prisma.tickets`` topic (key ``<tracker>:<fingerprint>``)
-and is rebuilt from it on start. Before creating, the adapter looks the fingerprint up in the
+and is rebuilt from it on start. A finding an open incident ticket tracks stays filed under that
+ticket when a record of it comes without the incident (the incident ended around it), and the
+tracker is always given the ticket's priority, its worst open alert's (:func:`processors.tickets.decide`),
+not the priority of the member that happens to be processed. Before creating, the adapter looks the fingerprint up in the
 tracker itself (Jira label, ServiceNow correlation_id): a crash between the tracker's create and the
 state write therefore never creates a second ticket. Every ticket action is also an AuditRecord.
 """
@@ -29,6 +32,7 @@ from processors.tickets import (
     TicketRules,
     decide,
     finding_fingerprint,
+    is_incident_fingerprint,
     sync_hash,
 )
 from streams.audit import AuditWriter
@@ -84,6 +88,7 @@ class TicketSink:
         self.audit = audit
         self._unwritten: list[OutgoingRecord] = []
         self._analysed: set[str] = set()  # analyses already commented (a restart may comment again)
+        self._tracking: dict[str, str] = {}  # alert id -> the open incident ticket's fingerprint tracking it
 
     def _key(self, fingerprint: str) -> str:
         return f"{self.adapter.tracker.value}:{fingerprint}"
@@ -93,7 +98,9 @@ class TicketSink:
         prefix = self.adapter.tracker.value + ":"
         for key, value in read_compacted(self.kafka, self.tickets_topic).items():
             if key.startswith(prefix):
-                self.state[key[len(prefix):]] = self.serde.decode(value, TicketState, topic=self.tickets_topic)
+                state = self.serde.decode(value, TicketState, topic=self.tickets_topic)
+                self.state[key[len(prefix):]] = state
+                self._track(None, state)
         log.info("ticket state rebuilt sink=%s tickets=%d", self.name, len(self.state))
 
     async def close(self) -> None:
@@ -125,29 +132,51 @@ class TicketSink:
                 state = state.model_copy(update={"fingerprint": fingerprint})
         return state
 
-    async def _on_scored(self, scored: ScoredAlert) -> None:
+    def _track(self, before: TicketState | None, after: TicketState) -> None:
+        """Keep the index of which open incident ticket tracks which alert."""
+        if before is not None:
+            for alert_id in before.alert_ids:
+                if self._tracking.get(alert_id) == before.fingerprint:
+                    del self._tracking[alert_id]
+        if is_incident_fingerprint(after.fingerprint) and after.status == OPEN:
+            for alert_id in after.alert_ids:
+                self._tracking[alert_id] = after.fingerprint
+
+    def _route(self, scored: ScoredAlert) -> tuple[str, TicketState | None]:
+        """The ticket ``scored`` belongs to: its fingerprint's, or the open incident ticket still
+        tracking it when it comes without an incident (the incident ended around it)."""
         from processors.tickets import fingerprint as fingerprint_of
 
         fp = fingerprint_of(scored)
-        state = self._current(fp, scored)
-        decision = decide(state, scored, self.rules, self.clock())
+        if fp == finding_fingerprint(scored):
+            tracking = self._tracking.get(scored.alert.alert_id)
+            held = self.state.get(tracking) if tracking else None
+            if tracking and held is not None and held.status == OPEN:
+                return tracking, held
+        return fp, self._current(fp, scored)
+
+    async def _on_scored(self, scored: ScoredAlert) -> None:
+        fp, state = self._route(scored)
+        decision = decide(state, scored, self.rules, self.clock(), fingerprint_=fp)
         if decision.action is TicketAction.NONE:
             if state is not None and fp not in self.state:
                 self._record(state, state.status, scored, decision)  # remember the adoption
             return
+        # The tracker shows the ticket's priority: its worst open alert's, not this member's.
+        view = scored.model_copy(update={"tier": decision.tier, "score": decision.score})
         ref = TicketRef(state.ticket_key, state.ticket_url, state.status) if state else None
         if decision.action is TicketAction.CREATE:
             found = await self.adapter.find(fp)
             if found is not None and (state is None or found.key != state.ticket_key):
                 log.info("ticket found in tracker, adopting sink=%s fingerprint=%s key=%s", self.name, fp, found.key)
-                await self.adapter.update(found, scored, f"Prismaflow: {decision.reason}")
+                await self.adapter.update(found, view, f"Prismaflow: {decision.reason}")
                 ref = found
             else:
-                ref = await self.adapter.create(fp, scored, None)
+                ref = await self.adapter.create(fp, view, None)
             status = OPEN
         elif decision.action is TicketAction.UPDATE:
             assert ref is not None
-            await self.adapter.update(ref, scored, _note(decision, scored))
+            await self.adapter.update(ref, view, _note(decision, view))
             status = OPEN
         elif decision.action is TicketAction.RESOLVE:
             assert ref is not None
@@ -159,11 +188,14 @@ class TicketSink:
             status = OPEN
         TICKET_ACTIONS.labels(self.adapter.tracker.value, decision.action.value).inc()
         new = TicketState(fingerprint=fp, tracker=self.adapter.tracker, ticket_key=ref.key, ticket_url=ref.url,
-                          status=status, last_synced_hash=sync_hash(scored, decision.alert_ids),
-                          alert_ids=list(decision.alert_ids), updated_at=self.clock())
+                          status=status, last_synced_hash=sync_hash(scored, decision.alert_ids, decision.tier,
+                                                                    decision.score),
+                          alert_ids=list(decision.alert_ids), updated_at=self.clock(),
+                          member_risk=dict(decision.member_risk))
         self._record(new, status, scored, decision)
 
     def _record(self, new: TicketState, status: str, scored: ScoredAlert, decision: TicketDecision) -> None:
+        self._track(self.state.get(new.fingerprint), new)
         self.state[new.fingerprint] = new
         self._unwritten.append(OutgoingRecord(self.tickets_topic, self._key(new.fingerprint), new))
         if self.audit is not None and decision.action is not TicketAction.NONE:

@@ -64,7 +64,8 @@ class TopicSpec:
 
 RAW_ALERTS = TopicSpec(
     "prisma.alerts.raw", key="canonical asset id (source alert id when it does not normalise)", value_schema="RawAlert",
-    doc="Alerts exactly as the pollers and the webhook receiver got them",
+    doc="Alerts exactly as the pollers and the webhook receiver got them; also the fused core's own asset-graph "
+        "messages (AssetLink, header prismaflow-record: AssetLink), keyed by the asset they are for",
 )
 ALERTS = TopicSpec(
     "prisma.alerts", key="canonical asset id", value_schema="Alert",
@@ -113,7 +114,8 @@ SOURCE_CHECKPOINTS = TopicSpec(
 )
 
 SCORE_CHANGELOG = TopicSpec(
-    "prisma.score.changelog", key="d:<asset id>|<alert id>, a:<asset id> or h", value_schema="ScoringState",
+    "prisma.score.changelog", key="d:<asset id>|<alert id>, a:<asset id>, h, g:<asset id> or m:<asset id>|<member>",
+    value_schema="ScoringState",
     doc="State of the scoring stage (compacted), partition by partition like its input "
         "(prisma.alerts.raw for the fused stage, prisma.alerts for the split score stage)",
     partitions=ALERTS.partitions, cleanup_policy="compact", retention_ms=-1,

@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -78,6 +78,10 @@ class Stage(Protocol[In]):
     partition equal to the input partition). It raises for a record it cannot process; the worker
     dead-letters that record. A stateful stage must not change its state before it knows it
     succeeds (compute the new state, then keep it).
+
+    A stage whose input topic carries more than one record type may also define
+    ``decode(message: InputMessage) -> record``; the worker then calls it instead of decoding
+    ``input_model`` (the fused core reads its own asset-graph messages from the raw topic).
     """
 
     name: str
@@ -140,6 +144,7 @@ class TransactionalWorker(Generic[InT]):
         self.kafka = kafka
         self.serde = serde
         self.stage = stage
+        self._decode_message: Callable[[InputMessage], Any] | None = getattr(stage, "decode", None)
         self.options = options
         self._stop = threading.Event()
         self._decode = serde.deserializer(stage.input_model, stage.input_topic)
@@ -378,7 +383,7 @@ class TransactionalWorker(Generic[InT]):
         try:
             if info.value is None:
                 raise ValueError("empty record value (tombstone) on a data topic")
-            record = self._decode(info.value)
+            record = self._decode_message(info) if self._decode_message else self._decode(info.value)
             produced = self.stage.handle(record, info)
         except Exception as exc:  # noqa: BLE001 - every failure of one record is dead-lettered
             return [self._dead_letter_of(message, exc, info)]

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from connectors.prisma.checkpoint import SourceCheckpoint
 from processors.correlate import AssetState, Finding
+from processors.graph.state import AssetGraph, Neighbour
 from processors.dedupe import DedupeEntry
 from processors.score import DismissalHistory
 from processors.models import (
@@ -46,6 +47,9 @@ from processors.models import (
     Vulnerability,
 )
 from processors.records import (
+    AssetLink,
+    LinkKind,
+    MemberRisk,
     ScoringState,
     ActorType,
     Analyser,
@@ -255,6 +259,7 @@ def make_scored_alert(**overrides: Any) -> ScoredAlert:
         "suggested_dismissal": False,
         "suggestion_reason": "",
         "scored_at": T0 + timedelta(seconds=3),
+        "incident_update": False,
     }
     return _build(ScoredAlert, defaults, overrides)
 
@@ -329,6 +334,8 @@ def make_ticket_state(**overrides: Any) -> TicketState:
         "last_synced_hash": _sha256("SEC-1042|v1"),
         "alert_ids": [ALERT_ID, "P-4712"],
         "updated_at": T0 + timedelta(seconds=12),
+        "member_risk": {ALERT_ID: MemberRisk(score=87, tier=RiskTier.CRITICAL),
+                        "P-4712": MemberRisk(score=64, tier=RiskTier.HIGH)},
     }
     return _build(TicketState, defaults, overrides)
 
@@ -440,12 +447,40 @@ def make_scoring_state(**overrides: Any) -> ScoringState:
                         severity=Severity.HIGH, last_seen=T0, traits=("exposure",)),
                 Finding(alert_id="cwpp:host-vulns:ip-10-0-0-1", module=Module.CWPP, policy_id="compute:vulns",
                         severity=Severity.CRITICAL, last_seen=T0, traits=("exploitable",)),
+                Finding(alert_id="P-7", module=Module.CIEM, policy_id="pol-admin-role", policy_name="Admin role",
+                        severity=Severity.HIGH, last_seen=T0, traits=("iam",),
+                        asset_id="aws:123456789012:global:role/web"),
             ),
             incident_id="inc-4f2a",
         ),
         "history": DismissalHistory(entries={"pol-ssh": ("aws:123456789012:*",)}),
+        "graph": AssetGraph(
+            asset_id="aws:123456789012:us-east-1:instance/i-0abc",
+            satellites=(Neighbour(asset_id="aws:123456789012:global:role/web", relation="instance_profile",
+                                  seen=T0, announced=T0),),
+            hubs=(Neighbour(asset_id="aws:123456789012:us-east-1:instance/i-0def", relation="runs_image", seen=T0),),
+            aliases=("aws:123456789012:us-east-1:host/ip-10-0-0-1.ec2.internal",),
+            aliases_announced=T0,
+            alias_of=(Neighbour(asset_id="aws:123456789012:us-east-1:instance/i-0fed", relation="alias", seen=T0),),
+        ),
+        "member": make_alert(),
     }
     return _build(ScoringState, defaults, overrides)
+
+
+def make_asset_link(**overrides: Any) -> AssetLink:
+    """The core telling an instance's partition about its role's finding."""
+    defaults = {
+        "kind": LinkKind.MEMBER,
+        "target": "aws:123456789012:us-east-1:instance/i-0abc",
+        "hub": "aws:123456789012:us-east-1:instance/i-0abc",
+        "satellite": "aws:123456789012:global:role/web",
+        "relation": "instance_profile",
+        "present": True,
+        "alert": make_alert(),
+        "at": T0 + timedelta(seconds=2),
+    }
+    return _build(AssetLink, defaults, overrides)
 
 
 def make_source_checkpoint(**overrides: Any) -> SourceCheckpoint:
@@ -478,4 +513,5 @@ FACTORIES: dict[str, Callable[..., BaseModel]] = {
     "DeadLetter": make_dead_letter,
     "SourceCheckpoint": make_source_checkpoint,
     "ScoringState": make_scoring_state,
+    "AssetLink": make_asset_link,
 }

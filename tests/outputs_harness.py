@@ -142,10 +142,11 @@ class Ticketed:
 async def ticket(scored: list[ScoredAlert], analyses: list[Analysis], kind: Tracker, *,
                  lifecycle: bool = True) -> Ticketed:
     """The ticket sink per alert: create and the analysis comment, then (``lifecycle``) an update
-    (score band changed), resolution and a reopen; the simulator keeps every text the sink wrote."""
+    (score band risen), resolution and a reopen; the simulator keeps every text the sink wrote."""
     adapter, sim = _tracker(kind)
     sink = TicketSink(adapter, _KAFKA, _SERDE, clock=lambda: T0)
-    later = [s.model_copy(update={"score": max(0, s.score - 15), "scored_at": s.scored_at + timedelta(minutes=5)})
+    # Hotter: a ticket's priority follows its worst score while open and never drops (processors.tickets).
+    later = [s.model_copy(update={"score": min(100, s.score + 15), "scored_at": s.scored_at + timedelta(minutes=5)})
              for s in scored]
     resolved = [s.model_copy(update={"alert": s.alert.model_copy(update={"status": AlertStatus.RESOLVED})})
                 for s in later]

@@ -54,10 +54,15 @@ class AnalysisGate:
         self.settings = settings
 
     def should_analyse(self, scored: ScoredAlert) -> bool:
-        """True when the alert is in an analysed status and at or above ``min_tier`` and ``min_score``."""
+        """True when the alert is in an analysed status and at or above ``min_tier`` and ``min_score``.
+
+        A member re-emitted only because its incident changed (``incident_update``) is not analysed
+        again: the finding did not change, and the record that changed the incident is analysed.
+        """
         s = self.settings
         return (
-            scored.alert.status in s.statuses
+            not scored.incident_update
+            and scored.alert.status in s.statuses
             and _TIER_RANK[scored.tier] >= _TIER_RANK[s.min_tier]
             and scored.score >= s.min_score
         )

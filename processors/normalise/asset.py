@@ -18,16 +18,21 @@ Rules, in order:
    ``ami-``, ``igw-``, ``nat-``) names the kind.
 3. Otherwise the kind comes from the caller's hint (CSPM ``resourceType`` such as ``INSTANCE``,
    an rrn type such as ``storageBucket``, or a Compute record type such as ``host``), mapped by
-   :data:`KIND_ALIASES`, else kebab-cased.
+   :data:`KIND_ALIASES`, else made readable by :func:`readable_kind` (``MANAGED_DB`` →
+   ``managed-db``, ``dbInstance`` → ``db-instance``; words, never letter by letter).
 4. Azure resource ids are case-insensitive and carry no region: they are lower-cased and the
    region part is ``global``; GCP zones (``us-central1-a``) collapse to their region.
 
 What joins and what does not (documented in ``processors/normalise/README.md``):
 an instance joins across CSPM and Compute when Compute knows the instance id (host scans,
 incidents, audits with ``resourceID``); Compute records that only know a hostname get
-``…:host/<hostname>`` and do not join with CSPM. Security groups, volumes and network
-interfaces are their own assets, except that :func:`attached_instance` lets normalise move a
-finding onto the one instance its resource data names.
+``…:host/<hostname>`` here, which the pure normaliser cannot join with CSPM: the stream core
+resolves them through the host aliases the CSPM instance's configuration announces
+(:mod:`processors.graph`). Host names are qualified by their account wherever they make an alert id
+(:func:`host_key`), since private-IP host names repeat across accounts. Security groups,
+volumes and network interfaces are their own assets, except that :func:`attached_instance` lets
+normalise move a finding onto the one instance its resource data names; the asset graph links
+the rest (:mod:`processors.graph`).
 """
 
 from __future__ import annotations
@@ -44,9 +49,12 @@ __all__ = [
     "RrnParts",
     "attached_instance",
     "canonical_asset_id",
+    "asset_kind",
     "cloud_of",
+    "host_key",
     "normalise_region",
     "parse_rrn",
+    "readable_kind",
 ]
 
 #: Maps provider type names (CSPM ``resourceType``, rrn types, Compute record types, ARN resource
@@ -100,7 +108,8 @@ _AWS_PREFIX_KINDS: tuple[tuple[str, str], ...] = (
 _AWS_ID = re.compile(r"^(?:i|sg|vol|eni|vpc|subnet|ami|igw|nat)-[0-9a-f]{8,17}$")
 _GLOBAL_SERVICES = frozenset({"iam", "s3", "cloudfront", "route53", "organizations", "sts"})
 _GCP_ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
-_KEBAB = re.compile(r"(?<!^)(?=[A-Z])")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 _CLOUDS: Mapping[str, Cloud] = {
     "aws": Cloud.AWS,
@@ -186,6 +195,17 @@ def normalise_region(cloud: Cloud, region: str) -> str:
     return r
 
 
+def readable_kind(type_name: str) -> str:
+    """A provider type name as a readable, lower-case kind: its words joined by hyphens.
+
+    ``MANAGED_DB`` → ``managed-db``, ``Managed Storage Bucket`` → ``managed-storage-bucket``,
+    ``dbInstance`` → ``db-instance``. Words are split at separators and at a lower-case letter or
+    digit followed by a capital, never between two capitals, so upper-case names stay words.
+    """
+    spaced = _CAMEL_BOUNDARY.sub("-", type_name.strip())
+    return _NOT_WORD.sub("-", spaced.lower()).strip("-") or "resource"
+
+
 def _kind_of(hint: str) -> str:
     if not hint:
         return "resource"
@@ -193,7 +213,24 @@ def _kind_of(hint: str) -> str:
     alias = KIND_ALIASES.get(key)
     if alias is not None:
         return alias
-    return _KEBAB.sub("-", hint.replace("_", "-").replace(" ", "-")).lower()
+    return readable_kind(hint)
+
+
+def asset_kind(asset_id: str) -> str:
+    """The kind part of a canonical asset id (``aws:1:us-east-1:instance/i-1`` → ``instance``)."""
+    return asset_id.split(":", 3)[-1].split("/", 1)[0]
+
+
+def host_key(account_id: str, hostname: str) -> str:
+    """A host name made unique across accounts, for ids built from it: ``<account>:<hostname>``.
+
+    Private-IP host names (``ip-10-0-1-5.ec2.internal``) repeat in every account, so a Compute
+    finding id built from the host name alone would merge two accounts' hosts. Without an account
+    (a Compute webhook leaves ``#accountID`` empty for vulnerability alerts) the bare host name is
+    all there is.
+    """
+    account = account_id.strip()
+    return f"{account}:{hostname}" if account else hostname
 
 
 def _from_arn(arn: str) -> tuple[str, str, str, str] | None:

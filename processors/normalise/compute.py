@@ -3,7 +3,7 @@
 Compute findings carry no Prisma alert id, so each gets a stable derived id (see
 :func:`compute_alert_id`) that the same finding keeps across polls, and that the API and the
 webhook agree on for vulnerability and compliance findings (``cwpp:image-vulns:<imageID>``,
-``cwpp:host-vulns:<hostname>``, ``cwpp:container-compliance:<container id>``).
+``cwpp:host-vulns:[<account>:]<hostname>``, ``cwpp:container-compliance:<container id>``).
 
 The ``compute_api`` envelope (what the Compute poller writes into ``RawAlert.payload_json``)::
 
@@ -34,8 +34,8 @@ from processors.normalise._compute_common import (
     resolve_severity,
     with_note,
 )
-from processors.normalise._fields import STAGE, opt_str, req_map, req_str, to_datetime
-from processors.normalise.asset import cloud_of
+from processors.normalise._fields import STAGE, opt_map, opt_str, req_map, req_str, to_datetime
+from processors.normalise.asset import cloud_of, host_key
 from processors.normalise.compute_scans import container_scan, vulnerability_scan
 from processors.normalise.compute_types import Category
 
@@ -49,7 +49,8 @@ def compute_alert_id(kind: str, record: Mapping[str, Any]) -> str:
     """Return the stable alert id of one Compute API record (the poller uses it as the RawAlert key).
 
     incident → ``cwpp:incident:<_id>``; runtime_audit → ``cwpp:audit:<_id>``; waas_audit →
-    ``cwpp:waas:<_id>``; host_scan → ``cwpp:host-vulns:<hostname or _id>``; image_scan →
+    ``cwpp:waas:<_id>``; host_scan → ``cwpp:host-vulns:<account>:<hostname or _id>`` (account from
+    ``cloudMetadata.accountID``, left out when unknown: :func:`~processors.normalise.asset.host_key`); image_scan →
     ``cwpp:image-vulns:<_id or id>``; container_scan → ``cwpp:container-compliance:<info.id or _id>``.
     Raises InvalidRecordError when the kind is unknown or the record lacks its identifying field.
     """
@@ -61,7 +62,7 @@ def compute_alert_id(kind: str, record: Mapping[str, Any]) -> str:
         return f"cwpp:waas:{req_str(record, '_id', 'record')}"
     if kind == "host_scan":
         host = opt_str(record, "hostname") or req_str(record, "_id", "record")
-        return f"cwpp:host-vulns:{host}"
+        return f"cwpp:host-vulns:{host_key(opt_str(opt_map(record, 'cloudMetadata'), 'accountID'), host)}"
     if kind == "image_scan":
         image = opt_str(record, "_id") or req_str(record, "id", "record")
         return f"cwpp:image-vulns:{image}"

@@ -146,8 +146,21 @@ def vulnerability_scan(origin: Origin, kind: str, rec: Mapping[str, Any], alert_
         severity=severity, status=status, status_reason=reason, description=description, resource=resource,
         vulns=vulns, first_seen=to_datetime(rec.get("firstScanTime"), "record.firstScanTime"),
         last_seen=to_datetime(rec.get("scanTime"), "record.scanTime"),
-        data={"riskFactors": sorted(risk), "cloudMetadata": dict(meta)}, hash_extra=hash_extra,
+        data={"riskFactors": sorted(risk), "cloudMetadata": dict(meta),
+              **({"hosts": _image_hosts(rec)} if kind == "image_scan" else {})},
+        hash_extra=hash_extra,
     )
+
+
+def _image_hosts(rec: Mapping[str, Any]) -> list[str]:
+    """The hosts an image runs on (``hosts`` keys and ``instances[].host``): the asset graph links them."""
+    hosts = rec.get("hosts")
+    names = {h for h in hosts if isinstance(h, str)} if isinstance(hosts, Mapping) else set()
+    instances = rec.get("instances")
+    for item in instances if isinstance(instances, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("host"), str):
+            names.add(item["host"])
+    return sorted(n for n in names if n)
 
 
 def container_resource(

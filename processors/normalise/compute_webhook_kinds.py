@@ -38,7 +38,7 @@ from processors.normalise._compute_common import (
     with_note,
 )
 from processors.normalise._fields import STAGE, opt_str, to_datetime
-from processors.normalise.asset import canonical_asset_id, cloud_of
+from processors.normalise.asset import canonical_asset_id, cloud_of, host_key
 from processors.normalise.compute_scans import compliance_summary, container_resource
 from processors.normalise.compute_types import AlertType, Category
 
@@ -165,7 +165,7 @@ def compliance_alert(origin: Origin, body: Mapping[str, Any], atype: AlertType, 
     container = first_str(body, "containerID", "container")
     image_id, image = first_str(body, "imageID"), first_str(body, "image", "imageName")
     if host and (atype.subject == "host" or not (container or image_id or image)):
-        resource, kind, key = host_resource(cloud, account, region, "", host, tags), "host", host
+        resource, kind, key = host_resource(cloud, account, region, "", host, tags), "host", host_key(account, host)
     elif container and atype.subject != "image":
         name = first_str(body, "container") or container
         resource, kind, key = container_resource(cloud, account, region, container, name, host, tags), "container", container
@@ -236,7 +236,8 @@ def vulnerability_alert(origin: Origin, body: Mapping[str, Any], atype: AlertTyp
     image_name = first_str(source, "imageName", "image")
     host = first_str(source, "hostname", "host")
     if host and (atype.subject == "host" or not (image_id or image_name)):
-        resource, alert_id = host_resource(cloud, account, region, "", host, tags), f"cwpp:host-vulns:{host}"
+        resource = host_resource(cloud, account, region, "", host, tags)
+        alert_id = f"cwpp:host-vulns:{host_key(account, host)}"
         kind = "host"
     elif image_id or image_name:
         key = image_id or image_name

@@ -330,7 +330,10 @@ def _latency(run: _Run, args: argparse.Namespace, workers: Sequence[_Child]) -> 
     latencies: list[float] = []
     windows: dict[int, list[float]] = {}
     for received, value in probe.received:
-        ingested: datetime = serde.decode_dict(value, "ScoredAlert", topic=scored_topic)["alert"]["ingested_at"]
+        datum = serde.decode_dict(value, "ScoredAlert", topic=scored_topic)
+        if datum.get("incident_update"):
+            continue  # a member re-emitted for its incident: its ingestion time is its own alert's, older
+        ingested: datetime = datum["alert"]["ingested_at"]
         if ingested.timestamp() >= measured_from:
             latency_ms = (received - ingested.timestamp()) * 1000
             latencies.append(latency_ms)

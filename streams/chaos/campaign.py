@@ -191,9 +191,11 @@ def _scored_counts(stack: ChaosStack, wanted: set[str], timeout_s: float) -> tup
             messages = [m for m in consumer.consume(1000, 0.5) if m.error() is None]
             for message in messages:
                 try:
-                    counts[serde.decode(message.value() or b"", ScoredAlert, topic=topic).alert.alert_id] += 1
+                    scored = serde.decode(message.value() or b"", ScoredAlert, topic=topic)
                 except Exception:  # noqa: BLE001 - the corrupt records the campaign wrote itself
                     continue
+                if not scored.incident_update:  # a member re-emitted for its incident is no duplicate
+                    counts[scored.alert.alert_id] += 1
             if messages:
                 quiet_since = time.monotonic()
             if wanted <= set(counts) and time.monotonic() - quiet_since > 5:

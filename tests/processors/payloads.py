@@ -327,3 +327,83 @@ def webhook_image_entry(image_id: str = IMAGE_ID) -> dict[str, Any]:
                  "packageVersion": "2.36-9+deb12u4", "sourcePackage": "glibc"}]},
         ],
     }
+
+
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/web"
+SECURITY_GROUP = "sg-0123456789abcdef0"
+
+
+def cspm_role_alert(**kw: Any) -> dict[str, Any]:
+    """A CIEM alert on the IAM role itself (``aws-iam-list-roles`` resource), the role
+    ``cspm_instance_alert``'s instance profile ``web`` carries."""
+    defaults: dict[str, Any] = dict(
+        alert_id="P-3000003",
+        policy_type="iam",
+        policy_id="c3e1d0aa-1111-4c2b-9d3e-000000000007",
+        policy_name="AWS IAM role with administrative permissions (*:*)",
+        resource_id=ROLE_ARN,
+        resource_type="IAM_ROLE",
+        rrn_type="iamRole",
+        severity="high",
+        data={"role": {"arn": ROLE_ARN, "roleName": "web"}},
+    )
+    defaults.update(kw)
+    return cspm_alert(**defaults)
+
+
+def cspm_security_group_alert(**kw: Any) -> dict[str, Any]:
+    """A network alert on the instance's security group: SSH open to the world."""
+    defaults: dict[str, Any] = dict(
+        alert_id="P-3000004",
+        policy_type="network",
+        policy_id="a9b8c7d6-2222-4e5f-8a9b-000000000003",
+        policy_name="AWS Security Group allows all traffic on SSH port (22)",
+        resource_id=SECURITY_GROUP,
+        resource_type="SECURITY_GROUP",
+        rrn_type="securityGroup",
+        severity="medium",
+        data=security_group_data(),
+    )
+    defaults.update(kw)
+    return cspm_alert(**defaults)
+
+
+def instance_config(*, groups: tuple[str, ...] = (SECURITY_GROUP,), profile: str | None = "web",
+                    private_dns: str = HOSTNAME, instance: str = INSTANCE) -> dict[str, Any]:
+    """``aws-ec2-describe-instances`` data as Prisma keeps it in ``resource.data``, trimmed."""
+    return {
+        "instanceId": instance,
+        "privateDnsName": private_dns,
+        "privateIpAddress": "10.20.3.41",
+        "securityGroups": [{"groupId": g, "groupName": "web"} for g in groups],
+        "iamInstanceProfile": {"arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{profile}",
+                               "id": "AIPAEXAMPLE"} if profile else None,
+        "metadataOptions": {"httpTokens": "optional"},
+    }
+
+
+def cspm_imds_alert(**kw: Any) -> dict[str, Any]:
+    """A low-severity config alert on the instance whose resource data is its full configuration."""
+    defaults: dict[str, Any] = dict(
+        alert_id="P-3000005",
+        policy_type="config",
+        policy_id="d4c3b2a1-3333-4f6e-9d8c-000000000011",
+        policy_name="AWS EC2 instance not configured with Instance Metadata Service v2 (IMDSv2)",
+        resource_id=INSTANCE,
+        resource_type="INSTANCE",
+        rrn_type="instance",
+        severity="low",
+        data=instance_config(),
+    )
+    defaults.update(kw)
+    return cspm_alert(**defaults)
+
+
+def compute_webhook_host_vulns(hostname: str = HOSTNAME, account: str = "") -> dict[str, Any]:
+    """A host-vulnerability body: one ``#vulnerabilities`` entry naming a host; Compute leaves the
+    other macros (``#accountID`` included) empty for vulnerability alerts (reference §7.3)."""
+    entry = {k: v for k, v in webhook_image_entry().items() if k not in ("imageName", "imageID")}
+    body = compute_webhook_vulns({**entry, "hostname": hostname})
+    body["type"] = "Host Vulnerability"
+    body["accountID"] = account
+    return body

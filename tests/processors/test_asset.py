@@ -6,10 +6,13 @@ import pytest
 
 from processors.models import Cloud
 from processors.normalise.asset import (
+    asset_kind,
     attached_instance,
     canonical_asset_id,
+    host_key,
     normalise_region,
     parse_rrn,
+    readable_kind,
 )
 
 ACCT = "123456789012"
@@ -86,3 +89,29 @@ def test_attached_instance_moves_single_attachments_only() -> None:
     assert attached_instance("volume", two) is None
     assert attached_instance("instance", {"instanceId": INST}) is None
     assert attached_instance("security-group", {"ipPermissions": []}) is None
+
+
+@pytest.mark.parametrize(("hint", "kind"), [
+    ("MANAGED_DB", "managed-db"),
+    ("Managed Storage Bucket", "bucket"),  # an alias
+    ("Managed Kubernetes Cluster", "managed-kubernetes-cluster"),
+    ("dbInstance", "db-instance"),
+    ("AWS_RDS_DB_CLUSTER", "aws-rds-db-cluster"),
+    ("", "resource"),
+])
+def test_resource_types_stay_readable_words_in_asset_ids(hint: str, kind: str) -> None:
+    asset = canonical_asset_id(Cloud.AWS, ACCT, "us-east-1", "db-7", hint)
+    assert asset.split(":", 3)[3] == f"{kind}/db-7"
+
+
+def test_readable_kind_never_splits_capitals_letter_by_letter() -> None:
+    assert readable_kind("MANAGED_DB") == "managed-db"
+    assert readable_kind("IAMRole") == "iamrole"
+    assert asset_kind(f"aws:{ACCT}:us-east-1:managed-db/db-7") == "managed-db"
+
+
+def test_host_key_keeps_private_ip_hostnames_of_two_accounts_apart() -> None:
+    host = "ip-10-0-1-5.ec2.internal"
+    assert host_key(ACCT, host) == f"{ACCT}:{host}"
+    assert host_key("210987654321", host) != host_key(ACCT, host)
+    assert host_key("", host) == host  # nothing better is known

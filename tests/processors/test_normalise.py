@@ -18,6 +18,7 @@ from processors.normalise import (
     normalise_with_data,
     split_compute_webhook,
 )
+from processors.normalise.compute_webhook import compute_webhook_alert_id
 from tests.processors import payloads as p
 
 INSTANCE_ASSET = f"aws:{p.ACCOUNT}:us-east-1:instance/{p.INSTANCE}"
@@ -167,7 +168,7 @@ def test_host_scan_joins_the_cspm_instance() -> None:
     host = normalise(p.raw("compute_api", p.compute_api("host_scan", p.compute_host_scan())))
     assert cspm.resource.asset_id == host.resource.asset_id == INSTANCE_ASSET
     assert host.module is Module.CWPP
-    assert host.alert_id == f"cwpp:host-vulns:{p.HOSTNAME}"
+    assert host.alert_id == f"cwpp:host-vulns:{p.ACCOUNT}:{p.HOSTNAME}"  # host names repeat across accounts
     assert host.severity is Severity.CRITICAL
     assert host.policy_type == "workload_vulnerability"
     assert {v.cve for v in host.vulnerabilities} == {p.CURL_CVE, p.KEV_CVE}
@@ -175,6 +176,23 @@ def test_host_scan_joins_the_cspm_instance() -> None:
     assert (curl.package, curl.installed_version, curl.fixed_version, curl.cvss) == (
         "curl", "7.88.1-10+deb12u1", "7.88.1-10+deb12u4", 9.8)
     assert host.resource.tags == {"env": "prod", "team": "payments"}
+
+
+def test_private_ip_hosts_of_two_accounts_are_two_findings_on_two_assets() -> None:
+    one = p.compute_host_scan(instance="", hostname="ip-10-0-1-5.ec2.internal")
+    other = p.compute_host_scan(instance="", hostname="ip-10-0-1-5.ec2.internal")
+    other["cloudMetadata"]["accountID"] = "210987654321"
+    a = normalise(p.raw("compute_api", p.compute_api("host_scan", one)))
+    b = normalise(p.raw("compute_api", p.compute_api("host_scan", other)))
+    assert a.alert_id != b.alert_id and a.resource.asset_id != b.resource.asset_id
+    assert a.alert_id == f"cwpp:host-vulns:{p.ACCOUNT}:ip-10-0-1-5.ec2.internal"
+
+
+def test_a_host_vulnerability_webhook_without_account_keeps_the_bare_host_name() -> None:
+    body = p.compute_webhook_host_vulns("devbox")
+    alert = normalise(p.raw("compute_webhook", body))
+    assert alert.alert_id == "cwpp:host-vulns:devbox"
+    assert compute_webhook_alert_id(body) == alert.alert_id
 
 
 def test_vulnerability_order_does_not_change_the_hash_but_a_new_cve_does() -> None:

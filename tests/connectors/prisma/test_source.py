@@ -287,6 +287,7 @@ async def test_a_compute_poller_restarted_mid_listing_resumes_at_its_offset_with
     raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
     ids = Counter(r.source_alert_id for r in raw)
     assert ids and all(count == 1 for count in ids.values())  # nothing written twice
-    expected = {f"cwpp:host-vulns:{h.get('hostname') or h['_id']}" for h in harness.sim.estate.compute.hosts}
+    expected = {f"cwpp:host-vulns:{h['cloudMetadata']['accountID']}:{h.get('hostname') or h['_id']}"
+                for h in harness.sim.estate.compute.hosts}
     expected |= {f"cwpp:image-vulns:{i.get('_id') or i['id']}" for i in harness.sim.estate.compute.images}
     assert expected <= set(ids)  # nothing skipped

@@ -110,6 +110,13 @@ def test_stage_gate(tier: RiskTier, score: int, status: AlertStatus, expected: b
     assert gate.should_analyse(scored) is expected
 
 
+def test_a_member_re_emitted_for_its_incident_is_not_analysed_again() -> None:
+    gate = AnalysisGate(AnalyzerSettings(min_tier=RiskTier.MEDIUM, min_score=30))
+    scored = make_scored_alert(tier=RiskTier.CRITICAL, score=90)
+    assert gate.should_analyse(scored) is True
+    assert gate.should_analyse(scored.model_copy(update={"incident_update": True})) is False
+
+
 async def test_should_analyse_is_the_stage_gate(make_analyzer: Callable[..., Analyzer]) -> None:
     analyzer = make_analyzer(llm=False)
     assert analyzer.should_analyse(scored_alert(tier=RiskTier.HIGH)) is True
