@@ -214,9 +214,9 @@ def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: S
         for step in mine.remediation_steps[:3]:
             print(f"       {step.order}. {step.description[:90]}" + (f"\n          $ {step.command[:100]}" if step.command else ""))
     fp = fingerprint(journey)
-    for state in states:
-        if state.fingerprint == fp:
-            print(f"  5. {TICKETS.name}  {state.tracker.value} {state.ticket_key} {state.ticket_url} status={state.status}")
+    latest = {state.tracker: state for state in states if state.fingerprint == fp}  # the topic is compacted
+    for state in latest.values():
+        print(f"  5. {TICKETS.name}  {state.tracker.value} {state.ticket_key} {state.ticket_url} status={state.status}")
     jira_issues = trackers["jira"].issues_json()
     sn_records = trackers["servicenow"].records("incident")
     reports = verify_audit(kafka, serde, prefix + AUDIT.name)
