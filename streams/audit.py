@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client import Gauge
 
 from processors.audit import AuditChain, VerificationReport, verify_chain
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 from processors.records import ActorType, AuditRecord
 from streams.publish import OutgoingRecord, watermarks
 from streams.serde import AvroSerde

@@ -35,7 +35,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from processors.errors import BrokerError, SerializationError
+from processors.errors import SerializationError
+from streams.errors import BrokerError
 from streams import metrics
 from streams.dlq import dead_letter
 from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline

@@ -39,7 +39,8 @@ from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
 from processors.dead_letters import build_dead_letter, excerpt
-from processors.errors import BrokerError, InvalidRecordError
+from processors.errors import InvalidRecordError
+from streams.errors import BrokerError
 from processors.models import AlertSource
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert

@@ -53,7 +53,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from processors.dead_letters import excerpt
-from processors.errors import InvalidRecordError, RecordsRejectedError, SerializationError
+from processors.errors import InvalidRecordError, SerializationError
+from streams.errors import RecordsRejectedError
 from processors.models import AlertSource
 from processors.normalise.compute_webhook import (
     compute_webhook_alert_id,
