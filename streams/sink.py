@@ -39,8 +39,8 @@ from pydantic import BaseModel
 
 from connectors.base import RetriesExhaustedError, TransientError
 from processors.errors import PrismaflowError
-from streams.errors import BrokerError
 from streams.dlq import dead_letter
+from streams.errors import BrokerError
 from streams.outage import OutageLog, Stopping
 from streams.publish import OutgoingRecord, producer_config
 from streams.serde import AvroSerde

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.feeds.store import load_default_feeds
 from connectors.llm.simulator import LlmSimulator
 from connectors.prisma.simulator.traffic import raw_alert_stream
 from processors.analyze import Analyzer
 from processors.enrich import EnrichmentContext
-from processors.enrich.feeds import load_default_feeds
 from processors.errors import InvalidRecordError
 from processors.models import RiskTier, ScoredAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
 from processors.records import Analyser
-from processors.score import load_scoring_policy
 from streams.analysis import AnalysisStageSettings
+from streams.static_inputs import load_scoring_policy
 
 
 def _scored(n: int) -> list[ScoredAlert]:
