@@ -121,7 +121,7 @@ def _eval(args: argparse.Namespace) -> int:
     documents: dict[str, object] = {}
     texts: list[str] = []
     if "analysis" in targets:
-        from processors.analyze.evaluate import DEFAULT_LABELLED_PATH, evaluate_analysis
+        from streams.analysis.evaluation import DEFAULT_LABELLED_PATH, evaluate_analysis
 
         analysis = evaluate_analysis(Path(args.data) if args.data else DEFAULT_LABELLED_PATH,
                                      llm_simulator=args.llm_simulator)
