@@ -162,10 +162,6 @@ def record_hash(record: AuditRecord) -> str:
     return hashlib.sha256(canonical_json(record)).hexdigest()
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _new_id() -> str:
     return str(uuid.uuid4())
 
@@ -176,7 +172,8 @@ class AuditChain:
     Not thread-safe and not shared: one writer per chain, or the chain forks. The writer keeps
     ``next_sequence`` and ``head_hash`` in memory; after a restart build it with
     :meth:`resume` from the last record of the partition, so the chain continues instead of
-    starting a second genesis. ``clock`` and ``id_factory`` are seams for tests.
+    starting a second genesis. ``clock`` (the wall clock, given by the stream layer: this module reads
+    no clock itself) and ``id_factory`` are seams for tests.
     """
 
     def __init__(
@@ -185,7 +182,7 @@ class AuditChain:
         *,
         next_sequence: int = 0,
         head_hash: str = "",
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime],
         id_factory: Callable[[], str] = _new_id,
     ) -> None:
         if next_sequence < 0:
@@ -204,7 +201,7 @@ class AuditChain:
         last: AuditRecord | None,
         stream: str = "",
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime],
         id_factory: Callable[[], str] = _new_id,
     ) -> AuditChain:
         """A chain that continues after ``last`` (the newest record read back), or a new one."""

@@ -38,7 +38,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from processors.errors import RecordsRejectedError, SerializationError
+from processors.errors import SerializationError
+from streams.errors import RecordsRejectedError
 from streams.publish import Delivery, OutgoingRecord, PublishError, encode_record, producer_config
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings

@@ -19,8 +19,8 @@ from typing import Any
 from prometheus_client import Gauge
 
 from processors.audit import AuditChain, VerificationReport, verify_chain
-from processors.errors import BrokerError
 from processors.records import ActorType, AuditRecord
+from streams.errors import BrokerError
 from streams.publish import OutgoingRecord, watermarks
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings

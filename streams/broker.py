@@ -23,7 +23,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors.errors import BrokerError, ConfigurationError
+from processors.errors import ConfigurationError
+from streams.errors import BrokerError
 from streams.local_process import pid_alive, port_open
 from streams.settings import BrokerSettings
 

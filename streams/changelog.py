@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 from streams.publish import watermarks
 from streams.settings import KafkaSettings
 

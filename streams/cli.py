@@ -121,16 +121,17 @@ def _eval(args: argparse.Namespace) -> int:
     documents: dict[str, object] = {}
     texts: list[str] = []
     if "analysis" in targets:
-        from processors.analyze.evaluate import DEFAULT_LABELLED_PATH, evaluate_analysis
+        from streams.analysis.evaluation import DEFAULT_LABELLED_PATH, evaluate_analysis
 
         analysis = evaluate_analysis(Path(args.data) if args.data else DEFAULT_LABELLED_PATH,
                                      llm_simulator=args.llm_simulator)
         documents["analysis"] = analysis.model_dump(mode="json")
         texts.append("== analysis stage ==\n" + analysis.render())
     if "tiers" in targets:
-        from processors.enrich import EnrichmentContext, load_default_feeds
-        from processors.score import load_scoring_policy
-        from processors.tier_evaluation import DEFAULT_SCENARIOS_PATH, evaluate_tiers, load_scenarios
+        from connectors.feeds.store import load_default_feeds
+        from processors.enrich import EnrichmentContext
+        from processors.tier_evaluation import evaluate_tiers
+        from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios, load_scoring_policy
 
         scenarios = load_scenarios(Path(args.data) if args.data else DEFAULT_SCENARIOS_PATH)
         tiers = evaluate_tiers(scenarios, EnrichmentContext(feeds=load_default_feeds()), load_scoring_policy())

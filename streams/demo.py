@@ -159,8 +159,7 @@ def _start_sinks(kafka: KafkaSettings, serde: Any, prefix: str, served: list[Any
     from connectors.servicenow.settings import ServiceNowSettings
     from connectors.servicenow.simulator import ServiceNowSimulator
     from connectors.servicenow.sink import ServiceNowTicketTracker
-    from processors.analyze.analyzer import Analyzer
-    from streams.analysis import AnalysisSink, AnalysisStageSettings
+    from streams.analysis import AnalysisService, AnalysisSink, AnalysisStageSettings
     from streams.audit import AuditWriter
     from streams.embedded import ServedApp, ThreadedSink, free_port
     from streams.sink import SinkOptions, SinkWorker
@@ -185,7 +184,7 @@ def _start_sinks(kafka: KafkaSettings, serde: Any, prefix: str, served: list[Any
         return writer
 
     built: list[Any] = [
-        AnalysisSink(Analyzer(stage.analyzer_settings()), topic_prefix=prefix, audit=audit("analyse")),
+        AnalysisSink(AnalysisService(stage.analysis_settings()), topic_prefix=prefix, audit=audit("analyse")),
         TicketSink(jira, kafka, serde, topic_prefix=prefix, audit=audit("tickets.jira")),
         TicketSink(sn, kafka, serde, topic_prefix=prefix, audit=audit("tickets.servicenow")),
     ]

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 
 __all__ = ["CallTimedOut", "OutageLog", "call_with_deadline", "Stopping"]
 

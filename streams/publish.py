@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.transactions import EncodedRecord

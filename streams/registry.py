@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from processors.errors import BrokerError, ConfigurationError
+from processors.errors import ConfigurationError
+from streams.errors import BrokerError
 from streams.local_process import pid_alive, port_open
 
 __all__ = [

@@ -15,14 +15,14 @@ from typing import Any, ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from connectors.feeds.store import SHIPPED_FEEDS_DIR, load_feeds, newest_snapshot
 from processors.enrich import EnrichmentContext
-from processors.enrich.feeds import DATA_DIR, ExploitFeeds, load_feeds, newest_snapshot
-from processors.enrich.owners import load_owner_map
+from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
-from processors.score import DEFAULT_POLICY_PATH, load_scoring_policy
 from streams.serde import AvroSerde, SerdeSettings
 from streams.settings import KafkaSettings, SchemaRegistrySettings, _Settings, default_home
 from streams.stages import CoreStage, NormaliseEnrichStage, ScoreStage
+from streams.static_inputs import DEFAULT_POLICY_PATH, load_owner_map, load_scoring_policy
 from streams.topics import ALERTS, DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
 from streams.worker import TransactionalWorker, WorkerOptions
 
@@ -64,7 +64,7 @@ def build_serde(registry: SchemaRegistrySettings | None = None) -> AvroSerde:
 def load_worker_feeds(settings: WorkerSettings) -> ExploitFeeds:
     """Feed by feed, the newest KEV and EPSS file of the feeds folder and of the shipped snapshot."""
     started = time.perf_counter()
-    files = newest_snapshot(settings.feeds_dir, DATA_DIR)
+    files = newest_snapshot(settings.feeds_dir, SHIPPED_FEEDS_DIR)
     feeds = load_feeds(files.kev, files.epss)
     log.info("feeds loaded kev=%s epss=%s as_of=%r elapsed_s=%.2f", files.kev, files.epss, feeds.as_of,
              time.perf_counter() - started)

@@ -38,8 +38,9 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
 from connectors.base import RetriesExhaustedError, TransientError
-from processors.errors import BrokerError, PrismaflowError
+from processors.errors import PrismaflowError
 from streams.dlq import dead_letter
+from streams.errors import BrokerError
 from streams.outage import OutageLog, Stopping
 from streams.publish import OutgoingRecord, producer_config
 from streams.serde import AvroSerde

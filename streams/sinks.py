@@ -203,14 +203,13 @@ def run_sync(name: str) -> int:
 
 def run_analysis() -> int:
     """Run the analysis stage until SIGTERM/SIGINT (LLM when configured, else offline)."""
-    from processors.analyze.analyzer import Analyzer
-    from streams.analysis import AnalysisSink, AnalysisStageSettings
+    from streams.analysis import AnalysisService, AnalysisSink, AnalysisStageSettings
 
     def build(kafka: KafkaSettings, serde: AvroSerde, prefix: str, audit: AuditWriter) -> Sink:
         settings = AnalysisStageSettings()
         if settings.api_key is None:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")
         audit.start()
-        return AnalysisSink(Analyzer(settings.analyzer_settings()), topic_prefix=prefix, audit=audit)
+        return AnalysisSink(AnalysisService(settings.analysis_settings()), topic_prefix=prefix, audit=audit)
 
     return _run("analyse", build)

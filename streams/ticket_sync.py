@@ -119,7 +119,7 @@ class TicketSyncer:
     def _produce(self, records: list[OutgoingRecord]) -> None:
         from confluent_kafka import Producer
 
-        from processors.errors import BrokerError
+        from streams.errors import BrokerError
         from streams.publish import producer_config
 
         producer = Producer(producer_config(self.kafka))

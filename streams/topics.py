@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 
 __all__ = [
     "TopicSpec",

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
 
 __all__ = ["EncodedRecord", "TransactionAborted", "TransactionalProducer"]

@@ -35,9 +35,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from processors.errors import BrokerError, SerializationError
+from processors.errors import SerializationError
 from streams import metrics
 from streams.dlq import dead_letter
+from streams.errors import BrokerError
 from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
 from streams.publish import OutgoingRecord, encode_record, producer_config
 from streams.serde import AvroSerde

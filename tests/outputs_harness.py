@@ -6,7 +6,7 @@ prompt injection (nothing planted may steer). No Kafka here: each stage's sink o
 :class:`~streams.sink.SinkRecord` values directly, exactly as its worker would after decoding, so
 the same ``deliver`` code runs; the broker paths of these sinks have their own broker tests.
 
-* analysis: :class:`streams.analysis.AnalysisSink` over the real :class:`Analyzer` with the LLM
+* analysis: :class:`streams.analysis.AnalysisSink` over the real :class:`AnalysisService` with the LLM
   client on the :class:`LlmSimulator` (which keeps every request: the prompts) or offline;
 * tickets: :class:`streams.tickets.TicketSink` with the Jira (Cloud and Data Center) and
   ServiceNow trackers on their simulators (which keep issues, comments, records, work notes);
@@ -47,9 +47,9 @@ from connectors.splunk.settings import SplunkHecSettings
 from connectors.splunk.simulator import HecSimulator
 from connectors.splunk.simulator import SimConfig as HecSimConfig
 from connectors.syslog.cef import siem_event_to_cef
-from processors.analyze import Analyzer, AnalyzerSettings
 from processors.models import AlertStatus, RiskTier, ScoredAlert
 from processors.records import Analysis, SiemEvent
+from streams.analysis import AnalysisService, AnalysisSettings
 from streams.analysis import AnalysisSink
 from streams.chat import ChatSink
 from streams.serde import AvroSerde
@@ -91,15 +91,17 @@ async def analyse(scored: list[ScoredAlert], *, llm: bool, fault: FaultKind | No
     """Each alert through the analysis stage: the LLM path on the simulator, or the offline analyser."""
     sim = LlmSimulator()
     client = None
-    settings = AnalyzerSettings()
+    settings = AnalysisSettings()
     if llm:
         conf = LlmSettings(base_url="http://llm.sim/v1", model="prismaflow-sim-1", api_key=SecretStr("sim-key"),
                            timeout_s=5.0, max_retries=0)
         client = LlmClient(conf, http_client=httpx2.AsyncClient(transport=SimulatorTransport(app=sim)))
-        settings = AnalyzerSettings(llm=conf, llm_min_tier=scored[0].tier if scored else AnalyzerSettings().llm_min_tier)
+        # The LLM writes every alert of the batch: the gate opens at the first alert's tier, any score.
+        settings = AnalysisSettings(llm=conf, llm_min_tier=scored[0].tier if scored else AnalysisSettings().llm_min_tier,
+                                    llm_min_score=0)
         if fault is not None:
             sim.add_fault(fault, count=len(scored))
-    sink = AnalysisSink(Analyzer(settings, llm_client=client))
+    sink = AnalysisSink(AnalysisService(settings, llm_client=client))
     try:
         _, outputs = await sink.deliver(records(scored))
     finally:

@@ -23,9 +23,9 @@ def _known_metric_families() -> set[str]:
     for module in ("streams.metrics", "streams.sink", "streams.tickets", "streams.audit", "streams.ticket_sync",
                    "connectors.prisma.source", "connectors.prisma.webhook", "streams.siem", "streams.chat"):
         importlib.import_module(module)
-    from processors.analyze.metrics import AnalyzerMetrics
+    from streams.analysis.metrics import AnalysisMetrics
 
-    AnalyzerMetrics.default()
+    AnalysisMetrics.default()
     return {family.name for family in REGISTRY.collect()}
 
 

@@ -26,7 +26,7 @@ from connectors.slack.client import ChatKind
 from processors.enrich import EnrichmentContext
 from processors.models import RawAlert, RiskTier, ScoredAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
-from processors.score import load_scoring_policy
+from streams.static_inputs import load_scoring_policy
 from tests import outputs_harness as h
 from tests.factories import make_alert, make_enrichment, make_resource_ref, make_scored_alert
 from tests.processors import payloads as p

@@ -25,9 +25,8 @@ from typing import Literal
 
 from connectors.base import ConnectorError, ResponseFormatError, RetriesExhaustedError, TransientError
 from connectors.feeds.client import Download, FeedClient
-from connectors.feeds.store import FeedStore
+from connectors.feeds.store import SHIPPED_FEEDS_DIR, FeedStore, newest_snapshot
 from connectors.feeds.verify import FeedVerificationError, verify_epss, verify_kev
-from processors.enrich.feeds import DATA_DIR, newest_snapshot
 
 __all__ = ["FeedInUse", "FeedOutcome", "RefreshReport", "refresh_feeds", "feeds_in_use"]
 
@@ -79,7 +78,7 @@ class RefreshReport:
         return out
 
 
-def feeds_in_use(feeds_dir: Path, shipped_dir: Path = DATA_DIR) -> tuple[FeedInUse, ...]:
+def feeds_in_use(feeds_dir: Path, shipped_dir: Path = SHIPPED_FEEDS_DIR) -> tuple[FeedInUse, ...]:
     """Which KEV and EPSS files a worker with ``feeds_dir`` loads, with the dates their names carry."""
     files = newest_snapshot(feeds_dir, shipped_dir)
     return (
@@ -111,7 +110,7 @@ def _store(feed: str, download: Download, write: Callable[[bytes, str], tuple[Pa
     return FeedOutcome(feed, "refreshed", f"{what} from {download.url} -> {path}", path)
 
 
-async def refresh_feeds(client: FeedClient, feeds_dir: Path, *, shipped_dir: Path = DATA_DIR) -> RefreshReport:
+async def refresh_feeds(client: FeedClient, feeds_dir: Path, *, shipped_dir: Path = SHIPPED_FEEDS_DIR) -> RefreshReport:
     """Refresh the KEV and EPSS files in ``feeds_dir`` from ``client.settings``' URLs (see module doc)."""
     settings, store = client.settings, FeedStore(feeds_dir)
 

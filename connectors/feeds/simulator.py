@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from processors.enrich.feeds import DATA_DIR, newest_snapshot
+from connectors.feeds.store import SHIPPED_FEEDS_DIR, newest_snapshot
 
 __all__ = ["EPSS_CURRENT_PATH", "KEV_PATH", "FeedSimulator"]
 
@@ -46,7 +46,7 @@ class FeedSimulator:
         ])
 
     @classmethod
-    def from_snapshot(cls, directory: Path = DATA_DIR) -> FeedSimulator:
+    def from_snapshot(cls, directory: Path = SHIPPED_FEEDS_DIR) -> FeedSimulator:
         """A simulator serving the newest KEV and EPSS files of ``directory`` (the real files by default)."""
         files = newest_snapshot(directory)
         day = files.epss.name.removeprefix("epss-").removesuffix(".csv.gz")

@@ -1,8 +1,11 @@
 """A thin async client for OpenAI-compatible chat completions, on the official ``openai`` SDK.
 
-No Kafka, no prompts, no validation: :class:`LlmClient` sends messages with a JSON-schema
-``response_format`` and returns a :class:`Completion` (content or refusal, model, token usage). The
-analyser in :mod:`processors.analyze` owns everything about what the content means.
+No Kafka, no prompts, no validation: :class:`LlmClient` implements the completion port of
+:mod:`processors.analyze.port` (:class:`~processors.analyze.port.CompletionClient`): it sends
+:class:`~processors.analyze.port.ChatMessage` values with a JSON-schema ``response_format`` and
+returns a :class:`~processors.analyze.port.Completion` (content or refusal, model, token usage). The
+port's types are the analysis stage's; this connector imports them. What the content means is
+:mod:`processors.analyze`'s business.
 
 Retries belong to the SDK alone (``LlmSettings.max_retries``, passed as ``max_retries`` to
 ``openai.AsyncOpenAI``): it retries 408/409/429/5xx, connection errors and timeouts with backoff and
@@ -31,9 +34,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 import httpx2
 import openai
@@ -49,6 +51,7 @@ from connectors.base import (
     UnexpectedStatusError,
 )
 from connectors.llm.settings import LlmSettings
+from processors.analyze.port import ChatMessage, Completion
 
 __all__ = ["ChatMessage", "Completion", "LlmClient", "LlmTimeoutError", "create_openai_client"]
 
@@ -58,28 +61,8 @@ _PATH = "/chat/completions"
 _EXCERPT = 300
 
 
-class ChatMessage(TypedDict):
-    """One chat message as the endpoint takes it."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
 class LlmTimeoutError(TransientError):
     """The endpoint did not answer within the per-attempt timeout (after SDK retries) or the deadline."""
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One answer: exactly one of ``content`` and ``refusal`` is normally set."""
-
-    content: str | None
-    refusal: str | None
-    model: str
-    finish_reason: str
-    input_tokens: int
-    output_tokens: int
-    elapsed_s: float
 
 
 def create_openai_client(

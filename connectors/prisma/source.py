@@ -39,10 +39,11 @@ from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
 from processors.dead_letters import build_dead_letter, excerpt
-from processors.errors import BrokerError, InvalidRecordError
+from processors.errors import InvalidRecordError
 from processors.models import AlertSource
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert
+from streams.errors import BrokerError
 from streams.publish import OutgoingRecord
 from streams.settings import _Settings
 from streams.topics import DLQ, RAW_ALERTS

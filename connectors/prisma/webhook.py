@@ -53,7 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from processors.dead_letters import excerpt
-from processors.errors import InvalidRecordError, RecordsRejectedError, SerializationError
+from processors.errors import InvalidRecordError, SerializationError
 from processors.models import AlertSource
 from processors.normalise.compute_webhook import (
     compute_webhook_alert_id,
@@ -64,6 +64,7 @@ from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_payload, clean_text
 from processors.strict_json import JsonLimits, JsonRejectedError, parse_json
 from streams.dlq import dead_letter
+from streams.errors import RecordsRejectedError
 from streams.publish import OutgoingRecord, PublishError
 from streams.settings import _Settings
 from streams.topics import DLQ, RAW_ALERTS

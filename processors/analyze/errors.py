@@ -7,9 +7,10 @@
     └── InvalidRecordError
         └── AnalysisFailedError      the model's output stayed invalid after the one repair attempt
 
-LLM transport failures are :class:`connectors.base.ConnectorError` subclasses (see
-:mod:`connectors.llm.client`); the :class:`~processors.analyze.analyzer.Analyzer` turns them into an
-offline analysis instead of raising.
+LLM transport failures are whatever the completion client raises (:mod:`processors.analyze.port`;
+``connectors.llm`` raises the connector tree); the analysis service
+(:class:`streams.analysis.service.AnalysisService`) turns them into an offline analysis instead of
+raising.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class PromptIntegrityError(PromptRegistryError):
 class AnalysisFailedError(InvalidRecordError):
     """The model answered twice (first try and repair) with output that is not a valid draft.
 
-    ``reason`` holds the last validation error. The analyzer either falls back to the offline
+    ``reason`` holds the last validation error. The analysis service either falls back to the offline
     analyser (default) or, with ``dead_letter_invalid_output``, raises this for the worker to
     dead-letter the scored alert.
     """

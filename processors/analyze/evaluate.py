@@ -1,49 +1,53 @@
-"""Evaluation harness: how far analyses agree with an analyst's labels, and what they cost.
+"""Evaluation maths: how far analyses agree with an analyst's labels, and what they cost.
 
-``run_evaluation(labelled, analyzer)`` analyses every labelled scored alert and compares:
+:func:`build_report` compares the analyses of a labelled set with the labels:
 
 * priority agreement: the analysis priority equals the analyst's;
 * TP/FP agreement: an alert is predicted a false positive when scoring suggested its dismissal or the
   analysis came out ``insufficient_evidence``; compared with the analyst's true/false positive label;
 * remediation family agreement: the family of the plan (majority family of its allowlisted commands
   and IaC snippets, else the playbook it cites) equals the analyst's expected family;
-* schema-valid rate of model answers, grounding failures, LLM calls per 1,000 raw alerts and cost.
+* schema-valid rate of model answers, grounding failures, LLM calls per 1,000 raw alerts and cost
+  (from the :class:`Usage` the analysis service counted over the run).
 
-Run ``python -m processors.analyze.evaluate [--data FILE] [--llm-simulator]``: offline by default,
-or the LLM path against the in-process simulator.
+Running the analyses and reading the labelled file is :mod:`streams.analysis.evaluation`'s
+(``prismaflow eval analysis``).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
 from collections import Counter
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from processors.analyze.analyzer import AnalyzerStats
 from processors.analyze.playbook import PlaybookLibrary
 from processors.analyze.vocabulary import FAMILIES, command_verdict, iac_verdict
-from processors.models import Cloud, RiskTier, ScoredAlert
+from processors.models import Cloud, ScoredAlert
 from processors.records import Analysis, AnalysisOutcome, Priority
 
 __all__ = [
-    "DEFAULT_LABELLED_PATH",
     "AnalystLabel",
     "EvaluationReport",
     "LabelledAlert",
-    "evaluate_analysis",
+    "Usage",
+    "build_report",
     "family_of",
-    "load_labelled",
-    "main",
-    "run_evaluation",
+    "parse_labelled",
 ]
 
-DEFAULT_LABELLED_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "eval" / "labelled_alerts.jsonl"
+
+@dataclass(frozen=True)
+class Usage:
+    """What the analyses of one run used: model requests and their outcome, tokens, cost, fallbacks."""
+
+    llm_requests: int = 0
+    validation_failures: int = 0
+    cache_hits: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    offline_fallbacks: Mapping[str, int] = field(default_factory=dict)
 
 
 class AnalystLabel(BaseModel):
@@ -64,13 +68,6 @@ class LabelledAlert(BaseModel):
 
     scored: ScoredAlert
     label: AnalystLabel
-
-
-class _Analyzer(Protocol):
-    stats: AnalyzerStats
-    playbooks: PlaybookLibrary
-
-    async def analyse(self, scored: ScoredAlert) -> Analysis: ...
 
 
 class EvaluationReport(BaseModel):
@@ -110,9 +107,9 @@ class EvaluationReport(BaseModel):
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-def load_labelled(path: Path = DEFAULT_LABELLED_PATH) -> list[LabelledAlert]:
-    """Read a JSONL labelled set (one :class:`LabelledAlert` per line)."""
-    return [LabelledAlert.model_validate_json(line) for line in path.read_text().splitlines() if line.strip()]
+def parse_labelled(text: str) -> list[LabelledAlert]:
+    """A JSONL labelled set's text: one :class:`LabelledAlert` per non-empty line."""
+    return [LabelledAlert.model_validate_json(line) for line in text.splitlines() if line.strip()]
 
 
 def family_of(analysis: Analysis, cloud: Cloud, playbooks: PlaybookLibrary | None = None) -> str:
@@ -134,16 +131,14 @@ def family_of(analysis: Analysis, cloud: Cloud, playbooks: PlaybookLibrary | Non
     return "none"
 
 
-async def run_evaluation(labelled: Sequence[LabelledAlert], analyzer: _Analyzer) -> EvaluationReport:
-    """Analyse every labelled alert with ``analyzer`` and compare with the labels."""
-    before = AnalyzerStats(**{k: v for k, v in vars(analyzer.stats).items() if k != "offline"})
-    offline_before = Counter(analyzer.stats.offline)
+def build_report(labelled: Sequence[LabelledAlert], analyses: Sequence[Analysis], usage: Usage,
+                 playbooks: PlaybookLibrary | None = None) -> EvaluationReport:
+    """Compare ``analyses`` (one per labelled alert, in order) with the labels (see the module docstring)."""
     agree_p = agree_tp = agree_f = grounding = insufficient = 0
     disagreements: list[str] = []
-    for item in labelled:
-        analysis = await analyzer.analyse(item.scored)
+    for item, analysis in zip(labelled, analyses, strict=True):
         predicted_fp = item.scored.suggested_dismissal or analysis.outcome is AnalysisOutcome.INSUFFICIENT_EVIDENCE
-        family = family_of(analysis, item.scored.alert.resource.cloud, analyzer.playbooks)
+        family = family_of(analysis, item.scored.alert.resource.cloud, playbooks)
         ok_p = analysis.priority == item.label.priority
         ok_tp = predicted_fp != item.label.true_positive
         ok_f = family == item.label.remediation_family or (item.label.remediation_family not in FAMILIES and family == "none")
@@ -157,71 +152,21 @@ async def run_evaluation(labelled: Sequence[LabelledAlert], analyzer: _Analyzer)
                 f"{item.scored.alert.alert_id}: priority {analysis.priority.value}/{item.label.priority.value} "
                 f"fp {predicted_fp}/{not item.label.true_positive} family {family}/{item.label.remediation_family}"
             )
-    stats = analyzer.stats
     n = max(len(labelled), 1)
-    requests = stats.llm_requests - before.llm_requests
-    invalid = stats.validation_failures - before.validation_failures
+    requests = usage.llm_requests
     return EvaluationReport(
         alerts=len(labelled),
         priority_agreement=agree_p / n,
         tp_fp_agreement=agree_tp / n,
         family_agreement=agree_f / n,
-        schema_valid_rate=(requests - invalid) / requests if requests else 1.0,
+        schema_valid_rate=(requests - usage.validation_failures) / requests if requests else 1.0,
         grounding_failures=grounding,
         insufficient_evidence=insufficient,
         llm_calls=requests,
         calls_per_1000_alerts=1000.0 * requests / n,
-        cache_hits=stats.cache_hits - before.cache_hits,
-        tokens=(stats.input_tokens + stats.output_tokens) - (before.input_tokens + before.output_tokens),
-        cost_usd=round(stats.cost_usd - before.cost_usd, 6),
-        offline_fallbacks=dict(Counter(stats.offline) - offline_before),
+        cache_hits=usage.cache_hits,
+        tokens=usage.tokens,
+        cost_usd=round(usage.cost_usd, 6),
+        offline_fallbacks=dict(usage.offline_fallbacks),
         disagreements=disagreements,
     )
-
-
-async def _run(args: argparse.Namespace) -> EvaluationReport:
-    from prometheus_client import CollectorRegistry
-
-    from processors.analyze.analyzer import Analyzer
-    from processors.analyze.metrics import AnalyzerMetrics
-    from processors.analyze.settings import AnalyzerSettings
-
-    labelled = load_labelled(Path(args.data))
-    metrics = AnalyzerMetrics(CollectorRegistry())
-    if not args.llm_simulator:
-        analyzer = Analyzer(AnalyzerSettings(min_tier=RiskTier.LOW), metrics=metrics)
-        return await run_evaluation(labelled, analyzer)
-    import httpx2
-    from pydantic import SecretStr
-
-    from connectors.llm.client import LlmClient
-    from connectors.llm.settings import LlmSettings
-    from connectors.llm.simulator import LlmSimulator, SimulatorTransport
-
-    sim = LlmSimulator()
-    llm = LlmSettings(base_url="http://llm-simulator/v1", model=sim.model, api_key=SecretStr(sim.api_key))
-    async with LlmClient(llm, http_client=httpx2.AsyncClient(transport=SimulatorTransport(app=sim))) as client:
-        analyzer = Analyzer(AnalyzerSettings(llm=llm, min_tier=RiskTier.LOW, llm_min_tier=RiskTier.LOW, rate_per_s=1000.0), llm_client=client,
-                            metrics=metrics)
-        return await run_evaluation(labelled, analyzer)
-
-
-def evaluate_analysis(data: Path = DEFAULT_LABELLED_PATH, *, llm_simulator: bool = False) -> EvaluationReport:
-    """Run the evaluation on a labelled JSONL file (offline, or the LLM path against the simulator)."""
-    return asyncio.run(_run(argparse.Namespace(data=str(data), llm_simulator=llm_simulator)))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m processors.analyze.evaluate``: print the report (``--json`` for JSON)."""
-    parser = argparse.ArgumentParser(prog="python -m processors.analyze.evaluate")
-    parser.add_argument("--data", default=str(DEFAULT_LABELLED_PATH))
-    parser.add_argument("--llm-simulator", action="store_true", help="use the LLM path against the local simulator")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    report = evaluate_analysis(Path(args.data), llm_simulator=args.llm_simulator)
-    print(json.dumps(report.model_dump(), indent=2) if args.json else report.render())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

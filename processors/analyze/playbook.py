@@ -6,14 +6,14 @@ with a CLI command per cloud and a Terraform snippet per cloud) and who approves
 environment. Templates use ``{{name}}`` placeholders (single braces stay free for Terraform) filled by
 :func:`render`; a command whose placeholder has no safe value is left out rather than guessed.
 
-Loaded once at start-up (:meth:`PlaybookLibrary.load`); unknown keys are rejected.
+Parsed from each file's text by :func:`parse_playbook` (unknown keys are rejected); the files are read
+once at start-up by :mod:`streams.analysis.inputs`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Literal
 
 import yaml
@@ -24,15 +24,13 @@ from processors.errors import ConfigurationError
 from processors.models import Alert, Environment
 
 __all__ = [
-    "DEFAULT_PLAYBOOK_DIR",
     "Playbook",
     "PlaybookLibrary",
     "PlaybookMatch",
     "PlaybookStep",
+    "parse_playbook",
     "render",
 ]
-
-DEFAULT_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
@@ -93,25 +91,22 @@ class Playbook(_Strict):
         return self.approval.get(environment) or self.approval.get(Environment.UNKNOWN, "")
 
 
+def parse_playbook(text: str, origin: str) -> Playbook:
+    """One playbook file's text, validated; raises :class:`ConfigurationError` naming ``origin``."""
+    try:
+        playbook = Playbook.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigurationError(f"playbook {origin} is invalid: {exc}") from exc
+    if playbook.family not in FAMILIES:
+        raise ConfigurationError(f"playbook {origin} has unknown family {playbook.family!r}")
+    return playbook
+
+
 class PlaybookLibrary:
-    """All playbooks, and the choice of the best one for an alert."""
+    """All playbooks (in file order), and the choice of the best one for an alert."""
 
     def __init__(self, playbooks: list[Playbook]) -> None:
         self.playbooks = playbooks
-
-    @classmethod
-    def load(cls, root: Path = DEFAULT_PLAYBOOK_DIR) -> PlaybookLibrary:
-        """Read every ``*.yaml`` under ``root``; raises :class:`ConfigurationError` naming a bad file."""
-        playbooks: list[Playbook] = []
-        for path in sorted(root.glob("*.yaml")):
-            try:
-                playbook = Playbook.model_validate(yaml.safe_load(path.read_text()))
-            except (yaml.YAMLError, ValidationError) as exc:
-                raise ConfigurationError(f"playbook {path} is invalid: {exc}") from exc
-            if playbook.family not in FAMILIES:
-                raise ConfigurationError(f"playbook {path} has unknown family {playbook.family!r}")
-            playbooks.append(playbook)
-        return cls(playbooks)
 
     def match(self, alert: Alert) -> Playbook | None:
         """The best-scoring playbook for ``alert`` (ties: file order), or None."""

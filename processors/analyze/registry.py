@@ -5,10 +5,13 @@ Layout: ``processors/analyze/prompts/<id>/<version>.yaml`` holds ``id``, ``versi
 ``$passages``, ``$priority``, ``$tier``, ``$score``, ``$error``). ``prompts/registry.lock.json`` records
 ``id``, ``version`` and the sha256 of each file's bytes.
 
-A prompt version is immutable: :meth:`PromptRegistry.load` refuses a file whose hash differs from its
-lock entry (:class:`PromptIntegrityError`) or that has no entry, so a changed prompt must be a new
-version. :func:`lock_prompts` adds entries for new versions and refuses to change an existing one.
-Every analysis records the prompt id and version and the sha256 of the exact rendered messages.
+A prompt version is immutable: :func:`build_registry` refuses a file whose hash differs from its lock
+entry (:class:`PromptIntegrityError`) or that has no entry, so a changed prompt must be a new
+version. :func:`relock` adds entries for new versions and refuses to change an existing one. Every
+analysis records the prompt id and version and the sha256 of the exact rendered messages.
+
+Everything here works on the files' bytes (:class:`PromptFile`) and the lock's text; reading and
+writing the folder is :mod:`streams.analysis.inputs`'s job, once at start-up.
 """
 
 from __future__ import annotations
@@ -16,19 +19,28 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connectors.llm.client import ChatMessage
 from processors.analyze.errors import PromptIntegrityError, PromptRegistryError
+from processors.analyze.port import ChatMessage
 
-__all__ = ["DEFAULT_PROMPTS_DIR", "LockEntry", "PromptRegistry", "PromptTemplate", "RenderedPrompt", "lock_prompts"]
+__all__ = [
+    "LOCK_NAME",
+    "LockEntry",
+    "PromptFile",
+    "PromptRegistry",
+    "PromptTemplate",
+    "RenderedPrompt",
+    "build_registry",
+    "parse_lock",
+    "relock",
+]
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 LOCK_NAME = "registry.lock.json"
 
 
@@ -98,31 +110,36 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
-def _prompt_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.glob("*/*.yaml") if p.is_file())
+@dataclass(frozen=True)
+class PromptFile:
+    """One prompt file as read: ``folder``/``stem`` are its place (``triage``/``1``), ``origin`` its path."""
+
+    origin: str
+    folder: str
+    stem: str
+    content: bytes
 
 
-def _read_lock(root: Path) -> dict[tuple[str, str], LockEntry]:
-    path = root / LOCK_NAME
-    if not path.exists():
+def parse_lock(text: str | None, origin: str) -> dict[tuple[str, str], LockEntry]:
+    """The entries of a lock file's text (``None``: no lock file yet, so no entries)."""
+    if text is None:
         return {}
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(text)
         entries = [LockEntry.model_validate(e) for e in raw.get("prompts", [])]
     except (json.JSONDecodeError, ValidationError, AttributeError) as exc:
-        raise PromptRegistryError(f"{path} is not a valid prompt lock: {exc}") from exc
+        raise PromptRegistryError(f"{origin} is not a valid prompt lock: {exc}") from exc
     return {(e.id, e.version): e for e in entries}
 
 
-def _parse(path: Path) -> tuple[_PromptFile, str]:
-    content = path.read_bytes()
+def _parse(file: PromptFile) -> tuple[_PromptFile, str]:
     try:
-        prompt = _PromptFile.model_validate(yaml.safe_load(content))
+        prompt = _PromptFile.model_validate(yaml.safe_load(file.content))
     except (yaml.YAMLError, ValidationError) as exc:
-        raise PromptRegistryError(f"prompt file {path} is invalid: {exc}") from exc
-    if (prompt.id, prompt.version) != (path.parent.name, path.stem):
-        raise PromptRegistryError(f"prompt file {path} declares {prompt.id}/{prompt.version}; the path must match")
-    return prompt, hashlib.sha256(content).hexdigest()
+        raise PromptRegistryError(f"prompt file {file.origin} is invalid: {exc}") from exc
+    if (prompt.id, prompt.version) != (file.folder, file.stem):
+        raise PromptRegistryError(f"prompt file {file.origin} declares {prompt.id}/{prompt.version}; the path must match")
+    return prompt, hashlib.sha256(file.content).hexdigest()
 
 
 class PromptRegistry:
@@ -130,33 +147,6 @@ class PromptRegistry:
 
     def __init__(self, prompts: dict[str, dict[str, PromptTemplate]]) -> None:
         self._prompts = prompts
-
-    @classmethod
-    def load(cls, root: Path = DEFAULT_PROMPTS_DIR) -> PromptRegistry:
-        """Read and verify every prompt under ``root``; called once at start-up.
-
-        Raises :class:`PromptIntegrityError` when a file's sha256 differs from its lock entry or a
-        locked version's file is gone, :class:`PromptRegistryError` when a file is not locked or invalid.
-        """
-        lock = _read_lock(root)
-        prompts: dict[str, dict[str, PromptTemplate]] = {}
-        for path in _prompt_files(root):
-            prompt, digest = _parse(path)
-            entry = lock.get((prompt.id, prompt.version))
-            if entry is None:
-                raise PromptRegistryError(f"prompt {prompt.id}/{prompt.version} is not in {LOCK_NAME}; run lock_prompts()")
-            if entry.sha256 != digest:
-                raise PromptIntegrityError(
-                    f"prompt {prompt.id}/{prompt.version} changed (sha256 {digest[:12]} != locked {entry.sha256[:12]});"
-                    " a changed prompt needs a new version"
-                )
-            prompts.setdefault(prompt.id, {})[prompt.version] = PromptTemplate(
-                prompt.id, prompt.version, prompt.description, prompt.system, prompt.user, prompt.repair, digest
-            )
-        missing = [f"{i}/{v}" for (i, v) in lock if v not in prompts.get(i, {})]
-        if missing:
-            raise PromptIntegrityError(f"locked prompt versions have no file: {', '.join(sorted(missing))}")
-        return cls(prompts)
 
     def get(self, prompt_id: str, version: str | None = None) -> PromptTemplate:
         """The prompt ``prompt_id`` at ``version``, or its highest version."""
@@ -170,16 +160,42 @@ class PromptRegistry:
         return versions[version]
 
 
-def lock_prompts(root: Path = DEFAULT_PROMPTS_DIR) -> list[LockEntry]:
-    """Add lock entries for prompt versions not locked yet; return the new entries.
+def build_registry(files: Sequence[PromptFile], lock: dict[tuple[str, str], LockEntry]) -> PromptRegistry:
+    """The registry of ``files``, each verified against ``lock``.
 
-    Raises :class:`PromptIntegrityError` (and writes nothing) when a locked version's content
-    changed: publish the change as a new version instead.
+    Raises :class:`PromptIntegrityError` when a file's sha256 differs from its lock entry or a
+    locked version's file is gone, :class:`PromptRegistryError` when a file is not locked or invalid.
     """
-    lock = _read_lock(root)
+    prompts: dict[str, dict[str, PromptTemplate]] = {}
+    for file in files:
+        prompt, digest = _parse(file)
+        entry = lock.get((prompt.id, prompt.version))
+        if entry is None:
+            raise PromptRegistryError(f"prompt {prompt.id}/{prompt.version} is not in {LOCK_NAME}; run lock_prompts()")
+        if entry.sha256 != digest:
+            raise PromptIntegrityError(
+                f"prompt {prompt.id}/{prompt.version} changed (sha256 {digest[:12]} != locked {entry.sha256[:12]});"
+                " a changed prompt needs a new version"
+            )
+        prompts.setdefault(prompt.id, {})[prompt.version] = PromptTemplate(
+            prompt.id, prompt.version, prompt.description, prompt.system, prompt.user, prompt.repair, digest
+        )
+    missing = [f"{i}/{v}" for (i, v) in lock if v not in prompts.get(i, {})]
+    if missing:
+        raise PromptIntegrityError(f"locked prompt versions have no file: {', '.join(sorted(missing))}")
+    return PromptRegistry(prompts)
+
+
+def relock(files: Sequence[PromptFile], lock: dict[tuple[str, str], LockEntry]) -> tuple[list[LockEntry], str | None]:
+    """Lock entries for the versions in ``files`` not locked yet, and the new lock file's text.
+
+    The text is ``None`` when nothing is new. Raises :class:`PromptIntegrityError` when a locked
+    version's content changed: publish the change as a new version instead.
+    """
+    lock = dict(lock)
     added: list[LockEntry] = []
-    for path in _prompt_files(root):
-        prompt, digest = _parse(path)
+    for file in files:
+        prompt, digest = _parse(file)
         key = (prompt.id, prompt.version)
         if key in lock:
             if lock[key].sha256 != digest:
@@ -190,13 +206,8 @@ def lock_prompts(root: Path = DEFAULT_PROMPTS_DIR) -> list[LockEntry]:
         entry = LockEntry(id=prompt.id, version=prompt.version, sha256=digest)
         lock[key] = entry
         added.append(entry)
-    if added:
-        ordered = sorted(lock.values(), key=lambda e: (e.id, _version_key(e.version)))
-        payload: dict[str, Any] = {"prompts": [e.model_dump() for e in ordered]}
-        (root / LOCK_NAME).write_text(json.dumps(payload, indent=2) + "\n")
-    return added
-
-
-if __name__ == "__main__":
-    for new in lock_prompts():
-        print(f"locked {new.id}/{new.version} sha256={new.sha256}")
+    if not added:
+        return [], None
+    ordered = sorted(lock.values(), key=lambda e: (e.id, _version_key(e.version)))
+    payload: dict[str, Any] = {"prompts": [e.model_dump() for e in ordered]}
+    return added, json.dumps(payload, indent=2) + "\n"

@@ -2,7 +2,8 @@
 
 The Markdown files in ``processors/analyze/knowledge/`` are split at ``##`` headings; each passage
 is cited as ``<file>#<heading-slug>`` (``Evidence(source="playbook", reference=...)``). The index is
-built once at start-up; a search is a pure function of the query.
+built once at start-up from the documents' text (:meth:`KnowledgeBase.from_documents`; the files are
+read by :mod:`streams.analysis.inputs`); a search is a pure function of the query.
 
 BM25 is ~30 lines here rather than the ``rank-bm25`` package: the corpus is tiny, the scoring is
 standard (Lucene's non-negative idf, k1=1.5, b=0.75), and owning it keeps the analyser typed and free
@@ -14,13 +15,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-__all__ = ["DEFAULT_KNOWLEDGE_DIR", "KnowledgeBase", "Passage", "ScoredPassage", "split_passages", "tokenize"]
-
-DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+__all__ = ["KnowledgeBase", "Passage", "ScoredPassage", "split_passages", "tokenize"]
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 _STOP = frozenset(
@@ -87,10 +85,9 @@ class KnowledgeBase:
         self._idf = {t: math.log((n - c + 0.5) / (c + 0.5) + 1.0) for t, c in df.items()}
 
     @classmethod
-    def load(cls, root: Path = DEFAULT_KNOWLEDGE_DIR) -> KnowledgeBase:
-        """Index every ``*.md`` under ``root``; called once at start-up."""
-        passages = [p for path in sorted(root.glob("*.md")) for p in split_passages(path.name, path.read_text())]
-        return cls(passages)
+    def from_documents(cls, documents: Iterable[tuple[str, str]]) -> KnowledgeBase:
+        """Index the passages of ``(file name, markdown)`` documents, in the order given."""
+        return cls([p for name, markdown in documents for p in split_passages(name, markdown)])
 
     def get(self, passage_id: str) -> Passage | None:
         return next((p for p in self.passages if p.id == passage_id), None)

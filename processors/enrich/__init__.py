@@ -6,7 +6,8 @@ configuration, after exposure and ownership were read from the original values.
 
 :func:`enrich` is called once per alert by the stateless stage, right after normalise (fused in
 :func:`processors.pipeline.normalise_and_enrich`). Everything static it needs sits in an
-:class:`EnrichmentContext` built once at start-up (feeds loaded, owner YAML parsed). The only
+:class:`EnrichmentContext` built once at start-up by the stream layer (feeds and owner YAML read
+and parsed). The only
 outside call is the optional resource-config lookup; when it fails the alert is enriched without
 it (a missing config must not stop a security alert), and the failure is logged.
 """
@@ -21,8 +22,8 @@ from typing import Any
 
 from processors.enrich.cache import CachedResourceLookup, ResourceLookup, TTLCache
 from processors.enrich.exposure import Exposure, assess_exposure, internet_exposure
-from processors.enrich.feeds import ExploitFeeds, load_default_feeds
-from processors.enrich.owners import OwnerMap, ResolvedOwner, load_owner_map
+from processors.enrich.feeds import ExploitFeeds
+from processors.enrich.owners import OwnerMap, ResolvedOwner, parse_owner_map
 from processors.errors import PrismaflowError
 from processors.models import Alert, Enrichment, Vulnerability
 from processors.redaction import redact_alert
@@ -39,8 +40,7 @@ __all__ = [
     "assess_exposure",
     "enrich",
     "internet_exposure",
-    "load_default_feeds",
-    "load_owner_map",
+    "parse_owner_map",
 ]
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ one cache per worker thread or event loop, which is how the stream workers run.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
@@ -29,9 +28,13 @@ class ResourceLookup(Protocol):
 
 
 class TTLCache(Generic[K, V]):
-    """At most ``maxsize`` entries, each valid for ``ttl_s`` seconds; least recently used evicted first."""
+    """At most ``maxsize`` entries, each valid for ``ttl_s`` seconds; least recently used evicted first.
 
-    def __init__(self, maxsize: int, ttl_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    ``clock`` (seconds, monotonic) is the caller's: the stream layer passes ``time.monotonic``,
+    tests a fake; nothing in :mod:`processors` reads a clock itself.
+    """
+
+    def __init__(self, maxsize: int, ttl_s: float, *, clock: Callable[[], float]) -> None:
         if maxsize < 1 or ttl_s <= 0:
             raise ValueError("maxsize must be >= 1 and ttl_s > 0")
         self.maxsize = maxsize
@@ -83,7 +86,7 @@ class CachedResourceLookup:
         maxsize: int = 10_000,
         ttl_s: float = 900.0,
         negative_ttl_s: float = 120.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float],
     ) -> None:
         self._lookup = lookup
         self._negative_ttl_s = negative_ttl_s

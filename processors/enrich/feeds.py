@@ -1,11 +1,12 @@
 """Exploitability feeds: the CISA KEV catalogue and FIRST EPSS scores, as an immutable lookup.
 
-A worker loads them once at start-up (:func:`load_feeds`, :func:`newest_snapshot`) and shares the
-:class:`ExploitFeeds` with every record. The repository ships a complete, dated snapshot in
-``processors/enrich/data/`` (the whole KEV catalogue and every row of one daily EPSS file; see the
-README there). ``prismaflow feeds refresh`` (``connectors/feeds``) downloads newer files into the
-worker's feeds folder under the same names; a worker takes, feed by feed, the newest file of that
-folder and of the shipped snapshot.
+A worker loads them once at start-up and shares the :class:`ExploitFeeds` with every record. The
+repository ships a complete, dated snapshot in ``processors/enrich/data/`` (the whole KEV catalogue
+and every row of one daily EPSS file; see the README there). ``prismaflow feeds refresh``
+(``connectors/feeds``) downloads newer files into the worker's feeds folder under the same names; a
+worker takes, feed by feed, the newest file of that folder and of the shipped snapshot. Finding and
+reading those files is :mod:`connectors.feeds.store`'s job; this module only turns their bytes into
+values.
 
 File names carry the feed's date, so the newest sorts last: ``kev-<catalogVersion>.json``
 (``kev-2026.08.21.json``) and ``epss-<score date>.csv.gz`` (``epss-2026-01-30.csv.gz``). Formats:
@@ -14,9 +15,9 @@ File names carry the feed's date, so the newest sorts last: ``kev-<catalogVersio
   (CISA's schema; the file is kept exactly as CISA served it).
 * EPSS CSV, optionally gzip: see :mod:`processors.enrich.epss`.
 
-Parsing is pure (:func:`parse_kev`, :func:`parse_epss`: bytes in, values out); the ``load_*``
-helpers only read local files. Failure: a file that is missing or not in these formats raises
-:class:`ConfigurationError` naming the file; a feed is configuration, not a record.
+Everything here is pure (:func:`parse_kev`, :func:`read_epss`, :func:`feeds_from_bytes`: bytes
+in, values out). Failure: bytes not in these formats raise :class:`ConfigurationError` naming
+their origin (the file); a feed is configuration, not a record.
 """
 
 from __future__ import annotations
@@ -25,15 +26,12 @@ import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import NamedTuple
 
 from processors.enrich.epss import EpssFile, EpssScore, EpssTable, parse_epss
 from processors.errors import ConfigurationError
 
 __all__ = [
-    "DATA_DIR",
     "EPSS_PATTERN",
     "KEV_PATTERN",
     "EpssFile",
@@ -42,22 +40,17 @@ __all__ = [
     "ExploitFeeds",
     "KevCatalogue",
     "KevEntry",
-    "SnapshotFiles",
     "build_feeds",
     "decode_feed",
     "epss_file_name",
+    "feeds_from_bytes",
     "kev_file_name",
-    "load_default_feeds",
-    "load_epss",
-    "load_feeds",
-    "load_kev",
-    "newest_snapshot",
     "parse_epss",
     "parse_kev",
+    "read_epss",
 ]
 
-#: The snapshot shipped with the code: complete KEV and EPSS files (README beside them).
-DATA_DIR = Path(__file__).resolve().parent / "data"
+#: How feed files are named (the date sorts last, so the greatest name is the newest).
 KEV_PATTERN = "kev-*.json"
 EPSS_PATTERN = "epss-*.csv.gz"
 
@@ -165,88 +158,19 @@ def epss_file_name(score_date: str) -> str:
     return f"epss-{score_date[:10]}.csv.gz"
 
 
-def _read(path: Path) -> bytes:
+def read_epss(data: bytes, origin: str, *, score_date: str = "") -> EpssFile:
+    """An EPSS CSV or CSV.gz file's bytes, parsed; ``score_date`` stands in when it has no ``#`` line.
+
+    Files without the metadata line are API-crawl subsets; their date comes from elsewhere.
+    """
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"feed file {path} cannot be read: {exc}") from exc
-    return decode_feed(data, str(path))
-
-
-def load_kev(path: Path) -> tuple[str, tuple[KevEntry, ...]]:
-    """Read a KEV JSON file; returns (catalogVersion, entries)."""
-    kev = parse_kev(_read(path), str(path))
-    return kev.catalog_version, kev.entries
-
-
-def _epss_text(path: Path) -> str:
-    try:
-        return _read(path).decode("utf-8")
+        text = decode_feed(data, origin).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path} is not UTF-8 text: {exc}") from exc
+        raise ConfigurationError(f"{origin} is not UTF-8 text: {exc}") from exc
+    epss = parse_epss(text, origin)
+    return epss if epss.score_date else epss._replace(score_date=score_date)
 
 
-def load_epss(path: Path, score_date: str = "") -> tuple[str, str, EpssTable]:
-    """Read an EPSS CSV or CSV.gz; returns (model_version, score_date, scores).
-
-    ``score_date`` is used when the file has no ``#`` metadata line (API-crawl subsets).
-    """
-    epss = parse_epss(_epss_text(path), str(path))
-    return epss.model_version, epss.score_date or score_date, epss.scores
-
-
-@lru_cache(maxsize=4)
-def _load_cached(kev_path: Path, kev_stamp: tuple[int, int], epss_path: Path,
-                 epss_stamp: tuple[int, int]) -> ExploitFeeds:
-    kev = parse_kev(_read(kev_path), str(kev_path))
-    return build_feeds(kev, parse_epss(_epss_text(epss_path), str(epss_path)))
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise ConfigurationError(f"feed file {path} cannot be read: {exc}") from exc
-    return stat.st_mtime_ns, stat.st_size
-
-
-def load_feeds(kev_path: Path, epss_path: Path) -> ExploitFeeds:
-    """Load one KEV file and one EPSS file into an :class:`ExploitFeeds`.
-
-    The result is immutable, so loading the same unchanged files again (several stages in one
-    process, a test suite) returns the same object instead of parsing 300k rows once more.
-    """
-    kev_path, epss_path = kev_path.resolve(), epss_path.resolve()
-    return _load_cached(kev_path, _stamp(kev_path), epss_path, _stamp(epss_path))
-
-
-class SnapshotFiles(NamedTuple):
-    """The KEV and EPSS files a worker loads."""
-
-    kev: Path
-    epss: Path
-
-
-def _newest(directories: tuple[Path, ...], pattern: str) -> Path:
-    # Names carry the feed's date, so the greatest name is the newest; on a tie the earlier
-    # folder wins (the refreshed folder before the shipped snapshot).
-    found = [(path.name, -rank, path) for rank, folder in enumerate(directories) for path in folder.glob(pattern)
-             if path.is_file()]
-    if not found:
-        raise ConfigurationError(f"no {pattern} in {', '.join(map(str, directories))}; run `prismaflow feeds refresh`")
-    return max(found)[2]
-
-
-def newest_snapshot(*directories: Path) -> SnapshotFiles:
-    """Feed by feed, the newest ``kev-*.json`` and ``epss-*.csv.gz`` found in ``directories``."""
-    folders = directories or (DATA_DIR,)
-    return SnapshotFiles(_newest(folders, KEV_PATTERN), _newest(folders, EPSS_PATTERN))
-
-
-def load_default_feeds(directory: Path = DATA_DIR) -> ExploitFeeds:
-    """Load the newest KEV and EPSS files of ``directory`` (by default the shipped snapshot).
-
-    Called once at worker start-up; the result is shared by every record.
-    """
-    files = newest_snapshot(directory)
-    return load_feeds(files.kev, files.epss)
+def feeds_from_bytes(kev: bytes, epss: bytes, *, kev_origin: str, epss_origin: str) -> ExploitFeeds:
+    """The lookup over one KEV file and one EPSS file, given as the bytes of the files."""
+    return build_feeds(parse_kev(decode_feed(kev, kev_origin), kev_origin), read_epss(epss, epss_origin))

@@ -20,7 +20,7 @@ the ``owner`` only when it is a plain e-mail address or a team slug the mapping 
 or a ``team``/``owner`` the mapping names), and the ``team`` only when it is a short slug; any
 other value is ignored and the next source decides.
 
-Failure: :func:`load_owner_map` raises :class:`ConfigurationError` naming the file and the key
+Failure: :func:`parse_owner_map` raises :class:`ConfigurationError` naming the file and the key
 for unknown keys, wrong values or bad YAML.
 """
 
@@ -31,7 +31,6 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -56,7 +55,7 @@ __all__ = [
     "OwnerRule",
     "ResolvedOwner",
     "TagKeys",
-    "load_owner_map",
+    "parse_owner_map",
 ]
 
 DataSensitivity = Literal["public", "internal", "confidential", "restricted", "unknown"]
@@ -313,13 +312,13 @@ class OwnerMap:
             found["environment"], sources["environment"] = by_group[0], f"account-group:{by_group[1][:64]}"
 
 
-def load_owner_map(path: Path) -> OwnerMap:
-    """Parse and validate an owner mapping YAML file; call once at start-up."""
+def parse_owner_map(text: str, origin: str) -> OwnerMap:
+    """Parse and validate the text of an owner mapping YAML file (``origin`` names it in errors)."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"owner map {path} cannot be read: {exc}") from exc
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"owner map {origin} cannot be read: {exc}") from exc
     try:
         return OwnerMap(OwnerMapFile.model_validate(doc))
     except ValidationError as exc:
-        raise ConfigurationError(f"owner map {path} is invalid: {exc}") from exc
+        raise ConfigurationError(f"owner map {origin} is invalid: {exc}") from exc

@@ -4,8 +4,8 @@
   stateful stage after dedupe and correlation.
 * :func:`decide_tier` (``rubric.py``): the rubric's rules, adjustments and gates.
 * :func:`finding_facts` (``findings.py``): what the finding is and what its context says.
-* :class:`ScoringPolicy` / :func:`load_scoring_policy` (``policy.py``): the knobs in
-  ``processors/policies/scoring.yaml``, loaded once at start-up.
+* :class:`ScoringPolicy` / :func:`parse_scoring_policy` (``policy.py``): the knobs in
+  ``processors/policies/scoring.yaml``, read once at start-up by :mod:`streams.static_inputs`.
 * :class:`DismissalHistory` (``history.py``): noise learnt from earlier dismissals.
 """
 
@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from processors.score.findings import Exploitation, FindingFacts, FindingKind, finding_facts
 from processors.score.history import DismissalHistory
-from processors.score.policy import DEFAULT_POLICY_PATH, TIER_ORDER, ScoringPolicy, load_scoring_policy
+from processors.score.policy import TIER_ORDER, ScoringPolicy, parse_scoring_policy
 from processors.score.rubric import RULE_TITLES, TierDecision, decide_tier
 from processors.score.scorer import score
 
 __all__ = [
-    "DEFAULT_POLICY_PATH",
     "RULE_TITLES",
     "TIER_ORDER",
     "DismissalHistory",
@@ -29,6 +28,6 @@ __all__ = [
     "TierDecision",
     "decide_tier",
     "finding_facts",
-    "load_scoring_policy",
+    "parse_scoring_policy",
     "score",
 ]

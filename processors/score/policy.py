@@ -1,13 +1,12 @@
 """The scoring policy file's schema (``processors/policies/scoring.yaml``), loaded once at start-up.
 
-:func:`load_scoring_policy` parses and validates the YAML into a frozen :class:`ScoringPolicy`;
+:func:`parse_scoring_policy` parses and validates the YAML into a frozen :class:`ScoringPolicy`;
 unknown keys are rejected and a bad file raises :class:`ConfigurationError` naming the file. The
 rubric's meaning is in ``docs/scoring.md``; this file only holds its knobs.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import yaml
@@ -18,7 +17,6 @@ from processors.errors import ConfigurationError
 from processors.models import Criticality, Environment, RiskTier, Severity
 
 __all__ = [
-    "DEFAULT_POLICY_PATH",
     "TIER_ORDER",
     "CorrelationValues",
     "EnvironmentAdjustment",
@@ -27,10 +25,9 @@ __all__ = [
     "Suppression",
     "Tiers",
     "Weights",
-    "load_scoring_policy",
+    "parse_scoring_policy",
 ]
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "policies" / "scoring.yaml"
 
 #: Tiers from lowest to highest; the index is the rank.
 TIER_ORDER: tuple[RiskTier, ...] = (RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL)
@@ -171,13 +168,13 @@ class ScoringPolicy(_Strict):
         return self
 
 
-def load_scoring_policy(path: Path = DEFAULT_POLICY_PATH) -> ScoringPolicy:
-    """Parse and validate a scoring policy YAML file; call once at start-up."""
+def parse_scoring_policy(text: str, origin: str) -> ScoringPolicy:
+    """Parse and validate the text of a scoring policy YAML file (``origin`` names it in errors)."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"scoring policy {path} cannot be read: {exc}") from exc
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"scoring policy {origin} cannot be read: {exc}") from exc
     try:
         return ScoringPolicy.model_validate(doc)
     except ValidationError as exc:
-        raise ConfigurationError(f"scoring policy {path} is invalid: {exc}") from exc
+        raise ConfigurationError(f"scoring policy {origin} is invalid: {exc}") from exc

@@ -12,10 +12,9 @@ or any file in the same format (``--data``).
 from __future__ import annotations
 
 from processors.tier_evaluation.evaluate import EVALUATED_AT, Outcome, TierReport, evaluate_scenario, evaluate_tiers
-from processors.tier_evaluation.scenarios import DEFAULT_SCENARIOS_PATH, Scenario, ScenarioFile, load_scenarios, raw_alert
+from processors.tier_evaluation.scenarios import Scenario, ScenarioFile, parse_scenarios, raw_alert
 
 __all__ = [
-    "DEFAULT_SCENARIOS_PATH",
     "EVALUATED_AT",
     "Outcome",
     "Scenario",
@@ -23,6 +22,6 @@ __all__ = [
     "TierReport",
     "evaluate_scenario",
     "evaluate_tiers",
-    "load_scenarios",
+    "parse_scenarios",
     "raw_alert",
 ]

@@ -14,7 +14,6 @@ import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -25,16 +24,14 @@ from processors.errors import ConfigurationError
 from processors.models import AlertSource, RawAlert, RiskTier
 
 __all__ = [
-    "DEFAULT_SCENARIOS_PATH",
     "AccountSpec",
     "AlertSpec",
     "Scenario",
     "ScenarioFile",
-    "load_scenarios",
+    "parse_scenarios",
     "raw_alert",
 ]
 
-DEFAULT_SCENARIOS_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "eval" / "tier_scenarios.yaml"
 
 _REGIONS = {"aws": "us-east-1", "azure": "westeurope", "gcp": "us-central1"}
 
@@ -170,16 +167,16 @@ class ScenarioFile(_Spec):
         return self
 
 
-def load_scenarios(path: Path = DEFAULT_SCENARIOS_PATH) -> ScenarioFile:
-    """Parse and validate a scenario file; raise :class:`ConfigurationError` naming it when it is bad."""
+def parse_scenarios(text: str, origin: str) -> ScenarioFile:
+    """Parse and validate a scenario file's text; raise :class:`ConfigurationError` naming ``origin``."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"tier scenarios {path} cannot be read: {exc}") from exc
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"tier scenarios {origin} cannot be read: {exc}") from exc
     try:
         return ScenarioFile.model_validate(doc)
     except ValidationError as exc:
-        raise ConfigurationError(f"tier scenarios {path} are invalid: {exc}") from exc
+        raise ConfigurationError(f"tier scenarios {origin} are invalid: {exc}") from exc
 
 
 def _ms(at: datetime) -> int:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from processors.errors import BrokerError
 from streams.bench.constants import _LATENCY_SEED_OFFSET, _POLL_S, _WARMUP_S
 from streams.bench.processes import _Child, _progress, _Run
 from streams.bench.traffic import _generate
+from streams.errors import BrokerError
 
 # --- the throughput phase ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 
 # --- small helpers -------------------------------------------------------------------------------
 

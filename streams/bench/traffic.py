@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from processors.errors import BrokerError
+from streams.errors import BrokerError
 
 # --- traffic -------------------------------------------------------------------------------------
 

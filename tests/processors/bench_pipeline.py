@@ -14,11 +14,12 @@ import sys
 import time
 from datetime import timedelta
 
-from processors.enrich import EnrichmentContext, load_default_feeds, load_owner_map
-from processors.enrich.feeds import DATA_DIR
+from connectors.feeds.store import load_default_feeds
+from processors.enrich import EnrichmentContext
 from processors.models import RawAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
-from processors.score import load_scoring_policy
+from streams.static_inputs import EXAMPLE_OWNER_MAP_PATH, load_owner_map
+from streams.static_inputs import load_scoring_policy
 from tests.processors import payloads as p
 
 CVES = ["CVE-2023-38545", "CVE-2023-44487", "CVE-2019-25013", "CVE-2021-44228", "CVE-2022-3602", "CVE-2023-0286"]
@@ -52,7 +53,7 @@ def synthetic(n: int, seed: int = 7) -> list[RawAlert]:
 
 def main(n: int = 10_000) -> None:
     raws = synthetic(n)
-    ctx = EnrichmentContext(feeds=load_default_feeds(), owners=load_owner_map(DATA_DIR / "owners.example.yaml"))
+    ctx = EnrichmentContext(feeds=load_default_feeds(), owners=load_owner_map(EXAMPLE_OWNER_MAP_PATH))
     policy = load_scoring_policy()
     t0 = time.perf_counter()
     alerts = [normalise_and_enrich(r, ctx) for r in raws]

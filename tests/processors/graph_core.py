@@ -12,8 +12,9 @@ from collections import deque
 from dataclasses import replace
 from datetime import datetime
 
+from connectors.feeds.store import load_default_feeds
 from processors.dedupe import DedupeEntry
-from processors.enrich import EnrichmentContext, enrich, load_default_feeds
+from processors.enrich import EnrichmentContext, enrich
 from processors.graph.resolve import resolve_onto
 from processors.graph.state import resolved_instance
 from processors.graph.step import AssetView, Step, step_alert, step_link
@@ -21,7 +22,8 @@ from processors.models import RawAlert, ScoredAlert
 from processors.normalise import normalise_with_data
 from processors.normalise.asset import asset_kind
 from processors.records import AssetLink
-from processors.score import DismissalHistory, ScoringPolicy, load_scoring_policy
+from processors.score import DismissalHistory, ScoringPolicy
+from streams.static_inputs import load_scoring_policy
 
 CONTEXT = EnrichmentContext(feeds=load_default_feeds())
 POLICY = load_scoring_policy()

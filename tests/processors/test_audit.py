@@ -100,18 +100,18 @@ def test_resume_continues_the_chain() -> None:
     nxt = chain.append(ActorType.PERSON, "alice@example.com", "fix_approved", alert_id="P-1")
     assert (nxt.sequence, nxt.prev_hash) == (3, first[-1].hash)
     assert verify_chain([*first, nxt]).ok
-    assert AuditChain.resume(None).next_sequence == 0
+    assert AuditChain.resume(None, clock=_clock()).next_sequence == 0
 
 
 def test_inconsistent_head_is_refused() -> None:
     with pytest.raises(ValueError):
-        AuditChain(next_sequence=3, head_hash="")
+        AuditChain(next_sequence=3, head_hash="", clock=_clock())
     with pytest.raises(ValueError):
-        AuditChain(next_sequence=0, head_hash="ab")
+        AuditChain(next_sequence=0, head_hash="ab", clock=_clock())
 
 
 def test_naive_time_is_refused_and_the_chain_does_not_advance() -> None:
-    chain = AuditChain()
+    chain = AuditChain(clock=_clock())
     with pytest.raises(ValueError):
         chain.append(ActorType.SYSTEM, "x", "y", at=datetime(2026, 1, 1))
     assert chain.next_sequence == 0

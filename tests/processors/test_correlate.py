@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from connectors.feeds.store import load_default_feeds
 from processors.correlate import AssetState, CorrelationSettings, correlate
-from processors.enrich import EnrichmentContext, enrich, load_default_feeds
+from processors.enrich import EnrichmentContext, enrich
 from processors.models import Alert, Enrichment, Module
 from processors.normalise import normalise
 from tests.processors import payloads as p

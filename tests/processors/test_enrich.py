@@ -9,23 +9,16 @@ from typing import Any
 
 import pytest
 
-from processors.enrich import (
-    CachedResourceLookup,
-    EnrichmentContext,
-    TTLCache,
-    enrich,
-    internet_exposure,
-    load_default_feeds,
-    load_owner_map,
-)
-from processors.enrich.feeds import DATA_DIR
+from connectors.feeds.store import load_default_feeds
+from processors.enrich import CachedResourceLookup, EnrichmentContext, TTLCache, enrich, internet_exposure
 from processors.enrich.owners import OwnerMap, OwnerMapFile
 from processors.errors import ConfigurationError, ExternalServiceError
 from processors.models import Alert, Criticality, Environment, ResourceRef
 from processors.normalise import normalise, normalise_with_data
+from streams.static_inputs import EXAMPLE_OWNER_MAP_PATH, load_owner_map
 from tests.processors import payloads as p
 
-OWNERS = DATA_DIR / "owners.example.yaml"
+OWNERS = EXAMPLE_OWNER_MAP_PATH
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +136,7 @@ def test_ttl_cache_expires_and_evicts_least_recently_used() -> None:
     clock.t = 10.0
     assert cache.get("a") == (False, None)
     with pytest.raises(ValueError):
-        TTLCache(0, 1.0)
+        TTLCache(0, 1.0, clock=clock)
 
 
 def test_cached_lookup_caches_hits_and_misses_but_not_errors() -> None:

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from processors.enrich import EnrichmentContext, enrich, load_owner_map
-from processors.enrich.feeds import DATA_DIR
+from processors.enrich import EnrichmentContext, enrich
 from processors.enrich.naming import environment_from_groups, environment_from_name, safe_email, safe_slug
 from processors.enrich.owners import OwnerMap, OwnerMapFile
 from processors.models import Criticality, Environment, ResourceRef
 from processors.normalise import normalise
+from streams.static_inputs import EXAMPLE_OWNER_MAP_PATH, load_owner_map
 from tests.processors import payloads as p
 
-EXAMPLE = load_owner_map(DATA_DIR / "owners.example.yaml")
+EXAMPLE = load_owner_map(EXAMPLE_OWNER_MAP_PATH)
 
 
 def _res(**kw: Any) -> ResourceRef:

@@ -1,4 +1,6 @@
-"""Specification of the exploitability feeds (processors/enrich/feeds.py, epss.py) and the shipped snapshot."""
+"""Specification of the exploitability feeds (processors/enrich/feeds.py, epss.py) and the shipped snapshot.
+
+Reading the files from folders is :mod:`connectors.feeds.store`'s (tests/connectors/feeds/test_store.py)."""
 
 from __future__ import annotations
 
@@ -10,20 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from connectors.feeds.store import SHIPPED_FEEDS_DIR, load_default_feeds
 from processors.enrich.epss import EpssScore, EpssTable, parse_epss
-from processors.enrich.feeds import (
-    DATA_DIR,
-    decode_feed,
-    load_default_feeds,
-    load_epss,
-    load_feeds,
-    newest_snapshot,
-    parse_kev,
-)
+from processors.enrich.feeds import decode_feed, parse_kev, read_epss
 from processors.errors import ConfigurationError
 
-SHIPPED_KEV = DATA_DIR / "kev-2026.08.21.json"
-SHIPPED_EPSS = DATA_DIR / "epss-2026-01-30.csv.gz"
+SHIPPED_KEV = SHIPPED_FEEDS_DIR / "kev-2026.08.21.json"
+SHIPPED_EPSS = SHIPPED_FEEDS_DIR / "epss-2026-01-30.csv.gz"
 HEAD = "#model_version:v2025.03.14,score_date:2026-01-30T12:55:00Z\ncve,epss,percentile\n"
 
 
@@ -43,18 +38,11 @@ def test_shipped_snapshot_is_the_complete_kev_catalogue_and_epss_file() -> None:
 
 
 def test_shipped_files_match_the_hashes_the_readme_records() -> None:
-    readme = (DATA_DIR / "README.md").read_text()
+    readme = (SHIPPED_FEEDS_DIR / "README.md").read_text()
     listed = dict((name, digest) for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M))
     assert {SHIPPED_KEV.name, SHIPPED_EPSS.name} <= set(listed)
     for name, digest in listed.items():
-        assert hashlib.sha256((DATA_DIR / name).read_bytes()).hexdigest() == digest, name
-
-
-def test_the_epss_table_is_compact_and_loading_twice_parses_once() -> None:
-    feeds = load_default_feeds()
-    assert isinstance(feeds.epss, EpssTable)
-    assert feeds.epss.nbytes < 8_000_000  # three arrays of 313k numbers, not 60 MB of tuples
-    assert load_default_feeds() is feeds
+        assert hashlib.sha256((SHIPPED_FEEDS_DIR / name).read_bytes()).hexdigest() == digest, name
 
 
 def test_feeds_are_immutable() -> None:
@@ -88,7 +76,7 @@ def test_epss_parser_handles_header_and_scientific_notation(tmp_path: Path, gz: 
     body = HEAD + "CVE-1999-1170,2e-05,0.00039\nCVE-1999-0001,0.01151,0.78086\n"
     path = tmp_path / "e.csv"
     path.write_bytes(gzip.compress(body.encode()) if gz else body.encode())
-    model, date, scores = load_epss(path)
+    model, date, scores = read_epss(path.read_bytes(), str(path))
     assert (model, date) == ("v2025.03.14", "2026-01-30T12:55:00Z")
     assert scores["CVE-1999-1170"].epss == pytest.approx(2e-05)
     assert list(scores) == ["CVE-1999-0001", "CVE-1999-1170"]  # kept in CVE order
@@ -97,7 +85,7 @@ def test_epss_parser_handles_header_and_scientific_notation(tmp_path: Path, gz: 
 def test_epss_without_metadata_line_takes_the_given_date(tmp_path: Path) -> None:
     path = tmp_path / "crawl.csv"
     path.write_text("cve,epss,percentile\nCVE-1999-0001,0.033510000,0.876500000\n")
-    model, date, scores = load_epss(path, score_date="2026-08-15")
+    model, date, scores = read_epss(path.read_bytes(), str(path), score_date="2026-08-15")
     assert (model, date, scores["CVE-1999-0001"].percentile) == ("", "2026-08-15", 0.8765)
 
 
@@ -121,14 +109,6 @@ def test_bad_epss_file_is_refused_whole_naming_the_line(body: str, line: str) ->
         parse_epss(body, "bad.csv")
 
 
-def test_bad_kev_file_is_a_configuration_error(tmp_path: Path) -> None:
-    (tmp_path / "kev.json").write_text(json.dumps({"title": "x"}))
-    with pytest.raises(ConfigurationError, match="KEV"):
-        load_feeds(tmp_path / "kev.json", SHIPPED_EPSS)
-    with pytest.raises(ConfigurationError, match="cannot be read"):
-        load_feeds(tmp_path / "missing.json", SHIPPED_EPSS)
-
-
 def test_kev_parser_reads_the_byte_format_cisa_serves() -> None:
     """cisa.gov serves 4-space indent, ASCII only, ``\\/`` escapes; the snapshot is a re-serialisation."""
     doc = json.loads(SHIPPED_KEV.read_bytes())
@@ -146,24 +126,3 @@ def test_a_truncated_or_oversized_gzip_is_refused() -> None:
         decode_feed(packed[:20] + b"\x00" * 200 + packed[220:], "garbled.gz")
     with pytest.raises(ConfigurationError, match="more than 1000 bytes"):
         decode_feed(packed, "bomb.gz", max_bytes=1000)
-
-
-def _touch(folder: Path, *names: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        (folder / name).write_text("")
-    return folder
-
-
-def test_newest_snapshot_takes_each_feed_from_whichever_folder_holds_the_newer_file(tmp_path: Path) -> None:
-    refreshed = _touch(tmp_path / "refreshed", "kev-2026.09.01.json", "epss-2025-12-01.csv.gz")
-    files = newest_snapshot(refreshed, DATA_DIR)
-    assert files.kev == refreshed / "kev-2026.09.01.json"
-    assert files.epss == SHIPPED_EPSS
-    same = _touch(tmp_path / "same", SHIPPED_KEV.name, SHIPPED_EPSS.name)
-    assert newest_snapshot(same, DATA_DIR) == (same / SHIPPED_KEV.name, same / SHIPPED_EPSS.name)
-
-
-def test_a_folder_without_feeds_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="feeds refresh"):
-        load_default_feeds(tmp_path)

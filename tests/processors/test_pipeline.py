@@ -6,16 +6,17 @@ from datetime import timedelta
 
 import pytest
 
-from processors.enrich import EnrichmentContext, load_default_feeds, load_owner_map
-from processors.enrich.feeds import DATA_DIR
+from connectors.feeds.store import load_default_feeds
+from processors.enrich import EnrichmentContext
 from processors.errors import InvalidRecordError
 from processors.models import Alert, RawAlert, ScoredAlert, UpdateKind
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
-from processors.score import load_scoring_policy
+from streams.static_inputs import EXAMPLE_OWNER_MAP_PATH, load_owner_map
+from streams.static_inputs import load_scoring_policy
 from tests.processors import payloads as p
 from tests.processors.bench_pipeline import synthetic
 
-CTX = EnrichmentContext(feeds=load_default_feeds(), owners=load_owner_map(DATA_DIR / "owners.example.yaml"))
+CTX = EnrichmentContext(feeds=load_default_feeds(), owners=load_owner_map(EXAMPLE_OWNER_MAP_PATH))
 POLICY = load_scoring_policy()
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from processors.correlate import CorrelationResult
 from processors.models import Alert, AlertStatus, Criticality, Enrichment, Environment, Module, RiskTier, Severity
-from processors.score import RULE_TITLES, FindingKind, decide_tier, load_scoring_policy
+from processors.score import RULE_TITLES, FindingKind, decide_tier
+from streams.static_inputs import load_scoring_policy
 from tests.factories import make_alert, make_vulnerability
 
 POLICY = load_scoring_policy()

@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connectors.feeds.store import load_default_feeds
 from processors.correlate import CorrelationResult
-from processors.enrich import (
-    EnrichmentContext,
-    enrich,
-    load_default_feeds,
-    load_owner_map,
-)
-from processors.enrich.feeds import DATA_DIR
+from processors.enrich import EnrichmentContext, enrich
 from processors.errors import ConfigurationError
 from processors.models import (
     Alert,
@@ -28,18 +23,14 @@ from processors.models import (
     UpdateKind,
 )
 from processors.normalise import normalise
-from processors.score import (
-    DEFAULT_POLICY_PATH,
-    DismissalHistory,
-    ScoringPolicy,
-    load_scoring_policy,
-    score,
-)
+from processors.score import DismissalHistory, ScoringPolicy, score
+from streams.static_inputs import EXAMPLE_OWNER_MAP_PATH, load_owner_map
+from streams.static_inputs import DEFAULT_POLICY_PATH, load_scoring_policy
 from tests.processors import payloads as p
 
 NOW = datetime(2024, 6, 10, 15, 0, tzinfo=UTC)
 POLICY = load_scoring_policy()
-CTX = EnrichmentContext(feeds=load_default_feeds(), owners=load_owner_map(DATA_DIR / "owners.example.yaml"))
+CTX = EnrichmentContext(feeds=load_default_feeds(), owners=load_owner_map(EXAMPLE_OWNER_MAP_PATH))
 NONE = DismissalHistory()
 
 

@@ -9,19 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from processors.enrich import EnrichmentContext, load_default_feeds
+from connectors.feeds.store import load_default_feeds
+from processors.enrich import EnrichmentContext
 from processors.errors import ConfigurationError
 from processors.models import Module, RiskTier
 from processors.normalise import normalise
-from processors.score import RULE_TITLES, load_scoring_policy
-from processors.tier_evaluation import (
-    DEFAULT_SCENARIOS_PATH,
-    EVALUATED_AT,
-    TierReport,
-    evaluate_tiers,
-    load_scenarios,
-    raw_alert,
-)
+from processors.score import RULE_TITLES
+from processors.tier_evaluation import EVALUATED_AT, TierReport, evaluate_tiers, raw_alert
+from streams.static_inputs import load_scoring_policy
+from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios
 
 SCENARIOS = load_scenarios()
 CONTEXT = EnrichmentContext(feeds=load_default_feeds())

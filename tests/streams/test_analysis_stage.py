@@ -10,16 +10,16 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from processors.analyze import Analyzer, AnalyzerSettings
 from processors.models import RiskTier
 from processors.records import Analyser, Analysis
+from streams.analysis import AnalysisService, AnalysisSettings
 from streams.analysis import AnalysisSink
 from streams.audit import AuditWriter, verify_audit
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.sink import SinkOptions, SinkWorker
 from streams.topics import ANALYSES, AUDIT, CATALOGUE, SCORED_ALERTS, create_topics
-from tests.processors.analyze.test_bench_mix_budget import _scored
+from tests.streams.analysis.test_bench_mix_budget import _scored
 from tests.streams.test_core_pipeline import _read_all
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -38,12 +38,12 @@ def test_with_no_llm_every_scored_alert_above_threshold_gets_an_offline_analysis
         producer.produce(topic, key=s.alert.resource.asset_id.encode(), value=serde.encode(s, topic=topic))
     assert producer.flush(30) == 0
 
-    analyzer = Analyzer(AnalyzerSettings(min_tier=RiskTier.MEDIUM))
-    expected = [s for s in scored if analyzer.should_analyse(s)]
+    service = AnalysisService(AnalysisSettings(min_tier=RiskTier.MEDIUM))
+    expected = [s for s in scored if service.should_analyse(s)]
     assert 0 < len(expected) < len(scored)
     audit = AuditWriter("analyse/0", kafka, serde, topic=topic_prefix + AUDIT.name)
     audit.start()
-    worker = SinkWorker(kafka, serde, AnalysisSink(analyzer, topic_prefix=topic_prefix, audit=audit),
+    worker = SinkWorker(kafka, serde, AnalysisSink(service, topic_prefix=topic_prefix, audit=audit),
                         SinkOptions(group_id=unique_name("g"), dlq_topic=topic_prefix + "prisma.dlq"))
 
     async def run() -> list[object]:

@@ -11,9 +11,9 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from processors.errors import RecordsRejectedError
 from processors.models import AlertSource, RawAlert
 from streams.async_publish import AsyncPublisher
+from streams.errors import RecordsRejectedError
 from streams.publish import OutgoingRecord, PublishError
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings

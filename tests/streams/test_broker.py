@@ -11,9 +11,10 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from processors.errors import BrokerError, ConfigurationError
+from processors.errors import ConfigurationError
 from streams import broker as broker_module
 from streams.broker import LocalBroker
+from streams.errors import BrokerError
 from streams.settings import BrokerSettings
 from tests.conftest import _free_port
 

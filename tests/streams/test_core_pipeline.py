@@ -24,9 +24,9 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from connectors.feeds.store import load_default_feeds
 from connectors.prisma.simulator.traffic import raw_alert_stream
 from processors.enrich import EnrichmentContext
-from processors.enrich.feeds import load_default_feeds
 from processors.errors import InvalidRecordError
 from processors.models import Module, RawAlert, ScoredAlert, UpdateKind
 from processors.pipeline import normalise_and_enrich, raw_alert_key
@@ -110,7 +110,7 @@ def _read_all(kafka: KafkaSettings, topic: str, *, settle_s: float = 3.0, expect
 def _expected(records: list[RawAlert]) -> tuple[Counter[str], int]:
     """What the pure pipeline says should come out: scored records per alert id, and dead letters."""
     from processors.pipeline import StageStates, process_for_asset
-    from processors.score import load_scoring_policy
+    from streams.static_inputs import load_scoring_policy
 
     context = EnrichmentContext(feeds=load_default_feeds())
     policy = load_scoring_policy()

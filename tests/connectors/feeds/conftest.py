@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from processors.enrich.feeds import DATA_DIR
+from connectors.feeds.store import SHIPPED_FEEDS_DIR
 
-REAL_KEV = DATA_DIR / "kev-2026.08.21.json"
-REAL_EPSS = DATA_DIR / "epss-2026-01-30.csv.gz"
+REAL_KEV = SHIPPED_FEEDS_DIR / "kev-2026.08.21.json"
+REAL_EPSS = SHIPPED_FEEDS_DIR / "epss-2026-01-30.csv.gz"
 
 
 def kev_bytes(**changes: object) -> bytes:

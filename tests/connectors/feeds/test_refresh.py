@@ -13,7 +13,7 @@ from connectors.base import RetryPolicy
 from connectors.feeds import FeedClient, FeedSettings, feeds_in_use, refresh_feeds
 from connectors.feeds.settings import CISA_KEV_URL
 from connectors.feeds.simulator import EPSS_CURRENT_PATH, KEV_PATH, FeedSimulator
-from processors.enrich.feeds import load_feeds, newest_snapshot
+from connectors.feeds.store import load_feeds, newest_snapshot
 from processors.errors import ConfigurationError
 from tests.connectors.feeds.conftest import REAL_EPSS, REAL_KEV, epss_bytes, kev_bytes
 

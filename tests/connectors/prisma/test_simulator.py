@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors.feeds.store import load_default_feeds
 from connectors.prisma.simulator import (
     PrismaCloudSimulator,
     SimClock,
@@ -23,7 +24,6 @@ from connectors.prisma.simulator import (
 from connectors.prisma.simulator.__main__ import build
 from connectors.prisma.simulator.catalog import KEV_CVES, OTHER_CVES
 from connectors.prisma.simulator.query import decode_token
-from processors.enrich.feeds import load_default_feeds
 from tests.connectors.prisma.conftest import API, SimFactory
 
 

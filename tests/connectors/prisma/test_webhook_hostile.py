@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from connectors.feeds.store import load_default_feeds
 from connectors.prisma.webhook import WebhookSettings, create_webhook_app
-from processors.enrich import EnrichmentContext, load_default_feeds
+from processors.enrich import EnrichmentContext
 from processors.models import RawAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
 from processors.records import ScoringState
 from processors.sanitise import REPLACED_CHARACTERS_HEADER
-from processors.score import load_scoring_policy
 from streams.serde import AvroSerde
+from streams.static_inputs import load_scoring_policy
 from tests.connectors.prisma.test_webhook import COMPUTE_RUNTIME_EVENT, CSPM_NOTIFICATION, TOKEN
 from tests.connectors.prisma.webhook_support import SerdePublisher, receiver_client
 

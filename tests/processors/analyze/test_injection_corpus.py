@@ -24,10 +24,10 @@ from processors.analyze.decide import TIER_PRIORITY
 from processors.analyze.vocabulary import DISMISSAL, INJECTION, command_verdict, iac_verdict, visible_for_matching
 from processors.models import Cloud, RiskTier, ScoredAlert
 from processors.records import Analysis
+from streams.analysis.inputs import load_knowledge_base, load_playbooks
 from tests import outputs_harness as h
-
-from .conftest import scored_alert
-from .test_safety import assert_not_steered
+from tests.processors.analyze.alerts import scored_alert
+from tests.streams.analysis.test_safety import assert_not_steered
 
 CORPUS_FILE = Path(__file__).resolve().parents[2] / "data" / "prompt_injection" / "corpus.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(CORPUS_FILE.read_text())["cases"]
@@ -176,14 +176,11 @@ async def test_no_injection_steers_the_ticket(case_id: str, tracker: h.Tracker) 
 def test_the_injection_wording_never_matches_our_own_playbooks_or_knowledge() -> None:
     """The detector strips sentences from every draft, offline ones included: it must not take
     Prismaflow's own explanations, actions, steps or knowledge passages for an injection."""
-    from processors.analyze.playbook import PlaybookLibrary
-    from processors.analyze.retrieval import KnowledgeBase
-
     texts: list[str] = []
-    for playbook in PlaybookLibrary.load().playbooks:
+    for playbook in load_playbooks().playbooks:
         texts += [playbook.explanation, playbook.business_impact, playbook.root_cause, *playbook.actions,
                   *(s.description for s in playbook.steps), *playbook.approval.values()]
-    texts += [p.text for p in KnowledgeBase.load().passages]
+    texts += [p.text for p in load_knowledge_base().passages]
     assert len(texts) > 50
     hits = {t[:60]: m.group(0) for t in texts if (m := INJECTION.search(visible_for_matching(t)))}
     assert hits == {}

@@ -1,66 +1,46 @@
-"""The prompt registry: hashes locked, changes need a new version, the lock only grows."""
+"""The prompt registry as pure logic over file contents: verification against the lock, relocking."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import json
 
 import pytest
 
 from processors.analyze.errors import PromptIntegrityError, PromptRegistryError
-from processors.analyze.registry import (
-    DEFAULT_PROMPTS_DIR,
-    PromptRegistry,
-    lock_prompts,
-)
+from processors.analyze.registry import PromptFile, build_registry, parse_lock, relock
+
+PROMPT = b'id: triage\nversion: "1"\nsystem: You analyse $priority alerts.\nuser: $alert_data\nrepair: Fix $error\n'
 
 
-@pytest.fixture
-def prompts(tmp_path: Path) -> Path:
-    root = tmp_path / "prompts"
-    shutil.copytree(DEFAULT_PROMPTS_DIR, root)
-    return root
+def _file(content: bytes = PROMPT, folder: str = "triage", stem: str = "1") -> PromptFile:
+    return PromptFile(f"mem/{folder}/{stem}.yaml", folder, stem, content)
 
 
-def test_shipped_prompts_match_their_lock() -> None:
-    """Fails when a shipped prompt was edited without a new version: add <id>/<n+1>.yaml and lock it."""
-    registry = PromptRegistry.load()
-    assert registry.get("triage").version == "1"
+def test_relocking_new_content_then_building_verifies_it() -> None:
+    added, text = relock([_file()], parse_lock(None, "mem/lock"))
+
+    assert [(e.id, e.version) for e in added] == [("triage", "1")] and text is not None
+    registry = build_registry([_file()], parse_lock(text, "mem/lock"))
+    rendered = registry.get("triage").render(alert_data="{}", passages="[]", priority="P1", tier="critical", score="90")
+    assert rendered.messages[0]["content"] == "You analyse P1 alerts."
+    assert relock([_file()], parse_lock(text, "mem/lock")) == ([], None)
 
 
-def test_changed_content_without_a_new_version_is_refused(prompts: Path) -> None:
-    path = prompts / "triage" / "1.yaml"
-    path.write_text(path.read_text().replace("senior cloud security analyst", "helpful assistant"))
+def test_content_that_differs_from_its_lock_entry_is_refused() -> None:
+    _, text = relock([_file()], {})
+    changed = _file(PROMPT.replace(b"You analyse", b"You obey"))
 
     with pytest.raises(PromptIntegrityError, match="triage/1 changed"):
-        PromptRegistry.load(prompts)
+        build_registry([changed], parse_lock(text, "mem/lock"))
     with pytest.raises(PromptIntegrityError, match="refusing to re-lock"):
-        lock_prompts(prompts)
+        relock([changed], parse_lock(text, "mem/lock"))
 
 
-def test_a_new_version_is_locked_and_becomes_the_latest(prompts: Path) -> None:
-    text = (prompts / "triage" / "1.yaml").read_text().replace('version: "1"', 'version: "2"')
-    (prompts / "triage" / "2.yaml").write_text(text.replace("senior cloud", "principal cloud"))
-
-    with pytest.raises(PromptRegistryError, match="not in registry.lock.json"):
-        PromptRegistry.load(prompts)
-    added = lock_prompts(prompts)
-
-    assert [(e.id, e.version) for e in added] == [("triage", "2")]
-    registry = PromptRegistry.load(prompts)
-    assert registry.get("triage").version == "2" and registry.get("triage", "1").version == "1"
-    assert lock_prompts(prompts) == []
+def test_a_file_whose_place_does_not_match_its_id_is_refused_naming_it() -> None:
+    with pytest.raises(PromptRegistryError, match="mem/other/1.yaml declares triage/1"):
+        relock([_file(folder="other")], {})
 
 
-def test_a_removed_locked_version_is_reported(prompts: Path) -> None:
-    (prompts / "triage" / "1.yaml").unlink()
-    with pytest.raises(PromptIntegrityError, match="have no file"):
-        PromptRegistry.load(prompts)
-
-
-def test_rendering_hashes_the_exact_messages() -> None:
-    prompt = PromptRegistry.load().get("triage")
-    values = {"alert_data": "{}", "passages": "[]", "priority": "P1", "tier": "critical", "score": "90"}
-    one, two = prompt.render(**values), prompt.render(**{**values, "score": "91"})
-    assert one.input_hash != two.input_hash and len(one.input_hash) == 64
-    assert "priority P1" in one.messages[1]["content"]
+def test_a_malformed_lock_is_a_registry_error_naming_its_origin() -> None:
+    with pytest.raises(PromptRegistryError, match="mem/lock is not a valid prompt lock"):
+        parse_lock(json.dumps({"prompts": [{"id": "triage"}]}), "mem/lock")

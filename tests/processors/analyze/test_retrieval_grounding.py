@@ -13,6 +13,7 @@ from processors.analyze.facts import build_facts
 from processors.analyze.grounding import ground, identifiers
 from processors.analyze.retrieval import KnowledgeBase, split_passages
 from processors.analyze.vocabulary import Cloud, command_verdict, iac_verdict
+from streams.analysis.inputs import load_knowledge_base
 from tests.factories import make_scored_alert
 
 
@@ -23,7 +24,7 @@ def test_passages_are_split_by_heading_and_cited_by_file_and_slug() -> None:
 
 
 def test_search_finds_the_relevant_runbook_first() -> None:
-    kb = KnowledgeBase.load()
+    kb = load_knowledge_base()
     assert 8 <= len({p.id.split("#")[0] for p in kb.passages}) <= 12
     top = kb.search("AWS Security Group allows all traffic on SSH port (22)", k=2)
     assert top[0].passage.id.startswith("network-ingress-policy.md#")

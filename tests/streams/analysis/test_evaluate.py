@@ -6,14 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from processors.analyze import Analyzer
-from processors.analyze.evaluate import (
-    DEFAULT_LABELLED_PATH,
-    load_labelled,
-    main,
-    run_evaluation,
-)
 from processors.models import RiskTier
+from streams.analysis import AnalysisService
+from streams.analysis.evaluation import DEFAULT_LABELLED_PATH, load_labelled, main, run_evaluation
 
 
 def test_the_labelled_set_is_realistic_in_size_and_spread() -> None:
@@ -24,10 +19,10 @@ def test_the_labelled_set_is_realistic_in_size_and_spread() -> None:
     assert {item.scored.alert.resource.cloud.value for item in labelled} == {"aws", "azure", "gcp"}
 
 
-async def test_offline_evaluation_agrees_with_analysts(make_analyzer: Callable[..., Analyzer]) -> None:
+async def test_offline_evaluation_agrees_with_analysts(make_service: Callable[..., AnalysisService]) -> None:
     labelled = load_labelled()
 
-    report = await run_evaluation(labelled, make_analyzer(llm=False, min_tier=RiskTier.LOW))
+    report = await run_evaluation(labelled, make_service(llm=False, min_tier=RiskTier.LOW))
 
     assert report.alerts == len(labelled)
     assert report.priority_agreement >= 0.8 and report.tp_fp_agreement >= 0.9 and report.family_agreement >= 0.9
@@ -35,10 +30,10 @@ async def test_offline_evaluation_agrees_with_analysts(make_analyzer: Callable[.
     assert "priority agreement" in report.render()
 
 
-async def test_llm_evaluation_counts_calls_cache_hits_and_cost(make_analyzer: Callable[..., Analyzer]) -> None:
+async def test_llm_evaluation_counts_calls_cache_hits_and_cost(make_service: Callable[..., AnalysisService]) -> None:
     labelled = load_labelled()
 
-    report = await run_evaluation(labelled, make_analyzer(min_tier=RiskTier.LOW, llm_min_tier=RiskTier.LOW, rate_per_s=1000.0))
+    report = await run_evaluation(labelled, make_service(min_tier=RiskTier.LOW, llm_min_tier=RiskTier.LOW, rate_per_s=1000.0))
 
     assert 0 < report.llm_calls <= len(labelled) and report.cache_hits >= 1
     assert report.calls_per_1000_alerts == pytest.approx(1000 * report.llm_calls / len(labelled))

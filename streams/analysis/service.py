@@ -1,6 +1,10 @@
-"""The analysis orchestrator: gate → cache → budget → LLM (redacted, grounded) → offline fallback.
+"""The analysis service: gate → cache → budget → LLM (redacted, grounded) → offline fallback.
 
-The Kafka worker calls :meth:`Analyzer.should_analyse` and :meth:`Analyzer.analyse` per scored alert.
+The analysis worker (:class:`~streams.analysis.sink.AnalysisSink`) calls
+:meth:`AnalysisService.should_analyse` and :meth:`AnalysisService.analyse` per scored alert. This is
+the orchestration: clocks, the cache, the token budget, the rate limit and concurrency, the LLM call
+through the completion port, metrics and the fallback; what an analysis *says* is composed by the
+pure code of :mod:`processors.analyze` (:mod:`~processors.analyze.compose`).
 
 Fallback rules (every fallback is labelled: ``analyser=OFFLINE``, the summary starts with
 ``[Offline analysis: <reason>]``, an ``Evidence(source="analyser")`` names the reason, and
@@ -20,72 +24,56 @@ refused                the model refused (``message.refusal``)
 invalid_output         invalid JSON or schema twice (first try and repair)
 =====================  ===============================================================
 
-So an LLM outage never raises out of :meth:`analyse`. The one exception: with
+So an LLM outage never raises out of :meth:`AnalysisService.analyse`. The one exception: with
 ``dead_letter_invalid_output=True`` the :class:`AnalysisFailedError` after a failed repair is raised
 for the worker to dead-letter (the default is the labelled fallback, with
 ``prismaflow_llm_validation_failures_total`` counting each invalid answer).
 
 The priority comes from the scoring tier and the approval path from the playbook rules, whichever
 analyser wrote the text; the model only explains. Every analysis is redacted
-(:func:`processors.redaction.redact_model`) before it is returned: the prompt never held a secret,
+(:func:`processors.redaction.redact_model`, in :func:`~processors.analyze.compose.assemble`) before it is returned: the prompt never held a secret,
 and neither does what ``prisma.analyses`` carries to tickets, chat and the SIEM.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connectors.base import (
-    AuthenticationError,
-    ConnectorError,
-    RateLimitedError,
-    TransientError,
+from connectors.base import AuthenticationError, ConnectorError, RateLimitedError, TransientError
+from connectors.llm.client import LlmTimeoutError
+from processors.analyze.compose import (
+    PreparedAlert,
+    assemble,
+    cache_note,
+    ground_draft,
+    offline_draft,
+    offline_note,
+    prepare,
 )
-from connectors.llm.client import Completion, LlmTimeoutError
-from processors.analyze.cost import (
-    AnalysisCache,
-    AnalysisGate,
-    TokenBucket,
-    TokenBudget,
-    cache_key,
-    estimate_tokens,
-    instantiate,
-    templatise,
-)
-from processors.analyze.decide import approval_path_for, justification_for, priority_for
+from processors.analyze.cost import cache_key, estimate_tokens, instantiate, templatise
 from processors.analyze.draft import LlmAnalysisDraft, map_draft_strings
 from processors.analyze.errors import AnalysisFailedError, ModelRefusedError
-from processors.analyze.facts import AlertFacts, build_facts, fence_json, redacted_data
-from processors.analyze.grounding import GroundingReport, ground
-from processors.analyze.llm import CompletionClient, LlmAnalyser
-from processors.analyze.metrics import AnalyzerMetrics
-from processors.analyze.offline import OfflineAnalyser
-from processors.analyze.playbook import Playbook, PlaybookLibrary
-from processors.analyze.redact import Redactor
-from processors.analyze.registry import PromptRegistry, RenderedPrompt
-from processors.analyze.retrieval import KnowledgeBase, Passage
-from processors.analyze.settings import AnalyzerSettings
-from processors.analysis_text import offline_label
-from processors.models import Cloud, ScoredAlert
-from processors.redaction import redact_model
-from processors.records import (
-    Analyser,
-    Analysis,
-    AnalysisOutcome,
-    Evidence,
-    RemediationStep,
-)
+from processors.analyze.evaluate import Usage
+from processors.analyze.grounding import GroundingReport
+from processors.analyze.playbook import PlaybookLibrary
+from processors.analyze.port import Completion, CompletionClient
+from processors.analyze.registry import PromptRegistry
+from processors.analyze.retrieval import KnowledgeBase
+from processors.models import ScoredAlert
+from processors.records import Analyser, Analysis, Evidence
+from streams.analysis.budget import AnalysisCache, AnalysisGate, TokenBucket, TokenBudget
+from streams.analysis.inputs import load_knowledge_base, load_playbooks, load_prompt_registry
+from streams.analysis.llm_call import LlmAnalyser
+from streams.analysis.metrics import AnalysisMetrics
+from streams.analysis.settings import AnalysisSettings
 
-__all__ = ["Analyzer", "AnalyzerStats"]
+__all__ = ["AnalysisService", "AnalysisStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +84,8 @@ def _utcnow() -> datetime:
 
 
 @dataclass
-class AnalyzerStats:
-    """Running totals of one analyzer, for the evaluation harness and logs (metrics carry the same)."""
+class AnalysisStats:
+    """Running totals of one service, for the evaluation harness and logs (metrics carry the same)."""
 
     analyses: int = 0
     llm_requests: int = 0
@@ -109,21 +97,20 @@ class AnalyzerStats:
     grounding_removals: int = 0
     offline: Counter[str] = field(default_factory=Counter)
 
+    def usage_since(self, before: AnalysisStats) -> Usage:
+        """What was used between the snapshot ``before`` (:meth:`snapshot`) and now."""
+        return Usage(
+            llm_requests=self.llm_requests - before.llm_requests,
+            validation_failures=self.validation_failures - before.validation_failures,
+            cache_hits=self.cache_hits - before.cache_hits,
+            tokens=(self.input_tokens + self.output_tokens) - (before.input_tokens + before.output_tokens),
+            cost_usd=self.cost_usd - before.cost_usd,
+            offline_fallbacks=dict(self.offline - before.offline),
+        )
 
-@dataclass
-class _Prepared:
-    scored: ScoredAlert
-    facts: AlertFacts
-    playbook: Playbook | None
-    passages: list[Passage]
-    redactor: Redactor
-    rendered: RenderedPrompt
-    approval: str
-    justification: str
-
-
-def _visible(text: str) -> str:
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs"))
+    def snapshot(self) -> AnalysisStats:
+        """A copy of the totals as they are now."""
+        return AnalysisStats(**{**vars(self), "offline": Counter(self.offline)})
 
 
 def _failure_reason(exc: ConnectorError) -> str:
@@ -138,41 +125,41 @@ def _failure_reason(exc: ConnectorError) -> str:
     return "llm_error"
 
 
-class Analyzer:
-    """Turns scored alerts into analyses; one per worker process.
+class AnalysisService:
+    """Turns scored alerts into analyses; one per analysis worker process.
 
-    ``llm_client`` is the LLM seam (tests pass an :class:`~connectors.llm.client.LlmClient` over the
-    simulator, or a fake); without one and with ``settings.llm`` set, a client is created from the
-    settings and closed by :meth:`aclose`. Prompts, playbooks and the knowledge base default to the
-    shipped ones, loaded (and the prompt lock verified) here, once.
+    ``llm_client`` is the completion port (tests pass an :class:`~connectors.llm.client.LlmClient`
+    over the simulator, or a fake); without one and with ``settings.llm`` set, a client is created
+    from the settings and closed by :meth:`aclose`. Prompts, playbooks and the knowledge base default
+    to the shipped ones, read (and the prompt lock verified) here, once. ``now``, ``monotonic``,
+    ``wall_clock`` and ``sleep`` are the clocks and the sleep; tests pass fakes.
     """
 
     def __init__(
         self,
-        settings: AnalyzerSettings,
+        settings: AnalysisSettings,
         *,
         llm_client: CompletionClient | None = None,
         prompts: PromptRegistry | None = None,
         playbooks: PlaybookLibrary | None = None,
         knowledge: KnowledgeBase | None = None,
-        metrics: AnalyzerMetrics | None = None,
+        metrics: AnalysisMetrics | None = None,
         now: Callable[[], datetime] = _utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
-        self.prompt = (prompts or PromptRegistry.load()).get(settings.prompt_id, settings.prompt_version)
-        self.playbooks = playbooks or PlaybookLibrary.load()
-        self.knowledge = knowledge or KnowledgeBase.load()
-        self.metrics = metrics or AnalyzerMetrics.default()
+        self.prompt = (prompts or load_prompt_registry()).get(settings.prompt_id, settings.prompt_version)
+        self.playbooks = playbooks or load_playbooks()
+        self.knowledge = knowledge or load_knowledge_base()
+        self.metrics = metrics or AnalysisMetrics.default()
         self.gate = AnalysisGate(settings)
         self.cache = AnalysisCache(settings.cache_max_entries, settings.cache_ttl_s, clock=monotonic)
         self.bucket = TokenBucket(settings.rate_per_s, settings.rate_burst, clock=monotonic, sleep=sleep)
         self.budget = TokenBudget(settings.tokens_per_hour, settings.tokens_per_day, clock=wall_clock)
-        self.stats = AnalyzerStats()
+        self.stats = AnalysisStats()
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
-        self._offline = OfflineAnalyser()
         self._now = now
         self._llm: LlmAnalyser | None = None
         if settings.llm is not None:
@@ -180,7 +167,7 @@ class Analyzer:
                                     on_invalid=self._count_invalid)
 
     async def aclose(self) -> None:
-        """Close the LLM client if this analyzer created it."""
+        """Close the LLM client if this service created it."""
         if self._llm is not None:
             await self._llm.aclose()
 
@@ -196,7 +183,8 @@ class Analyzer:
         Raises only :class:`AnalysisFailedError`, and only with ``dead_letter_invalid_output``.
         """
         self.stats.analyses += 1
-        prep = self._prepare(scored)
+        prep = prepare(scored, self.prompt, self.playbooks, self.knowledge,
+                       retrieval_k=self.settings.retrieval_k, retrieval_min_score=self.settings.retrieval_min_score)
         if self._llm is None or self.settings.llm is None:
             return self._fallback(prep, "not_configured")
         if not self.gate.should_analyse(scored):
@@ -210,9 +198,7 @@ class Analyzer:
             self.metrics.cache_hits.inc()
             self.stats.cache_hits += 1
             report = self._ground(instantiate(cached.draft, prep.facts), prep, Analyser.LLM)
-            note = Evidence(claim="Reused the grounded analysis of an alike finding (same policy and configuration"
-                            " shape), re-grounded with this alert's identifiers", source="cache", reference=key[:16])
-            return self._assemble(prep, report, Analyser.LLM, model=cached.model, extra=[note])
+            return self._assemble(prep, report, Analyser.LLM, model=cached.model, extra=[cache_note(key)])
         estimate = estimate_tokens(prep.rendered.messages, self.settings.llm.max_output_tokens)
         if not self.budget.reserve(estimate):
             self.metrics.budget_exhausted.inc()
@@ -256,41 +242,8 @@ class Analyzer:
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def _prepare(self, scored: ScoredAlert) -> _Prepared:
-        priority = priority_for(scored)
-        facts = build_facts(scored, priority)
-        alert = scored.alert
-        playbook = self.playbooks.match(alert)
-        passages: list[Passage] = []
-        if self.settings.retrieval_k:
-            query = " ".join([alert.policy_name, alert.policy_type, alert.resource.resource_type,
-                              playbook.title if playbook else "", alert.description[:300]])
-            passages = [s.passage for s in self.knowledge.search(
-                query, k=self.settings.retrieval_k, min_score=self.settings.retrieval_min_score)]
-        for ref in playbook.references if playbook else []:
-            passage = self.knowledge.get(ref)
-            if passage is not None and passage not in passages:
-                passages.append(passage)
-        subs = (alert.resource.account_id,) if alert.resource.cloud is Cloud.AZURE else ()
-        redactor = Redactor(known_subscriptions=subs)
-        rendered = self.prompt.render(
-            alert_data=fence_json(redacted_data(facts, redactor)),
-            passages=fence_json([{"id": p.id, "title": p.title, "heading": p.heading,
-                                  "text": redactor.redact(p.text)} for p in passages]),
-            priority=priority.value, tier=scored.tier.value, score=str(scored.score),
-        )
-        approval = approval_path_for(alert.enrichment.environment, playbook)
-        return _Prepared(scored, facts, playbook, passages, redactor, rendered, approval,
-                         justification_for(scored, priority))
-
-    def _ground(self, draft: LlmAnalysisDraft, prep: _Prepared, analyser: Analyser) -> GroundingReport:
-        # What an analysis says is what a reader sees: no zero-width, bidi or tag characters from
-        # alert text (they hide instructions from people and from the checks alike).
-        draft = map_draft_strings(draft, _visible)
-        ids = {p.id for p in prep.passages}
-        if prep.playbook is not None:
-            ids.add(f"playbook:{prep.playbook.id}")
-        report = ground(draft, prep.facts, passage_ids=ids, justification=prep.justification)
+    def _ground(self, draft: LlmAnalysisDraft, prep: PreparedAlert, analyser: Analyser) -> GroundingReport:
+        report = ground_draft(draft, prep)
         if report.removed:
             self.metrics.grounding_removals.labels(analyser.value).inc(report.removed)
             self.stats.grounding_removals += report.removed
@@ -298,65 +251,19 @@ class Analyzer:
                         prep.scored.alert.alert_id, analyser.value, report.removed, report.core_grounded)
         return report
 
-    def _fallback(self, prep: _Prepared, reason: str) -> Analysis:
+    def _fallback(self, prep: PreparedAlert, reason: str) -> Analysis:
         self.metrics.offline_fallbacks.labels(reason).inc()
         self.stats.offline[reason] += 1
-        draft = self._offline.draft(prep.facts, prep.playbook, prep.passages)
-        report = self._ground(draft, prep, Analyser.OFFLINE)
-        note = Evidence(claim=f"Written by the offline playbook analyser ({reason})", source="analyser", reference=reason)
-        return self._assemble(prep, report, Analyser.OFFLINE, model="", extra=[note], offline_reason=reason)
+        report = self._ground(offline_draft(prep), prep, Analyser.OFFLINE)
+        return self._assemble(prep, report, Analyser.OFFLINE, model="", extra=[offline_note(reason)],
+                              offline_reason=reason)
 
-    def _assemble(
-        self,
-        prep: _Prepared,
-        report: GroundingReport,
-        analyser: Analyser,
-        *,
-        model: str,
-        extra: list[Evidence] | None = None,
-        offline_reason: str = "",
-    ) -> Analysis:
-        draft, scored = report.draft, prep.scored
-        summary = draft.summary or "No grounded summary could be written for this finding; see the evidence notes."
-        if analyser is Analyser.OFFLINE:
-            summary = f"{offline_label(offline_reason)} {summary}"
-            pb = prep.playbook
-            prompt_id, prompt_version = (f"offline:{pb.id}", str(pb.version)) if pb else ("offline", "0")
-            canonical = json.dumps({"facts": prep.facts.data, "playbook": prompt_id, "version": prompt_version,
-                                    "passages": [p.id for p in prep.passages]}, sort_keys=True, ensure_ascii=False)
-            input_hash = hashlib.sha256(canonical.encode()).hexdigest()
-        else:
-            prompt_id, prompt_version, input_hash = self.prompt.id, self.prompt.version, prep.rendered.input_hash
-        evidence = [Evidence(claim=e.claim, source=e.source, reference=e.reference) for e in draft.evidence]
-        analysis = Analysis(
-            alert_id=scored.alert.alert_id,
-            incident_id=scored.incident_id,
-            asset_id=scored.alert.resource.asset_id,
-            summary=summary,
-            business_impact=draft.business_impact,
-            root_cause=draft.root_cause,
-            priority=prep.facts.priority,
-            priority_justification=draft.priority_justification or prep.justification,
-            recommended_actions=list(draft.recommended_actions),
-            remediation_steps=[RemediationStep(order=i, description=s.description, command=s.command,
-                                               iac_snippet=s.iac_snippet)
-                               for i, s in enumerate(draft.remediation_steps, start=1)],
-            approval_path=prep.approval,
-            confidence=report.confidence,
-            evidence=evidence + report.notes + (extra or []),
-            outcome=AnalysisOutcome.ANALYSED if report.core_grounded else AnalysisOutcome.INSUFFICIENT_EVIDENCE,
-            analyser=analyser,
-            model=model,
-            prompt_id=prompt_id,
-            prompt_version=prompt_version,
-            input_hash=input_hash,
-            created_at=self._now(),
-        )
-        # Every text field leaves for tickets, chat and the SIEM: no secret from the alert (an
-        # offline template quotes its description, a model may echo one) survives into it.
-        analysis = redact_model(analysis)
+    def _assemble(self, prep: PreparedAlert, report: GroundingReport, analyser: Analyser, *, model: str,
+                  extra: list[Evidence] | None = None, offline_reason: str = "") -> Analysis:
+        analysis = assemble(prep, report, analyser, prompt=self.prompt, model=model, created_at=self._now(),
+                            extra=extra, offline_reason=offline_reason)
         logger.info("analysed alert_id=%s analyser=%s outcome=%s priority=%s confidence=%.2f steps=%d",
-                    scored.alert.alert_id, analyser.value, analysis.outcome.value, analysis.priority.value,
+                    prep.scored.alert.alert_id, analyser.value, analysis.outcome.value, analysis.priority.value,
                     analysis.confidence, len(analysis.remediation_steps))
         return analysis
 

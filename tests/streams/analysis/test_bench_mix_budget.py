@@ -7,17 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.feeds.store import load_default_feeds
 from connectors.llm.simulator import LlmSimulator
 from connectors.prisma.simulator.traffic import raw_alert_stream
-from processors.analyze import Analyzer
 from processors.enrich import EnrichmentContext
-from processors.enrich.feeds import load_default_feeds
 from processors.errors import InvalidRecordError
 from processors.models import RiskTier, ScoredAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
 from processors.records import Analyser
-from processors.score import load_scoring_policy
+from streams.analysis import AnalysisService
 from streams.analysis import AnalysisStageSettings
+from streams.static_inputs import load_scoring_policy
 
 
 def _scored(n: int) -> list[ScoredAlert]:
@@ -40,19 +40,19 @@ def _scored(n: int) -> list[ScoredAlert]:
 
 
 async def test_llm_calls_stay_under_ten_per_thousand_raw_alerts_and_the_top_tier_is_all_analysed(
-    make_analyzer: Callable[..., Analyzer], sim: LlmSimulator,
+    make_service: Callable[..., AnalysisService], sim: LlmSimulator,
 ) -> None:
     raw_count = 5000
     scored = _scored(raw_count)
     defaults = AnalysisStageSettings()  # the stage's shipped gates: analyse medium+, LLM for the top of critical
-    analyzer = make_analyzer(llm=True, min_tier=defaults.min_tier, llm_min_tier=defaults.llm_min_tier,
+    service = make_service(llm=True, min_tier=defaults.min_tier, llm_min_tier=defaults.llm_min_tier,
                              llm_min_score=defaults.llm_min_score)
     top = [s for s in scored if s.tier is RiskTier.CRITICAL and s.alert.status.value == "open"]
     assert top, "the mix has top-tier alerts"
     analysed = {}
     for s in scored:
-        if analyzer.should_analyse(s):
-            analysed[(s.alert.alert_id, s.update_kind)] = await analyzer.analyse(s)
+        if service.should_analyse(s):
+            analysed[(s.alert.alert_id, s.update_kind)] = await service.analyse(s)
     for s in top:
         assert (s.alert.alert_id, s.update_kind) in analysed
     llm_written = sum(1 for a in analysed.values() if a.analyser is Analyser.LLM)

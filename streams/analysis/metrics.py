@@ -1,6 +1,6 @@
 """Prometheus metrics of the analysis stage (``prismaflow_llm_*``).
 
-One :class:`AnalyzerMetrics` per registry: the worker uses :meth:`AnalyzerMetrics.default` (the
+One :class:`AnalysisMetrics` per registry: the analysis worker uses :meth:`AnalysisMetrics.default` (the
 process-wide registry, created once); tests pass their own ``CollectorRegistry``. Labels are of low
 cardinality (outcome, direction, reason), never an alert id.
 """
@@ -11,13 +11,13 @@ import threading
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
-__all__ = ["AnalyzerMetrics"]
+__all__ = ["AnalysisMetrics"]
 
 _LOCK = threading.Lock()
-_DEFAULT: AnalyzerMetrics | None = None
+_DEFAULT: AnalysisMetrics | None = None
 
 
-class AnalyzerMetrics:
+class AnalysisMetrics:
     """Counters and the latency histogram of LLM use, caching, budget and offline fallbacks."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -45,7 +45,7 @@ class AnalyzerMetrics:
         )
 
     @classmethod
-    def default(cls) -> AnalyzerMetrics:
+    def default(cls) -> AnalysisMetrics:
         """The metrics on the process-wide registry (what the worker's /metrics serves), created once."""
         global _DEFAULT
         with _LOCK:

@@ -1,0 +1,31 @@
+"""The analysis stage has one settings model: the environment binding takes its defaults from it."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from processors.models import RiskTier
+from streams.analysis import AnalysisSettings, AnalysisStageSettings
+
+
+def test_the_llm_gate_defaults_to_what_the_readme_documents() -> None:
+    defaults = AnalysisSettings()
+    assert (defaults.min_tier, defaults.llm_min_tier, defaults.llm_min_score) == (RiskTier.MEDIUM, RiskTier.CRITICAL, 95)
+
+
+def test_the_environment_binding_shares_every_default_with_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MIN_TIER", "LLM_MIN_TIER", "LLM_MIN_SCORE", "TOKENS_PER_HOUR", "TOKENS_PER_DAY", "MAX_CONCURRENCY",
+                 "API_KEY"):
+        monkeypatch.delenv(f"PRISMAFLOW_LLM_{name}", raising=False)
+
+    assert AnalysisStageSettings().analysis_settings() == AnalysisSettings()
+
+
+def test_an_api_key_configures_the_llm_and_set_values_reach_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_LLM_LLM_MIN_SCORE", "80")
+
+    settings = AnalysisStageSettings(api_key=SecretStr("k"), model="m").analysis_settings()
+
+    assert settings.llm is not None and settings.llm.model == "m"
+    assert settings.llm_min_score == 80 and settings.llm_min_tier is RiskTier.CRITICAL
