@@ -8,18 +8,16 @@ from typing import Any
 __all__ = ["RouteStats"]
 
 
-class RouteStats:
+class RouteStats(dict[str, dict[str, Any]]):
     """Calls and answers per route, keyed as the simulator names its routes (``"METHOD /template"``).
 
-    Each entry is ``{"calls": n, "statuses": {"200": n, ...}}``; a simulator may keep further
-    tallies beside ``statuses`` (Splunk HEC counts its reply ``codes``).
+    A plain mapping of route to ``{"calls": n, "statuses": {"200": n, ...}}``, so a test reads
+    ``sim.stats["POST /issue"]["calls"]``; a simulator may keep further tallies beside
+    ``statuses`` (Splunk HEC counts its reply ``codes``).
     """
 
-    def __init__(self) -> None:
-        self.routes: dict[str, dict[str, Any]] = {}
-
     def _entry(self, key: str) -> dict[str, Any]:
-        return self.routes.setdefault(key, {"calls": 0, "statuses": {}})
+        return self.setdefault(key, {"calls": 0, "statuses": {}})
 
     def call(self, key: str) -> None:
         self._entry(key)["calls"] += 1
@@ -33,18 +31,18 @@ class RouteStats:
         counts[str(value)] = counts.get(str(value), 0) + 1
 
     def calls(self, key: str) -> int:
-        return int(self.routes.get(key, {}).get("calls", 0))
+        return int(self.get(key, {}).get("calls", 0))
 
     def call_counts(self) -> Counter[str]:
         """Calls per route (zero for a route never called)."""
-        return Counter({key: int(entry["calls"]) for key, entry in self.routes.items()})
+        return Counter({key: int(entry["calls"]) for key, entry in self.items()})
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Answers per route and status code."""
-        return {key: dict(entry["statuses"]) for key, entry in self.routes.items()}
+        return {key: dict(entry["statuses"]) for key, entry in self.items()}
 
     def reset(self) -> None:
-        self.routes = {}
+        self.clear()
 
     def as_json(self) -> dict[str, Any]:
-        return {"routes": self.routes}
+        return {"routes": dict(self)}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, SecretStr
 
 from connectors.base import RetryPolicy
 from connectors.slack.client import ChatKind, ChatWebhookClient, ChatWebhookSettings
-from connectors.slack.simulator import ChatWebhookSimulator, SimFault
+from connectors.slack.simulator import ChatWebhookSimulator, Fault
 from processors.models import AlertStatus, RiskTier, ScoredAlert
 from processors.records import DeadLetter, TicketState, Tracker
 from processors.tickets import fingerprint
@@ -134,7 +134,7 @@ def test_teams_gets_an_adaptive_card_and_a_refused_body_is_dead_lettered(
     serde, sim = AvroSerde(), ChatWebhookSimulator(rate_per_s=None)
     records, due = _stream()
     expect = _produce_all(kafka, serde, prefix, records)
-    sim.faults.append(SimFault(target="teams", status=400, body="bad request", count=1))
+    sim.faults.append(Fault(kind="answer", route="teams", status=400, body="bad request", count=1))
     run_sink(kafka, serde, _sink(sim, kafka, serde, prefix, kind=ChatKind.TEAMS, audit=False),
              group=unique_name("chat"), dlq_topic=prefix + DLQ.name, expect=expect)
 
