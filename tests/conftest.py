@@ -2,7 +2,7 @@
 
 The ``kafka_bootstrap`` fixture yields the bootstrap servers of a real Apache Kafka broker, found in
 this order: ``KAFKA_BOOTSTRAP_SERVERS`` when set; a testcontainers ``apache/kafka`` container when a
-Docker engine answers; else the project's own launcher (``streams.broker.LocalBroker``) on free ports
+Docker engine answers; else the project's own launcher (``streams.devtools.broker.LocalBroker``) on free ports
 in a temporary folder. Broker tests are never skipped: if none of the three works, they fail.
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from streams.registry import LocalSchemaRegistry
+    from streams.devtools.registry import LocalSchemaRegistry
 
 _BROKER_INFO: dict[str, str] = {}
 
@@ -55,7 +55,7 @@ def _docker_engine_answers() -> bool:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap servers of a real Kafka broker for the whole test session."""
-    from streams.broker import wait_for_metadata
+    from streams.devtools.broker import wait_for_metadata
 
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
@@ -74,7 +74,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             _BROKER_INFO.update(kind=f"testcontainers {image}", bootstrap=bootstrap)
             yield bootstrap
         return
-    from streams.broker import LocalBroker
+    from streams.devtools.broker import LocalBroker
     from streams.settings import BrokerSettings
 
     home = tmp_path_factory.mktemp("kafka")
@@ -98,7 +98,7 @@ def schema_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS
     Built once from Maven Central into ``.prismaflow/registry/build`` (shared with the CLI), then
     started on a free port; never mocked.
     """
-    from streams.registry import LocalSchemaRegistry
+    from streams.devtools.registry import LocalSchemaRegistry
 
     install_dir = Path(__file__).resolve().parents[1] / ".prismaflow" / "registry" / "build"
     registry = LocalSchemaRegistry(tmp_path_factory.mktemp("registry"), _free_port(), install_dir=install_dir)

@@ -10,7 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from schemas import SCHEMA_NAMES
-from streams.registry import LocalSchemaRegistry
+from streams.devtools.registry import LocalSchemaRegistry
 from streams.serde import AvroSerde, SerdeSettings
 from tests.factories import FACTORIES
 

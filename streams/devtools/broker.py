@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processors.errors import BrokerError, ConfigurationError
-from streams.local_process import pid_alive, port_open
+from streams.devtools.local_process import pid_alive, port_open
 from streams.settings import BrokerSettings
 
 __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]

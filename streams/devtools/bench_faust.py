@@ -1,6 +1,6 @@
 """The faust-streaming passthrough of ``prismaflow bench``: one agent copying raw bytes between topics.
 
-Run by :mod:`streams.bench` as ``python -m streams.bench_faust --bootstrap ... --source ... --dest ...
+Run by :mod:`streams.devtools.bench` as ``python -m streams.devtools.bench_faust --bootstrap ... --source ... --dest ...
 --count N``; it prints one JSON line (``messages``, ``elapsed_s``, ``msgs_per_s``, from the first
 message read to the producer flushed after the ``N``-th) and then keeps running until the bench
 stops it (SIGTERM), so faust's own shutdown is not timed. It exists to put a measured number on the
@@ -26,7 +26,7 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     import faust
 
-    parser = argparse.ArgumentParser(prog="python -m streams.bench_faust")
+    parser = argparse.ArgumentParser(prog="python -m streams.devtools.bench_faust")
     for option in ("--bootstrap", "--source", "--dest", "--app-id", "--datadir"):
         parser.add_argument(option, required=True)
     parser.add_argument("--count", type=int, required=True)

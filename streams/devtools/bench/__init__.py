@@ -18,7 +18,7 @@ on free ports in a temporary folder, stopped at the end), under a fresh topic pr
    consumer on the scored topic takes receive time minus ``alert.ingested_at`` per scored alert.
 3. **Transport limit.** The same raw messages copied, bytes untouched, by a plain confluent-kafka
    consume-and-produce loop, by the same loop with one transaction per batch (what our exactly-once
-   workers pay), and by a faust-streaming agent (:mod:`streams.bench_faust`), each a subprocess.
+   workers pay), and by a faust-streaming agent (:mod:`streams.devtools.bench_faust`), each a subprocess.
 
 Peak RSS is the kernel's high-water mark (``VmHWM``) of each process, broker included. A failure of
 the broker or a worker raises :class:`~processors.errors.BrokerError` with the tail of its log.
@@ -26,8 +26,8 @@ the broker or a worker raises :class:`~processors.errors.BrokerError` with the t
 
 from __future__ import annotations
 
-from streams.bench.cli import add_arguments, main, register
-from streams.bench.constants import GOALS
-from streams.bench.run import run_bench
+from streams.devtools.bench.cli import add_arguments, main, register
+from streams.devtools.bench.constants import GOALS
+from streams.devtools.bench.run import run_bench
 
 __all__ = ["GOALS", "add_arguments", "main", "register", "run_bench"]

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from processors.errors import BrokerError
-from streams.bench.constants import _LATENCY_SEED_OFFSET, _POLL_S, _WARMUP_S
-from streams.bench.processes import _Child, _progress, _Run
-from streams.bench.traffic import _generate
+from streams.devtools.bench.constants import _LATENCY_SEED_OFFSET, _POLL_S, _WARMUP_S
+from streams.devtools.bench.processes import _Child, _progress, _Run
+from streams.devtools.bench.traffic import _generate
 
 # --- the throughput phase ------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ def _start_workers(run: _Run, args: argparse.Namespace, stage: str, count: int) 
             argv += ["-m", "cProfile", "-o", str(args.profile_dir.resolve() / f"{name}.prof")]
         if args.producer_override or args.consumer_override:
             # The bench's own entry patches the overrides into the worker's options, then runs it.
-            argv += ["-m", "streams.bench", "worker", stage, "--overrides",
+            argv += ["-m", "streams.devtools.bench", "worker", stage, "--overrides",
                      json.dumps({"producer": _overrides(args.producer_override),
                                  "consumer": _overrides(args.consumer_override)})]
         else:
@@ -129,7 +129,7 @@ def _throughput(run: _Run, args: argparse.Namespace,
     Fused: one ``core`` stage, raw → scored. Split: ``normalise`` (raw → alerts) and ``score``
     (alerts → scored).
     """
-    from streams.bench.traffic import _load
+    from streams.devtools.bench.traffic import _load
     from streams.topics import ALERTS, RAW_ALERTS
 
     if args.topology == "fused":
@@ -364,11 +364,11 @@ def _passthrough(run: _Run, mode: str, source: str, dest: str, stops: dict[int, 
                  max_batch: int, producer_overrides: dict[str, str] | None = None) -> dict[str, Any]:
     name = f"passthrough-{mode}"
     if mode == "faust":
-        argv = [sys.executable, "-m", "streams.bench_faust", "--bootstrap", run.bootstrap, "--source", source,
+        argv = [sys.executable, "-m", "streams.devtools.bench_faust", "--bootstrap", run.bootstrap, "--source", source,
                 "--dest", dest, "--count", str(sum(stops.values())), "--app-id", f"{run.prefix}faust",
                 "--datadir", str(run.workdir / "faust")]
     else:
-        argv = [sys.executable, "-m", "streams.bench", "passthrough", "--bootstrap", run.bootstrap,
+        argv = [sys.executable, "-m", "streams.devtools.bench", "passthrough", "--bootstrap", run.bootstrap,
                 "--mode", mode, "--source", source, "--dest", dest, "--group", f"{run.prefix}{name}",
                 "--stops", json.dumps(stops), "--compression", compression, "--max-batch", str(max_batch),
                 "--producer-overrides", json.dumps(producer_overrides or {})]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.chaos import QUICK, run_campaign
-from streams.chaos.campaign import format_table
+from streams.devtools.chaos import QUICK, run_campaign
+from streams.devtools.chaos.campaign import format_table
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

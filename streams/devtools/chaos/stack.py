@@ -100,7 +100,7 @@ class ChaosStack:
     """A broker, the Jira (and, with ``poll``, Prisma Cloud) simulator and the chosen processes."""
 
     def __init__(self, home: Path, processes: Sequence[str]) -> None:
-        from streams.broker import LocalBroker
+        from streams.devtools.broker import LocalBroker
 
         self.home = home
         home.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import argparse
 import dataclasses
 import shutil
 
-from streams.chaos.campaign import FULL, QUICK, CampaignReport, format_table, run_campaign, save
+from streams.devtools.chaos.campaign import FULL, QUICK, CampaignReport, format_table, run_campaign, save
 from streams.settings import default_home
 
 __all__ = ["add_arguments", "run_chaos", "run_campaign", "CampaignReport", "QUICK", "FULL"]

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.chaos.load import WebhookLoad
-from streams.chaos.stack import WEBHOOK_TOKEN, ChaosStack
+from streams.devtools.chaos.load import WebhookLoad
+from streams.devtools.chaos.stack import WEBHOOK_TOKEN, ChaosStack
 
 __all__ = ["CampaignPlan", "CampaignReport", "FaultRow", "run_campaign", "format_table", "QUICK", "FULL"]
 

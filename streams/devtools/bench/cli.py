@@ -1,4 +1,4 @@
-"""Options and entry points of the benchmark (``prismaflow bench``, ``python -m streams.bench``)."""
+"""Options and entry points of the benchmark (``prismaflow bench``, ``python -m streams.devtools.bench``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from streams.bench.run import run_bench
+from streams.devtools.bench.run import run_bench
 
 # --- options -------------------------------------------------------------------------------------
 
@@ -62,13 +62,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _passthrough_main(argv: Sequence[str]) -> int:
-    """``python -m streams.bench passthrough``: copy messages bytes-untouched, print one JSON line."""
+    """``python -m streams.devtools.bench passthrough``: copy messages bytes-untouched, print one JSON line."""
     from confluent_kafka import Consumer, Producer
 
     from streams.publish import producer_config
     from streams.settings import KafkaSettings
 
-    parser = argparse.ArgumentParser(prog="python -m streams.bench passthrough")
+    parser = argparse.ArgumentParser(prog="python -m streams.devtools.bench passthrough")
     for option in ("--bootstrap", "--mode", "--source", "--dest", "--group", "--stops", "--compression"):
         parser.add_argument(option, required=True)
     parser.add_argument("--max-batch", type=int, default=2000)
@@ -127,7 +127,7 @@ def _passthrough_main(argv: Sequence[str]) -> int:
 
 
 def _worker_main(argv: Sequence[str]) -> int:
-    """``python -m streams.bench [-v] worker <stage> --overrides JSON``: ``prismaflow run <stage>`` with
+    """``python -m streams.devtools.bench [-v] worker <stage> --overrides JSON``: ``prismaflow run <stage>`` with
     extra client settings patched into its :class:`~streams.worker.WorkerOptions` (what-if runs only)."""
     import functools
 
@@ -145,13 +145,13 @@ def _worker_main(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.bench [options]`` (the same as ``prismaflow bench``), or the passthrough."""
+    """``python -m streams.devtools.bench [options]`` (the same as ``prismaflow bench``), or the passthrough."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["passthrough"]:
         return _passthrough_main(argv[1:])
     if "worker" in argv[:2]:
         return _worker_main(argv)
-    parser = argparse.ArgumentParser(prog="python -m streams.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m streams.devtools.bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run_bench(parser.parse_args(argv))
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from processors.errors import BrokerError, ConfigurationError
-from streams.local_process import pid_alive, port_open
+from streams.devtools.local_process import pid_alive, port_open
 
 __all__ = [
     "APICURIO_VERSION",

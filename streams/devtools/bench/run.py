@@ -13,10 +13,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, cast
 
-from streams.bench.constants import GOALS
-from streams.bench.phases import _latency, _overrides, _passthrough, _throughput
-from streams.bench.processes import _broker, _Peaks, _progress, _Run, _workdir
-from streams.bench.traffic import _count_committed, _generate, _load
+from streams.devtools.bench.constants import GOALS
+from streams.devtools.bench.phases import _latency, _overrides, _passthrough, _throughput
+from streams.devtools.bench.processes import _broker, _Peaks, _progress, _Run, _workdir
+from streams.devtools.bench.traffic import _count_committed, _generate, _load
 
 # --- the run -------------------------------------------------------------------------------------
 

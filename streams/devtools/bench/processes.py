@@ -140,7 +140,7 @@ class _Run:
 @contextmanager
 def _broker(workdir: Path) -> Iterator[tuple[str, int | None, str]]:
     """Bootstrap servers, broker pid (None when external) and Kafka version of the broker to use."""
-    from streams.broker import LocalBroker, wait_for_metadata
+    from streams.devtools.broker import LocalBroker, wait_for_metadata
     from streams.settings import BrokerSettings, KafkaSettings
 
     kafka = KafkaSettings()

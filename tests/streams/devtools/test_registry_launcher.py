@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from processors.errors import ConfigurationError
-from streams.registry import LocalSchemaRegistry
+from streams.devtools.registry import LocalSchemaRegistry
 
 from tests.conftest import _free_port
 
