@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from confluent_kafka.admin import AdminClient
+
+from streams.settings import KafkaSettings
+from streams.topics import CATALOGUE, create_topics
 
 if TYPE_CHECKING:
     from streams.devtools.registry import LocalSchemaRegistry
@@ -125,6 +129,19 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 def topic_prefix(unique_name: Callable[[str], str]) -> str:
     """A prefix that gives a test its own copy of the topic catalogue (``t.<test>.<id>.prisma.*``)."""
     return unique_name("cat") + "."
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    """Client settings for the session's broker."""
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture
+def catalogue(kafka: KafkaSettings, topic_prefix: str) -> str:
+    """This test's own copy of the topic catalogue, created on the broker; returns its prefix."""
+    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
+    return topic_prefix
 
 
 @pytest.fixture

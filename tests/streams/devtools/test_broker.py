@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from processors.errors import BrokerError, ConfigurationError
-from streams import broker as broker_module
+from streams.devtools import broker as broker_module
 from streams.devtools.broker import LocalBroker
 from streams.settings import BrokerSettings
 from tests.conftest import _free_port
