@@ -32,7 +32,7 @@ __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]
 log = logging.getLogger(__name__)
 
 _MIN_JAVA = 17
-BROKER_POM = Path(__file__).resolve().parents[1] / "deploy" / "broker" / "pom.xml"
+BROKER_POM = Path(__file__).resolve().parents[2] / "deploy" / "broker" / "pom.xml"
 _STOP_GRACE_S = 30.0
 
 

@@ -58,7 +58,7 @@ APICURIO_VERSION: Final = "2.4.2.Final"
 DEFAULT_PORT: Final = 8081
 
 _CCOMPAT_PATH: Final = "/apis/ccompat/v7"
-_PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+_PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 _POM: Final = _PROJECT_ROOT / "deploy" / "registry" / "pom.xml"
 _RUNNER_JAR: Final = "registry-runner.jar"
 _LOG_TAIL_LINES: Final = 40

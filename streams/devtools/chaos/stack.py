@@ -30,7 +30,7 @@ __all__ = ["Supervised", "ChaosStack", "PROCESS_COMMANDS", "WEBHOOK_TOKEN"]
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WEBHOOK_TOKEN = "Bearer chaos-webhook-token"
 
 #: Every long-running process kind, as a deployment starts it.
