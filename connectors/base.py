@@ -30,14 +30,12 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Self
 
 import httpx
 
 from processors.errors import ExternalServiceError
 
 __all__ = [
-    "HttpConnector",
     "AuthenticationError",
     "BadRequestError",
     "ConnectorError",
@@ -361,39 +359,3 @@ async def send_with_retry(
     raise RetriesExhaustedError(
         f"gave up after {policy.max_attempts} attempts", last_error=last, attempts=policy.max_attempts
     ) from last
-
-
-class HttpConnector:
-    """What every HTTP connector client shares: an httpx client, borrowed or owned, and the seams
-    of the retry policy. Use a subclass as ``async with Client(settings) as client: ...``.
-
-    ``client`` is borrowed when given (tests pass one over ``httpx.ASGITransport``) and closed only
-    when this object created it. ``sleep`` and ``rng`` are the retry policy's seams.
-    """
-
-    def __init__(
-        self,
-        *,
-        timeout_s: float,
-        client: httpx.AsyncClient | None,
-        retry: RetryPolicy | None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False)
-        self._retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._rng = rng
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._client.aclose()

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from connectors.base import AuthenticationError, HttpConnector, ResponseFormatError, send_with_retry
+from connectors.base import AuthenticationError, ResponseFormatError, send_with_retry
+from connectors.http_client import HttpConnector
 
 __all__ = ["SessionTokenClient", "expect_dict", "json_body"]
 

@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from connectors.base import (
-    AuthenticationError,
-    ResponseFormatError,
-    RetryPolicy,
-)
+from connectors.base import AuthenticationError, ResponseFormatError
+from connectors.http_client import HttpSeams
 from connectors.prisma._http import SessionTokenClient, expect_dict, json_body
 from connectors.prisma.models import (
     AlertFilter,
@@ -69,22 +65,11 @@ class CspmClient(SessionTokenClient):
     ``sleep`` and ``rng`` are the retry policy's seams.
     """
 
-    def __init__(
-        self,
-        settings: PrismaSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
-                         sleep=sleep, rng=rng)
+    def __init__(self, settings: PrismaSettings, **seams: Unpack[HttpSeams]) -> None:
+        super().__init__(settings, **seams)
         self._settings = settings
         self._base_url = settings.api_url
         self._name = "prisma cspm"
-        self._clock = clock
         self._token: str | None = None
         self._token_at = 0.0
         self._lock = asyncio.Lock()

@@ -72,7 +72,7 @@ def _sink(sim: ChatWebhookSimulator, kafka: KafkaSettings, serde: AvroSerde, cat
     path = f"/services/{sim.slack_path}" if kind is ChatKind.SLACK else sim.teams_path
     settings = ChatWebhookSettings(kind=kind, url=SecretStr(SIM + path),
                                    retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0))
-    client = ChatWebhookClient(settings, httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
+    client = ChatWebhookClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
     writer = AuditWriter(f"{catalogue}sink.chat/0", kafka, serde, topic=catalogue + AUDIT.name) if audit else None
     return ChatSink(settings, kafka, serde, client=client, topic_prefix=catalogue, approval_base_url=APPROVALS,
                     audit=writer)

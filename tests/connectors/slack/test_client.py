@@ -72,14 +72,14 @@ def slack_client(
     settings = ChatWebhookSettings(
         kind=ChatKind.SLACK, url=SecretStr(f"{SLACK_HOST}/services/{path or sim.slack_path}"), retry=_policy()
     )
-    return ChatWebhookClient(settings, http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
+    return ChatWebhookClient(settings, client=http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
 
 
 def teams_client(http: httpx.AsyncClient, sim: ChatWebhookSimulator, sleeps: Sleeps | None = None,
                  sig: str | None = None) -> ChatWebhookClient:
     path = sim.teams_path if sig is None else sim.teams_path.replace(sim.teams_sig, sig)
     settings = ChatWebhookSettings(kind=ChatKind.TEAMS, url=SecretStr(TEAMS_HOST + path), retry=_policy())
-    return ChatWebhookClient(settings, http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
+    return ChatWebhookClient(settings, client=http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
 
 
 def _slack_body() -> dict[str, object]:
@@ -220,7 +220,7 @@ async def test_slack_200_without_ok_is_a_format_error() -> None:
     http, calls = _scripted([httpx.Response(200, text="1")])
     settings = ChatWebhookSettings(kind=ChatKind.SLACK, url=SecretStr(f"{SLACK_HOST}/services/T/B/X"))
     with pytest.raises(ResponseFormatError):
-        await ChatWebhookClient(settings, http).post({"text": "x"})
+        await ChatWebhookClient(settings, client=http).post({"text": "x"})
     assert calls["POST"] == 1
 
 
@@ -232,7 +232,7 @@ async def test_transport_errors_and_legacy_teams_throttling_are_retried() -> Non
     ])
     settings = ChatWebhookSettings(kind=ChatKind.TEAMS, url=SecretStr("https://x.webhook.office.com/webhookb2/abc"), retry=_policy())
     sleeps = Sleeps()
-    await ChatWebhookClient(settings, http, sleep=sleeps, rng=lambda: 0.5).post({"type": "message"})
+    await ChatWebhookClient(settings, client=http, sleep=sleeps, rng=lambda: 0.5).post({"type": "message"})
     assert calls["POST"] == 3 and sleeps.values == [0.5, 1.0]
 
 
@@ -240,7 +240,7 @@ async def test_rate_limit_without_retry_after_gives_up_as_exhausted() -> None:
     http, calls = _scripted([httpx.Response(429, text="rate_limited")] * 3)
     settings = ChatWebhookSettings(kind=ChatKind.SLACK, url=SecretStr(f"{SLACK_HOST}/services/T/B/X"), retry=_policy())
     with pytest.raises(RetriesExhaustedError) as caught:
-        await ChatWebhookClient(settings, http, sleep=Sleeps()).post({"text": "x"})
+        await ChatWebhookClient(settings, client=http, sleep=Sleeps()).post({"text": "x"})
     assert isinstance(caught.value.last_error, RateLimitedError) and calls["POST"] == 3
 
 
