@@ -25,20 +25,8 @@ from pydantic import ValidationError
 
 from connectors.base import ConnectorError, NotFoundError, ResponseFormatError, TransientError, send_with_retry
 from connectors.http_client import HttpConnector, HttpSeams
-from connectors.jira._http import (
-    WorkflowError,
-    auth_header,
-    error_details,
-    jql_string,
-    json_object,
-)
-from connectors.jira.models import (
-    CreatedIssue,
-    IssueDraft,
-    JiraIssue,
-    JiraTransition,
-    SyncProperty,
-)
+from connectors.jira._http import WorkflowError, auth_header, error_details, jql_string, json_object
+from connectors.jira.models import CreatedIssue, IssueDraft, JiraIssue, JiraTransition, SyncProperty
 from connectors.jira.settings import JiraSettings
 
 __all__ = ["ISSUE_FIELDS", "JiraClient", "WorkflowError", "error_details", "jql_string"]

@@ -38,16 +38,8 @@ from typing import Any, Literal, TypedDict
 import httpx2
 import openai
 
-from connectors.base import (
-    AuthenticationError,
-    BadRequestError,
-    ConnectorError,
-    NotFoundError,
-    RateLimitedError,
-    ResponseFormatError,
-    TransientError,
-    UnexpectedStatusError,
-)
+from connectors.base import (AuthenticationError, BadRequestError, ConnectorError, NotFoundError,
+                             RateLimitedError, ResponseFormatError, TransientError, UnexpectedStatusError)
 from connectors.llm.settings import LlmSettings
 
 __all__ = ["ChatMessage", "Completion", "LlmClient", "LlmTimeoutError", "create_openai_client"]

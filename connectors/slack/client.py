@@ -32,15 +32,8 @@ from typing import Any, Unpack
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from connectors.base import (
-    ConnectorError,
-    RateLimitedError,
-    ResponseFormatError,
-    RetriesExhaustedError,
-    RetryPolicy,
-    TransientError,
-    error_for_response,
-)
+from connectors.base import (ConnectorError, RateLimitedError, ResponseFormatError, RetriesExhaustedError,
+                             RetryPolicy, TransientError, error_for_response)
 from connectors.http_client import HttpConnector, HttpSeams
 
 __all__ = ["ChatKind", "ChatWebhookClient", "ChatWebhookSettings"]

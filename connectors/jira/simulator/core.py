@@ -21,15 +21,8 @@ from connectors.jira.simulator.handling import Ctx, Handler, Invalid
 from connectors.jira.simulator.runtime import FAULT_RULES, SimClock, SimConfig, rate_headers
 from connectors.jira.simulator.store import IssueStore, Workflow, default_workflow
 from connectors.jira.simulator.validation import jira_error
-from connectors.simkit import (
-    Fault,
-    Simulator,
-    TokenBucket,
-    basic_credentials,
-    bearer_token,
-    retry_after_header,
-    wait_out,
-)
+from connectors.simkit import (Fault, Simulator, TokenBucket, basic_credentials, bearer_token,
+                               retry_after_header, wait_out)
 
 __all__ = ["Ctx", "Handler", "JiraSimulator"]
 

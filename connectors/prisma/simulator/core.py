@@ -33,15 +33,8 @@ from connectors.prisma.simulator.runtime import (
     TokenStore,
     rate_headers,
 )
-from connectors.simkit import (
-    Fault,
-    Simulator,
-    TokenBucket,
-    basic_credentials,
-    bearer_token,
-    retry_after_header,
-    wait_out,
-)
+from connectors.simkit import (Fault, Simulator, TokenBucket, basic_credentials, bearer_token,
+                               retry_after_header, wait_out)
 
 __all__ = ["PrismaCloudSimulator"]
 

@@ -22,14 +22,8 @@ from connectors.servicenow.simulator import table_api
 from connectors.servicenow.simulator.config import FAULT_RULES, SimConfig, SimUser, failure
 from connectors.servicenow.simulator.oauth import oauth_token
 from connectors.servicenow.simulator.store import RecordStore
-from connectors.simkit import (
-    Fault,
-    Simulator,
-    basic_credentials,
-    bearer_token,
-    retry_after_header,
-    wait_out,
-)
+from connectors.simkit import (Fault, Simulator, basic_credentials, bearer_token, retry_after_header,
+                               wait_out)
 
 __all__ = ["Fault", "ServiceNowSimulator", "SimConfig", "SimUser", "failure"]
 
