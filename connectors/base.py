@@ -30,6 +30,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 import httpx
 
@@ -38,6 +39,7 @@ from processors.errors import ExternalServiceError
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "AsyncClosing",
     "ConnectorError",
     "NotFoundError",
     "RateLimitedError",
@@ -84,6 +86,13 @@ class ConnectorError(ExternalServiceError):
         self.method = method
         self.path = path
         self.body_excerpt = body_excerpt
+
+    @classmethod
+    def about(cls, response: httpx.Response, message: str, *, with_body: bool = False) -> Self:
+        """This error for ``response``: its status, method and path, and with ``with_body`` the
+        first 120 characters of its body."""
+        return cls(message, status_code=response.status_code, method=response.request.method,
+                   path=response.request.url.path, body_excerpt=response.text[:120] if with_body else "")
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -359,3 +368,16 @@ async def send_with_retry(
     raise RetriesExhaustedError(
         f"gave up after {policy.max_attempts} attempts", last_error=last, attempts=policy.max_attempts
     ) from last
+
+
+class AsyncClosing:
+    """``async with`` for a connector client: leaving the block calls :meth:`aclose`."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release what the client holds (connections, an HTTP client it created)."""

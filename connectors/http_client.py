@@ -14,11 +14,11 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, Self, TypedDict
+from typing import Protocol, TypedDict
 
 import httpx
 
-from connectors.base import RetryPolicy
+from connectors.base import AsyncClosing, RetryPolicy
 
 __all__ = ["HttpClientSettings", "HttpConnector", "HttpSeams"]
 
@@ -43,7 +43,7 @@ class HttpSeams(TypedDict, total=False):
     rng: Callable[[], float]
 
 
-class HttpConnector:
+class HttpConnector(AsyncClosing):
     """What every HTTP connector client shares: an httpx client, borrowed or owned, and the seams
     of the retry policy. Use a subclass as ``async with Client(settings) as client: ...``.
 
@@ -71,12 +71,6 @@ class HttpConnector:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""

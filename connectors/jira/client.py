@@ -147,9 +147,7 @@ class JiraClient(HttpConnector):
         try:
             return JiraIssue.from_bean(bean)
         except (KeyError, TypeError, AttributeError, ValidationError) as exc:
-            raise ResponseFormatError("issue without id/fields", status_code=response.status_code,
-                                      method=response.request.method,
-                                      path=response.request.url.path) from exc
+            raise ResponseFormatError.about(response, "issue without id/fields") from exc
 
     async def update_issue(
         self,

@@ -189,9 +189,4 @@ def _total_count(response: httpx.Response) -> int | None:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ResponseFormatError(
-            "Total-Count header is not an integer",
-            status_code=response.status_code,
-            method=response.request.method,
-            path=response.request.url.path,
-        ) from exc
+        raise ResponseFormatError.about(response, "Total-Count header is not an integer") from exc

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Unpack
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -37,12 +37,21 @@ from connectors.prisma.models import (
 )
 from connectors.prisma.settings import PrismaSettings
 
-__all__ = ["CspmClient", "FilterSpec"]
+__all__ = ["AlertQuery", "CspmClient", "FilterSpec"]
 
 logger = logging.getLogger(__name__)
 
 #: Filters as models, or as a mapping ``{"alert.status": "open", "cloud.type": ["aws", "gcp"]}``.
 FilterSpec = Sequence[AlertFilter] | Mapping[str, str | Sequence[str]]
+
+
+class AlertQuery(TypedDict, total=False):
+    """How an alert listing is shaped: ``detailed`` items (default True), ``limit`` per page (default
+    the settings' ``page_size``), ``sort_by`` (default ``("alertTime:asc",)``)."""
+
+    detailed: bool
+    limit: int | None
+    sort_by: Sequence[str]
 
 
 def _filters_json(filters: FilterSpec | None) -> list[dict[str, str]]:
@@ -121,16 +130,9 @@ class CspmClient(SessionTokenClient):
 
     # -- alerts --------------------------------------------------------------------------------
 
-    async def iter_alert_pages(
-        self,
-        filters: FilterSpec | None = None,
-        time_range: TimeRange | None = None,
-        *,
-        detailed: bool = True,
-        limit: int | None = None,
-        sort_by: Sequence[str] = ("alertTime:asc",),
-        page_token: str | None = None,
-    ) -> AsyncIterator[AlertPage]:
+    async def iter_alert_pages(self, filters: FilterSpec | None = None, time_range: TimeRange | None = None,
+                               *, page_token: str | None = None,
+                               **query: Unpack[AlertQuery]) -> AsyncIterator[AlertPage]:
         """``POST /v2/alert`` page by page, following ``nextPageToken``.
 
         Pass a checkpointed ``next_page_token`` as ``page_token`` to resume. The full query is
@@ -140,9 +142,9 @@ class CspmClient(SessionTokenClient):
         body: dict[str, Any] = {
             "filters": _filters_json(filters),
             "timeRange": (time_range or TimeRange.to_now("epoch")).as_json(),
-            "limit": limit or self._settings.page_size,
-            "detailed": detailed,
-            "sortBy": list(sort_by),
+            "limit": query.get("limit") or self._settings.page_size,
+            "detailed": query.get("detailed", True),
+            "sortBy": list(query.get("sort_by", ("alertTime:asc",))),
         }
         token = page_token
         number = 0
@@ -173,19 +175,10 @@ class CspmClient(SessionTokenClient):
                 return
             token, number = next_token, number + 1
 
-    async def list_alerts(
-        self,
-        filters: FilterSpec | None = None,
-        time_range: TimeRange | None = None,
-        *,
-        detailed: bool = True,
-        limit: int | None = None,
-        sort_by: Sequence[str] = ("alertTime:asc",),
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def list_alerts(self, filters: FilterSpec | None = None, time_range: TimeRange | None = None,
+                          **query: Unpack[AlertQuery]) -> AsyncIterator[dict[str, Any]]:
         """Every alert matching ``filters`` and ``time_range``, as raw dicts, across all pages."""
-        async for page in self.iter_alert_pages(
-            filters, time_range, detailed=detailed, limit=limit, sort_by=sort_by
-        ):
+        async for page in self.iter_alert_pages(filters, time_range, **query):
             for item in page.items:
                 yield item
 

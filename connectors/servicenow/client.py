@@ -320,9 +320,7 @@ def _is_policy_refusal(excerpt: str) -> bool:
 
 
 def _format_error(response: httpx.Response, message: str) -> ConnectorError:
-    return ResponseFormatError(message, status_code=response.status_code,
-                               method=response.request.method, path=response.request.url.path,
-                               body_excerpt=response.text[:120])
+    return ResponseFormatError.about(response, message, with_body=True)
 
 
 def _result(response: httpx.Response) -> Any:

@@ -38,7 +38,8 @@ Serve = Callable[[Request], Awaitable[Response]]
 class Simulator:
     """Shared behaviour of the local stand-ins for outside services (see module doc).
 
-    ``clock`` is the simulator's time (epoch or monotonic seconds): timed faults run on it.
+    ``clock`` is the simulator's time (epoch or monotonic seconds): timed faults run on it, and
+    the simulator keeps it as :attr:`clock`.
     ``fault_listing`` says how the fault endpoints answer: the pending faults themselves
     (``"list"``) or how many are pending (``"count"``).
     """
@@ -48,6 +49,7 @@ class Simulator:
     app: Starlette
 
     def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
         self.stats = RouteStats()
         self.fault_book = FaultBook(self.fault_rules, clock)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processors.errors import BrokerError, ConfigurationError
-from streams.devtools.local_process import pid_alive, port_open
+from streams.devtools.local_process import log_tail, pid_alive, port_open
 from streams.settings import BrokerSettings
 
 __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]
@@ -285,11 +285,8 @@ class LocalBroker:
         except BrokerError as exc:
             raise BrokerError(f"{exc}\n{self._log_tail()}") from exc
 
-    def _log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no broker log)"
+    def _log_tail(self) -> str:
+        return log_tail(self.log_file, missing="(no broker log)")
 
     def _write_config(self) -> None:
         s = self.settings

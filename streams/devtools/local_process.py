@@ -1,4 +1,5 @@
-"""Checks the local launchers (Kafka broker, schema registry) share: is a process alive, is a port taken."""
+"""What the local launchers (Kafka broker, schema registry) and the bench share: is a process alive, is a
+port taken, what did a process last log."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-__all__ = ["pid_alive", "port_open"]
+__all__ = ["log_tail", "pid_alive", "port_open"]
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -32,3 +33,13 @@ def pid_alive(pid: int) -> bool:
         return stat.rpartition(")")[2].split()[0] != "Z"
     except (OSError, IndexError):
         return True  # no /proc (not Linux): trust kill(0)
+
+
+def log_tail(path: Path, lines: int = 30, *, missing: str = "(no log)") -> str:
+    """The last ``lines`` lines of a process's log file, for an error message; ``missing`` when
+    it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return missing
+    return "\n".join(text.splitlines()[-lines:])

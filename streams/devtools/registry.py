@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from processors.errors import BrokerError, ConfigurationError
-from streams.devtools.local_process import pid_alive, port_open
+from streams.devtools.local_process import log_tail, pid_alive, port_open
 
 __all__ = [
     "APICURIO_VERSION",
@@ -217,7 +217,7 @@ class LocalSchemaRegistry:
             raise LocalRegistryError(
                 f"building the local schema registry failed (mvn exit status "
                 f"{result.returncode}); full output in {self.install_log_path}:\n"
-                + _tail(self.install_log_path)
+                + log_tail(self.install_log_path, _LOG_TAIL_LINES)
             )
         self._stamp_path.write_text(stamp + "\n", encoding="utf-8")
         return self.runner_jar
@@ -299,7 +299,7 @@ class LocalSchemaRegistry:
                 self._process = None
                 raise LocalRegistryError(
                     f"the local schema registry exited with status {process.returncode} during "
-                    f"start-up; log {self.log_path}:\n" + _tail(self.log_path)
+                    f"start-up; log {self.log_path}:\n" + log_tail(self.log_path, _LOG_TAIL_LINES)
                 )
             if self._answers():
                 return
@@ -307,7 +307,7 @@ class LocalSchemaRegistry:
         self.stop()
         raise LocalRegistryError(
             f"the local schema registry did not answer on {self.url} within {timeout_s:g} s; "
-            f"log {self.log_path}:\n" + _tail(self.log_path)
+            f"log {self.log_path}:\n" + log_tail(self.log_path, _LOG_TAIL_LINES)
         )
 
     def stop(self, grace_s: float = 15.0) -> None:
@@ -396,14 +396,6 @@ class LocalSchemaRegistry:
     def _forget_pid(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()
-
-
-def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _cmdline(pid: int) -> str | None:

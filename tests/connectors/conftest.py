@@ -1,6 +1,6 @@
 """Fixtures every connector's tests share: the simulated clock and an HTTP client on the simulator.
 
-A package's ``conftest.py`` provides ``sim`` (its simulator) and may override ``start_s``; the
+A package's ``conftest.py`` provides ``make_sim`` (or ``sim`` itself) and may override ``start_s``; the
 simulator, the client under test and the test then share one :class:`SimClock`, whose ``sleep``
 the clients get, so backoff, ``Retry-After`` waits and outages cost no wall time and every wait
 is on record in ``clock.sleeps``.
@@ -8,7 +8,7 @@ is on record in ``clock.sleeps``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -33,6 +33,12 @@ def clock(start_s: float) -> SimClock:
 def sleeps(clock: SimClock) -> list[float]:
     """Every wait a client asked for, in order."""
     return clock.sleeps
+
+
+@pytest.fixture
+def sim(make_sim: Callable[[], ASGIApp]) -> ASGIApp:
+    """The package's simulator with its defaults (``make_sim`` builds variants)."""
+    return make_sim()
 
 
 @pytest.fixture

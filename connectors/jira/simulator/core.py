@@ -44,7 +44,7 @@ class JiraSimulator(Simulator):
     def __init__(self, *, config: SimConfig | None = None, clock: SimClock | None = None,
                  workflow: Workflow | None = None) -> None:
         self.config = config or SimConfig()
-        self.clock = clock or SimClock()
+        self.clock: SimClock = clock or SimClock()
         super().__init__(self.clock)
         self.store = IssueStore(self.config.base_url, self.config.projects,
                                 workflow or default_workflow(), self.config.first_issue_id)

@@ -60,7 +60,7 @@ class PrismaCloudSimulator(Simulator):
         n_alerts: int = 500,
     ) -> None:
         self.config = config or SimConfig()
-        self.clock = clock or SimClock()
+        self.clock: SimClock = clock or SimClock()
         super().__init__(self.clock)
         self.estate = estate or generate_estate(seed, n_alerts, now_ms=self.clock.now_ms())
         self.seed = self.estate.seed

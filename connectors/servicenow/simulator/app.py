@@ -44,7 +44,6 @@ class ServiceNowSimulator(Simulator):
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock)
         self.config = config or SimConfig()
-        self.clock = clock
         self.store = RecordStore(clock, require_close_fields=self.config.require_close_fields,
                                  installed=self.config.installed_tables)
         self.oauth_tokens: dict[str, tuple[str, float]] = {}

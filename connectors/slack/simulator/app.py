@@ -66,7 +66,6 @@ class ChatWebhookSimulator(Simulator):
         self.teams_workflow_id = teams_workflow_id
         self.rate_per_s = rate_per_s
         self.burst = burst
-        self.clock = clock
         self.messages: list[dict[str, Any]] = []
         self.render_failures: list[dict[str, Any]] = []
         self._buckets: dict[str, TokenBucket] = {}

@@ -36,7 +36,6 @@ class HecSimulator(Simulator):
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock)
         self.config = config or SimConfig()
-        self.clock = clock
         self.events: list[dict[str, Any]] = []
         self.batches: list[dict[str, Any]] = []
         self._next_ack: dict[str, int] = {}

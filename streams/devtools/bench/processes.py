@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from processors.errors import BrokerError
+from streams.devtools.local_process import log_tail
 
 # --- small helpers -------------------------------------------------------------------------------
 
@@ -71,10 +72,7 @@ class _Child:
     log: Path
 
     def log_tail(self, lines: int = 25) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log, lines)
 
     def check_alive(self) -> None:
         if self.process.poll() is not None:

@@ -36,11 +36,6 @@ def make_sim(clock: SimClock) -> SimFactory:
 
 
 @pytest.fixture
-def sim(make_sim: SimFactory) -> JiraSimulator:
-    return make_sim()
-
-
-@pytest.fixture
 def make_settings() -> SettingsFactory:
     def make(**overrides: Any) -> JiraSettings:
         values: dict[str, Any] = {

@@ -38,11 +38,6 @@ def make_sim(clock: SimClock) -> SimFactory:
 
 
 @pytest.fixture
-def sim(make_sim: SimFactory) -> PrismaCloudSimulator:
-    return make_sim()
-
-
-@pytest.fixture
 def settings() -> PrismaSettings:
     return PrismaSettings(
         api_url=API,

@@ -35,11 +35,6 @@ def make_sim(clock: SimClock) -> SimFactory:
     return make
 
 
-@pytest.fixture
-def sim(make_sim: SimFactory) -> ServiceNowSimulator:
-    return make_sim()
-
-
 def make_settings(**overrides: Any) -> ServiceNowSettings:
     values: dict[str, Any] = {
         "instance_url": INSTANCE,

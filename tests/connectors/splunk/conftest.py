@@ -38,11 +38,6 @@ def make_sim() -> SimFactory:
     return make
 
 
-@pytest.fixture
-def sim(make_sim: SimFactory) -> HecSimulator:
-    return make_sim()
-
-
 def make_settings(**overrides: Any) -> SplunkHecSettings:
     values: dict[str, Any] = {
         "url": HEC,
