@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import CATALOGUE, create_topics
 
@@ -142,6 +143,12 @@ def catalogue(kafka: KafkaSettings, topic_prefix: str) -> str:
     """This test's own copy of the topic catalogue, created on the broker; returns its prefix."""
     create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
     return topic_prefix
+
+
+@pytest.fixture
+def serde() -> AvroSerde:
+    """The Avro serde without a registry (single-object encoding), as the pipeline runs by default."""
+    return AvroSerde()
 
 
 @pytest.fixture

@@ -27,17 +27,10 @@ import httpx
 from connectors.base import AuthenticationError, ResponseFormatError
 from connectors.http_client import HttpSeams
 from connectors.prisma._http import SessionTokenClient, expect_dict, json_body
-from connectors.prisma.models import (
-    AlertFilter,
-    AlertPage,
-    LoginResponse,
-    RemediationCli,
-    SearchPage,
-    TimeRange,
-)
+from connectors.prisma.models import AlertFilter, AlertPage, LoginResponse, RemediationCli, SearchPage, TimeRange
 from connectors.prisma.settings import PrismaSettings
 
-__all__ = ["AlertQuery", "CspmClient", "FilterSpec"]
+__all__ = ["AlertQuery", "CspmClient", "FilterSpec", "SearchQuery"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +45,14 @@ class AlertQuery(TypedDict, total=False):
     detailed: bool
     limit: int | None
     sort_by: Sequence[str]
+
+
+class SearchQuery(TypedDict, total=False):
+    """How an RQL config search is paged: ``limit`` rows per page (default 100), and whether each
+    row carries the resource's JSON (``with_resource_json``, default True)."""
+
+    limit: int
+    with_resource_json: bool
 
 
 def _filters_json(filters: FilterSpec | None) -> list[dict[str, str]]:
@@ -246,18 +247,13 @@ class CspmClient(SessionTokenClient):
         response = await self._call("POST", "/resource", json={"rrn": rrn})
         return expect_dict(json_body(response), response)
 
-    async def iter_search_config_pages(
-        self,
-        rql: str,
-        time_range: TimeRange | None = None,
-        *,
-        limit: int = 100,
-        with_resource_json: bool = True,
-    ) -> AsyncIterator[SearchPage]:
+    async def iter_search_config_pages(self, rql: str, time_range: TimeRange | None = None,
+                                       **query: Unpack[SearchQuery]) -> AsyncIterator[SearchPage]:
         """``POST /search/config`` then ``POST /search/config/page`` until no token is left.
 
         Invalid or unsupported RQL raises :class:`connectors.base.BadRequestError`.
         """
+        limit, with_resource_json = query.get("limit", 100), query.get("with_resource_json", True)
         body: dict[str, Any] = {
             "query": rql,
             "timeRange": (time_range or TimeRange.to_now()).as_json(),
@@ -286,17 +282,9 @@ class CspmClient(SessionTokenClient):
             response = await self._call("POST", "/search/config/page", json=page_body)
             data = expect_dict(json_body(response), response)
 
-    async def search_config(
-        self,
-        rql: str,
-        time_range: TimeRange | None = None,
-        *,
-        limit: int = 100,
-        with_resource_json: bool = True,
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def search_config(self, rql: str, time_range: TimeRange | None = None,
+                            **query: Unpack[SearchQuery]) -> AsyncIterator[dict[str, Any]]:
         """Every resource an RQL ``config from cloud.resource ...`` query matches."""
-        async for page in self.iter_search_config_pages(
-            rql, time_range, limit=limit, with_resource_json=with_resource_json
-        ):
+        async for page in self.iter_search_config_pages(rql, time_range, **query):
             for item in page.items:
                 yield item

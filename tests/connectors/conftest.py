@@ -19,7 +19,7 @@ from connectors.simkit import SimClock
 
 @pytest.fixture
 def start_s() -> float:
-    """Where the simulated clock starts (epoch seconds)."""
+    """Where the simulated clock starts (epoch seconds; 2024-06-10T09:00:00Z unless a package says)."""
     return 1_718_010_000.0
 
 

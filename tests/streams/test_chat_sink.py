@@ -83,18 +83,21 @@ def _buttons(body: dict[str, Any]) -> dict[str, str]:
     return {e["action_id"]: e["url"] for block in actions for e in block["elements"]}
 
 
-def _produce_all(kafka: KafkaSettings, serde: AvroSerde, catalogue: str, records: list[ScoredAlert]) -> dict[str, int]:
+def _produce_stream(kafka: KafkaSettings, serde: AvroSerde,
+                    catalogue: str) -> tuple[list[ScoredAlert], dict[str, str], dict[str, int]]:
+    """Write :func:`_stream`'s records and tickets to the catalogue; returns the records, the
+    notifications due and how many records each topic got (what the sink must commit)."""
+    records, due = _stream()
     produce_models(kafka, serde, catalogue + TICKETS.name, _tickets(records))
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(r.alert.resource.asset_id, r) for r in records])
-    return {catalogue + SCORED_ALERTS.name: len(records), catalogue + TICKETS.name: 1}
+    return records, due, {catalogue + SCORED_ALERTS.name: len(records), catalogue + TICKETS.name: 1}
 
 
 def test_only_top_tier_once_per_fingerprint_with_ticket_and_approval_links_and_not_again_after_a_restart(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde, sim = AvroSerde(), ChatWebhookSimulator(rate_per_s=None)
-    records, due = _stream()
-    expect = _produce_all(kafka, serde, catalogue, records)
+    sim = ChatWebhookSimulator(rate_per_s=None)
+    records, due, expect = _produce_stream(kafka, serde, catalogue)
     run_sink(kafka, serde, _sink(sim, kafka, serde, catalogue), group=unique_name("chat"), dlq_topic=catalogue + DLQ.name,
              expect=expect)
 
@@ -117,11 +120,10 @@ def test_only_top_tier_once_per_fingerprint_with_ticket_and_approval_links_and_n
 
 
 def test_teams_gets_an_adaptive_card_and_a_refused_body_is_dead_lettered(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde, sim = AvroSerde(), ChatWebhookSimulator(rate_per_s=None)
-    records, due = _stream()
-    expect = _produce_all(kafka, serde, catalogue, records)
+    sim = ChatWebhookSimulator(rate_per_s=None)
+    records, due, expect = _produce_stream(kafka, serde, catalogue)
     sim.faults.append(Fault(kind="answer", route="teams", status=400, body="bad request", count=1))
     run_sink(kafka, serde, _sink(sim, kafka, serde, catalogue, kind=ChatKind.TEAMS, audit=False),
              group=unique_name("chat"), dlq_topic=catalogue + DLQ.name, expect=expect)

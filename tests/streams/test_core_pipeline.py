@@ -45,11 +45,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def serde() -> AvroSerde:
-    return AvroSerde()
-
-
 TOPOLOGIES = {"fused": ("core",), "split": ("normalise", "score")}
 DLQ_STAGE = {"fused": "core", "split": "normalise_enrich"}
 
@@ -95,6 +90,14 @@ def _expected(records: list[RawAlert]) -> tuple[Counter[str], int]:
     return out, dead
 
 
+def _traffic(n: int, seed: int) -> tuple[list[RawAlert], Counter[str], int]:
+    """``n`` raw alerts of the simulator's traffic mix (``seed``), what the pure pipeline scores of
+    them per alert id, and how many it dead-letters."""
+    records = list(raw_alert_stream(n, seed=seed, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    expected, dead = _expected(records)
+    return records, expected, dead
+
+
 @pytest.fixture
 def start_worker(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> Iterator[Callable[..., ThreadedWorker]]:
     started: list[ThreadedWorker] = []
@@ -116,8 +119,7 @@ def test_simulator_traffic_flows_to_scored_with_dedupe_correlation_scores_and_de
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
     topology: str,
 ) -> None:
-    records = list(raw_alert_stream(3000, seed=11, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
-    expected, expected_dead = _expected(records)
+    records, expected, expected_dead = _traffic(3000, seed=11)
     assert expected_dead > 0 and sum(expected.values()) < len(records)  # the mix has repeats and noise
     for stage in TOPOLOGIES[topology]:
         start_worker(stage)
@@ -196,8 +198,7 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
     topology: str,
 ) -> None:
     """The stateful stage is killed: the fused one, or the score stage of the split topology."""
-    records = list(raw_alert_stream(4000, seed=23, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
-    expected, _ = _expected(records)
+    records, expected, _ = _traffic(4000, seed=23)
     stateful = TOPOLOGIES[topology][-1]
     if topology == "split":
         start_worker("normalise")
@@ -238,7 +239,7 @@ def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_
     kafka: KafkaSettings, serde: AvroSerde, kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
     topology: str,
 ) -> None:
-    records = list(raw_alert_stream(2000, seed=31, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    records, _, _ = _traffic(2000, seed=31)
     results = []
     for workers in (1, 2):
         prefix = unique_name(f"w{workers}") + "."
@@ -266,8 +267,7 @@ def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_
 def test_the_fused_stage_rekeys_raw_alerts_another_producer_keyed_by_alert_id_and_gives_the_same_counts(
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
 ) -> None:
-    records = list(raw_alert_stream(1500, seed=41, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
-    expected, _ = _expected(records)
+    records, expected, _ = _traffic(1500, seed=41)
     start_worker("core")
     _produce(kafka, serde, catalogue + RAW_ALERTS.name, records, key=lambda r: r.source_alert_id)
 

@@ -198,18 +198,20 @@ def _check_the_documented_consumer_reads(kafka: KafkaSettings, catalogue: str, g
         assert (read["tier"], read["module"], read["ticket_key"]) == (event.tier.name, event.module.name, None)
 
 
-def _siem_events(n: int, tier: RiskTier | None = None) -> list[tuple[str, BaseModel]]:
+def _siem_events(kafka: KafkaSettings, serde: AvroSerde, catalogue: str, n: int,
+                 tier: RiskTier | None = None) -> list[tuple[str, BaseModel]]:
+    """``n`` SIEM events (of ``tier``, or of every tier in turn) written to the catalogue's topic."""
     events = [make_siem_event(event_id=f"00000000-0000-4000-8000-{i:012d}", alert_id=f"P-80{i:02d}",
                               tier=tier or TIERS[i % 4], event_time=T0 + timedelta(seconds=i)) for i in range(n)]
-    return [(e.alert_id, e) for e in events]
+    records: list[tuple[str, BaseModel]] = [(e.alert_id, e) for e in events]
+    produce_models(kafka, serde, catalogue + SIEM_EVENTS.name, records)
+    return records
 
 
 def test_an_hec_outage_pauses_the_sink_and_loses_nothing(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
-    records = _siem_events(12)
-    produce_models(kafka, serde, catalogue + SIEM_EVENTS.name, records)
+    records = _siem_events(kafka, serde, catalogue, 12)
     sim = HecSimulator()
     sim.faults.append(Fault(kind="busy", route="event", count=7))  # 503 "Server is busy" for a while
     paused: list[float] = []
@@ -228,11 +230,9 @@ def test_an_hec_outage_pauses_the_sink_and_loses_nothing(
 
 
 def test_an_event_hec_refuses_goes_to_the_dlq_with_the_response(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
-    records = _siem_events(8)
-    produce_models(kafka, serde, catalogue + SIEM_EVENTS.name, records)
+    records = _siem_events(kafka, serde, catalogue, 8)
     sim = HecSimulator()
     # Critical events are routed to an index the token may not write: HEC code 7, for good.
     sink = hec_sink(sim, catalogue, routes=[HecRoute(tier=RiskTier.CRITICAL, index="forbidden")])
@@ -254,11 +254,9 @@ def test_an_event_hec_refuses_goes_to_the_dlq_with_the_response(
 
 
 def test_a_syslog_receiver_that_is_down_pauses_the_sink_until_it_is_up(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
 ) -> None:
-    serde = AvroSerde()
-    records = _siem_events(6, tier=RiskTier.HIGH)
-    produce_models(kafka, serde, catalogue + SIEM_EVENTS.name, records)
+    records = _siem_events(kafka, serde, catalogue, 6, tier=RiskTier.HIGH)
     from tests.conftest import _free_port
 
     port = _free_port()

@@ -140,9 +140,8 @@ def _issues_per_fingerprint(sim: JiraSimulator) -> Counter[str]:
 
 
 def test_one_jira_issue_and_one_servicenow_incident_per_fingerprint_updated_and_closed(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
     records = _scored_stream()
     _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
     fingerprints = {fingerprint(r) for r in records}
@@ -180,9 +179,8 @@ def test_one_jira_issue_and_one_servicenow_incident_per_fingerprint_updated_and_
 
 
 def test_a_crash_between_the_trackers_create_and_the_commit_creates_no_duplicate(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
     records = _scored_stream()[:6]
     _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
     clock = SimClock(base=lambda: T0.timestamp())
@@ -197,9 +195,8 @@ def test_a_crash_between_the_trackers_create_and_the_commit_creates_no_duplicate
 
 
 def test_a_one_minute_jira_outage_loses_nothing_and_duplicates_nothing(
-    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
     records = _scored_stream()
     _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
     clock = SimClock(base=lambda: T0.timestamp())
@@ -218,8 +215,7 @@ def test_a_one_minute_jira_outage_loses_nothing_and_duplicates_nothing(
     assert _issues_per_fingerprint(sim) == Counter({fingerprint(r): 1 for r in records})
 
 
-def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, catalogue: str) -> None:
-    serde = AvroSerde()
+def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> None:
     writer = AuditWriter("approvals/0", kafka, serde, topic=catalogue + AUDIT.name)
     writer.start()
     producer = Producer(kafka.client_config())

@@ -16,16 +16,10 @@ from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator, SimClock, SimConfig, generate_estate
 
-START_S = 1_718_010_000.0
 API = "https://api.prismacloud.io"
 CONSOLE = "https://console.compute.sim"
 
 SimFactory = Callable[..., PrismaCloudSimulator]
-
-
-@pytest.fixture
-def start_s() -> float:
-    return START_S
 
 
 @pytest.fixture

@@ -83,11 +83,6 @@ def poller_settings(topics: dict[str, str]) -> PollerSettings:
     return PollerSettings(raw_topic=topics["raw"], initial_look_back_s=90 * 86400, look_back_s=600)
 
 
-@pytest.fixture
-def serde() -> AvroSerde:
-    return AvroSerde()
-
-
 def _sim_now(clock: SimClock) -> Callable[[], datetime]:
     return lambda: datetime.fromtimestamp(clock.now(), UTC)
 
