@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processors.errors import BrokerError, ConfigurationError
-from streams.devtools.local_process import log_tail, pid_alive, port_open
+from streams.devtools.local_process import find_maven, log_tail, pid_alive, port_open, signal_group
 from streams.settings import BrokerSettings
 
 __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]
@@ -81,17 +81,6 @@ def _java_major_version(java: str) -> int | None:
         return None
     major = int(match.group(1))
     return int(match.group(2) or 0) if major == 1 else major
-
-
-def _find_maven() -> str:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ConfigurationError(
-            "Maven is needed once to download the Kafka broker jars from Maven Central but `mvn` is "
-            "not on PATH. Install it (Debian/Ubuntu: `apt-get install maven`) or point "
-            "KAFKA_BOOTSTRAP_SERVERS at an existing broker."
-        )
-    return mvn
 
 
 def wait_for_metadata(bootstrap_servers: str, timeout_s: float) -> None:
@@ -151,7 +140,8 @@ class LocalBroker:
         if marker.exists():
             return self.jar_dir
         find_java()
-        mvn = _find_maven()
+        mvn = find_maven("once to download the Kafka broker jars",
+                         " or point KAFKA_BOOTSTRAP_SERVERS at an existing broker")
         pom = BROKER_POM
         staging = self.jar_dir.with_name(self.jar_dir.name + f".tmp-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
@@ -243,9 +233,7 @@ class LocalBroker:
             return None
 
     def _terminate(self, pid: int) -> None:
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
+        if not signal_group(pid, signal.SIGTERM):
             return
         deadline = time.monotonic() + _STOP_GRACE_S
         while time.monotonic() < deadline:
@@ -255,10 +243,7 @@ class LocalBroker:
             time.sleep(0.1)
         else:
             log.warning("broker did not stop within %.0fs, killing pid=%s", _STOP_GRACE_S, pid)
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            signal_group(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while pid_alive(pid) and time.monotonic() < deadline:
             _reap(pid)

@@ -1,13 +1,29 @@
-"""What the local launchers (Kafka broker, schema registry) and the bench share: is a process alive, is a
-port taken, what did a process last log."""
+"""What the local launchers (Kafka broker, schema registry) and the bench share: the Maven they build
+with, is a process alive and ours, signalling its group, is a port taken, what did it last log."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import socket
 from pathlib import Path
 
-__all__ = ["log_tail", "pid_alive", "port_open"]
+from processors.errors import ConfigurationError
+
+__all__ = ["cmdline", "find_maven", "log_tail", "pid_alive", "port_open", "signal_group"]
+
+
+def find_maven(needed_for: str, alternative: str = "") -> str:
+    """The ``mvn`` on PATH; ConfigurationError naming what it is ``needed_for`` and how to install
+    it (and ``alternative``, a way around it) when there is none."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ConfigurationError(
+            f"Maven ('mvn') is needed {needed_for} from Maven Central but is not on PATH. Install "
+            f"Maven 3.8+ (Debian/Ubuntu: `apt-get install maven`){alternative}.")
+    return mvn
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -43,3 +59,24 @@ def log_tail(path: Path, lines: int = 30, *, missing: str = "(no log)") -> str:
     except OSError:
         return missing
     return "\n".join(text.splitlines()[-lines:])
+
+
+def cmdline(pid: int) -> str | None:
+    """The command line of ``pid``, or None where /proc is unavailable."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.replace(b"\0", b" ").decode("utf-8", errors="replace")
+
+
+def signal_group(pid: int, sig: signal.Signals) -> bool:
+    """Signal the process group led by ``pid`` (started in its own session); False when it is gone."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return True

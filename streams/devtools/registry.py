@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from processors.errors import BrokerError, ConfigurationError
-from streams.devtools.local_process import log_tail, pid_alive, port_open
+from streams.devtools.local_process import cmdline, find_maven, log_tail, pid_alive, port_open, signal_group
 
 __all__ = [
     "APICURIO_VERSION",
@@ -186,12 +186,7 @@ class LocalSchemaRegistry:
             LocalRegistryError: the Maven build failed (the message ends with its output).
         """
         java = self._java()
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise ConfigurationError(
-                "Apache Maven ('mvn') is not on PATH; the local schema registry is built with it "
-                "from Maven Central. Install Maven 3.8+ (Debian/Ubuntu: apt-get install maven)."
-            )
+        mvn = find_maven("to build the local schema registry")
         stamp = self._pom_digest()
         if self.runner_jar.is_file() and self._read_stamp() == stamp:
             return self.runner_jar
@@ -324,9 +319,9 @@ class LocalSchemaRegistry:
             self._forget_pid()
             self._reap()
             return
-        _signal_group(pid, signal.SIGTERM)
+        signal_group(pid, signal.SIGTERM)
         if not self._wait_gone(pid, grace_s):
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             if not self._wait_gone(pid, 10.0):
                 raise LocalRegistryError(
                     f"the local schema registry (pid {pid}) survived SIGKILL"
@@ -362,8 +357,8 @@ class LocalSchemaRegistry:
             return None
         if not pid_alive(pid):
             return None
-        cmdline = _cmdline(pid)
-        if cmdline is not None and self._marker not in cmdline:
+        command = cmdline(pid)
+        if command is not None and self._marker not in command:
             return None  # the pid was reused by an unrelated process
         return pid
 
@@ -396,23 +391,3 @@ class LocalSchemaRegistry:
     def _forget_pid(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()
-
-
-def _cmdline(pid: int) -> str | None:
-    """The command line of ``pid``, or None where /proc is unavailable."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return raw.replace(b"\0", b" ").decode("utf-8", errors="replace")
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    """Signal the process group led by ``pid`` (it was started in its own session)."""
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)

@@ -10,7 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from streams.cli import main as cli_main
 from streams.devtools.bench.run import run_bench
+from streams.publish import producer_config
+from streams.settings import KafkaSettings
+from streams.worker import WorkerOptions
 
 # --- options -------------------------------------------------------------------------------------
 
@@ -64,9 +68,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def _passthrough_main(argv: Sequence[str]) -> int:
     """``python -m streams.devtools.bench passthrough``: copy messages bytes-untouched, print one JSON line."""
     from confluent_kafka import Consumer, Producer
-
-    from streams.publish import producer_config
-    from streams.settings import KafkaSettings
 
     parser = argparse.ArgumentParser(prog="python -m streams.devtools.bench passthrough")
     for option in ("--bootstrap", "--mode", "--source", "--dest", "--group", "--stops", "--compression"):
@@ -132,8 +133,6 @@ def _worker_main(argv: Sequence[str]) -> int:
     import functools
 
     import streams.run
-    from streams.cli import main as cli_main
-    from streams.worker import WorkerOptions
 
     verbose = ["-v"] if argv[0] == "-v" else []
     rest = list(argv[len(verbose) + 1:])

@@ -14,9 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from processors.errors import BrokerError
+from processors.pipeline import raw_alert_key
 from streams.devtools.bench.constants import _LATENCY_SEED_OFFSET, _POLL_S, _WARMUP_S
 from streams.devtools.bench.processes import _Child, _progress, _Run
-from streams.devtools.bench.traffic import _generate
+from streams.devtools.bench.traffic import _generate, _load
+from streams.publish import producer_config
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.topics import ALERTS, RAW_ALERTS, SCORED_ALERTS
 
 # --- the throughput phase ------------------------------------------------------------------------
 
@@ -129,8 +134,6 @@ def _throughput(run: _Run, args: argparse.Namespace,
     Fused: one ``core`` stage, raw → scored. Split: ``normalise`` (raw → alerts) and ``score``
     (alerts → scored).
     """
-    from streams.devtools.bench.traffic import _load
-    from streams.topics import ALERTS, RAW_ALERTS
 
     if args.topology == "fused":
         first_stage, last_stage = "core", "core"
@@ -272,12 +275,6 @@ class _LatencyProbe(threading.Thread):
 
 def _latency(run: _Run, args: argparse.Namespace, workers: Sequence[_Child]) -> dict[str, Any]:
     from confluent_kafka import Producer
-
-    from processors.pipeline import raw_alert_key
-    from streams.publish import producer_config
-    from streams.serde import AvroSerde
-    from streams.settings import KafkaSettings
-    from streams.topics import RAW_ALERTS, SCORED_ALERTS
 
     count = int(args.rate * args.latency_seconds)
     warmup = int(args.rate * _WARMUP_S)

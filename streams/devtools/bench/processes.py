@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from processors.errors import BrokerError
+from streams.devtools.broker import LocalBroker, wait_for_metadata
 from streams.devtools.local_process import log_tail
+from streams.settings import BrokerSettings, KafkaSettings
 
 # --- small helpers -------------------------------------------------------------------------------
 
@@ -138,8 +140,6 @@ class _Run:
 @contextmanager
 def _broker(workdir: Path) -> Iterator[tuple[str, int | None, str]]:
     """Bootstrap servers, broker pid (None when external) and Kafka version of the broker to use."""
-    from streams.devtools.broker import LocalBroker, wait_for_metadata
-    from streams.settings import BrokerSettings, KafkaSettings
 
     kafka = KafkaSettings()
     if "bootstrap_servers" in kafka.model_fields_set:

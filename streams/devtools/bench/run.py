@@ -13,10 +13,16 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, cast
 
+from connectors.prisma.simulator.traffic import TrafficMix
+from processors.pipeline import raw_alert_key
 from streams.devtools.bench.constants import GOALS
 from streams.devtools.bench.phases import _latency, _overrides, _passthrough, _throughput
 from streams.devtools.bench.processes import _broker, _Peaks, _progress, _Run, _workdir
 from streams.devtools.bench.traffic import _count_committed, _generate, _load
+from streams.run import WorkerSettings
+from streams.serde import AvroSerde
+from streams.settings import default_home
+from streams.topics import ALERTS, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
 
 # --- the run -------------------------------------------------------------------------------------
 
@@ -56,19 +62,6 @@ def _machine(kafka_version: str) -> dict[str, Any]:
 def run_bench(args: argparse.Namespace) -> int:
     """Run every phase, print the JSON document, write it to the output file; 0 unless it broke."""
     from confluent_kafka.admin import AdminClient
-
-    from processors.pipeline import raw_alert_key
-    from streams.run import WorkerSettings
-    from streams.serde import AvroSerde
-    from streams.settings import default_home
-    from streams.topics import (
-        ALERTS,
-        CATALOGUE,
-        DLQ,
-        RAW_ALERTS,
-        SCORED_ALERTS,
-        create_topics,
-    )
 
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     if load_at_start[0] > 1.0:
@@ -146,8 +139,6 @@ def _warm_up(run: _Run, args: argparse.Namespace, values: Sequence[tuple[bytes, 
     """
     from confluent_kafka.admin import AdminClient
 
-    from streams.topics import CATALOGUE, create_topics
-
     warm = replace(run, prefix=run.prefix + "warmup.", peaks=_Peaks(), children=[])
     _progress(f"warm-up: {len(values)} raw alerts through a throw-away pipeline (not measured)")
     create_topics(cast(Any, AdminClient({"bootstrap.servers": run.bootstrap})), CATALOGUE, prefix=warm.prefix)
@@ -160,9 +151,6 @@ def _warm_up(run: _Run, args: argparse.Namespace, values: Sequence[tuple[bytes, 
 
 def _report(args: argparse.Namespace, run: _Run, throughput: dict[str, Any], latency: dict[str, Any],
             transport: dict[str, Any], outputs: dict[str, int], mean_bytes: float, wall_s: float) -> dict[str, Any]:
-    from connectors.prisma.simulator.traffic import TrafficMix
-    from streams.run import WorkerSettings
-
     settings = WorkerSettings()
     sustained = throughput["sustained_alerts_per_s"]
     plain = transport.get("plain", {}).get("msgs_per_s")

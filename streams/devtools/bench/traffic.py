@@ -7,23 +7,21 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from connectors.prisma.simulator.traffic import raw_alert_stream
 from processors.errors import BrokerError
+from streams.publish import producer_config
+from streams.settings import KafkaSettings
 
 # --- traffic -------------------------------------------------------------------------------------
 
 
 def _generate(n: int, seed: int) -> list[Any]:
-    from connectors.prisma.simulator.traffic import raw_alert_stream
-
     return list(raw_alert_stream(n, seed=seed))
 
 
 def _load(bootstrap: str, topic: str, values: Sequence[tuple[bytes, bytes]], compression: str = "zstd") -> dict[int, int]:
     """Produce ``(key, value)`` pairs as a source would; return the end offset of each partition."""
     from confluent_kafka import Consumer, Producer, TopicPartition
-
-    from streams.publish import producer_config
-    from streams.settings import KafkaSettings
 
     producer = Producer(producer_config(KafkaSettings(bootstrap_servers=bootstrap),
                                         **{"compression.type": compression, "linger.ms": 20}))

@@ -23,8 +23,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connectors.prisma.simulator.estate import generate_estate
+from connectors.prisma.simulator.webhooks import cspm_notification
+from processors.models import ScoredAlert
 from streams.devtools.chaos.load import WebhookLoad
 from streams.devtools.chaos.stack import WEBHOOK_TOKEN, ChaosStack
+from streams.serde import AvroSerde
+from streams.topics import DLQ, RAW_ALERTS, SCORED_ALERTS
 
 __all__ = ["CampaignPlan", "CampaignReport", "FaultRow", "run_campaign", "format_table", "QUICK", "FULL"]
 
@@ -122,8 +127,6 @@ def _sink_outage(stack: ChaosStack, load: WebhookLoad, plan: CampaignPlan) -> st
 def _corrupt_records(stack: ChaosStack, load: WebhookLoad, plan: CampaignPlan) -> str:
     from confluent_kafka import Producer
 
-    from streams.topics import RAW_ALERTS, SCORED_ALERTS
-
     producer = Producer({"bootstrap.servers": stack.kafka.bootstrap_servers})
     for topic in (RAW_ALERTS.name, SCORED_ALERTS.name):
         for value in (b"\x00garbage", b"\xc3\x01{not avro}", b"", b"\xff" * 64):
@@ -133,9 +136,6 @@ def _corrupt_records(stack: ChaosStack, load: WebhookLoad, plan: CampaignPlan) -
 
 
 def _poison_notification(stack: ChaosStack, load: WebhookLoad, plan: CampaignPlan) -> str:
-    from connectors.prisma.simulator.estate import generate_estate
-    from connectors.prisma.simulator.webhooks import cspm_notification
-
     alert = next(iter(generate_estate(99, 5).alerts.values()))
     body = cspm_notification(alert)
     body["alertId"] = "P-chaos-poison"
@@ -174,10 +174,6 @@ def _scored_counts(stack: ChaosStack, wanted: set[str], timeout_s: float) -> tup
     """Alert ids on the scored topic (committed), waiting until every wanted one is there."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    from processors.models import ScoredAlert
-    from streams.serde import AvroSerde
-    from streams.topics import SCORED_ALERTS
-
     serde, topic = AvroSerde(), SCORED_ALERTS.name
     consumer = Consumer({"bootstrap.servers": stack.kafka.bootstrap_servers, "group.id": f"chaos-{time.time_ns()}",
                          "isolation.level": "read_committed", "enable.auto.commit": False})
@@ -207,8 +203,6 @@ def _scored_counts(stack: ChaosStack, wanted: set[str], timeout_s: float) -> tup
 
 def _dead_letters(stack: ChaosStack) -> int:
     from confluent_kafka import Consumer, TopicPartition
-
-    from streams.topics import DLQ
 
     consumer = Consumer({"bootstrap.servers": stack.kafka.bootstrap_servers, "group.id": f"chaos-{time.time_ns()}"})
     try:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from connectors.prisma.simulator.estate import generate_estate
+from connectors.prisma.simulator.webhooks import cspm_notification
 
 __all__ = ["WebhookLoad", "Posted"]
 
@@ -46,9 +48,6 @@ class WebhookLoad:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        from connectors.prisma.simulator.estate import generate_estate
-        from connectors.prisma.simulator.webhooks import cspm_notification
-
         estate = generate_estate(self.seed, 200)
         self._templates = [cspm_notification(a) for a in estate.alerts.values() if a["status"] == "open"]
         self._next = 0

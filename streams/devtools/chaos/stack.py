@@ -23,8 +23,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from connectors.jira.simulator import JiraSimulator, SimConfig as JiraSimConfig
+from streams.devtools.broker import LocalBroker
 from streams.embedded import ServedApp, free_port
 from streams.settings import BrokerSettings, KafkaSettings
+from streams.topics import CATALOGUE, create_topics
 
 __all__ = ["Supervised", "ChaosStack", "PROCESS_COMMANDS", "WEBHOOK_TOKEN"]
 
@@ -100,8 +103,6 @@ class ChaosStack:
     """A broker, the Jira (and, with ``poll``, Prisma Cloud) simulator and the chosen processes."""
 
     def __init__(self, home: Path, processes: Sequence[str]) -> None:
-        from streams.devtools.broker import LocalBroker
-
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.broker = LocalBroker(BrokerSettings(home=home / "broker", port=free_port(), controller_port=free_port()))
@@ -138,10 +139,6 @@ class ChaosStack:
 
     def start(self) -> None:
         from confluent_kafka.admin import AdminClient
-
-        from connectors.jira.simulator import JiraSimulator
-        from connectors.jira.simulator import SimConfig as JiraSimConfig
-        from streams.topics import CATALOGUE, create_topics
 
         self.broker.start()
         create_topics(AdminClient(self.kafka.client_config()), CATALOGUE)
