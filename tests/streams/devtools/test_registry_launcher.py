@@ -125,11 +125,11 @@ def test_start_is_idempotent_and_status_reports(registry: LocalSchemaRegistry) -
 
 
 @pytest.mark.slow
-def test_stop_leaves_no_process(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_stop_leaves_no_process(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> None:
     """A registry of its own, so stopping it does not disturb the shared one."""
     import psutil
 
-    install_dir = Path(__file__).resolve().parents[2] / ".prismaflow" / "registry" / "build"
+    install_dir = repo_root / ".prismaflow" / "registry" / "build"
     registry = LocalSchemaRegistry(tmp_path_factory.mktemp("registry"), _free_port(), install_dir=install_dir)
     registry.start(timeout_s=180)
     pid = registry.status().pid
