@@ -11,6 +11,8 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Prerequisites run left to right: the system packages are checked before the virtualenv is built.
 .NOTPARALLEL:
 
+# The test extra includes the dev and bench extras (launchers, faust-streaming, psutil), so this one
+# install serves demo, test, bench and chaos; runtime dependencies alone are `pip install .`.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,12 +36,12 @@ fuzz: $(STAMP)
 		tests/connectors/prisma/test_webhook_fuzz.py tests/connectors/prisma/test_webhook_openapi.py \
 		tests/streams/test_serde_fuzz.py
 
-## Print throughput and latency figures of the stream core (a benchmark, not a test).
+## Print throughput and latency figures of the stream core (a benchmark, not a test; streams/devtools/bench).
 bench: $(STAMP)
 	$(BIN)/prismaflow bench
 
 ## Inject faults under traffic (broker outage, kill -9 of every process kind, ...) and print what was
-## lost or doubled per fault (about 8 minutes; `make test` runs the quick version).
+## lost or doubled per fault (about 8 minutes; `make test` runs the quick version; streams/devtools/chaos).
 chaos: system-deps-demo $(STAMP)
 	$(BIN)/prismaflow chaos
 

@@ -37,9 +37,9 @@ import httpx
 from processors.errors import ExternalServiceError
 
 __all__ = [
-    "HttpConnector",
     "AuthenticationError",
     "BadRequestError",
+    "AsyncClosing",
     "ConnectorError",
     "NotFoundError",
     "RateLimitedError",
@@ -86,6 +86,13 @@ class ConnectorError(ExternalServiceError):
         self.method = method
         self.path = path
         self.body_excerpt = body_excerpt
+
+    @classmethod
+    def about(cls, response: httpx.Response, message: str, *, with_body: bool = False) -> Self:
+        """This error for ``response``: its status, method and path, and with ``with_body`` the
+        first 120 characters of its body."""
+        return cls(message, status_code=response.status_code, method=response.request.method,
+                   path=response.request.url.path, body_excerpt=response.text[:120] if with_body else "")
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -363,29 +370,8 @@ async def send_with_retry(
     ) from last
 
 
-class HttpConnector:
-    """What every HTTP connector client shares: an httpx client, borrowed or owned, and the seams
-    of the retry policy. Use a subclass as ``async with Client(settings) as client: ...``.
-
-    ``client`` is borrowed when given (tests pass one over ``httpx.ASGITransport``) and closed only
-    when this object created it. ``sleep`` and ``rng`` are the retry policy's seams.
-    """
-
-    def __init__(
-        self,
-        *,
-        timeout_s: float,
-        client: httpx.AsyncClient | None,
-        retry: RetryPolicy | None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False)
-        self._retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._rng = rng
+class AsyncClosing:
+    """``async with`` for a connector client: leaving the block calls :meth:`aclose`."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -394,6 +380,4 @@ class HttpConnector:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._client.aclose()
+        """Release what the client holds (connections, an HTTP client it created)."""

@@ -7,7 +7,7 @@ it by full name: ``ScoredAlert.avsc`` says ``"type": "io.prismaflow.Alert"``. :f
 therefore parses the files in that order with one shared table of named types.
 
 ``baseline/`` holds the schemas as last released. Tests check that the current schemas stay
-compatible with it (see :mod:`streams.compat`), and the serde keeps it so that data written with
+compatible with it (see :mod:`streams.devtools.compat`), and the serde keeps it so that data written with
 the released schemas still decodes. On a release, copy the current files over the baseline.
 
 Call :func:`load_schemas` once at start-up, never per message. Besides loading, this module makes

@@ -20,7 +20,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _broker(args: argparse.Namespace) -> int:
-    from streams.broker import LocalBroker
+    from streams.devtools.broker import LocalBroker
     from streams.settings import BrokerSettings
 
     broker = LocalBroker(BrokerSettings())
@@ -38,7 +38,7 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _registry(args: argparse.Namespace) -> int:
-    from streams.registry import DEFAULT_PORT, LocalSchemaRegistry
+    from streams.devtools.registry import DEFAULT_PORT, LocalSchemaRegistry
     from streams.settings import default_home
 
     registry = LocalSchemaRegistry(default_home() / "registry", DEFAULT_PORT,
@@ -186,13 +186,13 @@ def _feeds(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from streams.bench import run_bench
+    from streams.devtools.bench import run_bench
 
     return run_bench(args)
 
 
 def _chaos(args: argparse.Namespace) -> int:
-    from streams.chaos import run_chaos
+    from streams.devtools.chaos import run_chaos
 
     return run_chaos(args)
 
@@ -222,7 +222,22 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+_DEV_OPTIONS = ("bench", "chaos")
+"""Development commands whose options come from their tool in :mod:`streams.devtools`."""
+
+
+def _dev_arguments(name: str, command: argparse.ArgumentParser) -> None:
+    """Add the options of development command ``name`` (imports its tool, so only when it runs)."""
+    if name == "bench":
+        from streams.devtools.bench import add_arguments
+    else:
+        from streams.devtools.chaos import add_arguments
+    add_arguments(command)
+
+
+def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
+    """The ``prismaflow`` parser; without ``dev_options`` the bench and chaos options are left out,
+    so that parsing a runtime command never imports the development tools."""
     parser = argparse.ArgumentParser(prog="prismaflow", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -243,14 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("stage", choices=["core", "normalise", "score", "analyse"])
         elif name == "sink":
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
-        elif name == "bench":
-            from streams.bench import add_arguments
-
-            add_arguments(command)
-        elif name == "chaos":
-            from streams.chaos import add_arguments as chaos_arguments
-
-            chaos_arguments(command)
+        elif name in _DEV_OPTIONS and dev_options:
+            _dev_arguments(name, command)
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":
@@ -265,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    args = build_parser(dev_options=command in _DEV_OPTIONS).parse_args(words)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook", "sink", "sync") else logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

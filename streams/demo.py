@@ -241,7 +241,7 @@ def run_demo() -> int:
 
     from connectors.prisma.simulator import PrismaCloudSimulator, SimConfig
     from connectors.prisma.webhook import WebhookSettings, create_webhook_app
-    from streams.broker import LocalBroker, wait_for_metadata
+    from streams.devtools.broker import LocalBroker, wait_for_metadata
     from streams.embedded import ServedApp, ThreadedWorker
     from streams.async_publish import AsyncPublisher
     from streams.run import WorkerSettings

@@ -5,7 +5,7 @@
     │   ├── PublishError          (streams.publish) a produce or transaction call failed
     │   ├── TransactionAborted    (streams.transactions) the broker aborted a transaction
     │   ├── CallTimedOut/Stopping (streams.outage) a client call outlived its timeout, or shutdown began
-    │   └── LocalRegistryError    (streams.registry) the local Schema Registry failed
+    │   └── LocalRegistryError    (streams.devtools.registry) the local Schema Registry failed
     └── SchemaError → SerializationError
         └── RecordsRejectedError  records of a batch can never be written to Kafka; none of the batch was
 

@@ -247,7 +247,7 @@ class SyslogSender(Protocol):
     """What the syslog sink needs from :class:`connectors.syslog.SyslogClient`."""
 
     async def send_many(self, messages: Sequence[SyslogMessage]) -> None: ...
-    async def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 class SyslogCefSink(_SiemEventSink):
@@ -277,7 +277,7 @@ class SyslogCefSink(_SiemEventSink):
                  self.settings.host, self.settings.port, self.settings.tls, self.min_tier.value)
 
     async def close(self) -> None:
-        await self.client.close()
+        await self.client.aclose()
 
     def message(self, event: SiemEvent) -> SyslogMessage:
         """The syslog message for one event: CEF in MSG, tier as severity, the event's time."""

@@ -2,7 +2,7 @@
 
 The ``kafka_bootstrap`` fixture yields the bootstrap servers of a real Apache Kafka broker, found in
 this order: ``KAFKA_BOOTSTRAP_SERVERS`` when set; a testcontainers ``apache/kafka`` container when a
-Docker engine answers; else the project's own launcher (``streams.broker.LocalBroker``) on free ports
+Docker engine answers; else the project's own launcher (``streams.devtools.broker.LocalBroker``) on free ports
 in a temporary folder. Broker tests are never skipped: if none of the three works, they fail.
 """
 
@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from confluent_kafka.admin import AdminClient
+
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.topics import CATALOGUE, create_topics
 
 if TYPE_CHECKING:
-    from streams.registry import LocalSchemaRegistry
+    from streams.devtools.registry import LocalSchemaRegistry
 
 _BROKER_INFO: dict[str, str] = {}
 
@@ -55,7 +60,7 @@ def _docker_engine_answers() -> bool:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap servers of a real Kafka broker for the whole test session."""
-    from streams.broker import wait_for_metadata
+    from streams.devtools.broker import wait_for_metadata
 
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
@@ -74,7 +79,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             _BROKER_INFO.update(kind=f"testcontainers {image}", bootstrap=bootstrap)
             yield bootstrap
         return
-    from streams.broker import LocalBroker
+    from streams.devtools.broker import LocalBroker
     from streams.settings import BrokerSettings
 
     home = tmp_path_factory.mktemp("kafka")
@@ -98,7 +103,7 @@ def schema_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS
     Built once from Maven Central into ``.prismaflow/registry/build`` (shared with the CLI), then
     started on a free port; never mocked.
     """
-    from streams.registry import LocalSchemaRegistry
+    from streams.devtools.registry import LocalSchemaRegistry
 
     install_dir = Path(__file__).resolve().parents[1] / ".prismaflow" / "registry" / "build"
     registry = LocalSchemaRegistry(tmp_path_factory.mktemp("registry"), _free_port(), install_dir=install_dir)
@@ -125,6 +130,25 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 def topic_prefix(unique_name: Callable[[str], str]) -> str:
     """A prefix that gives a test its own copy of the topic catalogue (``t.<test>.<id>.prisma.*``)."""
     return unique_name("cat") + "."
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    """Client settings for the session's broker."""
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture
+def catalogue(kafka: KafkaSettings, topic_prefix: str) -> str:
+    """This test's own copy of the topic catalogue, created on the broker; returns its prefix."""
+    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
+    return topic_prefix
+
+
+@pytest.fixture
+def serde() -> AvroSerde:
+    """The Avro serde without a registry (single-object encoding), as the pipeline runs by default."""
+    return AvroSerde()
 
 
 @pytest.fixture

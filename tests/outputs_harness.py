@@ -174,7 +174,7 @@ async def chat(scored: list[ScoredAlert], kind: ChatKind) -> list[dict[str, Any]
     path = f"/services/{sim.slack_path}" if kind is ChatKind.SLACK else sim.teams_path
     settings = ChatWebhookSettings(kind=kind, url=SecretStr(CHAT + path),
                                    retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0))
-    client = ChatWebhookClient(settings, httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
+    client = ChatWebhookClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
     sink = ChatSink(settings, _KAFKA, _SERDE, client=client, notify_tier=RiskTier.LOW)
     try:
         await sink.deliver(records(list(scored)))

@@ -8,15 +8,12 @@ followed (``epss_scores-current.csv.gz`` answers 302 with the dated file).
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Unpack
 
-import httpx
-
-from connectors.base import HttpConnector, ResponseFormatError, send_with_retry
+from connectors.base import ResponseFormatError, send_with_retry
 from connectors.feeds.settings import FeedSettings
+from connectors.http_client import HttpConnector, HttpSeams
 
 __all__ = ["Download", "FeedClient"]
 
@@ -32,15 +29,8 @@ class Download:
 class FeedClient(HttpConnector):
     """Downloads feed files. ``client`` is borrowed when given (tests pass one over ASGITransport)."""
 
-    def __init__(self, settings: FeedSettings, *, client: httpx.AsyncClient | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 rng: Callable[[], float] = random.random) -> None:
-        owned = client is None
-        if client is None:
-            client = httpx.AsyncClient(timeout=httpx.Timeout(settings.request_timeout_s), follow_redirects=True)
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=settings.retry,
-                         sleep=sleep, rng=rng)
-        self._owns_client = owned
+    def __init__(self, settings: FeedSettings, **seams: Unpack[HttpSeams]) -> None:
+        super().__init__(settings, follow_redirects=True, **seams)
         self.settings = settings
 
     async def fetch(self, url: str) -> Download:

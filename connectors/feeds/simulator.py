@@ -10,21 +10,24 @@
 
 It serves whatever bytes it was given (:meth:`FeedSimulator.from_snapshot` takes the shipped
 snapshot, the real files), so a test can serve a corrupted copy; ``fail_status`` answers every
-request with that status instead. ``requests`` counts requests per path.
+request with that status instead. ``requests`` counts requests per path. Like every simulator it
+is a :class:`connectors.simkit.Simulator`: ``/_sim/stats`` counts calls per route and
+``/_sim/faults`` takes ``{"kind": "5xx", "status": 503, "route": "/epss_scores-{day}.csv.gz"}``.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from connectors.feeds.store import SHIPPED_FEEDS_DIR, newest_snapshot
+from connectors.simkit import FaultRules, Serve, Simulator, retry_after_header
 
 __all__ = ["EPSS_CURRENT_PATH", "KEV_PATH", "FeedSimulator"]
 
@@ -32,18 +35,29 @@ KEV_PATH = "/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 EPSS_CURRENT_PATH = "/epss_scores-current.csv.gz"
 
 
-class FeedSimulator:
+class FeedSimulator(Simulator):
     """Serves one KEV document and one EPSS file (see module doc)."""
 
+    fault_rules = FaultRules(kinds=frozenset({"5xx"}),
+                             fields=("kind", "route", "count", "status", "retry_after_s"))
+
     def __init__(self, kev: bytes, epss: bytes, epss_date: str, *, fail_status: int | None = None) -> None:
+        super().__init__(time.time)
         self.kev, self.epss, self.epss_date = kev, epss, epss_date
         self.fail_status = fail_status
         self.requests: Counter[str] = Counter()
-        self._app = Starlette(routes=[
-            Route(KEV_PATH, self._kev),
-            Route(EPSS_CURRENT_PATH, self._epss_current),
-            Route("/epss_scores-{day}.csv.gz", self._epss_dated),
-        ])
+        self.mount([*self._route(KEV_PATH, self._kev),
+                    *self._route(EPSS_CURRENT_PATH, self._epss_current),
+                    *self._route("/epss_scores-{day}.csv.gz", self._epss_dated)])
+
+    def _route(self, template: str, serve: Serve) -> list[Route]:
+        async def guarded(request: Request) -> Response:
+            fault = self.fault_book.take("GET", template, request.url.path)
+            if fault is not None:
+                return Response(status_code=fault.status, headers=retry_after_header(fault))
+            return await serve(request)
+
+        return self.counted("GET", template, guarded)
 
     @classmethod
     def from_snapshot(cls, directory: Path = SHIPPED_FEEDS_DIR) -> FeedSimulator:
@@ -58,7 +72,7 @@ class FeedSimulator:
             if self.fail_status is not None:
                 await Response(status_code=self.fail_status)(scope, receive, send)
                 return
-        await self._app(scope, receive, send)
+        await self.app(scope, receive, send)
 
     async def _kev(self, request: Request) -> Response:
         return Response(self.kev, media_type="application/json")

@@ -32,17 +32,9 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     try:
         value = response.json()
     except ValueError as exc:
-        raise ResponseFormatError(
-            "response body is not JSON", status_code=response.status_code,
-            method=response.request.method, path=response.request.url.path,
-            body_excerpt=response.text[:120],
-        ) from exc
+        raise ResponseFormatError.about(response, "response body is not JSON", with_body=True) from exc
     if not isinstance(value, dict):
-        raise ResponseFormatError(
-            f"expected a JSON object, got {type(value).__name__}",
-            status_code=response.status_code, method=response.request.method,
-            path=response.request.url.path,
-        )
+        raise ResponseFormatError.about(response, f"expected a JSON object, got {type(value).__name__}")
     return value
 
 

@@ -15,39 +15,18 @@ Credentials are sent in the ``Authorization`` header only and never logged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Self
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Unpack
 from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
-from connectors.base import (
-    HttpConnector,
-    ConnectorError,
-    NotFoundError,
-    ResponseFormatError,
-    RetryPolicy,
-    TransientError,
-    send_with_retry,
-)
-from connectors.jira._http import (
-    WorkflowError,
-    auth_header,
-    error_details,
-    jql_string,
-    json_object,
-)
-from connectors.jira.models import (
-    CreatedIssue,
-    IssueDraft,
-    JiraIssue,
-    JiraTransition,
-    SyncProperty,
-)
+from connectors.base import ConnectorError, NotFoundError, ResponseFormatError, TransientError, send_with_retry
+from connectors.http_client import HttpConnector, HttpSeams
+from connectors.jira._http import WorkflowError, auth_header, error_details, jql_string, json_object
+from connectors.jira.models import CreatedIssue, IssueDraft, JiraIssue, JiraTransition, SyncProperty
 from connectors.jira.settings import JiraSettings
 
 __all__ = ["ISSUE_FIELDS", "JiraClient", "WorkflowError", "error_details", "jql_string"]
@@ -65,17 +44,8 @@ class JiraClient(HttpConnector):
     only when this object created it. ``sleep`` and ``rng`` are the retry policy's seams.
     """
 
-    def __init__(
-        self,
-        settings: JiraSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
-                         sleep=sleep, rng=rng)
+    def __init__(self, settings: JiraSettings, **seams: Unpack[HttpSeams]) -> None:
+        super().__init__(settings, **seams)
         self.settings = settings
         self._api = settings.base_url + settings.api_path
 
@@ -177,9 +147,7 @@ class JiraClient(HttpConnector):
         try:
             return JiraIssue.from_bean(bean)
         except (KeyError, TypeError, AttributeError, ValidationError) as exc:
-            raise ResponseFormatError("issue without id/fields", status_code=response.status_code,
-                                      method=response.request.method,
-                                      path=response.request.url.path) from exc
+            raise ResponseFormatError.about(response, "issue without id/fields") from exc
 
     async def update_issue(
         self,

@@ -34,22 +34,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import httpx2
 import openai
 
-from connectors.base import (
-    AuthenticationError,
-    BadRequestError,
-    ConnectorError,
-    NotFoundError,
-    RateLimitedError,
-    ResponseFormatError,
-    TransientError,
-    UnexpectedStatusError,
-)
+from connectors.base import (AsyncClosing, AuthenticationError, BadRequestError, ConnectorError, NotFoundError,
+                             RateLimitedError, ResponseFormatError, TransientError, UnexpectedStatusError)
 from connectors.llm.settings import LlmSettings
 from processors.analyze.port import ChatMessage, Completion
 
@@ -111,7 +104,7 @@ def _translate(exc: openai.OpenAIError) -> ConnectorError:
     return ConnectorError(f"llm client error: {type(exc).__name__}", **kw)
 
 
-class LlmClient:
+class LlmClient(AsyncClosing):
     """Sends chat completions with structured output to one endpoint.
 
     Build it with settings (it creates the SDK client, optionally over an injected ``httpx2``
@@ -127,17 +120,6 @@ class LlmClient:
     ) -> None:
         self.settings = settings
         self._openai = openai_client or create_openai_client(settings, http_client=http_client)
-
-    async def __aenter__(self) -> LlmClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the SDK client and its HTTP connections."""

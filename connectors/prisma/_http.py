@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from connectors.base import AuthenticationError, HttpConnector, ResponseFormatError, send_with_retry
+from connectors.base import AuthenticationError, ResponseFormatError, send_with_retry
+from connectors.http_client import HttpConnector
 
 __all__ = ["SessionTokenClient", "expect_dict", "json_body"]
 
@@ -85,31 +86,15 @@ def json_body(response: httpx.Response, *, allow_empty: bool = False) -> Any:
     if not response.content.strip():
         if allow_empty:
             return None
-        raise ResponseFormatError(
-            "empty response body",
-            status_code=response.status_code,
-            method=response.request.method,
-            path=response.request.url.path,
-        )
+        raise ResponseFormatError.about(response, "empty response body")
     try:
         return json.loads(response.content)
     except ValueError as exc:
-        raise ResponseFormatError(
-            "response body is not JSON",
-            status_code=response.status_code,
-            method=response.request.method,
-            path=response.request.url.path,
-            body_excerpt=response.text[:120],
-        ) from exc
+        raise ResponseFormatError.about(response, "response body is not JSON", with_body=True) from exc
 
 
 def expect_dict(value: Any, response: httpx.Response) -> dict[str, Any]:
     """``value`` if it is a JSON object, else :class:`ResponseFormatError`."""
     if not isinstance(value, dict):
-        raise ResponseFormatError(
-            f"expected a JSON object, got {type(value).__name__}",
-            status_code=response.status_code,
-            method=response.request.method,
-            path=response.request.url.path,
-        )
+        raise ResponseFormatError.about(response, f"expected a JSON object, got {type(value).__name__}")
     return value

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from connectors.base import (
-    ResponseFormatError,
-    RetryPolicy,
-)
+from connectors.base import ResponseFormatError
+from connectors.http_client import HttpSeams
 from connectors.prisma._http import SessionTokenClient, expect_dict, json_body
 from connectors.prisma.models import ComputePage
 from connectors.prisma.settings import PrismaSettings
@@ -51,24 +48,13 @@ class ComputeClient(SessionTokenClient):
     Requires ``settings.compute_url``. ``client`` is borrowed when given, closed only when owned.
     """
 
-    def __init__(
-        self,
-        settings: PrismaSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, settings: PrismaSettings, **seams: Unpack[HttpSeams]) -> None:
         if settings.compute_url is None:
             raise ValueError("PrismaSettings.compute_url is required for the Compute client")
         self._settings = settings
         self._base_url = f"{settings.compute_url}/api/{settings.compute_api_version}"
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
-                         sleep=sleep, rng=rng)
+        super().__init__(settings, **seams)
         self._name = "prisma compute"
-        self._clock = clock
         self._token: str | None = None
         self._token_at = 0.0
         self._lock = asyncio.Lock()
@@ -203,9 +189,4 @@ def _total_count(response: httpx.Response) -> int | None:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ResponseFormatError(
-            "Total-Count header is not an integer",
-            status_code=response.status_code,
-            method=response.request.method,
-            path=response.request.url.path,
-        ) from exc
+        raise ResponseFormatError.about(response, "Total-Count header is not an integer") from exc

@@ -17,36 +17,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from connectors.base import (
-    AuthenticationError,
-    ResponseFormatError,
-    RetryPolicy,
-)
+from connectors.base import AuthenticationError, ResponseFormatError
+from connectors.http_client import HttpSeams
 from connectors.prisma._http import SessionTokenClient, expect_dict, json_body
-from connectors.prisma.models import (
-    AlertFilter,
-    AlertPage,
-    LoginResponse,
-    RemediationCli,
-    SearchPage,
-    TimeRange,
-)
+from connectors.prisma.models import AlertFilter, AlertPage, LoginResponse, RemediationCli, SearchPage, TimeRange
 from connectors.prisma.settings import PrismaSettings
 
-__all__ = ["CspmClient", "FilterSpec"]
+__all__ = ["AlertQuery", "CspmClient", "FilterSpec", "SearchQuery"]
 
 logger = logging.getLogger(__name__)
 
 #: Filters as models, or as a mapping ``{"alert.status": "open", "cloud.type": ["aws", "gcp"]}``.
 FilterSpec = Sequence[AlertFilter] | Mapping[str, str | Sequence[str]]
+
+
+class AlertQuery(TypedDict, total=False):
+    """How an alert listing is shaped: ``detailed`` items (default True), ``limit`` per page (default
+    the settings' ``page_size``), ``sort_by`` (default ``("alertTime:asc",)``)."""
+
+    detailed: bool
+    limit: int | None
+    sort_by: Sequence[str]
+
+
+class SearchQuery(TypedDict, total=False):
+    """How an RQL config search is paged: ``limit`` rows per page (default 100), and whether each
+    row carries the resource's JSON (``with_resource_json``, default True)."""
+
+    limit: int
+    with_resource_json: bool
 
 
 def _filters_json(filters: FilterSpec | None) -> list[dict[str, str]]:
@@ -69,22 +75,11 @@ class CspmClient(SessionTokenClient):
     ``sleep`` and ``rng`` are the retry policy's seams.
     """
 
-    def __init__(
-        self,
-        settings: PrismaSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
-                         sleep=sleep, rng=rng)
+    def __init__(self, settings: PrismaSettings, **seams: Unpack[HttpSeams]) -> None:
+        super().__init__(settings, **seams)
         self._settings = settings
         self._base_url = settings.api_url
         self._name = "prisma cspm"
-        self._clock = clock
         self._token: str | None = None
         self._token_at = 0.0
         self._lock = asyncio.Lock()
@@ -136,16 +131,9 @@ class CspmClient(SessionTokenClient):
 
     # -- alerts --------------------------------------------------------------------------------
 
-    async def iter_alert_pages(
-        self,
-        filters: FilterSpec | None = None,
-        time_range: TimeRange | None = None,
-        *,
-        detailed: bool = True,
-        limit: int | None = None,
-        sort_by: Sequence[str] = ("alertTime:asc",),
-        page_token: str | None = None,
-    ) -> AsyncIterator[AlertPage]:
+    async def iter_alert_pages(self, filters: FilterSpec | None = None, time_range: TimeRange | None = None,
+                               *, page_token: str | None = None,
+                               **query: Unpack[AlertQuery]) -> AsyncIterator[AlertPage]:
         """``POST /v2/alert`` page by page, following ``nextPageToken``.
 
         Pass a checkpointed ``next_page_token`` as ``page_token`` to resume. The full query is
@@ -155,9 +143,9 @@ class CspmClient(SessionTokenClient):
         body: dict[str, Any] = {
             "filters": _filters_json(filters),
             "timeRange": (time_range or TimeRange.to_now("epoch")).as_json(),
-            "limit": limit or self._settings.page_size,
-            "detailed": detailed,
-            "sortBy": list(sort_by),
+            "limit": query.get("limit") or self._settings.page_size,
+            "detailed": query.get("detailed", True),
+            "sortBy": list(query.get("sort_by", ("alertTime:asc",))),
         }
         token = page_token
         number = 0
@@ -188,19 +176,10 @@ class CspmClient(SessionTokenClient):
                 return
             token, number = next_token, number + 1
 
-    async def list_alerts(
-        self,
-        filters: FilterSpec | None = None,
-        time_range: TimeRange | None = None,
-        *,
-        detailed: bool = True,
-        limit: int | None = None,
-        sort_by: Sequence[str] = ("alertTime:asc",),
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def list_alerts(self, filters: FilterSpec | None = None, time_range: TimeRange | None = None,
+                          **query: Unpack[AlertQuery]) -> AsyncIterator[dict[str, Any]]:
         """Every alert matching ``filters`` and ``time_range``, as raw dicts, across all pages."""
-        async for page in self.iter_alert_pages(
-            filters, time_range, detailed=detailed, limit=limit, sort_by=sort_by
-        ):
+        async for page in self.iter_alert_pages(filters, time_range, **query):
             for item in page.items:
                 yield item
 
@@ -268,18 +247,13 @@ class CspmClient(SessionTokenClient):
         response = await self._call("POST", "/resource", json={"rrn": rrn})
         return expect_dict(json_body(response), response)
 
-    async def iter_search_config_pages(
-        self,
-        rql: str,
-        time_range: TimeRange | None = None,
-        *,
-        limit: int = 100,
-        with_resource_json: bool = True,
-    ) -> AsyncIterator[SearchPage]:
+    async def iter_search_config_pages(self, rql: str, time_range: TimeRange | None = None,
+                                       **query: Unpack[SearchQuery]) -> AsyncIterator[SearchPage]:
         """``POST /search/config`` then ``POST /search/config/page`` until no token is left.
 
         Invalid or unsupported RQL raises :class:`connectors.base.BadRequestError`.
         """
+        limit, with_resource_json = query.get("limit", 100), query.get("with_resource_json", True)
         body: dict[str, Any] = {
             "query": rql,
             "timeRange": (time_range or TimeRange.to_now()).as_json(),
@@ -308,17 +282,9 @@ class CspmClient(SessionTokenClient):
             response = await self._call("POST", "/search/config/page", json=page_body)
             data = expect_dict(json_body(response), response)
 
-    async def search_config(
-        self,
-        rql: str,
-        time_range: TimeRange | None = None,
-        *,
-        limit: int = 100,
-        with_resource_json: bool = True,
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def search_config(self, rql: str, time_range: TimeRange | None = None,
+                            **query: Unpack[SearchQuery]) -> AsyncIterator[dict[str, Any]]:
         """Every resource an RQL ``config from cloud.resource ...`` query matches."""
-        async for page in self.iter_search_config_pages(
-            rql, time_range, limit=limit, with_resource_json=with_resource_json
-        ):
+        async for page in self.iter_search_config_pages(rql, time_range, **query):
             for item in page.items:
                 yield item

@@ -41,6 +41,7 @@ from connectors.prisma.models import AlertFilter, TimeRange
 from processors.dead_letters import build_dead_letter, excerpt
 from processors.errors import InvalidRecordError
 from processors.models import AlertSource
+from processors.normalise.compute import compute_alert_id
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert
 from streams.errors import BrokerError
@@ -160,6 +161,18 @@ class _Poller:
             start = now - timedelta(seconds=self.settings.initial_look_back_s)
         return start, now
 
+    async def _timed(self, pages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """``pages``, the wait for each one observed in ``prismaflow_source_page_seconds``."""
+        iterator = pages.__aiter__()
+        while True:
+            fetched = time.perf_counter()
+            try:
+                page = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - fetched)
+            yield page
+
     async def _commit(self, records: Sequence[OutgoingRecord], checkpoint: SourceCheckpoint) -> None:
         await self.writer.write(records, checkpoint)
         self._checkpoint = checkpoint
@@ -248,15 +261,8 @@ class CspmPoller(_Poller):
 
     async def _page_through(self, start: datetime, end: datetime, window: TimeRange,
                             filters: list[AlertFilter], token: str | None, result: PollResult) -> None:
-        pages: AsyncIterator[Any] = self.client.iter_alert_pages(
-            filters, window, detailed=True, page_token=token).__aiter__()
-        while True:
-            fetched = time.perf_counter()
-            try:
-                page = await pages.__anext__()
-            except StopAsyncIteration:
-                return
-            REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - fetched)
+        async for page in self._timed(self.client.iter_alert_pages(filters, window, detailed=True,
+                                                                    page_token=token)):
             now = self.clock()
             records = [self._admit_cspm(item, now) for item in page.items]
             alerts = _alerts_in(records, self.settings)
@@ -305,8 +311,6 @@ class ComputePoller(_Poller):
         return self.client.iter_pages(f"/{phase}", None, offset=offset)
 
     async def poll_once(self) -> PollResult:
-        from processors.normalise.compute import compute_alert_id
-
         result = PollResult()
         current = self.checkpoint()
         if current is not None and current.in_window and current.phase in _COMPUTE_PHASES:
@@ -319,14 +323,7 @@ class ComputePoller(_Poller):
             (start, end), phases, offset = self._next_window(), _COMPUTE_PHASES, 0
         for phase in phases:
             kind = _PHASE_KIND[phase]
-            pages = self._pages(phase, start, end, offset).__aiter__()
-            while True:
-                fetched = time.perf_counter()
-                try:
-                    page = await pages.__anext__()
-                except StopAsyncIteration:
-                    break
-                REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - fetched)
+            async for page in self._timed(self._pages(phase, start, end, offset)):
                 now = self.clock()
                 records = []
                 for item in page.items:

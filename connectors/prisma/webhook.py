@@ -53,7 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from processors.dead_letters import excerpt
-from processors.errors import InvalidRecordError, SerializationError
+from processors.errors import ConfigurationError, InvalidRecordError, SerializationError
 from processors.models import AlertSource
 from processors.normalise.compute_webhook import (
     compute_webhook_alert_id,
@@ -261,8 +261,6 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
                        new_ingest_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> Starlette:
     """Build the receiver around a publisher that writes a request's records all or none."""
     if settings.auth_token is None and not settings.allow_unauthenticated:
-        from processors.errors import ConfigurationError
-
         raise ConfigurationError(
             "PRISMAFLOW_WEBHOOK_AUTH_TOKEN is not set: set it (and configure the same header value in "
             "Prisma Cloud), or set PRISMAFLOW_WEBHOOK_ALLOW_UNAUTHENTICATED=true for local testing only")

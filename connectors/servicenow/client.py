@@ -15,26 +15,18 @@ the same write again will fail again while the credentials are fine.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Self
+from collections.abc import Mapping
+from typing import Any, Unpack
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import (
-    HttpConnector,
-    AuthenticationError,
-    BadRequestError,
-    ConnectorError,
-    ResponseFormatError,
-    RetryPolicy,
-    send_with_retry,
-)
+from connectors.base import (AuthenticationError, BadRequestError, ConnectorError, ResponseFormatError,
+                             send_with_retry)
+from connectors.http_client import HttpConnector, HttpSeams
 from connectors.servicenow.settings import BasicAuth, ServiceNowSettings
 from processors.models import RiskTier
 
@@ -153,18 +145,9 @@ class ServiceNowClient(HttpConnector):
     when this object created it. ``sleep`` and ``rng`` are the retry policy's seams.
     """
 
-    def __init__(
-        self,
-        settings: ServiceNowSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, settings: ServiceNowSettings, **seams: Unpack[HttpSeams]) -> None:
         self._settings = settings
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
-                         sleep=sleep, rng=rng)
+        super().__init__(settings, **seams)
 
     @property
     def settings(self) -> ServiceNowSettings:
@@ -337,9 +320,7 @@ def _is_policy_refusal(excerpt: str) -> bool:
 
 
 def _format_error(response: httpx.Response, message: str) -> ConnectorError:
-    return ResponseFormatError(message, status_code=response.status_code,
-                               method=response.request.method, path=response.request.url.path,
-                               body_excerpt=response.text[:120])
+    return ResponseFormatError.about(response, message, with_body=True)
 
 
 def _result(response: httpx.Response) -> Any:

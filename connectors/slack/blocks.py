@@ -16,11 +16,10 @@ message stays under the undocumented ~13k-character ``msg_blocks_too_long`` limi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
-from connectors.slack.view import AlertView, alert_view
+from connectors.slack.view import AlertView, ViewOptions, alert_view
 from processors.models import ScoredAlert
-from processors.records import Analysis
 
 __all__ = [
     "LIMITS",
@@ -126,25 +125,9 @@ def render_slack(view: AlertView) -> dict[str, Any]:
     return {"text": truncate_mrkdwn(view.fallback, _FALLBACK_CHARS), "blocks": blocks}
 
 
-def build_slack_message(
-    scored: ScoredAlert,
-    *,
-    analysis: Analysis | None = None,
-    ticket_url: str | None = None,
-    ticket_key: str | None = None,
-    approval_url: str | None = None,
-    console_url: str | None = None,
-) -> dict[str, Any]:
+def build_slack_message(scored: ScoredAlert, **options: Unpack[ViewOptions]) -> dict[str, Any]:
     """The Slack incoming-webhook body for ``scored`` (and its analysis, ticket and approval page).
 
     Pure. Raises ``ValueError`` when a link is not an absolute http(s) URL.
     """
-    view = alert_view(
-        scored,
-        analysis=analysis,
-        ticket_url=ticket_url,
-        ticket_key=ticket_key,
-        approval_url=approval_url,
-        console_url=console_url,
-    )
-    return render_slack(view)
+    return render_slack(alert_view(scored, **options))

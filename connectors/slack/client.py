@@ -23,27 +23,18 @@ Errors (the tree of :mod:`connectors.base`)::
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from connectors.base import (
-    ConnectorError,
-    HttpConnector,
-    RateLimitedError,
-    ResponseFormatError,
-    RetriesExhaustedError,
-    RetryPolicy,
-    TransientError,
-    error_for_response,
-)
+from connectors.base import (ConnectorError, RateLimitedError, ResponseFormatError, RetriesExhaustedError,
+                             RetryPolicy, TransientError, error_for_response)
+from connectors.http_client import HttpConnector, HttpSeams
 
 __all__ = ["ChatKind", "ChatWebhookClient", "ChatWebhookSettings"]
 
@@ -91,20 +82,11 @@ class ChatWebhookClient(HttpConnector):
     the client owns an ``httpx.AsyncClient`` and closes it in :meth:`aclose`.
     """
 
-    def __init__(
-        self,
-        settings: ChatWebhookSettings,
-        client: httpx.AsyncClient | None = None,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=settings.retry,
-                         sleep=sleep, rng=rng)
+    def __init__(self, settings: ChatWebhookSettings, **seams: Unpack[HttpSeams]) -> None:
+        seams.setdefault("clock", time.time)  # Retry-After dates are wall-clock times
+        super().__init__(settings, **seams)
         self.settings = settings
         self._label = "slack-webhook" if settings.kind is ChatKind.SLACK else "teams-workflow"
-        self._clock = clock
 
     def _scrub(self, error: ConnectorError) -> ConnectorError:
         error.path = self._label  # the URL path is the secret (Slack)

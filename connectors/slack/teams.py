@@ -21,11 +21,10 @@ cannot make a clickable link; emphasis characters are left as they are (harmless
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Unpack
 
-from connectors.slack.view import AlertView, alert_view
+from connectors.slack.view import AlertView, ViewOptions, alert_view
 from processors.models import ScoredAlert
-from processors.records import Analysis
 
 __all__ = [
     "ADAPTIVE_CARD_CONTENT_TYPE",
@@ -130,22 +129,6 @@ def _render(view: AlertView, critical: bool, scale: float) -> dict[str, Any]:
     }
 
 
-def build_teams_payload(
-    scored: ScoredAlert,
-    *,
-    analysis: Analysis | None = None,
-    ticket_url: str | None = None,
-    ticket_key: str | None = None,
-    approval_url: str | None = None,
-    console_url: str | None = None,
-) -> dict[str, Any]:
+def build_teams_payload(scored: ScoredAlert, **options: Unpack[ViewOptions]) -> dict[str, Any]:
     """The Teams Workflows webhook body for ``scored``. Pure; ``ValueError`` for a bad link URL."""
-    view = alert_view(
-        scored,
-        analysis=analysis,
-        ticket_url=ticket_url,
-        ticket_key=ticket_key,
-        approval_url=approval_url,
-        console_url=console_url,
-    )
-    return render_teams(view, critical=scored.tier.value == "critical")
+    return render_teams(alert_view(scored, **options), critical=scored.tier.value == "critical")

@@ -9,13 +9,14 @@ an LLM summary can carry markup or mentions): the renderers escape it, this modu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from processors.analysis_text import display_summary
 from processors.models import ScoredAlert
 from processors.records import Analyser, Analysis
 from processors.redaction import redact_model
 
-__all__ = ["AlertView", "Link", "alert_view", "check_url"]
+__all__ = ["AlertView", "Link", "ViewOptions", "alert_view", "check_url"]
 
 #: Slack's limit for a button URL; Teams has none documented, so the same cap is used.
 MAX_URL_CHARS = 3000
@@ -46,6 +47,16 @@ class AlertView:
     fallback: str = ""
 
 
+class ViewOptions(TypedDict, total=False):
+    """What a notification may carry beside the scored alert; every builder takes these keywords."""
+
+    analysis: Analysis | None
+    ticket_url: str | None
+    ticket_key: str | None
+    approval_url: str | None
+    console_url: str | None
+
+
 def check_url(url: str) -> str:
     """``url`` when it is an absolute http(s) URL within the length cap, else ``ValueError``.
 
@@ -68,22 +79,17 @@ def _analyser_label(analysis: Analysis) -> str:
     return f"Analysis: {model}{version}, confidence {analysis.confidence:.0%}"
 
 
-def alert_view(
-    scored: ScoredAlert,
-    *,
-    analysis: Analysis | None = None,
-    ticket_url: str | None = None,
-    ticket_key: str | None = None,
-    approval_url: str | None = None,
-    console_url: str | None = None,
-) -> AlertView:
+def alert_view(scored: ScoredAlert, **options: Unpack[ViewOptions]) -> AlertView:
     """The content of a notification for ``scored``; raises ``ValueError`` for a bad link URL.
 
     The one place a notification's text is composed: alert and analysis are redacted
     (:mod:`processors.redaction`) first, so no secret reaches Slack or Teams.
     """
     scored = redact_model(scored)
+    analysis = options.get("analysis")
     analysis = redact_model(analysis) if analysis is not None else None
+    ticket_url, ticket_key = options.get("ticket_url"), options.get("ticket_key")
+    approval_url, console_url = options.get("approval_url"), options.get("console_url")
     alert = scored.alert
     resource = alert.resource
     title = f"{scored.tier.value.upper()} {scored.score}: {alert.policy_name}"

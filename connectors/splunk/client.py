@@ -28,21 +28,18 @@ is a 503, so it is retried with backoff like any 5xx). A 413 from a server whose
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import logging
-import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Unpack
 
 import httpx
 
 from connectors.base import (
-    HttpConnector,
     AuthenticationError,
     BadRequestError,
     ConnectorError,
@@ -53,6 +50,7 @@ from connectors.base import (
     UnexpectedStatusError,
     send_with_retry,
 )
+from connectors.http_client import HttpConnector, HttpSeams
 from connectors.splunk.events import HecEvent
 from connectors.splunk.settings import SplunkHecSettings
 
@@ -141,20 +139,9 @@ class HecClient(HttpConnector):
     retry policy's seams.
     """
 
-    def __init__(
-        self,
-        settings: SplunkHecSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, settings: SplunkHecSettings, **seams: Unpack[HttpSeams]) -> None:
         self._settings = settings
-        super().__init__(timeout_s=settings.request_timeout_s, client=client, retry=retry or settings.retry,
-                         sleep=sleep, rng=rng)
-        self._clock = clock
+        super().__init__(settings, **seams)
         self.channel = str(settings.channel or uuid.uuid4())
 
     # -- sending -----------------------------------------------------------------------------------

@@ -34,12 +34,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import AuthenticationError, RetryPolicy, TransientError
+from connectors.base import AsyncClosing, AuthenticationError, RetryPolicy, TransientError
 from connectors.syslog.rfc5424 import (
     StructuredData,
     format_rfc5424,
@@ -97,7 +95,7 @@ class SyslogMessage:
     structured_data: StructuredData | None = None
 
 
-class SyslogClient:
+class SyslogClient(AsyncClosing):
     """Sends :class:`SyslogMessage` batches to one receiver over one kept-open connection.
 
     Use as ``async with SyslogClient(settings) as client: await client.send_many(batch)``. Not
@@ -161,17 +159,6 @@ class SyslogClient:
             max_octets=self.settings.max_message_octets,
         )
         return frame_octet_counted(body)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def _connection(self) -> asyncio.StreamWriter:
         writer, reader = self._writer, self._reader
@@ -256,6 +243,6 @@ class SyslogClient:
             path=self._where,
         ) from last
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connection (TLS: with ``close_notify``). The client can be used again."""
         await self._drop()

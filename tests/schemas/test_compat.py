@@ -21,7 +21,7 @@ import pytest
 
 from processors.errors import SchemaError
 from schemas import expand, load_schemas
-from streams.compat import check_backward_compatible, check_forward_compatible, check_full_compatible
+from streams.devtools.compat import check_backward_compatible, check_forward_compatible, check_full_compatible
 
 CURRENT = load_schemas()
 Schema = dict[str, Any]

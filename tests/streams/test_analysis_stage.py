@@ -19,8 +19,8 @@ from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.sink import SinkOptions, SinkWorker
 from streams.topics import ANALYSES, AUDIT, CATALOGUE, SCORED_ALERTS, create_topics
+from tests.kafka_helpers import read_topic
 from tests.streams.analysis.test_bench_mix_budget import _scored
-from tests.streams.test_core_pipeline import _read_all
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -51,7 +51,7 @@ def test_with_no_llm_every_scored_alert_above_threshold_gets_an_offline_analysis
         messages: list[object] = []
         for _ in range(300):
             await asyncio.sleep(0.2)
-            messages = await asyncio.to_thread(_read_all, kafka, topic_prefix + ANALYSES.name, settle_s=0.3,
+            messages = await asyncio.to_thread(read_topic, kafka, topic_prefix + ANALYSES.name, settle_s=0.3,
                                                timeout_s=5)
             if len(messages) >= len(expected):
                 break

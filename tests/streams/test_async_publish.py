@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from processors.models import AlertSource, RawAlert
@@ -19,6 +18,7 @@ from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import RAW_ALERTS, create_topics
 from tests.processors import payloads as p
+from tests.kafka_helpers import read_topic
 
 
 def _raw(alert_id: str, filler: str = "") -> RawAlert:
@@ -33,21 +33,8 @@ def _records(topic: str, ids: list[str]) -> list[OutgoingRecord]:
 
 
 def _committed(bootstrap: str, topic: str, serde: AvroSerde, settle_s: float = 2.0) -> list[str]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{time.monotonic_ns()}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, n, OFFSET_BEGINNING) for n in partitions])
-    ids: list[str] = []
-    last = time.monotonic()
-    try:
-        while time.monotonic() - last < settle_s:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                ids.append(serde.decode(message.value(), RawAlert, topic=topic).source_alert_id)
-                last = time.monotonic()
-    finally:
-        consumer.close()
-    return ids
+    return [serde.decode(m.value(), RawAlert, topic=topic).source_alert_id
+            for m in read_topic(bootstrap, topic, settle_s=settle_s)]
 
 
 def _closed_port() -> int:

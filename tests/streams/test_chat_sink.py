@@ -12,12 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import RetryPolicy
 from connectors.slack.client import ChatKind, ChatWebhookClient, ChatWebhookSettings
-from connectors.slack.simulator import ChatWebhookSimulator, SimFault
+from connectors.slack.simulator import ChatWebhookSimulator, Fault
 from processors.models import AlertStatus, RiskTier, ScoredAlert
 from processors.records import DeadLetter, TicketState, Tracker
 from processors.tickets import fingerprint
@@ -25,27 +24,16 @@ from streams.audit import AuditWriter, verify_audit
 from streams.chat import ChatSink
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.topics import AUDIT, CATALOGUE, DLQ, SCORED_ALERTS, TICKETS, create_topics
+from streams.topics import AUDIT, DLQ, SCORED_ALERTS, TICKETS
 from tests.factories import make_scored_alert
-from tests.streams.test_core_pipeline import _read_all
-from tests.streams.test_siem_sinks import produce, run_sink
+from tests.kafka_helpers import produce_models, read_topic
+from tests.streams.test_siem_sinks import run_sink
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 SIM = "http://chat.sim"
 APPROVALS = "https://prismaflow.example.com/approvals"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
-def prefix(kafka: KafkaSettings, topic_prefix: str) -> str:
-    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
-    return topic_prefix
 
 
 def _alert(i: int, tier: RiskTier, *, incident: str | None = None, members: list[str] | None = None,
@@ -79,14 +67,14 @@ def _tickets(records: list[ScoredAlert]) -> list[tuple[str, BaseModel]]:
     return [(f"jira:{state.fingerprint}", state)]
 
 
-def _sink(sim: ChatWebhookSimulator, kafka: KafkaSettings, serde: AvroSerde, prefix: str, *,
+def _sink(sim: ChatWebhookSimulator, kafka: KafkaSettings, serde: AvroSerde, catalogue: str, *,
           kind: ChatKind = ChatKind.SLACK, audit: bool = True) -> ChatSink:
     path = f"/services/{sim.slack_path}" if kind is ChatKind.SLACK else sim.teams_path
     settings = ChatWebhookSettings(kind=kind, url=SecretStr(SIM + path),
                                    retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0))
-    client = ChatWebhookClient(settings, httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
-    writer = AuditWriter(f"{prefix}sink.chat/0", kafka, serde, topic=prefix + AUDIT.name) if audit else None
-    return ChatSink(settings, kafka, serde, client=client, topic_prefix=prefix, approval_base_url=APPROVALS,
+    client = ChatWebhookClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
+    writer = AuditWriter(f"{catalogue}sink.chat/0", kafka, serde, topic=catalogue + AUDIT.name) if audit else None
+    return ChatSink(settings, kafka, serde, client=client, topic_prefix=catalogue, approval_base_url=APPROVALS,
                     audit=writer)
 
 
@@ -95,19 +83,22 @@ def _buttons(body: dict[str, Any]) -> dict[str, str]:
     return {e["action_id"]: e["url"] for block in actions for e in block["elements"]}
 
 
-def _produce_all(kafka: KafkaSettings, serde: AvroSerde, prefix: str, records: list[ScoredAlert]) -> dict[str, int]:
-    produce(kafka, serde, prefix + TICKETS.name, _tickets(records))
-    produce(kafka, serde, prefix + SCORED_ALERTS.name, [(r.alert.resource.asset_id, r) for r in records])
-    return {prefix + SCORED_ALERTS.name: len(records), prefix + TICKETS.name: 1}
+def _produce_stream(kafka: KafkaSettings, serde: AvroSerde,
+                    catalogue: str) -> tuple[list[ScoredAlert], dict[str, str], dict[str, int]]:
+    """Write :func:`_stream`'s records and tickets to the catalogue; returns the records, the
+    notifications due and how many records each topic got (what the sink must commit)."""
+    records, due = _stream()
+    produce_models(kafka, serde, catalogue + TICKETS.name, _tickets(records))
+    produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(r.alert.resource.asset_id, r) for r in records])
+    return records, due, {catalogue + SCORED_ALERTS.name: len(records), catalogue + TICKETS.name: 1}
 
 
 def test_only_top_tier_once_per_fingerprint_with_ticket_and_approval_links_and_not_again_after_a_restart(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde, sim = AvroSerde(), ChatWebhookSimulator(rate_per_s=None)
-    records, due = _stream()
-    expect = _produce_all(kafka, serde, prefix, records)
-    run_sink(kafka, serde, _sink(sim, kafka, serde, prefix), group=unique_name("chat"), dlq_topic=prefix + DLQ.name,
+    sim = ChatWebhookSimulator(rate_per_s=None)
+    records, due, expect = _produce_stream(kafka, serde, catalogue)
+    run_sink(kafka, serde, _sink(sim, kafka, serde, catalogue), group=unique_name("chat"), dlq_topic=catalogue + DLQ.name,
              expect=expect)
 
     assert len(sim.messages) == len(due) == 2
@@ -118,25 +109,24 @@ def test_only_top_tier_once_per_fingerprint_with_ticket_and_approval_links_and_n
     assert "CRITICAL 92" in ticketed["blocks"][0]["text"]["text"]  # the first record, not the recurrence
     incident = next(body for text, body in by_alert.items() if text in ("Alert P-6002", "Alert P-6003"))
     assert set(_buttons(incident)) == {"review_fix"}  # no ticket known for the incident
-    assert not _read_all(kafka, prefix + DLQ.name, settle_s=0.3, timeout_s=5)
+    assert not read_topic(kafka, catalogue + DLQ.name, settle_s=0.3, timeout_s=5)
 
     # A restart that replays everything (a new group) posts nothing: notifications are on the audit trail.
-    run_sink(kafka, serde, _sink(sim, kafka, serde, prefix), group=unique_name("chat"), dlq_topic=prefix + DLQ.name,
+    run_sink(kafka, serde, _sink(sim, kafka, serde, catalogue), group=unique_name("chat"), dlq_topic=catalogue + DLQ.name,
              expect=expect)
     assert len(sim.messages) == 2
-    (report,) = verify_audit(kafka, serde, prefix + AUDIT.name)
+    (report,) = verify_audit(kafka, serde, catalogue + AUDIT.name)
     assert report.report.ok and report.report.checked == 2
 
 
 def test_teams_gets_an_adaptive_card_and_a_refused_body_is_dead_lettered(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde, sim = AvroSerde(), ChatWebhookSimulator(rate_per_s=None)
-    records, due = _stream()
-    expect = _produce_all(kafka, serde, prefix, records)
-    sim.faults.append(SimFault(target="teams", status=400, body="bad request", count=1))
-    run_sink(kafka, serde, _sink(sim, kafka, serde, prefix, kind=ChatKind.TEAMS, audit=False),
-             group=unique_name("chat"), dlq_topic=prefix + DLQ.name, expect=expect)
+    sim = ChatWebhookSimulator(rate_per_s=None)
+    records, due, expect = _produce_stream(kafka, serde, catalogue)
+    sim.faults.append(Fault(kind="answer", route="teams", status=400, body="bad request", count=1))
+    run_sink(kafka, serde, _sink(sim, kafka, serde, catalogue, kind=ChatKind.TEAMS, audit=False),
+             group=unique_name("chat"), dlq_topic=catalogue + DLQ.name, expect=expect)
 
     # The first notification due was refused (400) and dead-lettered. Its fingerprint was not marked
     # notified, so the next record of that risk (each has two here) was notified instead.
@@ -144,9 +134,9 @@ def test_teams_gets_an_adaptive_card_and_a_refused_body_is_dead_lettered(
     for message in sim.messages:
         assert message["body"]["type"] == "message"
         assert message["body"]["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
-    (letter,) = [serde.decode(m.value(), DeadLetter, topic=prefix + DLQ.name)
-                 for m in _read_all(kafka, prefix + DLQ.name, expect=1, settle_s=0.3)]
+    (letter,) = [serde.decode(m.value(), DeadLetter, topic=catalogue + DLQ.name)
+                 for m in read_topic(kafka, catalogue + DLQ.name, expect=1, settle_s=0.3)]
     assert letter.stage == "sink.chat.teams" and letter.error_class == "BadRequestError"
     assert "bad request" in letter.error_message
     assert "sig=" not in letter.error_message and "sim-signature" not in letter.error_message
-    assert letter.original_topic == prefix + SCORED_ALERTS.name
+    assert letter.original_topic == catalogue + SCORED_ALERTS.name

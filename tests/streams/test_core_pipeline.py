@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from connectors.feeds.store import load_default_feeds
@@ -33,32 +33,16 @@ from processors.pipeline import normalise_and_enrich, raw_alert_key
 from processors.records import DeadLetter
 from streams.core_stage import is_link
 from streams.embedded import ThreadedWorker
-from streams.publish import producer_config
 from streams.run import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from tests.kafka_helpers import produce_models, read_topic
 from streams.topics import ALERTS, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
 from tests.processors.payloads import ACCOUNT, HOSTNAME
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
-def catalogue(kafka: KafkaSettings, topic_prefix: str) -> str:
-    create_topics(AdminClient({"bootstrap.servers": kafka.bootstrap_servers}), CATALOGUE, prefix=topic_prefix)
-    return topic_prefix
-
-
-@pytest.fixture
-def serde() -> AvroSerde:
-    return AvroSerde()
 
 
 TOPOLOGIES = {"fused": ("core",), "split": ("normalise", "score")}
@@ -69,42 +53,11 @@ def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[R
              key: Callable[[RawAlert], str] = raw_alert_key) -> None:
     """Write raw alerts keyed as the sources key them (by asset), or by ``key``.
 
-    Idempotent, as the sources' producers are: a plain producer may reorder a partition's records
-    when it retries (seen right after topic creation), and dedupe rightly drops an older version
-    that arrives after a newer one, which would make the counts differ from the pure pipeline's.
+    Idempotently, as the sources' producers do: dedupe rightly drops an older version that arrives
+    after a newer one, which a reordering retry would cause, making counts differ from the pure
+    pipeline's.
     """
-    producer = Producer(producer_config(kafka, **{"linger.ms": 5}))
-    for record in records:
-        producer.produce(topic, key=key(record).encode(), value=serde.encode(record, topic=topic))
-        producer.poll(0)
-    assert producer.flush(30) == 0
-
-
-def _read_all(kafka: KafkaSettings, topic: str, *, settle_s: float = 3.0, expect: int | None = None,
-              timeout_s: float = 120.0) -> list[Any]:
-    """Committed records of a topic, read until ``expect`` are in (or nothing new for ``settle_s``)."""
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"reader-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-                         "enable.auto.commit": False})
-    # Assigned, not subscribed: no group join to wait for (it can outlast settle_s on a busy machine).
-    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    messages: list[Any] = []
-    last = time.monotonic()
-    deadline = last + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                messages.append(message)
-                last = time.monotonic()
-                continue
-            enough = expect is None or len(messages) >= expect
-            if enough and time.monotonic() - last > settle_s:
-                break
-    finally:
-        consumer.close()
-    return messages
+    produce_models(kafka, serde, topic, ((key(record), record) for record in records))
 
 
 def _expected(records: list[RawAlert]) -> tuple[Counter[str], int]:
@@ -137,6 +90,14 @@ def _expected(records: list[RawAlert]) -> tuple[Counter[str], int]:
     return out, dead
 
 
+def _traffic(n: int, seed: int) -> tuple[list[RawAlert], Counter[str], int]:
+    """``n`` raw alerts of the simulator's traffic mix (``seed``), what the pure pipeline scores of
+    them per alert id, and how many it dead-letters."""
+    records = list(raw_alert_stream(n, seed=seed, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    expected, dead = _expected(records)
+    return records, expected, dead
+
+
 @pytest.fixture
 def start_worker(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> Iterator[Callable[..., ThreadedWorker]]:
     started: list[ThreadedWorker] = []
@@ -158,14 +119,13 @@ def test_simulator_traffic_flows_to_scored_with_dedupe_correlation_scores_and_de
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
     topology: str,
 ) -> None:
-    records = list(raw_alert_stream(3000, seed=11, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
-    expected, expected_dead = _expected(records)
+    records, expected, expected_dead = _traffic(3000, seed=11)
     assert expected_dead > 0 and sum(expected.values()) < len(records)  # the mix has repeats and noise
     for stage in TOPOLOGIES[topology]:
         start_worker(stage)
     _produce(kafka, serde, catalogue + RAW_ALERTS.name, records)
 
-    scored_messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()))
+    scored_messages = read_topic(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()))
     every = [serde.decode(m.value(), ScoredAlert, topic=catalogue + SCORED_ALERTS.name) for m in scored_messages]
     # Incident members re-emitted because their incident changed (the fused core's asset graph spans
     # partitions, so when they come depends on timing); the rest must be what the pure pipeline says.
@@ -197,7 +157,7 @@ def test_simulator_traffic_flows_to_scored_with_dedupe_correlation_scores_and_de
                                                "data_sensitivity", "correlation"}
         assert s.score == max(0, min(100, round(sum(f.contribution for f in s.factors))))
     # Noise went to the dead-letter topic with the reason and the original bytes.
-    dead = _read_all(kafka, catalogue + DLQ.name, expect=expected_dead)
+    dead = read_topic(kafka, catalogue + DLQ.name, expect=expected_dead)
     letters = [serde.decode(m.value(), DeadLetter, topic=catalogue + DLQ.name) for m in dead]
     assert len(letters) == expected_dead
     assert all(d.stage == DLQ_STAGE[topology] and d.original_value and d.error_message for d in letters)
@@ -238,14 +198,13 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
     topology: str,
 ) -> None:
     """The stateful stage is killed: the fused one, or the score stage of the split topology."""
-    records = list(raw_alert_stream(4000, seed=23, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
-    expected, _ = _expected(records)
+    records, expected, _ = _traffic(4000, seed=23)
     stateful = TOPOLOGIES[topology][-1]
     if topology == "split":
         start_worker("normalise")
     _produce(kafka, serde, catalogue + RAW_ALERTS.name, records)
     if topology == "split":
-        _read_all(kafka, catalogue + ALERTS.name, expect=len(records) - 50, settle_s=1)  # input is all there
+        read_topic(kafka, catalogue + ALERTS.name, expect=len(records) - 50, settle_s=1)  # input is all there
     group = catalogue + "kill"
     watcher = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"watch-{time.monotonic_ns()}",
                         "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
@@ -262,12 +221,12 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
         watcher.close()
         if victim.poll() is None:
             victim.kill()
-    at_kill = _read_all(kafka, catalogue + SCORED_ALERTS.name, settle_s=0.5, timeout_s=10)
+    at_kill = read_topic(kafka, catalogue + SCORED_ALERTS.name, settle_s=0.5, timeout_s=10)
     committed_at_kill = sum(_own_alert_ids(at_kill, serde, catalogue + SCORED_ALERTS.name).values())
     assert 200 <= committed_at_kill < sum(expected.values()), "the worker was killed mid-stream"
     restarted = _subprocess_worker(stateful, kafka, catalogue, "0", group)
     try:
-        messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
+        messages = read_topic(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
     finally:
         restarted.send_signal(signal.SIGTERM)
         restarted.wait(30)
@@ -280,7 +239,7 @@ def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_
     kafka: KafkaSettings, serde: AvroSerde, kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
     topology: str,
 ) -> None:
-    records = list(raw_alert_stream(2000, seed=31, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
+    records, _, _ = _traffic(2000, seed=31)
     results = []
     for workers in (1, 2):
         prefix = unique_name(f"w{workers}") + "."
@@ -291,8 +250,8 @@ def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_
         try:
             _produce(kafka, serde, prefix + RAW_ALERTS.name, records)
             expected, _ = _expected(records)
-            messages = _read_all(kafka, prefix + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
-            keyed = _read_all(kafka, prefix + (ALERTS.name if topology == "split" else RAW_ALERTS.name), settle_s=1)
+            messages = read_topic(kafka, prefix + SCORED_ALERTS.name, expect=sum(expected.values()), settle_s=4)
+            keyed = read_topic(kafka, prefix + (ALERTS.name if topology == "split" else RAW_ALERTS.name), settle_s=1)
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
@@ -308,16 +267,15 @@ def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_
 def test_the_fused_stage_rekeys_raw_alerts_another_producer_keyed_by_alert_id_and_gives_the_same_counts(
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
 ) -> None:
-    records = list(raw_alert_stream(1500, seed=41, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
-    expected, _ = _expected(records)
+    records, expected, _ = _traffic(1500, seed=41)
     start_worker("core")
     _produce(kafka, serde, catalogue + RAW_ALERTS.name, records, key=lambda r: r.source_alert_id)
 
-    messages = _read_all(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()))
+    messages = read_topic(kafka, catalogue + SCORED_ALERTS.name, expect=sum(expected.values()))
     assert _own_alert_ids(messages, serde, catalogue + SCORED_ALERTS.name) == expected
     # Each record that normalises came back to the raw topic once, under its asset's key (the
     # core's own asset-graph messages on that topic are not raw alerts).
-    raw = [m for m in _read_all(kafka, catalogue + RAW_ALERTS.name, settle_s=1) if not is_link(dict(m.headers() or []))]
+    raw = [m for m in read_topic(kafka, catalogue + RAW_ALERTS.name, settle_s=1) if not is_link(dict(m.headers() or []))]
     rekeyed = [m for m in raw if m.key().decode() != serde.decode(m.value(), RawAlert, topic=m.topic()).source_alert_id]
     valid = [r for r in records if raw_alert_key(r) != r.source_alert_id]
     assert len(rekeyed) == len(valid)
@@ -342,7 +300,7 @@ def test_a_role_an_instance_vulnerability_and_its_open_security_group_form_one_i
     members = {"P-3000003", "P-3000004", "P-3000005", f"cwpp:host-vulns:{ACCOUNT}:{HOSTNAME}"}
 
     def settled() -> list[ScoredAlert]:
-        return [serde.decode(m.value(), ScoredAlert, topic=scored_topic) for m in _read_all(kafka, scored_topic)]
+        return [serde.decode(m.value(), ScoredAlert, topic=scored_topic) for m in read_topic(kafka, scored_topic)]
 
     scored = settled()
     incidents = {s.incident_id for s in scored if s.incident_id}
@@ -351,7 +309,7 @@ def test_a_role_an_instance_vulnerability_and_its_open_security_group_form_one_i
     assert {s.alert.alert_id for s in scored if s.incident_id == incident} == members
     assert any(set(s.incident_members) == members for s in scored)
     assert {s.alert.resource.asset_id for s in scored if s.incident_update} >= {ROLE, SG}
-    links = [m for m in _read_all(kafka, topic, settle_s=1) if is_link(dict(m.headers() or []))]
+    links = [m for m in read_topic(kafka, topic, settle_s=1) if is_link(dict(m.headers() or []))]
     assert {m.key().decode() for m in links} >= {ROLE, SG, INSTANCE}
     assert all(m.partition() == partitions.get(m.key().decode(), m.partition()) for m in links)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,6 @@ from tests.connectors.feeds.conftest import epss_bytes, kev_bytes
 def feeds_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PRISMAFLOW_WORKER_FEEDS_DIR", str(tmp_path / "feeds"))
     return tmp_path / "feeds"
-
-
-@pytest.fixture
-def served() -> Iterator[list[ServedApp]]:
-    apps: list[ServedApp] = []
-    yield apps
-    for app in apps:
-        app.stop()
 
 
 def _point_at(monkeypatch: pytest.MonkeyPatch, base: str) -> None:

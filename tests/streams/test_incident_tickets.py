@@ -66,14 +66,19 @@ def _sink(adapter: TrackerAdapter) -> TicketSink:
                       clock=lambda: T0)
 
 
-def test_the_jira_issue_of_an_incident_keeps_its_worst_open_members_priority() -> None:
-    records = _incident_stream()
+def _jira_sink() -> tuple[JiraSimulator, JiraSettings, TicketSink]:
+    """A Jira simulator on a clock frozen at ``T0``, and the settings and ticket sink of a client to it."""
     clock = SimClock(base=lambda: T0.timestamp())
     sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
     settings = JiraSettings(base_url=SITE, auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token")),
                             project_key="SEC", retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01))
     client = JiraClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)), sleep=clock.sleep)
-    sink = _sink(JiraTicketTracker(settings, client))
+    return sim, settings, _sink(JiraTicketTracker(settings, client))
+
+
+def test_the_jira_issue_of_an_incident_keeps_its_worst_open_members_priority() -> None:
+    records = _incident_stream()
+    sim, settings, sink = _jira_sink()
 
     incident = next(s.incident_id for s in records if s.incident_id)
 
@@ -133,12 +138,7 @@ def test_a_member_left_alone_when_its_incident_ends_stays_on_the_incident_ticket
         member("P-A", incident=None, members=()),  # the incident ended around it: re-emitted alone
         member("P-A", incident=None, members=(), status=AlertStatus.RESOLVED),
     ]
-    clock = SimClock(base=lambda: T0.timestamp())
-    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
-    settings = JiraSettings(base_url=SITE, auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token")),
-                            project_key="SEC", retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01))
-    client = JiraClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)), sleep=clock.sleep)
-    sink = _sink(JiraTicketTracker(settings, client))
+    sim, _, sink = _jira_sink()
 
     async def issue_states(_: ScoredAlert) -> list[tuple[str, str]]:
         return [(i["fields"]["priority"]["name"], i["fields"]["status"]["statusCategory"]["key"])

@@ -43,19 +43,22 @@ def _finish(proc: subprocess.Popen[str]) -> int:
         proc.stdout.close()
 
 
-def test_sigterm_stops_a_loop_that_listens_at_once_with_status_0() -> None:
-    proc = _start("listening")
+def _sigterm(mode: str) -> tuple[int, float]:
+    """Start a child in ``mode``, SIGTERM it once ready; its exit status and seconds to exit."""
+    proc = _start(mode)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     status = _finish(proc)
+    return status, time.monotonic() - started
+
+
+def test_sigterm_stops_a_loop_that_listens_at_once_with_status_0() -> None:
+    status, elapsed = _sigterm("listening")
     assert status == 0
-    assert time.monotonic() - started < 2
+    assert elapsed < 2
 
 
 def test_sigterm_ends_a_process_whose_loop_is_stuck_once_the_grace_period_is_over() -> None:
-    proc = _start("stuck")
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    status = _finish(proc)
+    status, elapsed = _sigterm("stuck")
     assert status == 1
-    assert 1.5 < time.monotonic() - started < 6
+    assert 1.5 < elapsed < 6

@@ -16,8 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import RetryPolicy
@@ -31,20 +30,13 @@ from processors.siem import analysis_siem_event, siem_event
 from schemas import expand, load_schemas
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from tests.kafka_helpers import produce_models, read_topic
 from streams.siem import SiemTopicSink, SplunkHecSink, SyslogCefSink
 from streams.sink import Sink, SinkOptions, SinkWorker
-from streams.topics import (
-    ANALYSES,
-    CATALOGUE,
-    DLQ,
-    SCORED_ALERTS,
-    SIEM_EVENTS,
-    create_topics,
-)
+from streams.topics import ANALYSES, DLQ, SCORED_ALERTS, SIEM_EVENTS
 from tests.connectors.syslog.conftest import RsyslogFactory, rsyslog  # noqa: F401 - the fixture
 from tests.connectors.syslog.support import cef_labelled, parse_cef, parse_rfc5424
 from tests.factories import make_analysis, make_scored_alert, make_siem_event
-from tests.streams.test_core_pipeline import _read_all
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -54,25 +46,6 @@ ACK_TOKEN = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 TIERS = (RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL)
 ENVELOPE = {"time", "host", "source", "sourcetype", "index", "event", "fields"}
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
-def prefix(kafka: KafkaSettings, topic_prefix: str) -> str:
-    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
-    return topic_prefix
-
-
-def produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[tuple[str, BaseModel]]) -> None:
-    """Write (key, record) pairs and wait for the broker's acknowledgements."""
-    producer = Producer(kafka.client_config())
-    for key, record in records:
-        producer.produce(topic, key=key.encode(), value=serde.encode(record, topic=topic))
-    assert producer.flush(30) == 0
 
 
 def run_sink(kafka: KafkaSettings, serde: AvroSerde, sink: Sink, *, group: str, dlq_topic: str,
@@ -125,7 +98,7 @@ def scored_stream() -> list[ScoredAlert]:
     return out
 
 
-def hec_sink(sim: HecSimulator, prefix: str, *, token: str = TOKEN, retry: RetryPolicy | None = None,
+def hec_sink(sim: HecSimulator, catalogue: str, *, token: str = TOKEN, retry: RetryPolicy | None = None,
              **settings: Any) -> SplunkHecSink:
     hec_settings = SplunkHecSettings(url=HEC, token=SecretStr(token), **settings)
 
@@ -134,7 +107,7 @@ def hec_sink(sim: HecSimulator, prefix: str, *, token: str = TOKEN, retry: Retry
 
     client = HecClient(hec_settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)),
                        retry=retry, sleep=no_wait)
-    return SplunkHecSink(hec_settings, client=client, topic_prefix=prefix)
+    return SplunkHecSink(hec_settings, client=client, topic_prefix=catalogue)
 
 
 def sim_events(sim: HecSimulator) -> dict[str, Any]:
@@ -150,28 +123,28 @@ def sim_events(sim: HecSimulator) -> dict[str, Any]:
 
 
 def test_scored_alerts_reach_splunk_and_rsyslog_through_prisma_siem_events(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
+    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
 ) -> None:
-    serde, dlq = AvroSerde(), prefix + DLQ.name
+    serde, dlq = AvroSerde(), catalogue + DLQ.name
     scored = scored_stream()
-    produce(kafka, serde, prefix + SCORED_ALERTS.name, [(s.alert.resource.asset_id, s) for s in scored])
-    run_sink(kafka, serde, SiemTopicSink(topic_prefix=prefix), group=unique_name("siem"), dlq_topic=dlq,
-             expect={prefix + SCORED_ALERTS.name: len(scored)})
+    produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(s.alert.resource.asset_id, s) for s in scored])
+    run_sink(kafka, serde, SiemTopicSink(topic_prefix=catalogue), group=unique_name("siem"), dlq_topic=dlq,
+             expect={catalogue + SCORED_ALERTS.name: len(scored)})
 
     # prisma.siem.events: one event per scored alert, keyed by alert id, with the stable id.
-    messages = _read_all(kafka, prefix + SIEM_EVENTS.name, expect=len(scored), settle_s=0.5)
-    events = {m.key().decode(): serde.decode(m.value(), SiemEvent, topic=prefix + SIEM_EVENTS.name) for m in messages}
+    messages = read_topic(kafka, catalogue + SIEM_EVENTS.name, expect=len(scored), settle_s=0.5)
+    events = {m.key().decode(): serde.decode(m.value(), SiemEvent, topic=catalogue + SIEM_EVENTS.name) for m in messages}
     assert len(messages) == len(scored)
     assert events == {s.alert.alert_id: siem_event(s) for s in scored}
-    _check_the_documented_consumer_reads(kafka, prefix, unique_name("doc"), events)
+    _check_the_documented_consumer_reads(kafka, catalogue, unique_name("doc"), events)
 
     # Splunk: small batches (count and bytes), indexer acknowledgement on.
     sim = HecSimulator()
     limit = 4096
-    sink = hec_sink(sim, prefix, token=ACK_TOKEN, use_ack=True, max_batch_events=5, max_batch_bytes=limit,
+    sink = hec_sink(sim, catalogue, token=ACK_TOKEN, use_ack=True, max_batch_events=5, max_batch_bytes=limit,
                     index="security")
     run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=dlq,
-             expect={prefix + SIEM_EVENTS.name: len(scored)})
+             expect={catalogue + SIEM_EVENTS.name: len(scored)})
     received = sim_events(sim)
     assert len(received["events"]) == len(scored) == sum(b["events"] for b in received["batches"])
     assert len(received["batches"]) >= 3
@@ -190,9 +163,9 @@ def test_scored_alerts_reach_splunk_and_rsyslog_through_prisma_siem_events(
     server = rsyslog(tls=True)
     syslog = SyslogSettings(host="127.0.0.1", port=server.port, ca_file=server.cert, hostname="pf-node-1",
                             retry=RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=0.2))
-    run_sink(kafka, serde, SyslogCefSink(syslog, topic_prefix=prefix, min_tier=RiskTier.MEDIUM,
+    run_sink(kafka, serde, SyslogCefSink(syslog, topic_prefix=catalogue, min_tier=RiskTier.MEDIUM,
                                          console_base_url="https://app.prismacloud.io/alerts"),
-             group=unique_name("syslog"), dlq_topic=dlq, expect={prefix + SIEM_EVENTS.name: len(scored)})
+             group=unique_name("syslog"), dlq_topic=dlq, expect={catalogue + SIEM_EVENTS.name: len(scored)})
     wanted = {e.event_id: e for e in events.values() if e.tier is not RiskTier.LOW}
     lines = server.wait_for(len(wanted))
     assert len(lines) == len(wanted)
@@ -208,7 +181,7 @@ def test_scored_alerts_reach_splunk_and_rsyslog_through_prisma_siem_events(
     assert not wanted
 
 
-def _check_the_documented_consumer_reads(kafka: KafkaSettings, prefix: str, group: str,
+def _check_the_documented_consumer_reads(kafka: KafkaSettings, catalogue: str, group: str,
                                          events: dict[str, SiemEvent]) -> None:
     """Run the Python consumer of docs/siem-events.md, as a reader of the topic would paste it."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "siem-events.md").read_text()
@@ -217,7 +190,7 @@ def _check_the_documented_consumer_reads(kafka: KafkaSettings, prefix: str, grou
     exec(compile(snippet, "docs/siem-events.md", "exec"), namespace)  # noqa: S102 - our own documentation
     got: dict[str, dict[str, Any]] = {}
     namespace["consume"](kafka.bootstrap_servers, group, got.__setitem__, schema=expand(load_schemas()["SiemEvent"]),
-                         topic=prefix + SIEM_EVENTS.name, stop_after_idle_s=3)
+                         topic=catalogue + SIEM_EVENTS.name, stop_after_idle_s=3)
     assert set(got) == set(events)
     for alert_id, event in events.items():
         read = got[alert_id]
@@ -225,18 +198,20 @@ def _check_the_documented_consumer_reads(kafka: KafkaSettings, prefix: str, grou
         assert (read["tier"], read["module"], read["ticket_key"]) == (event.tier.name, event.module.name, None)
 
 
-def _siem_events(n: int, tier: RiskTier | None = None) -> list[tuple[str, BaseModel]]:
+def _siem_events(kafka: KafkaSettings, serde: AvroSerde, catalogue: str, n: int,
+                 tier: RiskTier | None = None) -> list[tuple[str, BaseModel]]:
+    """``n`` SIEM events (of ``tier``, or of every tier in turn) written to the catalogue's topic."""
     events = [make_siem_event(event_id=f"00000000-0000-4000-8000-{i:012d}", alert_id=f"P-80{i:02d}",
                               tier=tier or TIERS[i % 4], event_time=T0 + timedelta(seconds=i)) for i in range(n)]
-    return [(e.alert_id, e) for e in events]
+    records: list[tuple[str, BaseModel]] = [(e.alert_id, e) for e in events]
+    produce_models(kafka, serde, catalogue + SIEM_EVENTS.name, records)
+    return records
 
 
 def test_an_hec_outage_pauses_the_sink_and_loses_nothing(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
-    records = _siem_events(12)
-    produce(kafka, serde, prefix + SIEM_EVENTS.name, records)
+    records = _siem_events(kafka, serde, catalogue, 12)
     sim = HecSimulator()
     sim.faults.append(Fault(kind="busy", route="event", count=7))  # 503 "Server is busy" for a while
     paused: list[float] = []
@@ -244,48 +219,44 @@ def test_an_hec_outage_pauses_the_sink_and_loses_nothing(
     async def pause(seconds: float) -> None:
         paused.append(seconds)
 
-    sink = hec_sink(sim, prefix, retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0), max_batch_events=4)
-    run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=prefix + DLQ.name,
-             expect={prefix + SIEM_EVENTS.name: len(records)}, sleep=pause)
+    sink = hec_sink(sim, catalogue, retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0), max_batch_events=4)
+    run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=catalogue + DLQ.name,
+             expect={catalogue + SIEM_EVENTS.name: len(records)}, sleep=pause)
     assert len(paused) >= 3, "the sink paused while HEC answered 503"
     assert sim.stats["POST event"]["statuses"]["503"] == 7
     received = [e["event"]["event_id"] for e in sim_events(sim)["events"]]
     assert sorted(received) == sorted(r.event_id for _, r in records)  # type: ignore[attr-defined]
-    assert not _read_all(kafka, prefix + DLQ.name, settle_s=0.3, timeout_s=5)
+    assert not read_topic(kafka, catalogue + DLQ.name, settle_s=0.3, timeout_s=5)
 
 
 def test_an_event_hec_refuses_goes_to_the_dlq_with_the_response(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
-    records = _siem_events(8)
-    produce(kafka, serde, prefix + SIEM_EVENTS.name, records)
+    records = _siem_events(kafka, serde, catalogue, 8)
     sim = HecSimulator()
     # Critical events are routed to an index the token may not write: HEC code 7, for good.
-    sink = hec_sink(sim, prefix, routes=[HecRoute(tier=RiskTier.CRITICAL, index="forbidden")])
-    run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=prefix + DLQ.name,
-             expect={prefix + SIEM_EVENTS.name: len(records)})
+    sink = hec_sink(sim, catalogue, routes=[HecRoute(tier=RiskTier.CRITICAL, index="forbidden")])
+    run_sink(kafka, serde, sink, group=unique_name("splunk"), dlq_topic=catalogue + DLQ.name,
+             expect={catalogue + SIEM_EVENTS.name: len(records)})
     refused = {r.event_id for _, r in records if r.tier is RiskTier.CRITICAL}  # type: ignore[attr-defined]
     received = {e["event"]["event_id"] for e in sim_events(sim)["events"]}
     assert received == {r.event_id for _, r in records} - refused  # type: ignore[attr-defined]
-    dead = [serde.decode(m.value(), DeadLetter, topic=prefix + DLQ.name)
-            for m in _read_all(kafka, prefix + DLQ.name, expect=len(refused), settle_s=0.3)]
+    dead = [serde.decode(m.value(), DeadLetter, topic=catalogue + DLQ.name)
+            for m in read_topic(kafka, catalogue + DLQ.name, expect=len(refused), settle_s=0.3)]
     assert len(dead) == len(refused)
     for letter in dead:
-        assert letter.stage == "sink.splunk" and letter.original_topic == prefix + SIEM_EVENTS.name
+        assert letter.stage == "sink.splunk" and letter.original_topic == catalogue + SIEM_EVENTS.name
         assert letter.error_class == "HecRejectedError"
         assert "Incorrect index" in letter.error_message and "code 7" in letter.error_message
         assert letter.original_value is not None
-        event = serde.decode(letter.original_value, SiemEvent, topic=prefix + SIEM_EVENTS.name)
+        event = serde.decode(letter.original_value, SiemEvent, topic=catalogue + SIEM_EVENTS.name)
         assert event.event_id in refused
 
 
 def test_a_syslog_receiver_that_is_down_pauses_the_sink_until_it_is_up(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str], rsyslog: RsyslogFactory,  # noqa: F811
 ) -> None:
-    serde = AvroSerde()
-    records = _siem_events(6, tier=RiskTier.HIGH)
-    produce(kafka, serde, prefix + SIEM_EVENTS.name, records)
+    records = _siem_events(kafka, serde, catalogue, 6, tier=RiskTier.HIGH)
     from tests.conftest import _free_port
 
     port = _free_port()
@@ -297,8 +268,8 @@ def test_a_syslog_receiver_that_is_down_pauses_the_sink_until_it_is_up(
 
     settings = SyslogSettings(host="127.0.0.1", port=port, tls=False,
                               retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02))
-    run_sink(kafka, serde, SyslogCefSink(settings, topic_prefix=prefix), group=unique_name("syslog"),
-             dlq_topic=prefix + DLQ.name, expect={prefix + SIEM_EVENTS.name: len(records)}, sleep=pause)
+    run_sink(kafka, serde, SyslogCefSink(settings, topic_prefix=catalogue), group=unique_name("syslog"),
+             dlq_topic=catalogue + DLQ.name, expect={catalogue + SIEM_EVENTS.name: len(records)}, sleep=pause)
     assert servers, "the sink paused while nothing listened"
     lines = servers[0].wait_for(len(records))
     ids = {parse_cef(parse_rfc5424(line).msg.decode()).extension["externalId"] for line in lines}
@@ -306,25 +277,25 @@ def test_a_syslog_receiver_that_is_down_pauses_the_sink_until_it_is_up(
 
 
 def test_with_analyses_the_stage_emits_a_follow_up_event_and_uses_the_summary_later(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
     serde, group = AvroSerde(), unique_name("siem")
-    scored_topic, analyses_topic = prefix + SCORED_ALERTS.name, prefix + ANALYSES.name
+    scored_topic, analyses_topic = catalogue + SCORED_ALERTS.name, catalogue + ANALYSES.name
     scored = scored_stream()[:4]
-    sink = SiemTopicSink(topic_prefix=prefix, include_analyses=True)
-    produce(kafka, serde, scored_topic, [(s.alert.resource.asset_id, s) for s in scored])
-    run_sink(kafka, serde, sink, group=group, dlq_topic=prefix + DLQ.name, expect={scored_topic: 4})
+    sink = SiemTopicSink(topic_prefix=catalogue, include_analyses=True)
+    produce_models(kafka, serde, scored_topic, [(s.alert.resource.asset_id, s) for s in scored])
+    run_sink(kafka, serde, sink, group=group, dlq_topic=catalogue + DLQ.name, expect={scored_topic: 4})
     analysis = make_analysis(alert_id=scored[3].alert.alert_id, incident_id=None,
                              asset_id=scored[3].alert.resource.asset_id)
-    produce(kafka, serde, analyses_topic, [(analysis.asset_id, analysis)])
+    produce_models(kafka, serde, analyses_topic, [(analysis.asset_id, analysis)])
     recurrence = scored[3].model_copy(update={"update_kind": UpdateKind.RECURRENCE,
                                               "scored_at": T0 + timedelta(hours=1)})
     # The same sink instance: what it remembered of run one is still there (it is lost on restart).
-    run_sink(kafka, serde, sink, group=group, dlq_topic=prefix + DLQ.name, expect={scored_topic: 4, analyses_topic: 1})
-    produce(kafka, serde, scored_topic, [(recurrence.alert.resource.asset_id, recurrence)])
-    run_sink(kafka, serde, sink, group=group, dlq_topic=prefix + DLQ.name, expect={scored_topic: 5, analyses_topic: 1})
-    events = [serde.decode(m.value(), SiemEvent, topic=prefix + SIEM_EVENTS.name)
-              for m in _read_all(kafka, prefix + SIEM_EVENTS.name, expect=6, settle_s=0.5)]
+    run_sink(kafka, serde, sink, group=group, dlq_topic=catalogue + DLQ.name, expect={scored_topic: 4, analyses_topic: 1})
+    produce_models(kafka, serde, scored_topic, [(recurrence.alert.resource.asset_id, recurrence)])
+    run_sink(kafka, serde, sink, group=group, dlq_topic=catalogue + DLQ.name, expect={scored_topic: 5, analyses_topic: 1})
+    events = [serde.decode(m.value(), SiemEvent, topic=catalogue + SIEM_EVENTS.name)
+              for m in read_topic(kafka, catalogue + SIEM_EVENTS.name, expect=6, settle_s=0.5)]
     assert [e.event_id for e in events if e.alert_id == analysis.alert_id] == [
         siem_event(scored[3]).event_id, analysis_siem_event(scored[3], analysis).event_id,
         siem_event(recurrence).event_id]

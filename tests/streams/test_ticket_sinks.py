@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from connectors.base import RetryPolicy
@@ -33,11 +32,11 @@ from processors.tickets import TicketRules, fingerprint
 from streams.audit import AuditWriter, verify_audit
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from tests.kafka_helpers import produce_models, read_topic
 from streams.sink import SinkOptions, SinkWorker
 from streams.tickets import TicketSink
-from streams.topics import AUDIT, CATALOGUE, SCORED_ALERTS, TICKETS, create_topics
+from streams.topics import AUDIT, SCORED_ALERTS, TICKETS
 from tests.factories import make_scored_alert
-from tests.streams.test_core_pipeline import _read_all
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -64,10 +63,7 @@ def _scored_stream() -> list[ScoredAlert]:
 
 
 def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[ScoredAlert]) -> None:
-    producer = Producer(kafka.client_config())
-    for r in records:
-        producer.produce(topic, key=r.alert.resource.asset_id.encode(), value=serde.encode(r, topic=topic))
-    assert producer.flush(30) == 0
+    produce_models(kafka, serde, topic, ((r.alert.resource.asset_id, r) for r in records))
 
 
 class Crash(BaseException):
@@ -88,17 +84,6 @@ class CrashAfterCreate:
         return getattr(self.inner, name)
 
 
-@pytest.fixture
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
-def prefix(kafka: KafkaSettings, topic_prefix: str) -> str:
-    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
-    return topic_prefix
-
-
 def _jira(sim: JiraSimulator, clock: SimClock) -> tuple[JiraSettings, Callable[[], JiraClient]]:
     settings = JiraSettings(base_url=SITE, auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token")),
                             project_key="SEC", retry=RetryPolicy(max_attempts=4, base_delay_s=1, max_delay_s=8))
@@ -110,14 +95,14 @@ def _jira(sim: JiraSimulator, clock: SimClock) -> tuple[JiraSettings, Callable[[
     return settings, client
 
 
-def _run_sink(kafka: KafkaSettings, serde: AvroSerde, prefix: str, tracker: Any, group: str, expect: int,
+def _run_sink(kafka: KafkaSettings, serde: AvroSerde, catalogue: str, tracker: Any, group: str, expect: int,
               sleep: Any = asyncio.sleep) -> None:
     """Run a sink worker until it has committed ``expect`` input records (or it dies)."""
-    audit = AuditWriter(f"{prefix}tickets.{tracker.tracker.value}/0", kafka, serde, topic=prefix + AUDIT.name)
+    audit = AuditWriter(f"{catalogue}tickets.{tracker.tracker.value}/0", kafka, serde, topic=catalogue + AUDIT.name)
     audit.start()
-    sink = TicketSink(tracker, kafka, serde, topic_prefix=prefix, audit=audit, rules=TicketRules(),
+    sink = TicketSink(tracker, kafka, serde, topic_prefix=catalogue, audit=audit, rules=TicketRules(),
                       clock=lambda: T0)
-    worker = SinkWorker(kafka, serde, sink, SinkOptions(group_id=group, max_batch=4, dlq_topic=prefix + "prisma.dlq"),
+    worker = SinkWorker(kafka, serde, sink, SinkOptions(group_id=group, max_batch=4, dlq_topic=catalogue + "prisma.dlq"),
                         sleep=sleep)
 
     async def main() -> None:
@@ -131,7 +116,7 @@ def _run_sink(kafka: KafkaSettings, serde: AvroSerde, prefix: str, tracker: Any,
                 if task.done():
                     break
                 try:
-                    committed = probe.committed([TopicPartition(prefix + SCORED_ALERTS.name, p) for p in range(6)],
+                    committed = probe.committed([TopicPartition(catalogue + SCORED_ALERTS.name, p) for p in range(6)],
                                                 timeout=5)
                 except KafkaException:  # the group coordinator is still loading: ask again
                     continue
@@ -155,17 +140,16 @@ def _issues_per_fingerprint(sim: JiraSimulator) -> Counter[str]:
 
 
 def test_one_jira_issue_and_one_servicenow_incident_per_fingerprint_updated_and_closed(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
     records = _scored_stream()
-    _produce(kafka, serde, prefix + SCORED_ALERTS.name, records)
+    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
     fingerprints = {fingerprint(r) for r in records}
 
     clock = SimClock(base=lambda: T0.timestamp())
     jira_sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
     settings, client = _jira(jira_sim, clock)
-    _run_sink(kafka, serde, prefix, JiraTicketTracker(settings, client()), unique_name("g"), len(records))
+    _run_sink(kafka, serde, catalogue, JiraTicketTracker(settings, client()), unique_name("g"), len(records))
 
     assert _issues_per_fingerprint(jira_sim) == Counter({fp: 1 for fp in fingerprints})
     issues = jira_sim.issues_json()
@@ -179,44 +163,42 @@ def test_one_jira_issue_and_one_servicenow_incident_per_fingerprint_updated_and_
     sn_sim = ServiceNowSimulator()
     sn_settings = ServiceNowSettings(instance_url=SN, auth=SnBasicAuth(username="prismaflow", password=SecretStr("sim-password")))
     sn_client = ServiceNowClient(sn_settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sn_sim)))
-    _run_sink(kafka, serde, prefix, ServiceNowTicketTracker(sn_settings, sn_client), unique_name("g"), len(records))
+    _run_sink(kafka, serde, catalogue, ServiceNowTicketTracker(sn_settings, sn_client), unique_name("g"), len(records))
     incidents = sn_sim.records("incident")
     assert Counter(i["correlation_id"] for i in incidents) == Counter({fp: 1 for fp in fingerprints})
     for incident in incidents:
         assert (incident["state"] == "6") == (incident["correlation_id"] in resolved)
 
     # State lives in prisma.tickets, one entry per tracker and fingerprint.
-    keys = {m.key().decode() for m in _read_all(kafka, prefix + TICKETS.name, settle_s=1)}
+    keys = {m.key().decode() for m in read_topic(kafka, catalogue + TICKETS.name, settle_s=1)}
     assert keys == {f"jira:{fp}" for fp in fingerprints} | {f"servicenow:{fp}" for fp in fingerprints}
     # Every ticket action is on the audit trail, and the chains verify.
-    reports = verify_audit(kafka, serde, prefix + AUDIT.name)
-    assert {r.chain for r in reports} == {f"{prefix}tickets.jira/0", f"{prefix}tickets.servicenow/0"}
+    reports = verify_audit(kafka, serde, catalogue + AUDIT.name)
+    assert {r.chain for r in reports} == {f"{catalogue}tickets.jira/0", f"{catalogue}tickets.servicenow/0"}
     assert all(r.report.ok and r.report.checked >= len(fingerprints) for r in reports)
 
 
 def test_a_crash_between_the_trackers_create_and_the_commit_creates_no_duplicate(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
     records = _scored_stream()[:6]
-    _produce(kafka, serde, prefix + SCORED_ALERTS.name, records)
+    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
     clock = SimClock(base=lambda: T0.timestamp())
     sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
     settings, client = _jira(sim, clock)
     group = unique_name("g")
     with pytest.raises(Crash):
-        _run_sink(kafka, serde, prefix, CrashAfterCreate(JiraTicketTracker(settings, client())), group, len(records))
+        _run_sink(kafka, serde, catalogue, CrashAfterCreate(JiraTicketTracker(settings, client())), group, len(records))
     assert len(sim.issues_json()) == 1  # created in Jira; neither state nor offset was written
-    _run_sink(kafka, serde, prefix, JiraTicketTracker(settings, client()), group, len(records))
+    _run_sink(kafka, serde, catalogue, JiraTicketTracker(settings, client()), group, len(records))
     assert _issues_per_fingerprint(sim) == Counter({fingerprint(r): 1 for r in records})
 
 
 def test_a_one_minute_jira_outage_loses_nothing_and_duplicates_nothing(
-    kafka: KafkaSettings, prefix: str, unique_name: Callable[[str], str],
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
-    serde = AvroSerde()
     records = _scored_stream()
-    _produce(kafka, serde, prefix + SCORED_ALERTS.name, records)
+    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
     clock = SimClock(base=lambda: T0.timestamp())
     sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
     sim.add_fault(Fault(route="*", kind="5xx", status=503, duration_s=60))
@@ -227,15 +209,14 @@ def test_a_one_minute_jira_outage_loses_nothing_and_duplicates_nothing(
         waited.append(seconds)
         clock.advance(max(seconds, 5.0))
 
-    _run_sink(kafka, serde, prefix, JiraTicketTracker(settings, client()), unique_name("g"), len(records), sleep=pause)
+    _run_sink(kafka, serde, catalogue, JiraTicketTracker(settings, client()), unique_name("g"), len(records), sleep=pause)
     assert waited, "the sink paused during the outage"
     assert clock.now() - T0.timestamp() >= 60
     assert _issues_per_fingerprint(sim) == Counter({fingerprint(r): 1 for r in records})
 
 
-def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, prefix: str) -> None:
-    serde = AvroSerde()
-    writer = AuditWriter("approvals/0", kafka, serde, topic=prefix + AUDIT.name)
+def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> None:
+    writer = AuditWriter("approvals/0", kafka, serde, topic=catalogue + AUDIT.name)
     writer.start()
     producer = Producer(kafka.client_config())
     records = [writer.record("person", "alice@example.com", "fix_approved", alert_id=f"P-{i}") for i in range(5)]
@@ -245,7 +226,7 @@ def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, prefix: s
             value = value.model_copy(update={"actor": "mallory@example.com"})  # type: ignore[union-attr]
         producer.produce(r.topic, key=r.key.encode(), value=serde.encode(value, topic=r.topic))  # type: ignore[union-attr,arg-type]
     assert producer.flush(10) == 0
-    (report,) = verify_audit(kafka, serde, prefix + AUDIT.name)
+    (report,) = verify_audit(kafka, serde, catalogue + AUDIT.name)
     assert not report.report.ok
     assert [p.kind for p in report.report.problems] == ["tampered"]
     assert report.report.problems[0].sequence == 2

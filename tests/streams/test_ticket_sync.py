@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from connectors.prisma.cspm_client import CspmClient
@@ -23,7 +22,7 @@ from streams.audit import AuditWriter, verify_audit
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.ticket_sync import TicketSyncer
-from streams.topics import AUDIT, CATALOGUE, SCORED_ALERTS, create_topics
+from streams.topics import AUDIT, SCORED_ALERTS
 from tests.factories import make_scored_alert
 from tests.streams.test_ticket_sinks import SITE, T0, _issues_per_fingerprint, _jira, _produce, _run_sink
 
@@ -40,21 +39,19 @@ def _scored_for(prisma_alert: dict[str, object], n: int) -> ScoredAlert:
 
 
 @pytest.mark.parametrize("dismiss", [True, False], ids=["policy-on", "policy-off"])
-def test_tracker_changes_flow_back(kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
+def test_tracker_changes_flow_back(kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
                                    dismiss: bool) -> None:
-    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
-    create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=topic_prefix)
     serde = AvroSerde()
     prisma_clock = PrismaClock(base=lambda: T0.timestamp())
     prisma_sim = PrismaCloudSimulator(config=PrismaConfig(rate_limits=False), clock=prisma_clock, n_alerts=60)
     accepted, fixed_badly = [a for a in prisma_sim.alerts.values() if a["status"] == "open"][:2]
     records = [_scored_for(accepted, 1), _scored_for(fixed_badly, 2)]
-    _produce(kafka, serde, topic_prefix + SCORED_ALERTS.name, records)
+    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
 
     clock = SimClock(base=lambda: T0.timestamp())
     jira_sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
     settings, client = _jira(jira_sim, clock)
-    _run_sink(kafka, serde, topic_prefix, JiraTicketTracker(settings, client()), unique_name("g"), len(records))
+    _run_sink(kafka, serde, catalogue, JiraTicketTracker(settings, client()), unique_name("g"), len(records))
     assert len(_issues_per_fingerprint(jira_sim)) == 2
     keys = {issue["fields"]["summary"]: issue["key"] for issue in jira_sim.issues_json()}
 
@@ -74,10 +71,10 @@ def test_tracker_changes_flow_back(kafka_bootstrap: str, topic_prefix: str, uniq
                                          password=SecretStr("sim-secret-key"))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=prisma_sim)) as http, \
                 CspmClient(prisma_settings, client=http, clock=prisma_clock.now, sleep=prisma_clock.sleep) as prisma:
-            audit = AuditWriter("sync.jira/0", kafka, serde, topic=topic_prefix + AUDIT.name)
+            audit = AuditWriter("sync.jira/0", kafka, serde, topic=catalogue + AUDIT.name)
             audit.start()
             syncer = TicketSyncer(tracker, prisma, kafka, serde, policy=SyncPolicy(dismiss_on_accepted_risk=dismiss),
-                                  topic_prefix=topic_prefix, audit=audit, clock=lambda: datetime.now(UTC))
+                                  topic_prefix=catalogue, audit=audit, clock=lambda: datetime.now(UTC))
             first = await syncer.sync_once()
             second = await syncer.sync_once()  # nothing left to do: idempotent
         await tracker.aclose()
@@ -97,5 +94,5 @@ def test_tracker_changes_flow_back(kafka_bootstrap: str, topic_prefix: str, uniq
         assert prisma_sim.alerts[accepted["id"]]["status"] == "open"
     assert prisma_sim.alerts[fixed_badly["id"]]["status"] == "open"
     assert keys
-    (report,) = [r for r in verify_audit(kafka, serde, topic_prefix + AUDIT.name) if r.chain == "sync.jira/0"]
+    (report,) = [r for r in verify_audit(kafka, serde, catalogue + AUDIT.name) if r.chain == "sync.jira/0"]
     assert report.report.ok and report.report.checked == 2

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from connectors.prisma.simulator import PrismaCloudSimulator, SimConfig
@@ -25,6 +24,7 @@ from streams.settings import KafkaSettings
 from streams.sources import _pollers, build_webhook_app, poller_settings, webhook_settings
 from streams.topics import AUDIT, CATALOGUE, DLQ, RAW_ALERTS, SOURCE_CHECKPOINTS, create_topics
 from tests.connectors.prisma.test_webhook import CSPM_NOTIFICATION
+from tests.kafka_helpers import read_topic
 
 TOKEN = "Bearer prefix-test-token"
 
@@ -35,30 +35,6 @@ def prefixed(kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.Monkey
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
     monkeypatch.setenv("PRISMAFLOW_WORKER_TOPIC_PREFIX", topic_prefix)
     return topic_prefix
-
-
-@pytest.fixture
-def served() -> Iterator[list[ServedApp]]:
-    apps: list[ServedApp] = []
-    yield apps
-    for app in apps:
-        app.stop()
-
-
-def _read(bootstrap: str, topic: str, at_least: int, timeout_s: float = 30.0) -> list[Any]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
-    consumer.subscribe([topic])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(messages) < at_least and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                messages.append(message)
-    finally:
-        consumer.close()
-    return messages
 
 
 def test_the_source_settings_put_their_topics_under_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,9 +92,9 @@ def test_the_webhook_receiver_writes_to_the_prefixed_raw_and_dead_letter_topics(
     assert response.status_code == 200, response.text
 
     serde = AvroSerde()
-    (raw,) = _read(kafka_bootstrap, prefixed + RAW_ALERTS.name, 1)
+    (raw,) = read_topic(kafka_bootstrap, prefixed + RAW_ALERTS.name, expect=1, settle_s=0, timeout_s=30)
     assert serde.decode(raw.value(), RawAlert, topic=prefixed + RAW_ALERTS.name).source_alert_id == "P-prefix-1"
-    (dead,) = _read(kafka_bootstrap, prefixed + DLQ.name, 1)
+    (dead,) = read_topic(kafka_bootstrap, prefixed + DLQ.name, expect=1, settle_s=0, timeout_s=30)
     assert "missing or empty alertId" in serde.decode(dead.value(), DeadLetter, topic=prefixed + DLQ.name).error_message
 
 
@@ -134,7 +110,8 @@ async def test_the_pollers_write_alerts_and_checkpoints_to_the_prefixed_topics(
                         "PRISMAFLOW_POLLER_COMPUTE_ENABLED": "false", "PRISMAFLOW_POLLER_INTERVAL_S": "3600",
                         "PRISMAFLOW_POLLER_INITIAL_LOOK_BACK_S": str(3650 * 86400)}.items():
         monkeypatch.setenv(name, value)
-    read: Callable[[str], list[Any]] = lambda topic: _read(kafka_bootstrap, prefixed + topic, 1, 60.0)  # noqa: E731
+    read: Callable[[str], list[Any]] = lambda topic: read_topic(  # noqa: E731
+        kafka_bootstrap, prefixed + topic, expect=1, settle_s=0, timeout_s=60.0)
 
     stop = asyncio.Event()
     polling = asyncio.create_task(_pollers(stop))

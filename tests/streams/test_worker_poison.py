@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from connectors.prisma.simulator.traffic import raw_alert, raw_alert_stream
 from processors.models import AlertSource, RawAlert
@@ -18,23 +17,13 @@ from streams.embedded import ThreadedWorker
 from streams.run import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.topics import CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
-from tests.streams.test_core_pipeline import _expected, _own_alert_ids, _produce, _read_all
+from streams.topics import DLQ, RAW_ALERTS, SCORED_ALERTS
+from tests.kafka_helpers import read_topic
+from tests.streams.test_core_pipeline import _expected, _own_alert_ids, _produce
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
-def catalogue(kafka: KafkaSettings, topic_prefix: str) -> str:
-    create_topics(AdminClient({"bootstrap.servers": kafka.bootstrap_servers}), CATALOGUE, prefix=topic_prefix)
-    return topic_prefix
 
 
 @pytest.fixture
@@ -76,13 +65,13 @@ def test_a_record_that_cannot_be_encoded_is_dead_lettered_and_the_partition_keep
     _produce(kafka, serde, catalogue + RAW_ALERTS.name, records)
 
     scored_topic = catalogue + SCORED_ALERTS.name
-    messages = _read_all(kafka, scored_topic, expect=sum(expected.values()))
+    messages = read_topic(kafka, scored_topic, expect=sum(expected.values()))
     got = _own_alert_ids(messages, serde, scored_topic)  # leaving out members re-emitted for their incident
     # Everything around the poison is scored exactly as the pure pipeline scores the stream without it:
     # the state the poison touched was put back before the records behind it were processed.
     assert got == expected
     letters = [serde.decode(m.value(), DeadLetter, topic=catalogue + DLQ.name)
-               for m in _read_all(kafka, catalogue + DLQ.name, expect=expected_dead + 1)]
+               for m in read_topic(kafka, catalogue + DLQ.name, expect=expected_dead + 1)]
     poisoned = [d for d in letters if d.error_class == "SerializationError"]
     assert len(poisoned) == 1
     assert poisoned[0].stage == "core" and "cannot be encoded" in poisoned[0].error_message

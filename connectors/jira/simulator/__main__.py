@@ -8,22 +8,16 @@ and the read-only ``viewer@example.com:sim-viewer-token``) and ``--pat TOKEN=EMA
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
-
-import uvicorn
 
 from connectors.jira.simulator.core import JiraSimulator
 from connectors.jira.simulator.runtime import SimConfig
-
-logger = logging.getLogger(__name__)
+from connectors.simkit import serve, simulator_parser
 
 
 def build(argv: Sequence[str] | None = None) -> tuple[JiraSimulator, argparse.Namespace]:
     """Parse ``argv`` and build the simulator (no serving); used by ``main`` and tests."""
-    parser = argparse.ArgumentParser(prog="python -m connectors.jira.simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8281)
+    parser = simulator_parser("python -m connectors.jira.simulator", 8281)
     parser.add_argument("--user", action="append", default=[], metavar="EMAIL:TOKEN")
     parser.add_argument("--pat", action="append", default=[], metavar="TOKEN=EMAIL")
     parser.add_argument("--project", action="append", default=[], metavar="KEY")
@@ -49,10 +43,8 @@ def build(argv: Sequence[str] | None = None) -> tuple[JiraSimulator, argparse.Na
 
 def main(argv: Sequence[str] | None = None) -> None:
     sim, args = build(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logger.info("jira simulator host=%s port=%d flavour=%s projects=%s", args.host, args.port,
-                sim.config.flavour, ",".join(sim.config.projects))
-    uvicorn.run(sim.app, host=args.host, port=args.port, log_level="info")
+    serve(sim.app, args, f"jira simulator flavour={sim.config.flavour} "
+                         f"projects={','.join(sim.config.projects)}")
 
 
 if __name__ == "__main__":

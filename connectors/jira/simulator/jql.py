@@ -9,7 +9,7 @@ issues. A query without any clause is "unbounded" and rejected, as on ``/search/
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,19 +82,20 @@ class _Parser:
         self.i += 1
         return token
 
-    def or_expr(self) -> Predicate:
-        parts = [self.and_expr()]
-        while self.peek_word("or"):
+    def joined(self, word: str, operand: Callable[[], Predicate],
+               combine: Callable[[Iterable[bool]], bool]) -> Predicate:
+        """Operands separated by ``word`` (``or``, ``and``), combined by ``combine`` (any, all)."""
+        parts = [operand()]
+        while self.peek_word(word):
             self.i += 1
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else (lambda x, r: any(p(x, r) for p in parts))
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else (lambda x, r: combine(p(x, r) for p in parts))
+
+    def or_expr(self) -> Predicate:
+        return self.joined("or", self.and_expr, any)
 
     def and_expr(self) -> Predicate:
-        parts = [self.not_expr()]
-        while self.peek_word("and"):
-            self.i += 1
-            parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else (lambda x, r: all(p(x, r) for p in parts))
+        return self.joined("and", self.not_expr, all)
 
     def not_expr(self) -> Predicate:
         if self.peek_word("not"):

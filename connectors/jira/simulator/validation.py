@@ -99,15 +99,25 @@ def _block_problems(node: Any, where: str) -> list[str]:
     if kind in _NON_EMPTY and not content:
         problems.append(f"{where}: {kind} needs content")
     allowed = _BLOCK_CHILDREN[kind]
+    if allowed is not None and kind != "codeBlock":
+        return problems + _children_problems(content, allowed, f"{where}.", f"not allowed in {kind}")
     for i, child in enumerate(content):
         here = f"{where}.content[{i}]"
-        if allowed is None or kind == "codeBlock":
-            problems.extend(_inline_problems(child, here, in_code=kind == "codeBlock"))
-            if kind == "codeBlock" and isinstance(child, dict) and child.get("type") != "text":
-                problems.append(f"{here}: codeBlock holds text only")
-        elif not isinstance(child, dict) or child.get("type") not in allowed:
+        problems.extend(_inline_problems(child, here, in_code=kind == "codeBlock"))
+        if kind == "codeBlock" and isinstance(child, dict) and child.get("type") != "text":
+            problems.append(f"{here}: codeBlock holds text only")
+    return problems
+
+
+def _children_problems(content: list[Any], allowed: set[str], prefix: str, refusal: str) -> list[str]:
+    """Problems of the block children ``content`` (at ``<prefix>content[i]``): each must be one of
+    ``allowed`` (else ``refusal``) and valid itself."""
+    problems: list[str] = []
+    for i, child in enumerate(content):
+        here = f"{prefix}content[{i}]"
+        if not isinstance(child, dict) or child.get("type") not in allowed:
             got = child.get("type") if isinstance(child, dict) else type(child).__name__
-            problems.append(f"{here}: {got!r} not allowed in {kind}")
+            problems.append(f"{here}: {got!r} {refusal}")
         else:
             problems.extend(_block_problems(child, here))
     return problems
@@ -125,12 +135,5 @@ def adf_problems(document: Any) -> list[str]:
     content = document.get("content")
     if not isinstance(content, list):
         return [*problems, "content must be a list"]
-    allowed = _BLOCK_CHILDREN["doc"] or set()
-    for i, block in enumerate(content):
-        where = f"content[{i}]"
-        if not isinstance(block, dict) or block.get("type") not in allowed:
-            got = block.get("type") if isinstance(block, dict) else type(block).__name__
-            problems.append(f"{where}: {got!r} is not a top-level block")
-        else:
-            problems.extend(_block_problems(block, where))
-    return problems
+    return problems + _children_problems(content, _BLOCK_CHILDREN["doc"] or set(), "",
+                                         "is not a top-level block")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from connectors.prisma.simulator.core import PrismaCloudSimulator
 from connectors.prisma.simulator.estate import Estate, Workload, generate_estate
-from connectors.prisma.simulator.runtime import Fault, RateSpec, SimClock, SimConfig
+from connectors.prisma.simulator.runtime import RateSpec, SimClock, SimConfig
 from connectors.prisma.simulator.webhooks import compute_webhook, cspm_notification, push_webhooks
+from connectors.simkit import Fault
 
 __all__ = [
     "Estate",

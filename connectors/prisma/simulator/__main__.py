@@ -12,20 +12,18 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
-import uvicorn
 from starlette.applications import Starlette
 
 from connectors.prisma.simulator.core import PrismaCloudSimulator
 from connectors.prisma.simulator.runtime import SimConfig
+from connectors.simkit import serve, simulator_parser
 
 logger = logging.getLogger(__name__)
 
 
 def build(argv: Sequence[str] | None = None) -> tuple[PrismaCloudSimulator, argparse.Namespace]:
     """Parse ``argv`` and build the simulator (no serving); used by ``main`` and tests."""
-    parser = argparse.ArgumentParser(prog="python -m connectors.prisma.simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8181)
+    parser = simulator_parser("python -m connectors.prisma.simulator", 8181)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--alerts", type=int, default=500)
     parser.add_argument("--tick-s", type=float, default=60.0)
@@ -55,10 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             task.cancel()
 
     sim.app.router.lifespan_context = lifespan
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logger.info("prisma simulator host=%s port=%d alerts=%d seed=%d", args.host, args.port,
-                len(sim.alerts), args.seed)
-    uvicorn.run(sim.app, host=args.host, port=args.port, log_level="info")
+    serve(sim.app, args, f"prisma simulator alerts={len(sim.alerts)} seed={args.seed}")
 
 
 if __name__ == "__main__":

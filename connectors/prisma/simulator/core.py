@@ -1,6 +1,6 @@
 """The simulator object: estate + state + one Starlette ASGI app for CSPM, Compute and ``/_sim``.
 
-``PrismaCloudSimulator`` is itself an ASGI callable, so tests write
+``PrismaCloudSimulator`` is a :class:`connectors.simkit.Simulator`, so tests write
 ``httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url=...)``. Every public route
 passes through :meth:`PrismaCloudSimulator.endpoint`, which counts the call for ``/_sim/stats``,
 applies injected faults, authenticates, enforces per-user rate limits, then runs the handler.
@@ -8,61 +8,47 @@ applies injected faults, authenticates, enforces per-user rate limits, then runs
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import json
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
+from connectors.prisma.simulator import compute_routes, cspm_routes
+from connectors.prisma.simulator.answers import Handler, compute_error, cspm_error
 from connectors.prisma.simulator.catalog import POLICIES
 from connectors.prisma.simulator.compute_estate import runtime_audit
 from connectors.prisma.simulator.estate import Estate, generate_estate
 from connectors.prisma.simulator.payloads import make_alert, transition
 from connectors.prisma.simulator.runtime import (
-    Fault,
+    FAULT_RULES,
     RateSpec,
     SimClock,
     SimConfig,
-    Stats,
-    TokenBucket,
     TokenStore,
+    rate_headers,
 )
+from connectors.simkit import (Fault, Simulator, TokenBucket, basic_credentials, bearer_token,
+                               retry_after_header, wait_out)
 
-__all__ = ["Handler", "PrismaCloudSimulator", "cspm_error", "compute_error"]
+__all__ = ["PrismaCloudSimulator"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Request, str], Awaitable[Response]]
 
-
-def cspm_error(status: int, i18n_key: str, subject: str | None = None) -> Response:
-    """A CSPM error: empty body, detail in ``x-redlock-status`` as Prisma sends it."""
-    detail = json.dumps([{"i18nKey": i18n_key, "severity": "error", "subject": subject}])
-    return Response(b"", status_code=status, headers={"x-redlock-status": detail})
-
-
-def compute_error(status: int, message: str) -> Response:
-    """A Compute error: ``{"err": "..."}``."""
-    return JSONResponse({"err": message}, status_code=status)
-
-
-class PrismaCloudSimulator:
+class PrismaCloudSimulator(Simulator):
     """A local Prisma Cloud tenant (CSPM + Compute) speaking the public API.
 
     ``clock`` defaults to the wall clock; pass ``SimClock(base=lambda: <fixed>)`` in tests and move
     time with :meth:`advance` (which also churns alert statuses) or ``clock.advance``.
     """
+
+    fault_rules = FAULT_RULES
 
     def __init__(
         self,
@@ -74,24 +60,17 @@ class PrismaCloudSimulator:
         n_alerts: int = 500,
     ) -> None:
         self.config = config or SimConfig()
-        self.clock = clock or SimClock()
+        self.clock: SimClock = clock or SimClock()
+        super().__init__(self.clock)
         self.estate = estate or generate_estate(seed, n_alerts, now_ms=self.clock.now_ms())
         self.seed = self.estate.seed
         self.tokens = TokenStore(self.config.secret)
-        self.stats = Stats()
-        self.faults: list[Fault] = []
         self.snapshots: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._ticks = 0
         self._pending_s = 0.0
         self.changes: list[dict[str, Any]] = []
-        from connectors.prisma.simulator import compute_routes, cspm_routes
-
-        routes = [*cspm_routes.routes(self), *compute_routes.routes(self), *self._admin_routes()]
-        self.app = Starlette(routes=routes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        self.mount([*cspm_routes.routes(self), *compute_routes.routes(self)])
 
     @property
     def alerts(self) -> dict[str, dict[str, Any]]:
@@ -114,67 +93,56 @@ class PrismaCloudSimulator:
         ``auth`` is ``"cspm"`` (``x-redlock-auth``), ``"compute"`` (Bearer, Basic or
         ``x-redlock-auth``) or None. Stats are keyed by ``template`` whichever alias was called.
         """
-        key = f"{method} {template}"
+        async def serve(request: Request) -> Response:
+            return await self._serve(request, method, template, handler, auth, rate)
 
-        async def wrapped(request: Request) -> Response:
-            self.stats.call(key)
-            response = await self._serve(request, method, template, handler, auth, rate)
-            self.stats.status(key, response.status_code)
-            return response
+        return self.counted(method, template, serve, paths=paths)
 
-        return [Route(p, wrapped, methods=[method]) for p in (template, *paths)]
+    def _fault_answer(self, fault: Fault, compute: bool, rate: RateSpec | None) -> Response | None:
+        """What an injected fault answers (None: carry on, after its side effect)."""
+        if fault.kind == "expire_tokens":
+            self.tokens.expire_all(self.clock.now())
+            return None
+        if fault.kind == "401":
+            return compute_error(401, "unauthorized") if compute else cspm_error(401, "token_expired")
+        status = 429 if fault.kind == "429" else fault.status
+        headers = retry_after_header(fault)
+        if status == 429 and rate is not None:
+            headers.update(rate_headers(rate))
+        body = json.dumps({"err": "injected fault"} if compute else
+                          {"error": {"code": "ServiceUnavailable", "message": "injected fault"}})
+        return Response(body, status_code=status, headers=headers, media_type="application/json")
 
     async def _serve(self, request: Request, method: str, template: str, handler: Handler,
                      auth: str | None, rate: RateSpec | None) -> Response:
-        fault = self._take_fault(method, template, request.url.path)
+        fault = self.fault_book.take(method, template, request.url.path)
         compute = auth == "compute"
-        if fault is not None:
-            if fault.kind == "slow":
-                await asyncio.sleep(fault.delay_s)
-            elif fault.kind == "expire_tokens":
-                self.tokens.expire_all(self.clock.now())
-            elif fault.kind == "401":
-                return compute_error(401, "unauthorized") if compute else cspm_error(401, "token_expired")
-            else:
-                status = 429 if fault.kind == "429" else fault.status
-                headers = {"Retry-After": f"{fault.retry_after_s:g}"} if fault.retry_after_s is not None else {}
-                if status == 429 and rate is not None:
-                    headers.update({"X-RateLimit-Burst-Capacity": str(rate.burst),
-                                    "X-RateLimit-Remaining": "0",
-                                    "X-RateLimit-Replenish-Rate": f"{rate.rate:g}",
-                                    "X-RateLimit-Requested-Tokens": "1"})
-                body = json.dumps({"err": "injected fault"} if compute else
-                                  {"error": {"code": "ServiceUnavailable", "message": "injected fault"}})
-                return Response(body, status_code=status, headers=headers, media_type="application/json")
+        if fault is not None and fault.kind == "slow":
+            await wait_out(fault)
+        elif fault is not None:
+            answer = self._fault_answer(fault, compute, rate)
+            if answer is not None:
+                return answer
         user = ""
         if auth is not None:
             found = self._authenticate(request, compute)
             if found is None:
                 return compute_error(401, "unauthorized") if compute else Response(b"", status_code=401)
             user = found
-        bucket = None
-        if rate is not None and self.config.rate_limits:
-            bucket = self._bucket(user, rate)
-            if not bucket.take(self.clock.now()):
-                headers = bucket.headers()
-                if self.config.retry_after_on_429:
-                    headers["Retry-After"] = str(bucket.wait_s())
-                if not compute:
-                    return Response(b"", status_code=429, headers=headers)
-                return JSONResponse({"err": "rate limit exceeded"}, status_code=429, headers=headers)
-        response = await handler(request, user)
-        if bucket is not None and not compute:
-            response.headers.update(bucket.headers())
+        if rate is None or not self.config.rate_limits:
+            return await handler(self, request, user)
+        bucket = self._bucket(user, rate)
+        if not bucket.take(self.clock.now()):
+            headers = rate_headers(rate, bucket)
+            if self.config.retry_after_on_429:
+                headers["Retry-After"] = str(bucket.retry_after_s())
+            if not compute:
+                return Response(b"", status_code=429, headers=headers)
+            return JSONResponse({"err": "rate limit exceeded"}, status_code=429, headers=headers)
+        response = await handler(self, request, user)
+        if not compute:
+            response.headers.update(rate_headers(rate, bucket))
         return response
-
-    def _take_fault(self, method: str, template: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(method, template, path):
-                fault.count -= 1
-                if fault.count <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
 
     def _authenticate(self, request: Request, compute: bool) -> str | None:
         now = self.clock.now()
@@ -183,22 +151,21 @@ class PrismaCloudSimulator:
             return redlock.user if redlock else None
         if redlock:
             return redlock.user
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer":
-            info = self.tokens.lookup(value.strip(), now, ("compute", "cspm"))
+        header = request.headers.get("authorization", "")
+        token = bearer_token(header)
+        if token is not None:
+            info = self.tokens.lookup(token, now, ("compute", "cspm"))
             return info.user if info else None
-        if scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(value).decode().partition(":")
-            except (ValueError, binascii.Error):
-                return None
-            return user if self.config.users.get(user) == password else None
-        return None
+        credentials = basic_credentials(header)
+        if credentials is None:
+            return None
+        user, password = credentials
+        return user if self.config.users.get(user) == password else None
 
     def _bucket(self, user: str, rate: RateSpec) -> TokenBucket:
         key = (user, rate.name)
         if key not in self._buckets:
-            self._buckets[key] = TokenBucket(rate, self.clock.now())
+            self._buckets[key] = TokenBucket(rate.rate, rate.burst, self.clock.now())
         return self._buckets[key]
 
     # -- time and churn ------------------------------------------------------------------------
@@ -274,32 +241,14 @@ class PrismaCloudSimulator:
 
     # -- admin API -----------------------------------------------------------------------------
 
-    def _admin_routes(self) -> list[Route]:
-        async def stats(request: Request) -> Response:
-            return JSONResponse({**self.stats.as_json(),
-                                 "faults": [asdict(f) for f in self.faults]})
+    def accept_fault(self, fault: Fault) -> None:
+        """An ``expire_tokens`` fault on every route acts at once; any other waits for its call."""
+        if fault.kind == "expire_tokens" and fault.route == "*":
+            self.expire_tokens()
+        else:
+            self.fault_book.add(fault)
 
-        async def reset_stats(request: Request) -> Response:
-            self.stats = Stats()
-            return JSONResponse({"ok": True})
-
-        async def add_faults(request: Request) -> Response:
-            raw = await request.json()
-            try:
-                faults = [Fault.from_json(f) for f in (raw if isinstance(raw, list) else [raw])]
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            for fault in faults:
-                if fault.kind == "expire_tokens" and fault.route == "*":
-                    self.expire_tokens()
-                else:
-                    self.faults.append(fault)
-            return JSONResponse({"faults": [asdict(f) for f in self.faults]})
-
-        async def clear_faults(request: Request) -> Response:
-            self.faults.clear()
-            return JSONResponse({"faults": []})
-
+    def extra_admin_routes(self) -> list[Route]:
         async def advance(request: Request) -> Response:
             raw = await request.json()
             changed = self.advance(float(raw.get("seconds", self.config.tick_s)))
@@ -313,10 +262,6 @@ class PrismaCloudSimulator:
             return JSONResponse([asdict(w) for w in self.estate.workloads])
 
         return [
-            Route("/_sim/stats", stats, methods=["GET"]),
-            Route("/_sim/stats/reset", reset_stats, methods=["POST"]),
-            Route("/_sim/faults", add_faults, methods=["POST"]),
-            Route("/_sim/faults", clear_faults, methods=["DELETE"]),
             Route("/_sim/advance", advance, methods=["POST"]),
             Route("/_sim/expire_tokens", expire, methods=["POST"]),
             Route("/_sim/workloads", workloads, methods=["GET"]),

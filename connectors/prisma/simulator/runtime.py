@@ -1,4 +1,7 @@
-"""The simulator's moving parts: clock, configuration, tokens, rate limits, faults and stats."""
+"""The Prisma Cloud simulator's own moving parts: configuration, issued tokens, rate-limit specs.
+
+The clock, the token bucket, faults and stats are the simulator kit's (:mod:`connectors.simkit`).
+"""
 
 from __future__ import annotations
 
@@ -6,51 +9,25 @@ import base64
 import hashlib
 import hmac
 import json
-import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from connectors.simkit import FaultRules, SimClock, TokenBucket
 
 __all__ = [
-    "Fault",
-    "FaultKind",
+    "FAULT_RULES",
     "RateSpec",
     "SimClock",
     "SimConfig",
-    "Stats",
-    "TokenBucket",
     "TokenStore",
+    "rate_headers",
 ]
 
-FaultKind = Literal["5xx", "429", "slow", "expire_tokens", "401"]
-
-
-class SimClock:
-    """Seconds since the epoch: ``base()`` plus whatever :meth:`advance` added.
-
-    Tests pass ``base=lambda: 1_718_010_000.0`` for a frozen, fully controlled clock; the served
-    simulator uses the wall clock so tokens expire in real time.
-    """
-
-    def __init__(self, base: Callable[[], float] = time.time) -> None:
-        self._base = base
-        self._offset = 0.0
-
-    def now(self) -> float:
-        return self._base() + self._offset
-
-    def now_ms(self) -> int:
-        return int(self.now() * 1000)
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("time only moves forward")
-        self._offset += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        """An ``asyncio.sleep`` stand-in for clients under test: moves this clock instead."""
-        self.advance(seconds)
+FAULT_RULES = FaultRules(
+    kinds=frozenset({"5xx", "429", "slow", "expire_tokens", "401"}),
+    fields=("route", "kind", "count", "delay_s", "status", "retry_after_s", "method"),
+    required=("route",),
+)
 
 
 @dataclass(frozen=True)
@@ -127,76 +104,11 @@ class TokenStore:
         return len(self._tokens)
 
 
-class TokenBucket:
-    """Token bucket on the simulator clock (so a test's fake sleep refills it)."""
-
-    def __init__(self, spec: RateSpec, now: float) -> None:
-        self.spec = spec
-        self.tokens = float(spec.burst)
-        self.updated = now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.spec.burst, self.tokens + (now - self.updated) * self.spec.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-    def headers(self) -> dict[str, str]:
-        """Prisma's documented rate-limit headers."""
-        return {
-            "X-RateLimit-Burst-Capacity": str(self.spec.burst),
-            "X-RateLimit-Remaining": str(max(0, math.floor(self.tokens))),
-            "X-RateLimit-Replenish-Rate": f"{self.spec.rate:g}",
-            "X-RateLimit-Requested-Tokens": "1",
-        }
-
-    def wait_s(self) -> int:
-        return max(1, math.ceil((1.0 - self.tokens) / self.spec.rate))
-
-
-@dataclass
-class Fault:
-    """An injected failure for the next ``count`` calls to ``route`` (template, path or ``*``)."""
-
-    route: str
-    kind: FaultKind
-    count: int = 1
-    delay_s: float = 0.0
-    status: int = 503
-    retry_after_s: float | None = None
-    method: str | None = None
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Fault:
-        allowed = {"route", "kind", "count", "delay_s", "status", "retry_after_s", "method"}
-        unknown = set(raw) - allowed
-        if unknown or raw.get("kind") not in ("5xx", "429", "slow", "expire_tokens", "401"):
-            raise ValueError(f"bad fault {raw!r}")
-        return cls(**raw)
-
-    def matches(self, method: str, template: str, path: str) -> bool:
-        if self.method and self.method.upper() != method:
-            return False
-        return self.route in ("*", template, path)
-
-
-class Stats:
-    """Per-route call and status counts, keyed ``"METHOD /template"``."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, dict[str, Any]] = {}
-
-    def call(self, key: str) -> None:
-        self.routes.setdefault(key, {"calls": 0, "statuses": {}})["calls"] += 1
-
-    def status(self, key: str, status: int) -> None:
-        statuses = self.routes.setdefault(key, {"calls": 0, "statuses": {}})["statuses"]
-        statuses[str(status)] = statuses.get(str(status), 0) + 1
-
-    def calls(self, key: str) -> int:
-        return int(self.routes.get(key, {}).get("calls", 0))
-
-    def as_json(self) -> dict[str, Any]:
-        return {"routes": self.routes}
+def rate_headers(spec: RateSpec, bucket: TokenBucket | None = None) -> dict[str, str]:
+    """Prisma's documented rate-limit headers for ``spec``; ``Remaining`` from ``bucket`` (else 0)."""
+    return {
+        "X-RateLimit-Burst-Capacity": str(spec.burst),
+        "X-RateLimit-Remaining": str(bucket.remaining() if bucket else 0),
+        "X-RateLimit-Replenish-Rate": f"{spec.rate:g}",
+        "X-RateLimit-Requested-Tokens": "1",
+    }

@@ -10,13 +10,10 @@ Run it with ``python -m connectors.servicenow.simulator --port 8282``.
 
 from __future__ import annotations
 
-from connectors.servicenow.simulator.app import (
-    Fault,
-    ServiceNowSimulator,
-    SimConfig,
-    SimUser,
-)
+from connectors.servicenow.simulator.app import ServiceNowSimulator
+from connectors.servicenow.simulator.config import SimConfig, SimUser
 from connectors.servicenow.simulator.store import TABLES, RecordStore, parse_query
+from connectors.simkit import Fault
 
 __all__ = [
     "TABLES",

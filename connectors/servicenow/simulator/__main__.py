@@ -7,21 +7,16 @@ read-only ``auditor:sim-password``); ``--rate-limit N`` turns on an hourly limit
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 
-import uvicorn
-
-from connectors.servicenow.simulator.app import ServiceNowSimulator, SimConfig, SimUser
-
-logger = logging.getLogger(__name__)
+from connectors.servicenow.simulator.app import ServiceNowSimulator
+from connectors.servicenow.simulator.config import SimConfig, SimUser
+from connectors.simkit import serve, simulator_parser
 
 
 def build(argv: Sequence[str] | None = None) -> tuple[ServiceNowSimulator, argparse.Namespace]:
     """Parse ``argv`` and build the simulator (no serving); used by ``main`` and tests."""
-    parser = argparse.ArgumentParser(prog="python -m connectors.servicenow.simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8282)
+    parser = simulator_parser("python -m connectors.servicenow.simulator", 8282)
     parser.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD")
     parser.add_argument("--rate-limit", type=int, default=None, metavar="PER_HOUR")
     parser.add_argument("--no-sir", action="store_true", help="sn_si_incident not installed")
@@ -38,9 +33,7 @@ def build(argv: Sequence[str] | None = None) -> tuple[ServiceNowSimulator, argpa
 
 def main(argv: Sequence[str] | None = None) -> None:
     sim, args = build(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logger.info("servicenow simulator host=%s port=%d", args.host, args.port)
-    uvicorn.run(sim.app, host=args.host, port=args.port, log_level="info")
+    serve(sim.app, args, "servicenow simulator")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,8 @@ Run it with ``python -m connectors.splunk.simulator --port 8288``.
 
 from __future__ import annotations
 
-from connectors.splunk.simulator.app import (
-    Fault,
-    HecSimulator,
-    SimConfig,
-    SimToken,
-    hec_reply,
-)
+from connectors.simkit import Fault
+from connectors.splunk.simulator.app import HecSimulator
+from connectors.splunk.simulator.config import SimConfig, SimToken, hec_reply
 
 __all__ = ["Fault", "HecSimulator", "SimConfig", "SimToken", "hec_reply"]

@@ -7,21 +7,16 @@ on); without any, the two defaults of :class:`SimConfig` are served.
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 
-import uvicorn
-
-from connectors.splunk.simulator.app import HecSimulator, SimConfig, SimToken
-
-logger = logging.getLogger(__name__)
+from connectors.simkit import serve, simulator_parser
+from connectors.splunk.simulator.app import HecSimulator
+from connectors.splunk.simulator.config import SimConfig, SimToken
 
 
 def build(argv: Sequence[str] | None = None) -> tuple[HecSimulator, argparse.Namespace]:
     """Parse ``argv`` and build the simulator (no serving); used by ``main`` and tests."""
-    parser = argparse.ArgumentParser(prog="python -m connectors.splunk.simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8288)
+    parser = simulator_parser("python -m connectors.splunk.simulator", 8288)
     parser.add_argument("--token", action="append", default=[])
     parser.add_argument("--ack-token", action="append", default=[])
     parser.add_argument("--max-content-length", type=int, default=1_000_000)
@@ -37,10 +32,7 @@ def build(argv: Sequence[str] | None = None) -> tuple[HecSimulator, argparse.Nam
 
 def main(argv: Sequence[str] | None = None) -> None:
     sim, args = build(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logger.info("hec simulator host=%s port=%d tokens=%d", args.host, args.port,
-                len(sim.config.tokens))
-    uvicorn.run(sim.app, host=args.host, port=args.port, log_level="info")
+    serve(sim.app, args, f"hec simulator tokens={len(sim.config.tokens)}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,9 +22,8 @@ SettingsFactory = Callable[..., JiraSettings]
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    """Simulated time; clients sleep on it, so backoff, Retry-After and outages cost no wall time."""
-    return SimClock(base=lambda: START_S)
+def start_s() -> float:
+    return START_S
 
 
 @pytest.fixture
@@ -34,11 +33,6 @@ def make_sim(clock: SimClock) -> SimFactory:
         return JiraSimulator(config=SimConfig(**config), clock=clock, workflow=workflow)
 
     return make
-
-
-@pytest.fixture
-def sim(make_sim: SimFactory) -> JiraSimulator:
-    return make_sim()
 
 
 @pytest.fixture
@@ -61,29 +55,13 @@ def settings(make_settings: SettingsFactory) -> JiraSettings:
     return make_settings()
 
 
-@pytest.fixture
-async def http(sim: JiraSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)) as client:
-        yield client
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    """Every wait the client asked for, in order."""
-    return []
-
-
 ClientFactory = Callable[[JiraSettings], JiraClient]
 
 
 @pytest.fixture
-def make_client(http: httpx.AsyncClient, clock: SimClock, sleeps: list[float]) -> ClientFactory:
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)
-
+def make_client(http: httpx.AsyncClient, clock: SimClock) -> ClientFactory:
     def make(settings: JiraSettings) -> JiraClient:
-        return JiraClient(settings, client=http, sleep=sleep, rng=lambda: 1.0)
+        return JiraClient(settings, client=http, sleep=clock.sleep, rng=lambda: 1.0)
 
     return make
 

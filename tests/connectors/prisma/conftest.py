@@ -10,22 +10,16 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.base import RetryPolicy
+from connectors.http_client import HttpSeams
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator, SimClock, SimConfig, generate_estate
 
-START_S = 1_718_010_000.0
 API = "https://api.prismacloud.io"
 CONSOLE = "https://console.compute.sim"
 
 SimFactory = Callable[..., PrismaCloudSimulator]
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    """Simulated time; clients sleep on it, so backoff and rate limits cost no wall time."""
-    return SimClock(base=lambda: START_S)
 
 
 @pytest.fixture
@@ -35,11 +29,6 @@ def make_sim(clock: SimClock) -> SimFactory:
         return PrismaCloudSimulator(estate, config=SimConfig(**config), clock=clock)
 
     return make
-
-
-@pytest.fixture
-def sim(make_sim: SimFactory) -> PrismaCloudSimulator:
-    return make_sim()
 
 
 @pytest.fixture
@@ -54,40 +43,21 @@ def settings() -> PrismaSettings:
     )
 
 
+def seams(http: httpx.AsyncClient, clock: SimClock) -> HttpSeams:
+    """A client's seams: the in-process simulator, its clock and sleep, no jitter."""
+    return {"client": http, "clock": clock.now, "sleep": clock.sleep, "rng": lambda: 1.0}
+
+
 @pytest.fixture
-async def http(sim: PrismaCloudSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)) as client:
+async def cspm(settings: PrismaSettings, http: httpx.AsyncClient, clock: SimClock) -> AsyncIterator[CspmClient]:
+    async with CspmClient(settings, **seams(http, clock)) as client:
         yield client
 
 
 @pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-async def cspm(
-    settings: PrismaSettings, http: httpx.AsyncClient, clock: SimClock, sleeps: list[float]
-) -> AsyncIterator[CspmClient]:
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)
-
-    async with CspmClient(settings, client=http, clock=clock.now, sleep=sleep,
-                          rng=lambda: 1.0) as client:
-        yield client
-
-
-@pytest.fixture
-async def compute(
-    settings: PrismaSettings, http: httpx.AsyncClient, clock: SimClock, sleeps: list[float]
-) -> AsyncIterator[ComputeClient]:
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)
-
-    async with ComputeClient(settings, client=http, clock=clock.now, sleep=sleep,
-                             rng=lambda: 1.0) as client:
+async def compute(settings: PrismaSettings, http: httpx.AsyncClient,
+                  clock: SimClock) -> AsyncIterator[ComputeClient]:
+    async with ComputeClient(settings, **seams(http, clock)) as client:
         yield client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -47,16 +48,24 @@ def cspm_sim_alert_ids(http: httpx.AsyncClient) -> list[str]:
     return sorted(sim.alerts)
 
 
+async def _read_an_alert_between(cspm: CspmClient, sim: PrismaCloudSimulator, http: httpx.AsyncClient,
+                                 *steps: Callable[[], object]) -> dict[str, Any]:
+    """Read one alert, then again after each step (a clock move, an expiry); the simulator's stats."""
+    alert_id = sorted(sim.alerts)[0]
+    await cspm.get_alert(alert_id)
+    for step in steps:
+        step()
+        await cspm.get_alert(alert_id)
+    return await sim_stats(http)
+
+
 async def test_token_is_extended_before_it_expires(
     cspm: CspmClient, sim: PrismaCloudSimulator, clock: SimClock, http: httpx.AsyncClient
 ) -> None:
-    alert_id = sorted(sim.alerts)[0]
-    await cspm.get_alert(alert_id)
-    clock.advance(545)  # past ttl (600) - margin (60)
-    await cspm.get_alert(alert_id)
-    clock.advance(545)  # the extended token is good for another 600 s
-    await cspm.get_alert(alert_id)
-    stats = await sim_stats(http)
+    stats = await _read_an_alert_between(
+        cspm, sim, http,
+        lambda: clock.advance(545),  # past ttl (600) - margin (60)
+        lambda: clock.advance(545))  # the extended token is good for another 600 s
     assert stats["POST /login"]["calls"] == 1
     assert stats["GET /auth_token/extend"]["statuses"] == {"200": 2}
     assert (cspm.logins, cspm.extensions) == (1, 2)
@@ -65,11 +74,7 @@ async def test_token_is_extended_before_it_expires(
 async def test_a_token_past_its_lifetime_is_replaced_by_a_new_login(
     cspm: CspmClient, sim: PrismaCloudSimulator, clock: SimClock, http: httpx.AsyncClient
 ) -> None:
-    alert_id = sorted(sim.alerts)[0]
-    await cspm.get_alert(alert_id)
-    clock.advance(900)
-    await cspm.get_alert(alert_id)
-    stats = await sim_stats(http)
+    stats = await _read_an_alert_between(cspm, sim, http, lambda: clock.advance(900))
     assert stats["POST /login"]["calls"] == 2
     assert "GET /auth_token/extend" not in stats
 
@@ -77,12 +82,7 @@ async def test_a_token_past_its_lifetime_is_replaced_by_a_new_login(
 async def test_refused_extension_falls_back_to_login(
     cspm: CspmClient, sim: PrismaCloudSimulator, clock: SimClock, http: httpx.AsyncClient
 ) -> None:
-    alert_id = sorted(sim.alerts)[0]
-    await cspm.get_alert(alert_id)
-    clock.advance(550)
-    sim.expire_tokens()
-    await cspm.get_alert(alert_id)
-    stats = await sim_stats(http)
+    stats = await _read_an_alert_between(cspm, sim, http, lambda: (clock.advance(550), sim.expire_tokens()))
     assert stats["GET /auth_token/extend"]["statuses"] == {"401": 1}
     assert stats["POST /login"]["calls"] == 2
 

@@ -39,20 +39,21 @@ from tests.connectors.prisma.openapi_support import (
 CWPP = "cwpp/openapi-34-03-138-saas.json"
 
 
-@pytest.fixture
-async def token(http: httpx.AsyncClient) -> str:
-    response = await http.post(f"{API}/login",
-                               json={"username": "sim-access-key", "password": "sim-secret-key"})
+async def _token(http: httpx.AsyncClient, url: str) -> str:
+    """The token the simulator issues for the default access key at ``url`` (login or authenticate)."""
+    response = await http.post(url, json={"username": "sim-access-key", "password": "sim-secret-key"})
     value: str = response.json()["token"]
     return value
+
+
+@pytest.fixture
+async def token(http: httpx.AsyncClient) -> str:
+    return await _token(http, f"{API}/login")
 
 
 @pytest.fixture
 async def compute_token(http: httpx.AsyncClient) -> str:
-    response = await http.post(f"{CONSOLE}/api/v34.03/authenticate",
-                               json={"username": "sim-access-key", "password": "sim-secret-key"})
-    value: str = response.json()["token"]
-    return value
+    return await _token(http, f"{CONSOLE}/api/v34.03/authenticate")
 
 
 def check(doc: str, path: str, method: str, body: Any) -> None:

@@ -4,7 +4,6 @@ as often as it was served, across restarts, expired tokens, 429s and 5xx bursts.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -12,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter, SourceCheckpoint
@@ -25,6 +23,7 @@ from processors.models import AlertSource, RawAlert
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from tests.kafka_helpers import read_topic
 from streams.topics import RAW_ALERTS, SOURCE_CHECKPOINTS, create_topics
 from tests.connectors.prisma.conftest import API, sim_stats
 
@@ -73,11 +72,6 @@ class CrashingWriter:
 
 
 @pytest.fixture
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
 def topics(kafka: KafkaSettings, topic_prefix: str) -> dict[str, str]:
     create_topics(AdminClient({"bootstrap.servers": kafka.bootstrap_servers}),
                   (RAW_ALERTS, SOURCE_CHECKPOINTS), prefix=topic_prefix)
@@ -89,31 +83,13 @@ def poller_settings(topics: dict[str, str]) -> PollerSettings:
     return PollerSettings(raw_topic=topics["raw"], initial_look_back_s=90 * 86400, look_back_s=600)
 
 
-@pytest.fixture
-def serde() -> AvroSerde:
-    return AvroSerde()
-
-
 def _sim_now(clock: SimClock) -> Callable[[], datetime]:
     return lambda: datetime.fromtimestamp(clock.now(), UTC)
 
 
-def _read_raw(kafka: KafkaSettings, topic: str, serde: AvroSerde, group: str, settle_s: float = 2.0) -> list[RawAlert]:
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": group,
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
-    consumer.subscribe([topic])
-    records: list[RawAlert] = []
-    last = time.monotonic()
-    try:
-        while time.monotonic() - last < settle_s:
-            message = consumer.poll(0.2)
-            if message is None or message.error() is not None:
-                continue
-            records.append(serde.decode(message.value(), RawAlert, topic=topic))
-            last = time.monotonic()
-    finally:
-        consumer.close()
-    return records
+def _read_raw(kafka: KafkaSettings, topic: str, serde: AvroSerde, settle_s: float = 2.0) -> list[RawAlert]:
+    return [serde.decode(m.value(), RawAlert, topic=topic)
+            for m in read_topic(kafka, topic, settle_s=settle_s)]
 
 
 class Harness:
@@ -164,7 +140,7 @@ async def test_a_poll_writes_every_served_alert_once_with_its_payload(harness: H
     assert isinstance(counter, ServedCounter)
     assert result.pages == len(counter.pages) >= 5
     assert set(counter.served) == set(harness.sim.alerts)  # the first window reaches every alert
-    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
+    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde)
     assert Counter(r.source_alert_id for r in raw) == counter.served
     sample = raw[0]
     assert sample.source is AlertSource.CSPM_API
@@ -187,7 +163,7 @@ async def test_a_restart_in_the_middle_of_paging_resumes_without_gaps_or_repeats
     restarted.close()
 
     assert result.resumed is True
-    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
+    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde)
     written = Counter(r.source_alert_id for r in raw)
     assert set(written) == set(harness.sim.alerts)  # nothing missing
     # Exactly as often as served; the page in flight when the process died was served, never
@@ -212,7 +188,7 @@ async def test_expired_tokens_429s_and_5xx_bursts_are_survived_with_nothing_lost
 
     counter = harness.transport
     assert isinstance(counter, ServedCounter)
-    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
+    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde)
     assert Counter(r.source_alert_id for r in raw) == counter.served
     assert set(counter.served) == set(harness.sim.alerts)
     alert_calls = routes["POST /v2/alert"]
@@ -233,7 +209,7 @@ async def test_the_next_window_starts_a_look_back_before_the_last_and_catches_st
     writer.close()
 
     assert second.resumed is False
-    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
+    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde)
     latest = {}
     for record in raw:
         latest[record.source_alert_id] = json.loads(record.payload_json)
@@ -252,7 +228,7 @@ async def test_the_compute_poller_writes_envelopes_keyed_by_stable_ids(
         result = await poller.poll_once()
     writer.close()
 
-    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
+    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde)
     assert len(raw) == result.alerts > 0
     kinds = Counter(json.loads(r.payload_json)["kind"] for r in raw)
     assert {"host_scan", "image_scan"} <= set(kinds)
@@ -284,7 +260,7 @@ async def test_a_compute_poller_restarted_mid_listing_resumes_at_its_offset_with
     restarted.close()
 
     assert result.resumed is True
-    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde, unique_name("g"))
+    raw = _read_raw(harness.kafka, harness.topics["raw"], harness.serde)
     ids = Counter(r.source_alert_id for r in raw)
     assert ids and all(count == 1 for count in ids.values())  # nothing written twice
     expected = {f"cwpp:host-vulns:{h['cloudMetadata']['accountID']}:{h.get('hostname') or h['_id']}"

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
@@ -26,6 +25,7 @@ from streams.publish import OutgoingRecord, PublishError
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import DLQ, RAW_ALERTS, create_topics
+from tests.kafka_helpers import read_topic
 
 TOKEN = "Bearer s3cret-webhook-token"
 
@@ -223,27 +223,6 @@ async def test_health_and_metrics_endpoints(settings: WebhookSettings) -> None:
     assert 'prismaflow_webhook_requests_total{endpoint="cspm",outcome="200"}' in metrics
 
 
-def _drain(bootstrap: str, topic: str, expected: int, group: str, timeout_s: float = 60) -> list[Any]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    messages: list[Any] = []
-    try:
-        end = time.monotonic() + timeout_s
-        while len(messages) < expected and time.monotonic() < end:
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                messages.append(message)
-        # Wait a little longer to catch any surplus (duplicates would show up here).
-        extra_end = time.monotonic() + 2
-        while time.monotonic() < extra_end:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                messages.append(message)
-    finally:
-        consumer.close()
-    return messages
-
-
 @pytest.mark.broker
 async def test_under_concurrent_posts_every_accepted_alert_is_on_the_raw_topic_and_every_rejected_one_is_accounted_for(
     kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
@@ -275,13 +254,15 @@ async def test_under_concurrent_posts_every_accepted_alert_is_on_the_raw_topic_a
     expected_dlq = sum(body["dead_lettered"] for status, body in results if status == 200)
     assert expected_dlq == len([n for n in range(40) if n % 4 == 0 and n % 10 != 7])
 
-    raw = _drain(kafka_bootstrap, settings.raw_topic, len(accepted_ids), unique_name("g"))
+    raw = read_topic(kafka_bootstrap, settings.raw_topic, expect=len(accepted_ids), settle_s=2, timeout_s=60,
+                     committed=False)
     stored_ids = [serde.decode(m.value(), RawAlert, topic=settings.raw_topic).source_alert_id for m in raw]
     assert sorted(stored_ids) == sorted(accepted_ids)  # nothing lost, nothing doubled
     decoded = serde.decode(raw[0].value(), RawAlert, topic=settings.raw_topic)
     assert decoded.source is AlertSource.CSPM_WEBHOOK
 
-    dlq = _drain(kafka_bootstrap, settings.dlq_topic, expected_dlq, unique_name("g"))
+    dlq = read_topic(kafka_bootstrap, settings.dlq_topic, expect=expected_dlq, settle_s=2, timeout_s=60,
+                     committed=False)
     assert len(dlq) == expected_dlq
     letter = serde.decode(dlq[0].value(), DeadLetter, topic=settings.dlq_topic)
     assert letter.error_message.endswith("missing or empty alertId")

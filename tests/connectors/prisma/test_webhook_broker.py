@@ -29,7 +29,8 @@ from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
 from tests.connectors.prisma.test_webhook import CSPM_NOTIFICATION, TOKEN
-from tests.connectors.prisma.webhook_support import read_committed, receiver_client
+from tests.connectors.prisma.webhook_support import receiver_client
+from tests.kafka_helpers import read_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -80,12 +81,12 @@ async def test_hostile_requests_end_to_end_poison_pill_repeated_posts_and_an_ove
         [(200, {"accepted": 3, "dead_lettered": 1})] * 3 + [(200, {"accepted": 1, "dead_lettered": 1})]
 
     raw_topic, dlq_topic, scored_topic = (topic_prefix + t.name for t in (RAW_ALERTS, DLQ, SCORED_ALERTS))
-    raw = [serde.decode(m.value(), RawAlert, topic=raw_topic) for m in read_committed(kafka_bootstrap, raw_topic, expect=12)]
+    raw = [serde.decode(m.value(), RawAlert, topic=raw_topic) for m in read_topic(kafka_bootstrap, raw_topic, expect=12)]
     assert Counter(r.source_alert_id for r in raw) == {
         "P-poison": 1, "P-after": 1, "P-1": 3, "P-2": 3, "P-3": 3, "P-4": 1}
 
     letters = [serde.decode(m.value(), DeadLetter, topic=dlq_topic)
-               for m in read_committed(kafka_bootstrap, dlq_topic, expect=4)]
+               for m in read_topic(kafka_bootstrap, dlq_topic, expect=4)]
     assert sorted(letter.stage for letter in letters) == ["webhook.cspm"] * 4  # the core stage refused nothing
     assert sum("alert id holds U+D800" in letter.error_message for letter in letters) == 3
     (oversize,) = [letter for letter in letters if "P-huge" in letter.error_message]
@@ -94,7 +95,7 @@ async def test_hostile_requests_end_to_end_poison_pill_repeated_posts_and_an_ove
 
     # The core stage scored every good alert once: the poison pill too, and the re-posted copies were dropped.
     scored = [serde.decode(m.value(), ScoredAlert, topic=scored_topic)
-              for m in read_committed(kafka_bootstrap, scored_topic, expect=6, settle_s=5.0)]
+              for m in read_topic(kafka_bootstrap, scored_topic, expect=6, settle_s=5.0)]
     assert Counter(s.alert.alert_id for s in scored) == {
         "P-poison": 1, "P-after": 1, "P-1": 1, "P-2": 1, "P-3": 1, "P-4": 1}
     (pill,) = [s for s in scored if s.alert.alert_id == "P-poison"]

@@ -56,26 +56,3 @@ def receiver_client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://receiver")
 
 
-def read_committed(bootstrap: str, topic: str, *, expect: int, settle_s: float = 3.0,
-                   timeout_s: float = 120.0) -> list[Any]:
-    """The committed messages of ``topic``: read until ``expect`` are in and nothing more came for ``settle_s``."""
-    import time
-
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.monotonic_ns()}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, n, OFFSET_BEGINNING) for n in partitions])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    last = time.monotonic()
-    try:
-        while time.monotonic() < deadline and (len(messages) < expect or time.monotonic() - last < settle_s):
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                messages.append(message)
-                last = time.monotonic()
-    finally:
-        consumer.close()
-    return messages

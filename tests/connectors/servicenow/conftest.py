@@ -13,51 +13,26 @@ from connectors.base import RetryPolicy
 from connectors.servicenow.client import ServiceNowClient
 from connectors.servicenow.settings import BasicAuth, ServiceNowSettings
 from connectors.servicenow.simulator import ServiceNowSimulator, SimConfig
+from connectors.simkit import SimClock
 
 INSTANCE = "https://sim.service-now.com"
 START_S = 1_767_323_045.0
 
 
-class Clock:
-    """Simulated epoch seconds; the clients' retry sleeps move it instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = START_S
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def start_s() -> float:
+    return START_S
 
 
 SimFactory = Callable[..., ServiceNowSimulator]
 
 
 @pytest.fixture
-def make_sim(clock: Clock) -> SimFactory:
+def make_sim(clock: SimClock) -> SimFactory:
     def make(**config: Any) -> ServiceNowSimulator:
         return ServiceNowSimulator(SimConfig(instance_url=INSTANCE, **config), clock=clock)
 
     return make
-
-
-@pytest.fixture
-def sim(make_sim: SimFactory) -> ServiceNowSimulator:
-    return make_sim()
-
-
-@pytest.fixture
-async def http(sim: ServiceNowSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)) as client:
-        yield client
 
 
 def make_settings(**overrides: Any) -> ServiceNowSettings:
@@ -77,7 +52,7 @@ SnFactory = Callable[..., ServiceNowClient]
 
 
 @pytest.fixture
-def make_client(http: httpx.AsyncClient, clock: Clock) -> SnFactory:
+def make_client(http: httpx.AsyncClient, clock: SimClock) -> SnFactory:
     def make(**overrides: Any) -> ServiceNowClient:
         return ServiceNowClient(make_settings(**overrides), client=http, sleep=clock.sleep,
                                 rng=lambda: 1.0)

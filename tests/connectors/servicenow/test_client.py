@@ -23,10 +23,10 @@ from connectors.servicenow.client import (
 )
 from connectors.servicenow.settings import BasicAuth, BearerAuth, ServiceNowTable
 from connectors.servicenow.simulator import ServiceNowSimulator
+from connectors.simkit import SimClock
 from processors.models import RiskTier
 from tests.connectors.servicenow.conftest import (
     INSTANCE,
-    Clock,
     SimFactory,
     SnFactory,
     make_settings,
@@ -150,10 +150,10 @@ async def test_closed_records_are_found_only_with_include_inactive(sn: ServiceNo
 
 
 async def test_duplicates_are_logged_and_the_newest_returned(
-    sn: ServiceNowClient, clock: Clock, caplog: pytest.LogCaptureFixture
+    sn: ServiceNowClient, clock: SimClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     await sn.create(draft())
-    clock.now += 5
+    clock.advance(5)
     newer = await sn.create(draft())
     with caplog.at_level(logging.WARNING):
         found = await sn.find_by_correlation_id(FP)
@@ -227,11 +227,11 @@ async def test_get_missing_record_is_not_found(sn: ServiceNowClient) -> None:
 # -- retries and errors -------------------------------------------------------------------------
 
 
-async def test_429_retry_after_is_honoured(make_sim: SimFactory, clock: Clock) -> None:
+async def test_429_retry_after_is_honoured(make_sim: SimFactory, clock: SimClock) -> None:
     sim = make_sim(rate_limit_per_hour=2)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)) as http:
         sn = ServiceNowClient(make_settings(), client=http, sleep=clock.sleep, rng=lambda: 1.0)
-        clock.now = 3600 * 500_000 + 3570.0  # 30 s before the hourly window resets
+        clock.advance(3600 * 500_000 + 3570.0 - clock.now())  # 30 s before the hourly window resets
         record = await sn.create(draft())
         await sn.get(record.sys_id)
         again = await sn.get(record.sys_id)  # third call: 429, waits for the window, succeeds
@@ -242,7 +242,7 @@ async def test_429_retry_after_is_honoured(make_sim: SimFactory, clock: Clock) -
 
 
 async def test_injected_429_uses_retry_after(sn: ServiceNowClient, http: httpx.AsyncClient,
-                                             clock: Clock) -> None:
+                                             clock: SimClock) -> None:
     await http.post(f"{INSTANCE}/_sim/faults", json={"kind": "429", "count": 2,
                                                      "retry_after_s": 7})
     await sn.create(draft())
@@ -250,7 +250,7 @@ async def test_injected_429_uses_retry_after(sn: ServiceNowClient, http: httpx.A
 
 
 async def test_503_outage_is_transient_after_the_policy_gives_up(
-    sn: ServiceNowClient, http: httpx.AsyncClient, clock: Clock
+    sn: ServiceNowClient, http: httpx.AsyncClient, clock: SimClock
 ) -> None:
     await http.post(f"{INSTANCE}/_sim/faults", json={"kind": "503", "duration_s": 3600})
     with pytest.raises(RetriesExhaustedError) as info:

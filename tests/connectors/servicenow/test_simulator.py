@@ -7,7 +7,8 @@ import pytest
 
 from connectors.servicenow.simulator import ServiceNowSimulator, parse_query
 from connectors.servicenow.simulator.__main__ import build
-from tests.connectors.servicenow.conftest import INSTANCE, Clock, SimFactory
+from connectors.simkit import SimClock
+from tests.connectors.servicenow.conftest import INSTANCE, SimFactory
 
 AUTH = ("prismaflow", "sim-password")
 JSON = {"Accept": "application/json"}
@@ -102,7 +103,7 @@ async def test_missing_headers_and_auth(http: httpx.AsyncClient) -> None:
                                 "status": "failure"}
 
 
-async def test_oauth_token_grant_and_expiry(http: httpx.AsyncClient, clock: Clock) -> None:
+async def test_oauth_token_grant_and_expiry(http: httpx.AsyncClient, clock: SimClock) -> None:
     token = await http.post(f"{INSTANCE}/oauth_token.do", data={
         "grant_type": "password", "client_id": "sim-client", "client_secret": "sim-secret",
         "username": "prismaflow", "password": "sim-password"})
@@ -110,7 +111,7 @@ async def test_oauth_token_grant_and_expiry(http: httpx.AsyncClient, clock: Cloc
     body = token.json()
     bearer = {**JSON, "Authorization": f"Bearer {body['access_token']}"}
     assert (await http.get(TABLE, headers=bearer)).status_code == 200
-    clock.now += body["expires_in"] + 1
+    clock.advance(body["expires_in"] + 1)
     assert (await http.get(TABLE, headers=bearer)).status_code == 401
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -20,6 +20,7 @@ from connectors.base import (
     RetryPolicy,
     UnexpectedStatusError,
 )
+from connectors.simkit import SimClock
 from connectors.slack.blocks import build_slack_message
 from connectors.slack.client import ChatKind, ChatWebhookClient, ChatWebhookSettings
 from connectors.slack.simulator import ChatWebhookSimulator
@@ -38,28 +39,9 @@ class Sleeps:
         self.values.append(seconds)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sim(clock: Clock) -> ChatWebhookSimulator:
+def sim(clock: SimClock) -> ChatWebhookSimulator:
     return ChatWebhookSimulator(clock=clock)
-
-
-@pytest.fixture
-async def http(sim: ChatWebhookSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)) as client:
-        yield client
 
 
 def _policy() -> RetryPolicy:
@@ -72,14 +54,14 @@ def slack_client(
     settings = ChatWebhookSettings(
         kind=ChatKind.SLACK, url=SecretStr(f"{SLACK_HOST}/services/{path or sim.slack_path}"), retry=_policy()
     )
-    return ChatWebhookClient(settings, http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
+    return ChatWebhookClient(settings, client=http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
 
 
 def teams_client(http: httpx.AsyncClient, sim: ChatWebhookSimulator, sleeps: Sleeps | None = None,
                  sig: str | None = None) -> ChatWebhookClient:
     path = sim.teams_path if sig is None else sim.teams_path.replace(sim.teams_sig, sig)
     settings = ChatWebhookSettings(kind=ChatKind.TEAMS, url=SecretStr(TEAMS_HOST + path), retry=_policy())
-    return ChatWebhookClient(settings, http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
+    return ChatWebhookClient(settings, client=http, sleep=sleeps or Sleeps(), rng=lambda: 0.5)
 
 
 def _slack_body() -> dict[str, object]:
@@ -100,21 +82,15 @@ async def test_teams_post_is_accepted_with_202(http: httpx.AsyncClient, sim: Cha
 
 
 async def test_slack_429_waits_retry_after_then_succeeds(
-    http: httpx.AsyncClient, sim: ChatWebhookSimulator, clock: Clock
+    http: httpx.AsyncClient, sim: ChatWebhookSimulator, clock: SimClock
 ) -> None:
-    sleeps = Sleeps()
-    client = slack_client(http, sim, sleeps)
-
-    async def sleep_and_advance(seconds: float) -> None:
-        sleeps.values.append(seconds)
-        clock.now += seconds
-
-    client._sleep = sleep_and_advance
+    client = slack_client(http, sim)
+    client._sleep = clock.sleep  # waiting moves the simulator's clock, which refills its bucket
     for _ in range(5):  # the burst
         await client.post(_slack_body())
-    assert sleeps.values == []
+    assert clock.sleeps == []
     await client.post(_slack_body())  # bucket empty: 429 Retry-After 1, then accepted
-    assert sleeps.values == [1.0]
+    assert clock.sleeps == [1.0]
     stats = (await http.get("http://sim/_sim/stats")).json()
     assert stats["statuses"]["POST /services"] == {"200": 6, "429": 1}
 
@@ -220,7 +196,7 @@ async def test_slack_200_without_ok_is_a_format_error() -> None:
     http, calls = _scripted([httpx.Response(200, text="1")])
     settings = ChatWebhookSettings(kind=ChatKind.SLACK, url=SecretStr(f"{SLACK_HOST}/services/T/B/X"))
     with pytest.raises(ResponseFormatError):
-        await ChatWebhookClient(settings, http).post({"text": "x"})
+        await ChatWebhookClient(settings, client=http).post({"text": "x"})
     assert calls["POST"] == 1
 
 
@@ -232,7 +208,7 @@ async def test_transport_errors_and_legacy_teams_throttling_are_retried() -> Non
     ])
     settings = ChatWebhookSettings(kind=ChatKind.TEAMS, url=SecretStr("https://x.webhook.office.com/webhookb2/abc"), retry=_policy())
     sleeps = Sleeps()
-    await ChatWebhookClient(settings, http, sleep=sleeps, rng=lambda: 0.5).post({"type": "message"})
+    await ChatWebhookClient(settings, client=http, sleep=sleeps, rng=lambda: 0.5).post({"type": "message"})
     assert calls["POST"] == 3 and sleeps.values == [0.5, 1.0]
 
 
@@ -240,7 +216,7 @@ async def test_rate_limit_without_retry_after_gives_up_as_exhausted() -> None:
     http, calls = _scripted([httpx.Response(429, text="rate_limited")] * 3)
     settings = ChatWebhookSettings(kind=ChatKind.SLACK, url=SecretStr(f"{SLACK_HOST}/services/T/B/X"), retry=_policy())
     with pytest.raises(RetriesExhaustedError) as caught:
-        await ChatWebhookClient(settings, http, sleep=Sleeps()).post({"text": "x"})
+        await ChatWebhookClient(settings, client=http, sleep=Sleeps()).post({"text": "x"})
     assert isinstance(caught.value.last_error, RateLimitedError) and calls["POST"] == 3
 
 

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from connectors.base import RetryPolicy
 from connectors.splunk.client import HecClient
 from connectors.splunk.settings import SplunkHecSettings
+from connectors.simkit import SimClock
 from connectors.splunk.simulator import HecSimulator, SimConfig
 
 HEC = "https://hec.sim:8088"
@@ -20,24 +21,10 @@ ACK_TOKEN = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 CHANNEL = "0b9d0c36-8a51-4e0e-a7b3-2c6e6a9d7f10"
 
 
-class Clock:
-    """Monotonic seconds that only the clients' sleeps move."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def start_s() -> float:
+    """Monotonic seconds, which only the clients' sleeps move."""
+    return 1000.0
 
 
 SimFactory = Callable[..., HecSimulator]
@@ -49,11 +36,6 @@ def make_sim() -> SimFactory:
         return HecSimulator(SimConfig(**config))
 
     return make
-
-
-@pytest.fixture
-def sim(make_sim: SimFactory) -> HecSimulator:
-    return make_sim()
 
 
 def make_settings(**overrides: Any) -> SplunkHecSettings:
@@ -71,7 +53,7 @@ HecFactory = Callable[..., HecClient]
 
 
 @pytest.fixture
-async def make_client(clock: Clock) -> AsyncIterator[HecFactory]:
+async def make_client(clock: SimClock) -> AsyncIterator[HecFactory]:
     opened: list[httpx.AsyncClient] = []
 
     def make(sim: HecSimulator, **overrides: Any) -> HecClient:

@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from connectors.base import AuthenticationError, RetriesExhaustedError, TransientError
+from connectors.simkit import SimClock
 from connectors.splunk.client import (
     AckTimeoutError,
     EventTooLargeError,
@@ -23,7 +24,6 @@ from tests.connectors.splunk.conftest import (
     ACK_TOKEN,
     CHANNEL,
     HEC,
-    Clock,
     HecFactory,
     SimFactory,
     make_settings,
@@ -114,7 +114,7 @@ async def test_invalid_event_is_rejected_and_the_rest_resent(sim: HecSimulator,
     assert sorted(e["event"]["alert_id"] for e in sim.events) == ["P-0", "P-1", "P-3"]
 
 
-async def test_busy_is_retried(sim: HecSimulator, make_client: HecFactory, clock: Clock) -> None:
+async def test_busy_is_retried(sim: HecSimulator, make_client: HecFactory, clock: SimClock) -> None:
     sim.faults.append(Fault(kind="busy", count=2))
     result = await make_client(sim).send(events(2))
     assert result.sent == 2
@@ -123,7 +123,7 @@ async def test_busy_is_retried(sim: HecSimulator, make_client: HecFactory, clock
 
 
 async def test_long_busy_spell_surfaces_as_transient(sim: HecSimulator, make_client: HecFactory,
-                                                     clock: Clock) -> None:
+                                                     clock: SimClock) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)) as http:
         await http.post(f"{HEC}/_sim/faults", json={"kind": "busy", "count": 10})
     with pytest.raises(RetriesExhaustedError) as info:
@@ -133,7 +133,7 @@ async def test_long_busy_spell_surfaces_as_transient(sim: HecSimulator, make_cli
 
 
 async def test_ack_flow_waits_until_indexed(make_sim: SimFactory, make_client: HecFactory,
-                                            clock: Clock) -> None:
+                                            clock: SimClock) -> None:
     sim = make_sim(ack_after_polls=3)
     hec = make_client(sim, token=SecretStr(ACK_TOKEN), use_ack=True, channel=uuid.UUID(CHANNEL),
                       max_batch_events=2, ack_poll_interval_s=0.5)
@@ -145,7 +145,7 @@ async def test_ack_flow_waits_until_indexed(make_sim: SimFactory, make_client: H
 
 
 async def test_ack_timeout_is_transient(make_sim: SimFactory, make_client: HecFactory,
-                                        clock: Clock) -> None:
+                                        clock: SimClock) -> None:
     sim = make_sim(ack_after_polls=None)
     hec = make_client(sim, token=SecretStr(ACK_TOKEN), use_ack=True, ack_poll_interval_s=1.0,
                       ack_timeout_s=5.0)

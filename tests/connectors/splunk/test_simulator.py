@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,12 +14,6 @@ from tests.connectors.splunk.conftest import ACK_TOKEN, CHANNEL, HEC, TOKEN, Sim
 
 EVENT = f"{HEC}/services/collector/event"
 AUTH = {"Authorization": f"Splunk {TOKEN}"}
-
-
-@pytest.fixture
-async def http(sim: HecSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)) as client:
-        yield client
 
 
 @pytest.mark.parametrize(("headers", "params", "status", "code"), [
