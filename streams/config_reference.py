@@ -67,9 +67,15 @@ class EffectiveSetting(BaseModel):
     origin: Origin
 
 
+_SECRET_KEY_WORDS = ("password", "secret", "token", "key", "credential")
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, SecretStr):
         return MASK
+    if isinstance(value, Mapping):  # e.g. passed-through client properties: mask what looks secret
+        return ", ".join(f"{key}={MASK if any(word in str(key).lower() for word in _SECRET_KEY_WORDS) else _shown(item)}"
+                         for key, item in value.items()) or "(none)"
     if value is None:
         return "(unset)"
     if isinstance(value, Enum):

@@ -113,10 +113,12 @@ def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]
     """``(variable, closest known name or None)`` for every unknown ``PRISMAFLOW_*`` / ``KAFKA_*`` variable."""
     known = known_variables()
     known_set = set(known)
+    entry_prefixes = PASSTHROUGH_PREFIXES + tuple(prefix for section in sections()
+                                                  for prefix, _ in section.entry_prefixes())
     unknown: list[tuple[str, str | None]] = []
     for name in sorted(environ):
         upper = name.upper()
-        if not upper.startswith(CHECKED_PREFIXES) or upper.startswith(PASSTHROUGH_PREFIXES) or upper in known_set:
+        if not upper.startswith(CHECKED_PREFIXES) or upper.startswith(entry_prefixes) or upper in known_set:
             continue
         closest = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
         unknown.append((name, closest[0] if closest else None))

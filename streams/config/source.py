@@ -5,12 +5,16 @@ model it looks up one environment variable per field, ``<section prefix><FIELD>`
 (``PRISMAFLOW_WORKER_MAX_BATCH``), and, when the environment does not set it, a file named like the
 variable in lower case in the folder ``PRISMAFLOW_SECRETS_DIR`` names (``prismaflow_prisma_secret_key``,
 the Docker/Kubernetes secrets convention): the environment wins over a file. Empty values count as
-unset. It also records where each value came from, which ``prismaflow config`` shows.
+unset. A field that is a mapping (``dict[str, ...]``) is also filled entry by entry from variables
+``<section prefix><FIELD>__<KEY>`` (key in lower case; ``KAFKA_CONFIG__SSL_CA_LOCATION`` gives
+``config["ssl_ca_location"]``), the way pydantic-settings' ``env_nested_delimiter="__"`` would. It
+also records where each value came from, which ``prismaflow config`` shows.
 """
 
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -51,6 +55,18 @@ class Section:
         """``(variable, field name, field)`` for every field of the section, in declaration order."""
         for field_name, field in self.model.model_fields.items():
             yield self.variable(field_name), field_name, field
+
+    def entry_prefixes(self) -> list[tuple[str, str]]:
+        """``(variable prefix, field name)`` of the mapping fields: ``<VARIABLE>__<KEY>`` sets one entry."""
+        return [(variable + "__", field_name) for variable, field_name, field in self.variables()
+                if _is_mapping(field.annotation)]
+
+
+def _is_mapping(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (dict, Mapping):
+        return True
+    return any(_is_mapping(argument) for argument in typing.get_args(annotation))  # dict[...] | None
 
 
 def sections_of(root: type[BaseModel]) -> list[Section]:
@@ -98,14 +114,26 @@ class SectionedEnvironmentSource(PydanticBaseSettingsSource):
                     return text, Origin.SECRETS_FILE
         return None
 
+    def _entries(self, prefix: str) -> dict[str, str]:
+        entries: dict[str, str] = {}
+        for variable in sorted(self._environ):
+            if variable.startswith(prefix) and len(variable) > len(prefix) and self._environ[variable]:
+                entries[variable[len(prefix):].lower()] = self._environ[variable]
+                self.origins[variable] = Origin.ENVIRONMENT
+        return entries
+
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for section in sections_of(self.settings_cls):
-            section_values: dict[str, str] = {}
+            section_values: dict[str, Any] = {}
             for variable, field_name, _ in section.variables():
                 found = self._lookup(variable)
                 if found is not None:
                     section_values[field_name], self.origins[variable] = found
+            for prefix, field_name in section.entry_prefixes():
+                entries = self._entries(prefix)
+                if entries and field_name not in section_values:
+                    section_values[field_name] = entries
             if section_values:
                 values[section.name] = section_values
         return values

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings
 
 from connectors.feeds.settings import FeedSettings
 from connectors.prisma.settings import DLQ_TOPIC, RAW_ALERTS_TOPIC, PollerSettings, PrismaSettings, WebhookSettings
@@ -22,6 +23,7 @@ from processors.models import RiskTier
 from streams.cli import main
 from streams.config import PrismaflowSettings, known_variables, load_settings
 from streams.config.root import unknown_variables
+from streams.config.source import SectionedEnvironmentSource
 from streams.config_reference import MASK, effective_settings
 from streams.settings import KafkaSettings
 from streams.topics import DLQ, RAW_ALERTS
@@ -202,3 +204,21 @@ def test_the_outside_systems_sections_share_the_connectors_defaults() -> None:
     prisma = defaults.prisma.client_settings()
     assert prisma.page_size == PrismaSettings.model_fields["page_size"].default
     assert defaults.servicenow.client_settings().table is ServiceNowTable.INCIDENT
+
+
+class _Client(BaseModel):
+    name: str = "x"
+    config: dict[str, str] = {}
+
+
+class _Root(BaseSettings):
+    """A tree with a mapping field, as a librdkafka passthrough would be."""
+
+    client: _Client = Field(default_factory=_Client, json_schema_extra={"env_prefix": "DEMO_"})
+
+
+def test_a_mapping_field_is_filled_entry_by_entry_from_double_underscore_variables() -> None:
+    source = SectionedEnvironmentSource(_Root, {"DEMO_CONFIG__SSL_CA_LOCATION": "/ca.pem", "DEMO_NAME": "n",
+                                                "DEMO_CONFIG__LINGER_MS": "5", "DEMO_CONFIG__EMPTY": ""})
+    assert source() == {"client": {"name": "n", "config": {"ssl_ca_location": "/ca.pem", "linger_ms": "5"}}}
+    assert source.origins["DEMO_CONFIG__LINGER_MS"].value == "environment"
