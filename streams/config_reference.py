@@ -78,6 +78,8 @@ def _shown(value: Any) -> str:
                          for key, item in value.items()) or "(none)"
     if value is None:
         return "(unset)"
+    if value == "":
+        return "(empty)"
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, Path) and value.is_relative_to(_REPOSITORY):

@@ -66,18 +66,23 @@ class AnalysisSettings(BaseModel):
 
 
 def _default(name: str) -> Any:
-    """The default of :class:`AnalysisSettings` field ``name``: the environment binding's default too."""
+    """The default of :class:`AnalysisSettings` field ``name``: the stage section's default too."""
     return AnalysisSettings.model_fields[name].default
+
+
+def _llm_default(name: str) -> Any:
+    """The default of :class:`LlmSettings` field ``name``: the stage section's default too."""
+    return LlmSettings.model_fields[name].default
 
 
 class AnalysisStageSettings(SettingsSection):
     """The analysis stage: which alerts it explains, and the optional OpenAI-compatible endpoint."""
 
-    base_url: str = Field(default="https://api.openai.com/v1", description="OpenAI-compatible endpoint (Azure, vLLM, Ollama: their /v1 URL)")
+    base_url: str = Field(default=_llm_default("base_url"), description="OpenAI-compatible endpoint (Azure, vLLM, Ollama: their /v1 URL)")
     model: str = Field(default="gpt-4o-mini", description="Model or deployment name")
     api_key: SecretStr | None = Field(default=None, description="API key (secret); unset: offline analyser only")
-    timeout_s: float = Field(default=60.0, gt=0, description="Per request")
-    max_retries: int = Field(default=2, ge=0, le=10, description="The SDK's own retries (429/5xx/timeouts); no others stack on them")
+    timeout_s: float = Field(default=_llm_default("timeout_s"), gt=0, description="Per request")
+    max_retries: int = Field(default=_llm_default("max_retries"), ge=0, le=10, description="The SDK's own retries (429/5xx/timeouts); no others stack on them")
     min_tier: RiskTier = Field(default=_default("min_tier"), description="Alerts from this tier up get an analysis")
     llm_min_tier: RiskTier = Field(default=_default("llm_min_tier"), description="Of those, from this tier up the LLM writes it (others: offline)")
     llm_min_score: int = Field(default=_default("llm_min_score"), ge=0, le=100, description="...and from this score up (95: the top of the CRITICAL band 80-100, keeping the LLM within ~10 calls per 1,000 raw alerts)")
