@@ -1,6 +1,8 @@
 """The ``prismaflow`` command line: one entry point for every operator task.
 
-Each sub-command is a small function taking the parsed arguments and returning the exit code;
+Each sub-command is a small function taking the parsed arguments and the settings tree and returning
+the exit code; it imports the layers it runs inside itself, for start-up speed only (``prismaflow
+--help`` loads neither librdkafka, Avro, the stages nor the openai SDK), never to dodge an import cycle;
 errors of ours (:class:`PrismaflowError`) are printed as one clear line and give exit code 2, so no
 operator ever reads a traceback for a missing Java or a broker that is down.
 """
@@ -92,31 +94,29 @@ def _config(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    # Start-up speed (here and in the handlers below): a command imports only the layers it runs.
     if args.stage == "analyse":
-        from streams.sinks import run_analysis
+        from streams.sinks import run_analysis  # start-up speed: only the layers this command runs
 
         return run_analysis(settings)
-    from streams.run import run_stage
+    from streams.run import run_stage  # start-up speed: only the layers this command runs
 
     return run_stage(args.stage, settings)
 
 
 def _sink(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sinks import run_sink
+    from streams.sinks import run_sink  # start-up speed: only the layers this command runs
 
     return run_sink(args.name, settings)
 
 
 def _sync(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sinks import run_sync
+    from streams.sinks import run_sync  # start-up speed: only the layers this command runs
 
     return run_sync(args.tracker, settings)
 
 
 def _eval(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     """``prismaflow eval [analysis|tiers]``: both reports by default, one when named."""
-
     targets = [args.target] if args.target else ["analysis", "tiers"]
     if args.data and len(targets) > 1:
         print("prismaflow eval: --data belongs to one evaluation; name it: eval analysis|tiers --data FILE",
@@ -133,9 +133,9 @@ def _eval(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
         texts.append("== analysis stage ==\n" + analysis.render())
     if "tiers" in targets:
         from connectors.feeds.store import load_default_feeds  # start-up speed: feeds load only here
-        from processors.enrich import EnrichmentContext
-        from processors.tier_evaluation import evaluate_tiers
-        from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios, load_scoring_policy
+        from processors.enrich import EnrichmentContext  # start-up speed: only the layers this command runs
+        from processors.tier_evaluation import evaluate_tiers  # start-up speed: only the layers this command runs
+        from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios, load_scoring_policy  # start-up speed: only the layers this command runs
 
         scenarios = load_scenarios(Path(args.data) if args.data else DEFAULT_SCENARIOS_PATH)
         tiers = evaluate_tiers(scenarios, EnrichmentContext(feeds=load_default_feeds()), load_scoring_policy())
@@ -149,20 +149,20 @@ def _eval(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _poll(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sources import run_pollers
+    from streams.sources import run_pollers  # start-up speed: only the layers this command runs
 
     return run_pollers(settings)
 
 
 def _webhook(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sources import run_webhook
+    from streams.sources import run_webhook  # start-up speed: only the layers this command runs
 
     return run_webhook(settings)
 
 
 def _audit(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.audit import verify_audit
-    from streams.compose import build_serde
+    from streams.audit import verify_audit  # start-up speed: only the layers this command runs
+    from streams.compose import build_serde  # start-up speed: only the layers this command runs
 
     topic = args.topic or settings.worker.topic_prefix + AUDIT.name
     reports = verify_audit(settings.kafka, build_serde(settings), topic)
@@ -182,7 +182,7 @@ def _audit(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _feeds(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.feeds import run_feeds
+    from streams.feeds import run_feeds  # start-up speed: only the layers this command runs
 
     return run_feeds(args.action, settings)
 
@@ -200,7 +200,7 @@ def _chaos(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.demo import run_demo
+    from streams.demo import run_demo  # start-up speed: only the layers this command runs
 
     return run_demo(settings)
 
@@ -231,9 +231,9 @@ _DEV_OPTIONS = ("bench", "chaos")
 def _dev_arguments(name: str, command: argparse.ArgumentParser) -> None:
     """Add the options of development command ``name`` (imports its tool, so only when it runs)."""
     if name == "bench":
-        from streams.devtools.bench import add_arguments
+        from streams.devtools.bench import add_arguments  # start-up speed: only the layers this command runs
     else:
-        from streams.devtools.chaos import add_arguments
+        from streams.devtools.chaos import add_arguments  # start-up speed: only the layers this command runs
     add_arguments(command)
 
 

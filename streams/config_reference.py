@@ -8,6 +8,7 @@ effective values, secrets masked.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
@@ -23,6 +24,7 @@ from streams.config.source import Origin, SectionedEnvironmentSource
 __all__ = ["MASK", "EffectiveSetting", "effective_settings", "render_effective", "render_reference"]
 
 MASK = "********"
+_GENERAL_DEFAULTS = {"PRISMAFLOW_HOME": "./.prismaflow"}
 _REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -44,9 +46,9 @@ def _default(field: FieldInfo) -> str:
 def render_reference() -> str:
     """The Markdown tables of every setting, one table per section of the tree."""
     lines: list[str] = ["#### General", "", "| Environment variable | Default | Description |", "| --- | --- | --- |"]
-    defaults = {"PRISMAFLOW_HOME": "`./.prismaflow`"}
     for name, description in GENERAL_VARIABLES.items():
-        lines.append(f"| `{name}` | {defaults.get(name, '(unset)')} | {description} |")
+        default = f"`{_GENERAL_DEFAULTS[name]}`" if name in _GENERAL_DEFAULTS else "(unset)"
+        lines.append(f"| `{name}` | {default} | {description} |")
     lines.append("")
     for section in sections():
         lines += [f"#### {section.title} (`{section.prefix}*`)", "",
@@ -89,9 +91,15 @@ def _shown(value: Any) -> str:
 
 def effective_settings(environ: Mapping[str, str] | None = None) -> list[EffectiveSetting]:
     """Every setting of the tree built from ``environ`` (default: this process'), in reference order."""
+    environ = os.environ if environ is None else environ
     source = SectionedEnvironmentSource(PrismaflowSettings, environ)
     settings = PrismaflowSettings.model_validate(source())
     rows: list[EffectiveSetting] = []
+    for variable in GENERAL_VARIABLES:
+        value = environ.get(variable)
+        rows.append(EffectiveSetting(variable=variable, section="General",
+                                     value=value or _GENERAL_DEFAULTS.get(variable, "(unset)"),
+                                     origin=Origin.ENVIRONMENT if value else Origin.DEFAULT))
     for section in sections():
         values = getattr(settings, section.name)
         for variable, field_name, _ in section.variables():
