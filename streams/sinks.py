@@ -14,7 +14,6 @@ import logging
 
 from connectors.prisma.cspm_client import CspmClient
 from processors.errors import ConfigurationError
-from processors.tickets import SyncPolicy
 from streams.compose import SINKS, TRACKERS, audit_writer, build_serde, build_sink_worker, build_tracker
 from streams.config import PrismaflowSettings
 from streams.metrics import serve_metrics
@@ -60,7 +59,7 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
         tracker = build_tracker(name, settings)
         async with CspmClient(settings.prisma.client_settings()) as prisma:
             syncer = TicketSyncer(tracker, prisma, settings.kafka, serde, topic_prefix=settings.worker.topic_prefix,
-                                  audit=audit, policy=SyncPolicy(dismiss_on_accepted_risk=sync.dismiss_on_accepted_risk))
+                                  audit=audit, policy=sync.policy())
             await syncer.run(stop, sync.interval_s)
         await tracker.aclose()
 

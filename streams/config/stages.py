@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from processors.tickets import SyncPolicy
 from streams.settings import SettingsSection, default_home
 from streams.static_inputs import DEFAULT_POLICY_PATH
 
@@ -39,11 +40,17 @@ class WorkerSettings(SettingsSection):
 
 
 class SyncEnvSettings(SettingsSection):
-    """Bidirectional sync between the trackers and Prisma Cloud."""
+    """Bidirectional sync between the trackers and Prisma Cloud: how often it runs, and the part of its
+    :class:`~processors.tickets.SyncPolicy` an operator sets (default and description read from it)."""
 
     interval_s: float = Field(default=300.0, gt=0, description="Seconds between two passes over the open tickets")
     dismiss_on_accepted_risk: bool = Field(
-        default=False, description="Dismiss the Prisma alerts of a ticket closed as accepted risk / won't fix")
+        default=SyncPolicy.model_fields["dismiss_on_accepted_risk"].default,
+        description=SyncPolicy.model_fields["dismiss_on_accepted_risk"].description)
+
+    def policy(self) -> SyncPolicy:
+        """The sync's :class:`~processors.tickets.SyncPolicy`: this value, its defaults for the rest."""
+        return SyncPolicy(dismiss_on_accepted_risk=self.dismiss_on_accepted_risk)
 
 
 class SiemStageSettings(SettingsSection):

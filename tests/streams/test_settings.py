@@ -20,6 +20,7 @@ from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.client import SyslogSettings
 from processors.errors import ConfigurationError
 from processors.models import RiskTier
+from processors.tickets import SyncPolicy
 from streams.cli import main
 from streams.config import PrismaflowSettings, known_variables, load_settings
 from streams.config.root import unknown_variables
@@ -223,3 +224,10 @@ def test_a_mapping_field_is_filled_entry_by_entry_from_double_underscore_variabl
                                                 "DEMO_CONFIG__LINGER_MS": "5", "DEMO_CONFIG__EMPTY": ""})
     assert source() == {"client": {"name": "n", "config": {"ssl_ca_location": "/ca.pem", "linger_ms": "5"}}}
     assert source.origins["DEMO_CONFIG__LINGER_MS"].value == "environment"
+
+
+def test_the_sync_section_builds_the_sync_policy_with_its_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().sync.policy() == SyncPolicy()
+    monkeypatch.setenv("PRISMAFLOW_SYNC_DISMISS_ON_ACCEPTED_RISK", "true")
+    policy = load_settings().sync.policy()
+    assert policy.dismiss_on_accepted_risk and policy.accepted_risk_resolutions == SyncPolicy().accepted_risk_resolutions
