@@ -28,7 +28,7 @@ Handler = Callable[[argparse.Namespace, PrismaflowSettings], int]
 
 
 def _broker(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.devtools.broker import LocalBroker  # development tool: imported only when it runs
+    from streams.devtools.broker import LocalBroker  # lazy: development tool, imported only when it runs
 
     broker = LocalBroker(settings.broker)
     if args.action == "start":
@@ -45,7 +45,7 @@ def _broker(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _registry(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.devtools.registry import DEFAULT_PORT, LocalSchemaRegistry  # development tool, as above
+    from streams.devtools.registry import DEFAULT_PORT, LocalSchemaRegistry  # lazy: development tool, imported only when it runs
 
     registry = LocalSchemaRegistry(default_home() / "registry", DEFAULT_PORT,
                                    install_dir=default_home() / "registry" / "build")
@@ -63,7 +63,7 @@ def _registry(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _topics(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from confluent_kafka.admin import AdminClient  # start-up speed: librdkafka loads only when needed
+    from confluent_kafka.admin import AdminClient  # lazy: start-up speed, librdkafka loads only when needed
 
     prefix = settings.worker.topic_prefix
     if args.action == "list":
@@ -95,22 +95,22 @@ def _config(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 def _run(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     if args.stage == "analyse":
-        from streams.sinks import run_analysis  # start-up speed: only the layers this command runs
+        from streams.sinks import run_analysis  # lazy: start-up speed, only the layers this command runs
 
         return run_analysis(settings)
-    from streams.run import run_stage  # start-up speed: only the layers this command runs
+    from streams.run import run_stage  # lazy: start-up speed, only the layers this command runs
 
     return run_stage(args.stage, settings)
 
 
 def _sink(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sinks import run_sink  # start-up speed: only the layers this command runs
+    from streams.sinks import run_sink  # lazy: start-up speed, only the layers this command runs
 
     return run_sink(args.name, settings)
 
 
 def _sync(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sinks import run_sync  # start-up speed: only the layers this command runs
+    from streams.sinks import run_sync  # lazy: start-up speed, only the layers this command runs
 
     return run_sync(args.tracker, settings)
 
@@ -125,17 +125,17 @@ def _eval(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     documents: dict[str, object] = {}
     texts: list[str] = []
     if "analysis" in targets:
-        from streams.analysis.evaluation import DEFAULT_LABELLED_PATH, evaluate_analysis  # start-up speed
+        from streams.analysis.evaluation import DEFAULT_LABELLED_PATH, evaluate_analysis  # lazy: start-up speed
 
         analysis = evaluate_analysis(Path(args.data) if args.data else DEFAULT_LABELLED_PATH,
                                      llm_simulator=args.llm_simulator)
         documents["analysis"] = analysis.model_dump(mode="json")
         texts.append("== analysis stage ==\n" + analysis.render())
     if "tiers" in targets:
-        from connectors.feeds.store import load_default_feeds  # start-up speed: feeds load only here
-        from processors.enrich import EnrichmentContext  # start-up speed: only the layers this command runs
-        from processors.tier_evaluation import evaluate_tiers  # start-up speed: only the layers this command runs
-        from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios, load_scoring_policy  # start-up speed: only the layers this command runs
+        from connectors.feeds.store import load_default_feeds  # lazy: start-up speed, feeds load only here
+        from processors.enrich import EnrichmentContext  # lazy: start-up speed, only the layers this command runs
+        from processors.tier_evaluation import evaluate_tiers  # lazy: start-up speed, only the layers this command runs
+        from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios, load_scoring_policy  # lazy: start-up speed, only the layers this command runs
 
         scenarios = load_scenarios(Path(args.data) if args.data else DEFAULT_SCENARIOS_PATH)
         tiers = evaluate_tiers(scenarios, EnrichmentContext(feeds=load_default_feeds()), load_scoring_policy())
@@ -149,20 +149,20 @@ def _eval(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _poll(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sources import run_pollers  # start-up speed: only the layers this command runs
+    from streams.sources import run_pollers  # lazy: start-up speed, only the layers this command runs
 
     return run_pollers(settings)
 
 
 def _webhook(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.sources import run_webhook  # start-up speed: only the layers this command runs
+    from streams.sources import run_webhook  # lazy: start-up speed, only the layers this command runs
 
     return run_webhook(settings)
 
 
 def _audit(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.audit import verify_audit  # start-up speed: only the layers this command runs
-    from streams.compose import build_serde  # start-up speed: only the layers this command runs
+    from streams.audit import verify_audit  # lazy: start-up speed, only the layers this command runs
+    from streams.compose import build_serde  # lazy: start-up speed, only the layers this command runs
 
     topic = args.topic or settings.worker.topic_prefix + AUDIT.name
     reports = verify_audit(settings.kafka, build_serde(settings), topic)
@@ -182,25 +182,25 @@ def _audit(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _feeds(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.feeds import run_feeds  # start-up speed: only the layers this command runs
+    from streams.feeds import run_feeds  # lazy: start-up speed, only the layers this command runs
 
     return run_feeds(args.action, settings)
 
 
 def _bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.devtools.bench import run_bench  # development tool: imported only when it runs
+    from streams.devtools.bench import run_bench  # lazy: development tool, imported only when it runs
 
     return run_bench(args, settings)
 
 
 def _chaos(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.devtools.chaos import run_chaos  # development tool: imported only when it runs
+    from streams.devtools.chaos import run_chaos  # lazy: development tool, imported only when it runs
 
     return run_chaos(args)
 
 
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from streams.demo import run_demo  # start-up speed: only the layers this command runs
+    from streams.demo import run_demo  # lazy: start-up speed, only the layers this command runs
 
     return run_demo(settings)
 
@@ -231,9 +231,9 @@ _DEV_OPTIONS = ("bench", "chaos")
 def _dev_arguments(name: str, command: argparse.ArgumentParser) -> None:
     """Add the options of development command ``name`` (imports its tool, so only when it runs)."""
     if name == "bench":
-        from streams.devtools.bench import add_arguments  # start-up speed: only the layers this command runs
+        from streams.devtools.bench import add_arguments  # lazy: start-up speed, only the layers this command runs
     else:
-        from streams.devtools.chaos import add_arguments  # start-up speed: only the layers this command runs
+        from streams.devtools.chaos import add_arguments  # lazy: start-up speed, only the layers this command runs
     add_arguments(command)
 
 
