@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from connectors.ports import OutgoingRecord, TargetUnavailableError, TicketRef, TrackerAdapter
 from processors.models import ScoredAlert
-from processors.records import Analysis, TicketState, Tracker
+from processors.records import Analysis, TicketState
 from processors.tickets import (
     OPEN,
     RESOLVED,
