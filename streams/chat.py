@@ -213,6 +213,6 @@ def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, topic_prefix: 
     audit = None
     if chat.audit:
         audit = AuditWriter(f"sink.chat/{WorkerSettings().instance_id}", kafka, serde, topic=topic_prefix + AUDIT.name)
-    return ChatSink(ChatWebhookNotifier(webhook), kafka, serde, topic_prefix=topic_prefix, notify_tier=RiskTier(chat.notify_tier),
-                    approval_base_url=chat.approval_base_url, tracker=Tracker(chat.tracker) if chat.tracker else None,
-                    audit=audit)
+    return ChatSink(ChatWebhookNotifier(webhook), kafka, serde, topic_prefix=topic_prefix,
+                    notify_tier=RiskTier(chat.notify_tier), approval_base_url=chat.approval_base_url,
+                    tracker=Tracker(chat.tracker) if chat.tracker else None, audit=audit)

@@ -36,7 +36,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -52,7 +52,7 @@ from streams.publish import producer_config
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
-__all__ = ["SinkRecord", "Sink", "SinkWorker", "SinkOptions", "DeliveryFailure"]
+__all__ = ["SinkRecord", "Sink", "SinkWorker", "SinkOptions", "DeliveryFailure", "pause_before_retry"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,16 @@ class SinkOptions:
     pause_base_s: float = 1.0
     pause_max_s: float = 30.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def pause_before_retry(options: SinkOptions, attempt: int, signal: TargetUnavailableError,
+                       rng: Callable[[], float] = random.random) -> float:
+    """Seconds to pause before delivering a batch again after ``attempt`` failed ones (0 first):
+    the wait the target asked for (``signal.retry_after_s``), capped at ``pause_max_s``, or else a
+    full-jitter exponential backoff, ``uniform(0, min(pause_max_s, pause_base_s * 2**attempt))``."""
+    if signal.retry_after_s is not None:
+        return min(max(signal.retry_after_s, 0.0), options.pause_max_s)
+    return rng() * min(options.pause_max_s, options.pause_base_s * 2.0 ** attempt)
 
 
 class SinkWorker:
@@ -202,7 +212,7 @@ class SinkWorker:
             except TargetUnavailableError as exc:
                 if self._stop.is_set():
                     raise Stopping(f"sink {self.sink.name} stopped during an outage; offsets not committed") from exc
-                wait = self._wait_s(attempt, exc)
+                wait = pause_before_retry(self.options, attempt, exc)
                 attempt += 1
                 RETRIES.labels(self.sink.name).inc()
                 PAUSED.labels(self.sink.name).set(1)
@@ -220,13 +230,6 @@ class SinkWorker:
         DELIVERIES.labels(self.sink.name, "dead_letter").inc(len(dead))
         await asyncio.to_thread(self._write, extra + dead)
         await asyncio.to_thread(self._commit)
-
-    def _wait_s(self, attempt: int, signal: TargetUnavailableError) -> float:
-        """The pause before delivering again: the wait the system asked for, capped at
-        ``pause_max_s``, or else full-jitter exponential backoff."""
-        if signal.retry_after_s is not None:
-            return min(max(signal.retry_after_s, 0.0), self.options.pause_max_s)
-        return random.uniform(0, min(self.options.pause_max_s, self.options.pause_base_s * 2 ** attempt))
 
     async def _deliver_unless_stopped(self, records: list[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
         """The sink's delivery of a batch, cancelled when stop() is asked for in the middle of it.

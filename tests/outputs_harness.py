@@ -12,7 +12,8 @@ the same ``deliver`` code runs; the broker paths of these sinks have their own b
   ServiceNow trackers on their simulators (which keep issues, comments, records, work notes);
 * chat: :class:`streams.chat.ChatSink` on the Slack/Teams webhook simulator (keeps every body);
 * SIEM: :class:`streams.siem.SiemTopicSink` (the events for ``prisma.siem.events``), then
-  :class:`streams.siem_forward.SiemForwardSink` with the Splunk adapter on the HEC simulator and the CEF formatter of the syslog sink.
+  :class:`streams.siem_forward.SiemForwardSink` with the Splunk adapter on the HEC simulator, and
+  the CEF formatter of the syslog adapter.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ class JiraTicketTracker:
     async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
         with sink_signals():
             why = display_justification(analysis).strip()
-            lines = [display_summary(analysis), f"Root cause: {analysis.root_cause}" if analysis.root_cause.strip() else "",
+            lines = [display_summary(analysis),
+                     f"Root cause: {analysis.root_cause}" if analysis.root_cause.strip() else "",
                      f"Priority {analysis.priority.value}" + (f": {why}" if why else ""),
                      *(f"{step.order}. {step.description}" + (f" — {step.command}" if step.command else "")
                        for step in analysis.remediation_steps),

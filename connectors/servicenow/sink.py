@@ -77,7 +77,8 @@ class ServiceNowTicketTracker:
     async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None:
         with sink_signals():
             await self.client.update(ref.key, work_notes=redact_text(note), fields={
-                "urgency": self.settings.urgency_by_tier[scored.tier], "impact": self.settings.impact_by_tier[scored.tier]})
+                "urgency": self.settings.urgency_by_tier[scored.tier],
+                "impact": self.settings.impact_by_tier[scored.tier]})
 
     async def resolve(self, ref: TicketRef, note: str) -> None:
         with sink_signals():

@@ -271,7 +271,8 @@ def test_a_syslog_receiver_that_is_down_pauses_the_sink_until_it_is_up(
 
     settings = SyslogSettings(host="127.0.0.1", port=port, tls=False,
                               retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02))
-    run_sink(kafka, serde, SiemForwardSink(SyslogCefForwarder(settings), topic_prefix=catalogue), group=unique_name("syslog"),
+    run_sink(kafka, serde, SiemForwardSink(SyslogCefForwarder(settings), topic_prefix=catalogue),
+             group=unique_name("syslog"),
              dlq_topic=catalogue + DLQ.name, expect={catalogue + SIEM_EVENTS.name: len(records)}, sleep=pause)
     assert servers, "the sink paused while nothing listened"
     lines = servers[0].wait_for(len(records))
