@@ -11,8 +11,8 @@ offset), or with a new window after its watermark.
 from __future__ import annotations
 
 import asyncio
-import threading
 import logging
+import threading
 from collections.abc import Sequence
 
 from connectors.ports import OutgoingRecord, PublishFailedError, SourceCheckpoint
