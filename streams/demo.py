@@ -112,12 +112,13 @@ def _wait_caught_up(kafka: KafkaSettings, topic: str, groups: list[str], timeout
 
 async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, prefix: str, sim: Any) -> dict[str, Any]:
     """Poll the simulator over HTTP and have it push webhooks; return what happened."""
-    from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter
+    from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
     from connectors.prisma.compute_client import ComputeClient
     from connectors.prisma.cspm_client import CspmClient
     from connectors.prisma.settings import PrismaSettings
     from connectors.prisma.simulator import push_webhooks
-    from connectors.prisma.source import ComputePoller, CspmPoller, PollerSettings
+    from connectors.prisma.source import ComputePoller, CspmPoller
+    from streams.source_settings import PollerSettings
     from streams.serde import AvroSerde
     from streams.topics import RAW_ALERTS, SOURCE_CHECKPOINTS
 
@@ -240,7 +241,8 @@ def run_demo() -> int:
     from confluent_kafka.admin import AdminClient
 
     from connectors.prisma.simulator import PrismaCloudSimulator, SimConfig
-    from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+    from connectors.prisma.webhook import create_webhook_app
+    from streams.source_settings import WebhookSettings
     from streams.devtools.broker import LocalBroker, wait_for_metadata
     from streams.embedded import ServedApp, ThreadedWorker
     from streams.async_publish import AsyncPublisher

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from processors.errors import PrismaflowError
+from streams.run import build_worker
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
@@ -51,8 +52,6 @@ class ThreadedWorker(InThread):
     """A stream stage worker (``prismaflow run <stage>``) in a thread."""
 
     def __init__(self, stage: str, kafka: KafkaSettings, serde: AvroSerde, settings: Any) -> None:
-        from streams.run import build_worker
-
         self.worker = build_worker(stage, kafka, serde, settings)
         super().__init__(self.worker, f"worker-{stage}")
 

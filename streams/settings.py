@@ -146,14 +146,13 @@ class BrokerSettings(_Settings):
 
 def all_settings_models() -> list[type[_Settings]]:
     """Every settings model, in the order the README's configuration reference lists them."""
-    from connectors.prisma.source import PollerSettings
-    from connectors.prisma.webhook import WebhookSettings
     from streams.run import WorkerSettings
     from streams.analysis import AnalysisStageSettings
     from streams.chat import ChatSinkSettings
     from streams.feeds import FeedEnvSettings
     from streams.siem import SiemStageSettings, SplunkSinkSettings, SyslogSinkSettings
     from streams.sinks import JiraEnvSettings, ServiceNowEnvSettings, SyncEnvSettings, TicketEnvSettings
+    from streams.source_settings import PollerSettings, WebhookSettings
     from streams.sources import PrismaConnectionSettings
 
     return [KafkaSettings, SchemaRegistrySettings, BrokerSettings, PrismaConnectionSettings, PollerSettings,

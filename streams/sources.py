@@ -34,8 +34,7 @@ from streams.topics import SOURCE_CHECKPOINTS
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from connectors.prisma.source import PollerSettings
-    from connectors.prisma.webhook import WebhookSettings
+    from streams.source_settings import PollerSettings, WebhookSettings
 
 __all__ = ["PrismaConnectionSettings", "build_webhook_app", "poller_settings", "run_pollers", "run_webhook",
            "topic_prefix", "webhook_settings"]
@@ -70,7 +69,7 @@ def topic_prefix() -> str:
 
 def poller_settings(prefix: str | None = None) -> PollerSettings:
     """The pollers' settings from the environment, their raw and DLQ topics under the topic prefix."""
-    from connectors.prisma.source import PollerSettings
+    from streams.source_settings import PollerSettings
 
     settings, prefix = PollerSettings(), topic_prefix() if prefix is None else prefix
     return settings.model_copy(update={"raw_topic": prefix + settings.raw_topic,
@@ -79,7 +78,7 @@ def poller_settings(prefix: str | None = None) -> PollerSettings:
 
 def webhook_settings(prefix: str | None = None) -> WebhookSettings:
     """The receiver's settings from the environment, its raw and DLQ topics under the topic prefix."""
-    from connectors.prisma.webhook import WebhookSettings
+    from streams.source_settings import WebhookSettings
 
     settings, prefix = WebhookSettings(), topic_prefix() if prefix is None else prefix
     return settings.model_copy(update={"raw_topic": prefix + settings.raw_topic,
@@ -87,7 +86,7 @@ def webhook_settings(prefix: str | None = None) -> WebhookSettings:
 
 
 async def _pollers(stop: asyncio.Event, broker_stop: threading.Event | None = None) -> None:
-    from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter
+    from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
     from connectors.prisma.compute_client import ComputeClient
     from connectors.prisma.cspm_client import CspmClient
     from connectors.prisma.source import ComputePoller, CspmPoller
@@ -116,8 +115,8 @@ async def _pollers(stop: asyncio.Event, broker_stop: threading.Event | None = No
 
 def run_pollers() -> int:
     """Poll CSPM (and Compute) until SIGTERM/SIGINT."""
-    from connectors.prisma.source import PollerSettings
     from streams.metrics import serve_metrics
+    from streams.source_settings import PollerSettings
 
     serve_metrics(PollerSettings().metrics_port)
 

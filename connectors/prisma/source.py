@@ -27,14 +27,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from connectors.base import BadRequestError, ConnectorError
-from connectors.prisma.checkpoint import CheckpointStore, PageWriter, SourceCheckpoint
+from connectors.ports import CheckpointStore, OutgoingRecord, PageWriter, PublishFailedError, SourceCheckpoint
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
@@ -44,12 +42,7 @@ from processors.models import AlertSource
 from processors.normalise.compute import compute_alert_id
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert
-from streams.errors import BrokerError
-from streams.publish import OutgoingRecord
-from streams.settings import _Settings
-from streams.topics import DLQ, RAW_ALERTS
-
-__all__ = ["PollerSettings", "CspmPoller", "ComputePoller", "PollResult"]
+__all__ = ["PollerConfig", "CspmPoller", "ComputePoller", "PollResult"]
 
 log = logging.getLogger(__name__)
 
@@ -67,28 +60,29 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
-class PollerSettings(_Settings):
-    """How often and how far back the pollers look."""
 
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_POLLER_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Prisma Cloud pollers"
+class PollerConfig(Protocol):
+    """What a poller reads from its settings (``streams.source_settings.PollerSettings`` in a
+    deployment, built from the environment by the stream layer)."""
 
-    interval_s: float = Field(default=60.0, gt=0, description="Seconds between the starts of two polls")
-    look_back_s: float = Field(
-        default=900.0, ge=0, description="Each window starts this long before the previous window's end")
-    initial_look_back_s: float = Field(
-        default=86400.0, gt=0, description="How far back the very first window reaches")
-    tenant: str = Field(default="default", description="Tenant label; also names the checkpoint")
-    raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic the pollers write to")
-    dlq_topic: str = Field(default=DLQ.name, description="Topic for records refused at the edge")
-    compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for the pollers' /metrics; 0 turns it off")
+    @property
+    def interval_s(self) -> float: ...
+    @property
+    def look_back_s(self) -> float: ...
+    @property
+    def initial_look_back_s(self) -> float: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def raw_topic(self) -> str: ...
+    @property
+    def dlq_topic(self) -> str: ...
 
 
 _DLQ_EXCERPT_BYTES = 64 * 1024
 
 
-def _admit(settings: PollerSettings, name: str, source: AlertSource, alert_id: object, payload: object,
+def _admit(settings: PollerConfig, name: str, source: AlertSource, alert_id: object, payload: object,
            now: datetime, *, problem: str | None = None) -> OutgoingRecord:
     """The raw alert for one API record keyed by its canonical asset id, or its dead letter with the reason.
 
@@ -113,7 +107,7 @@ def _admit(settings: PollerSettings, name: str, source: AlertSource, alert_id: o
     return OutgoingRecord(settings.raw_topic, admitted.key, admitted.raw, headers)
 
 
-def _alerts_in(records: Sequence[OutgoingRecord], settings: PollerSettings) -> int:
+def _alerts_in(records: Sequence[OutgoingRecord], settings: PollerConfig) -> int:
     return sum(1 for record in records if record.topic == settings.raw_topic)
 
 
@@ -136,7 +130,7 @@ class _Poller:
 
     source_kind: ClassVar[str] = ""
 
-    def __init__(self, settings: PollerSettings, writer: PageWriter, store: CheckpointStore,
+    def __init__(self, settings: PollerConfig, writer: PageWriter, store: CheckpointStore,
                  *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
         self.writer = writer
@@ -200,7 +194,7 @@ class _Poller:
                 POLLS.labels(self.name, "error").inc()
                 ERRORS.labels(self.name, type(exc).__name__).inc()
                 log.error("poll failed source=%s error=%s", self.name, exc)
-            except BrokerError as exc:
+            except PublishFailedError as exc:
                 if stop.is_set():
                     return
                 # The page was not written (its transaction aborted): the checkpoint still points
@@ -220,7 +214,7 @@ class CspmPoller(_Poller):
 
     source_kind = "cspm"
 
-    def __init__(self, settings: PollerSettings, client: CspmClient, writer: PageWriter,
+    def __init__(self, settings: PollerConfig, client: CspmClient, writer: PageWriter,
                  store: CheckpointStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(settings, writer, store, clock=clock)
         self.client = client
@@ -295,7 +289,7 @@ class ComputePoller(_Poller):
 
     source_kind = "compute"
 
-    def __init__(self, settings: PollerSettings, client: ComputeClient, writer: PageWriter,
+    def __init__(self, settings: PollerConfig, client: ComputeClient, writer: PageWriter,
                  store: CheckpointStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(settings, writer, store, clock=clock)
         self.client = client

@@ -19,7 +19,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.webhook import create_webhook_app
+from streams.source_settings import WebhookSettings
 from processors.models import RawAlert, ScoredAlert
 from processors.records import DeadLetter
 from streams.async_publish import AsyncPublisher

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 from starlette.routing import Route
 
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.webhook import create_webhook_app
+from streams.source_settings import WebhookSettings
 from streams.serde import AvroSerde
 from tests.connectors.prisma.test_webhook import TOKEN
 from tests.connectors.prisma.webhook_support import SerdePublisher
