@@ -24,13 +24,15 @@ from starlette.applications import Starlette
 
 from connectors.feeds.store import SHIPPED_FEEDS_DIR, load_feeds, newest_snapshot
 from connectors.jira.sink import JiraTicketTracker
-from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PollerSettings, WebhookSettings
 from connectors.prisma.source import ComputePoller, CspmPoller
 from connectors.prisma.webhook import create_webhook_app
 from connectors.servicenow.sink import ServiceNowTicketTracker
+from connectors.slack.sink import ChatWebhookNotifier
+from connectors.splunk.sink import SplunkHecForwarder
+from connectors.syslog.sink import SyslogCefForwarder
 from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
@@ -40,10 +42,12 @@ from streams.analysis import AnalysisService, AnalysisSink
 from streams.async_publish import AsyncPublisher
 from streams.audit import AuditWriter
 from streams.chat import ChatSink
+from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
 from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
 from streams.serde import AvroSerde, SerdeSettings
-from streams.siem import SiemTopicSink, SplunkHecSink, SyslogCefSink
+from streams.siem import SiemTopicSink
+from streams.siem_forward import SiemForwardSink
 from streams.sink import Sink, SinkOptions, SinkWorker
 from streams.stages import CoreStage, NormaliseEnrichStage, ScoreStage
 from streams.static_inputs import load_owner_map, load_scoring_policy
@@ -158,16 +162,18 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
                              max_cached=stage.max_cached, redact_secrets=stage.redact_secrets)
     if name == "splunk":
         splunk = settings.splunk
-        return SplunkHecSink(splunk.client_settings(), topic_prefix=prefix, min_tier=RiskTier(splunk.min_tier),
-                             audit=audit_writer("sink.splunk", settings, serde) if splunk.audit else None)
+        return SiemForwardSink(SplunkHecForwarder(splunk.client_settings()), topic_prefix=prefix,
+                               min_tier=RiskTier(splunk.min_tier),
+                               audit=audit_writer("sink.splunk", settings, serde) if splunk.audit else None)
     if name == "syslog":
         syslog = settings.syslog
-        return SyslogCefSink(syslog.client_settings(), topic_prefix=prefix, min_tier=RiskTier(syslog.min_tier),
-                             console_base_url=syslog.console_base_url, device_external_id=syslog.device_external_id,
-                             audit=audit_writer("sink.syslog", settings, serde) if syslog.audit else None)
+        forwarder = SyslogCefForwarder(syslog.client_settings(), console_base_url=syslog.console_base_url,
+                                       device_external_id=syslog.device_external_id)
+        return SiemForwardSink(forwarder, topic_prefix=prefix, min_tier=RiskTier(syslog.min_tier),
+                               audit=audit_writer("sink.syslog", settings, serde) if syslog.audit else None)
     if name == "chat":
         chat = settings.chat
-        return ChatSink(chat.client_settings(), kafka, serde, topic_prefix=prefix,
+        return ChatSink(ChatWebhookNotifier(chat.client_settings()), kafka, serde, topic_prefix=prefix,
                         notify_tier=RiskTier(chat.notify_tier), approval_base_url=chat.approval_base_url,
                         tracker=Tracker(chat.tracker) if chat.tracker else None,
                         audit=audit_writer("sink.chat", settings, serde) if chat.audit else None)

@@ -25,7 +25,6 @@ from pydantic import SecretStr
 
 from connectors.jira.simulator import JiraSimulator
 from connectors.jira.simulator import SimConfig as JiraSimConfig
-from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
@@ -39,6 +38,7 @@ from processors.records import Analysis, DeadLetter, TicketState
 from processors.tickets import fingerprint
 from streams.async_publish import AsyncPublisher
 from streams.audit import verify_audit
+from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
 from streams.compose import build_sink_worker
 from streams.config import PrismaflowSettings
 from streams.config.systems import JiraEnvSettings, ServiceNowEnvSettings

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from prometheus_client import Counter, Gauge, Histogram
 
 from connectors.base import BadRequestError, ConnectorError
-from connectors.prisma.checkpoint import CheckpointStore, PageWriter, SourceCheckpoint
+from connectors.ports import CheckpointStore, OutgoingRecord, PageWriter, PublishFailedError, SourceCheckpoint
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
@@ -43,9 +43,6 @@ from processors.models import AlertSource
 from processors.normalise.compute import compute_alert_id
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert
-from streams.errors import BrokerError
-from streams.publish import OutgoingRecord
-
 __all__ = ["CspmPoller", "ComputePoller", "PollResult"]
 
 log = logging.getLogger(__name__)
@@ -62,6 +59,9 @@ CHECKPOINT_LAG = Gauge(
 REQUEST_SECONDS = Histogram(
     "prismaflow_source_page_seconds", "Time to fetch one page from the API", ["source"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+
 
 
 _DLQ_EXCERPT_BYTES = 64 * 1024
@@ -179,7 +179,7 @@ class _Poller:
                 POLLS.labels(self.name, "error").inc()
                 ERRORS.labels(self.name, type(exc).__name__).inc()
                 log.error("poll failed source=%s error=%s", self.name, exc)
-            except BrokerError as exc:
+            except PublishFailedError as exc:
                 if stop.is_set():
                     return
                 # The page was not written (its transaction aborted): the checkpoint still points

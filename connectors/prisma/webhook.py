@@ -22,7 +22,8 @@ A request is validated whole before anything is written, then written whole:
    with the reason, the record's reference and a bounded excerpt of it.
 3. A raw alert that encodes larger than a Kafka record may be is dead-lettered the same way.
 4. The raw alerts and dead letters of the request are written in one transaction
-   (:class:`streams.async_publish.AsyncPublisher`): 200 once all are acknowledged; 503 with
+   (the port :class:`connectors.ports.RecordPublisher`; :class:`streams.async_publish.AsyncPublisher`
+   in a deployment): 200 once all are acknowledged; 503 with
    ``Retry-After`` when Kafka does not confirm within ``write_timeout_s``, and then none is visible,
    so Prisma's retry duplicates nothing.
 
@@ -41,7 +42,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
@@ -50,7 +50,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.prisma.settings import WebhookSettings
-from processors.dead_letters import excerpt
+from connectors.ports import OutgoingRecord, PublishFailedError, RecordPublisher, RecordsRejectedError
+from processors.dead_letters import build_dead_letter, excerpt
 from processors.errors import ConfigurationError, InvalidRecordError, SerializationError
 from processors.models import AlertSource
 from processors.normalise.compute_webhook import (
@@ -61,10 +62,6 @@ from processors.normalise.compute_webhook import (
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_payload, clean_text
 from processors.strict_json import JsonRejectedError, parse_json
-from streams.dlq import dead_letter
-from streams.errors import RecordsRejectedError
-from streams.publish import OutgoingRecord, PublishError
-
 __all__ = ["create_webhook_app", "Publisher"]
 
 log = logging.getLogger(__name__)
@@ -82,15 +79,14 @@ WEBHOOK_SECONDS = Histogram(
 _CSPM_STATUSES = frozenset({"open", "resolved", "dismissed", "snoozed"})
 
 
-class Publisher(Protocol):
-    """Writes a request's records all or none (see :class:`streams.async_publish.AsyncPublisher`).
 
-    Raises :class:`streams.async_publish.RecordsRejectedError` (a SerializationError with
-    ``rejections``: index -> reason) before writing anything when some records can never be written,
-    and PublishError when the write failed and nothing is visible.
-    """
 
-    async def send_many(self, records: list[OutgoingRecord]) -> list[Any]: ...
+#: Writes a request's records all or none (the port; :class:`streams.async_publish.AsyncPublisher`
+#: in a deployment). Raises RecordsRejectedError (``rejections``: index -> reason) before writing
+#: anything when some records can never be written, PublishFailedError when nothing is visible.
+Publisher = RecordPublisher
+
+
 
 
 def _cspm_problem(item: object) -> str | None:
@@ -199,13 +195,15 @@ class _Intake:
 
     def _dead_letter(self, reason: str, original: bytes, *, key: str | None = None) -> OutgoingRecord:
         value, note = excerpt(original, self.excerpt_bytes)
-        return dead_letter(
+        letter = build_dead_letter(
             stage=f"webhook.{self.endpoint}", error=reason + note, original_topic=f"webhook:{self.path}",
-            original_key=key.encode() if key is not None else None, original_value=value,
-            dlq_topic=self.settings.dlq_topic, now=self.received_at)
+            original_key=key.encode() if key is not None else None, original_value=value, failed_at=self.received_at)
+        log.warning("dead-lettered stage=%s topic=%s partition=-1 offset=-1 error=%s reason=%s", letter.record.stage,
+                    letter.record.original_topic, letter.record.error_class, letter.record.error_message[:200])
+        return OutgoingRecord(self.settings.dlq_topic, letter.key, letter.record, letter.headers)
 
 
-def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
+def create_webhook_app(settings: WebhookSettings, publisher: RecordPublisher,
                        *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                        new_ingest_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> Starlette:
     """Build the receiver around a publisher that writes a request's records all or none."""
@@ -274,7 +272,7 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
             intake.add(index, item, check)
         try:
             await _write(publisher, intake)
-        except PublishError as exc:
+        except PublishFailedError as exc:
             log.error("webhook write failed endpoint=%s count=%d error=%s", endpoint, len(intake.records), exc)
             return _error(503, "could not write to Kafka; retry later", headers=unavailable)
         except SerializationError as exc:
@@ -311,10 +309,10 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
     ])
 
 
-async def _write(publisher: Publisher, intake: _Intake) -> None:
+async def _write(publisher: RecordPublisher, intake: _Intake) -> None:
     """Write the request's records; dead-letter those Kafka can never take, and write again.
 
-    Raises PublishError (nothing written) or SerializationError (a dead letter itself refused).
+    Raises PublishFailedError (nothing written) or SerializationError (a dead letter itself refused).
     """
     try:
         await publisher.send_many(intake.records)

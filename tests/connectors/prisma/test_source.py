@@ -13,7 +13,8 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter, SourceCheckpoint
+from connectors.ports import SourceCheckpoint
+from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PrismaSettings

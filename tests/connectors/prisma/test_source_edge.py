@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.prisma.checkpoint import SourceCheckpoint
+from connectors.ports import SourceCheckpoint
 from connectors.prisma.models import AlertPage, ComputePage
 from connectors.prisma.settings import PollerSettings
 from connectors.prisma.source import ComputePoller, CspmPoller
