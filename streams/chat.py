@@ -32,12 +32,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any
 from urllib.parse import quote
 
 from prometheus_client import Counter
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import BaseModel
 
 from connectors.ports import (
     Notification,
@@ -47,22 +46,18 @@ from connectors.ports import (
     TargetUnavailableError,
     TargetUnusableError,
 )
-from connectors.slack.client import ChatKind, ChatWebhookSettings
-from connectors.slack.sink import ChatWebhookNotifier
 from processors.models import AlertStatus, RiskTier, ScoredAlert
 from processors.records import TicketState, Tracker
 from processors.score import tier_at_least
 from processors.tickets import finding_fingerprint, fingerprint
 from streams.audit import AuditWriter, read_chains
 from streams.publish import read_compacted
-from streams.run import WorkerSettings
 from streams.serde import AvroSerde
-from streams.settings import KafkaSettings, _Settings
-from streams.siem import TierName
+from streams.settings import KafkaSettings
 from streams.sink import DeliveryFailure, Sink, SinkRecord
 from streams.topics import AUDIT, SCORED_ALERTS, TICKETS
 
-__all__ = ["NOTIFIED_ACTION", "ChatSink", "ChatSinkSettings", "build_sink"]
+__all__ = ["NOTIFIED_ACTION", "ChatSink"]
 
 log = logging.getLogger(__name__)
 
@@ -179,40 +174,3 @@ class ChatSink:
                 details={"fingerprint": fp, "tier": scored.tier.value, "score": scored.score,
                          "ticket": ticket.ticket_key if ticket else ""}))
         return None
-
-
-class ChatSinkSettings(_Settings):
-    """The chat sink (``prismaflow sink chat``). Defaults point at the local chat simulator."""
-
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_CHAT_", extra="forbid", env_ignore_empty=True,
-                                      hide_input_in_errors=True)
-    component: ClassVar[str] = "Chat sink"
-
-    kind: Literal["slack", "teams"] = Field(default="slack", description="slack (Block Kit) or teams (Adaptive Card)")
-    webhook_url: SecretStr = Field(
-        default=SecretStr("http://127.0.0.1:8282/services/T0SIM0001/B0SIM0001/simsecretsimsecretsimsecr"),
-        description="Slack incoming webhook or Teams workflow URL (secret); the default is the simulator's")
-    notify_tier: TierName = Field(default="critical", description="Notify risks of this tier or above")
-    approval_base_url: str | None = Field(
-        default=None, description="Approval page base URL; the button links to <base>/<alert id>; unset: no button")
-    tracker: Literal["jira", "servicenow"] | None = Field(
-        default=None, description="Link tickets of this tracker only; unset: the most recently updated ticket")
-    audit: bool = Field(
-        default=True, description="Record each notification in prisma.audit; a restart reads them back to stay quiet")
-
-
-def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, topic_prefix: str = "") -> Sink:
-    """The chat sink for ``prismaflow sink chat``, configured from the environment.
-
-    Raises ``ValueError`` for another name, pydantic's ``ValidationError`` for bad settings.
-    """
-    if name != "chat":
-        raise ValueError(f"unknown chat sink {name!r}; expected 'chat'")
-    chat = ChatSinkSettings()
-    webhook = ChatWebhookSettings(kind=ChatKind(chat.kind), url=chat.webhook_url)
-    audit = None
-    if chat.audit:
-        audit = AuditWriter(f"sink.chat/{WorkerSettings().instance_id}", kafka, serde, topic=topic_prefix + AUDIT.name)
-    return ChatSink(ChatWebhookNotifier(webhook), kafka, serde, topic_prefix=topic_prefix,
-                    notify_tier=RiskTier(chat.notify_tier), approval_base_url=chat.approval_base_url,
-                    tracker=Tracker(chat.tracker) if chat.tracker else None, audit=audit)

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -36,13 +36,14 @@ from connectors.ports import CheckpointStore, OutgoingRecord, PageWriter, Publis
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
+from connectors.prisma.settings import PollerSettings
 from processors.dead_letters import build_dead_letter, excerpt
 from processors.errors import InvalidRecordError
 from processors.models import AlertSource
 from processors.normalise.compute import compute_alert_id
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert
-__all__ = ["PollerConfig", "CspmPoller", "ComputePoller", "PollResult"]
+__all__ = ["CspmPoller", "ComputePoller", "PollResult"]
 
 log = logging.getLogger(__name__)
 
@@ -61,28 +62,12 @@ REQUEST_SECONDS = Histogram(
 
 
 
-class PollerConfig(Protocol):
-    """What a poller reads from its settings (``streams.source_settings.PollerSettings`` in a
-    deployment, built from the environment by the stream layer)."""
-
-    @property
-    def interval_s(self) -> float: ...
-    @property
-    def look_back_s(self) -> float: ...
-    @property
-    def initial_look_back_s(self) -> float: ...
-    @property
-    def tenant(self) -> str: ...
-    @property
-    def raw_topic(self) -> str: ...
-    @property
-    def dlq_topic(self) -> str: ...
 
 
 _DLQ_EXCERPT_BYTES = 64 * 1024
 
 
-def _admit(settings: PollerConfig, name: str, source: AlertSource, alert_id: object, payload: object,
+def _admit(settings: PollerSettings, name: str, source: AlertSource, alert_id: object, payload: object,
            now: datetime, *, problem: str | None = None) -> OutgoingRecord:
     """The raw alert for one API record keyed by its canonical asset id, or its dead letter with the reason.
 
@@ -107,7 +92,7 @@ def _admit(settings: PollerConfig, name: str, source: AlertSource, alert_id: obj
     return OutgoingRecord(settings.raw_topic, admitted.key, admitted.raw, headers)
 
 
-def _alerts_in(records: Sequence[OutgoingRecord], settings: PollerConfig) -> int:
+def _alerts_in(records: Sequence[OutgoingRecord], settings: PollerSettings) -> int:
     return sum(1 for record in records if record.topic == settings.raw_topic)
 
 
@@ -130,7 +115,7 @@ class _Poller:
 
     source_kind: ClassVar[str] = ""
 
-    def __init__(self, settings: PollerConfig, writer: PageWriter, store: CheckpointStore,
+    def __init__(self, settings: PollerSettings, writer: PageWriter, store: CheckpointStore,
                  *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
         self.writer = writer
@@ -214,7 +199,7 @@ class CspmPoller(_Poller):
 
     source_kind = "cspm"
 
-    def __init__(self, settings: PollerConfig, client: CspmClient, writer: PageWriter,
+    def __init__(self, settings: PollerSettings, client: CspmClient, writer: PageWriter,
                  store: CheckpointStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(settings, writer, store, clock=clock)
         self.client = client
@@ -289,7 +274,7 @@ class ComputePoller(_Poller):
 
     source_kind = "compute"
 
-    def __init__(self, settings: PollerConfig, client: ComputeClient, writer: PageWriter,
+    def __init__(self, settings: PollerSettings, client: ComputeClient, writer: PageWriter,
                  store: CheckpointStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(settings, writer, store, clock=clock)
         self.client = client

@@ -42,15 +42,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.prisma.settings import WebhookSettings
 from connectors.ports import OutgoingRecord, PublishFailedError, RecordPublisher, RecordsRejectedError
 from processors.dead_letters import build_dead_letter, excerpt
 from processors.errors import ConfigurationError, InvalidRecordError, SerializationError
@@ -62,8 +61,8 @@ from processors.normalise.compute_webhook import (
 )
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_payload, clean_text
-from processors.strict_json import JsonLimits, JsonRejectedError, parse_json
-__all__ = ["ReceiverConfig", "create_webhook_app", "Publisher"]
+from processors.strict_json import JsonRejectedError, parse_json
+__all__ = ["create_webhook_app", "Publisher"]
 
 log = logging.getLogger(__name__)
 
@@ -88,32 +87,6 @@ _CSPM_STATUSES = frozenset({"open", "resolved", "dismissed", "snoozed"})
 Publisher = RecordPublisher
 
 
-class ReceiverConfig(Protocol):
-    """What the receiver reads from its settings (``streams.source_settings.WebhookSettings`` in a
-    deployment, built from the environment by the stream layer)."""
-
-    @property
-    def auth_header(self) -> str: ...
-    @property
-    def auth_token(self) -> SecretStr | None: ...
-    @property
-    def allow_unauthenticated(self) -> bool: ...
-    @property
-    def max_body_bytes(self) -> int: ...
-    @property
-    def tenant(self) -> str: ...
-    @property
-    def raw_topic(self) -> str: ...
-    @property
-    def dlq_topic(self) -> str: ...
-    @property
-    def max_record_bytes(self) -> int: ...
-    @property
-    def dlq_excerpt_bytes(self) -> int: ...
-    @property
-    def retry_after_s(self) -> int: ...
-
-    def json_limits(self) -> JsonLimits: ...
 
 
 def _cspm_problem(item: object) -> str | None:
@@ -156,7 +129,7 @@ class _Origin:
 class _Intake:
     """The records one request becomes: a raw alert or a dead letter per item, in request order."""
 
-    def __init__(self, settings: ReceiverConfig, endpoint: str, source: AlertSource, path: str,
+    def __init__(self, settings: WebhookSettings, endpoint: str, source: AlertSource, path: str,
                  received_at: datetime, new_ingest_id: Callable[[], str]) -> None:
         self.settings, self.endpoint, self.source, self.path = settings, endpoint, source, path
         self.received_at, self.new_ingest_id = received_at, new_ingest_id
@@ -230,7 +203,7 @@ class _Intake:
         return OutgoingRecord(self.settings.dlq_topic, letter.key, letter.record, letter.headers)
 
 
-def create_webhook_app(settings: ReceiverConfig, publisher: RecordPublisher,
+def create_webhook_app(settings: WebhookSettings, publisher: RecordPublisher,
                        *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                        new_ingest_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> Starlette:
     """Build the receiver around a publisher that writes a request's records all or none."""

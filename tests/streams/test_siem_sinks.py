@@ -30,6 +30,10 @@ from processors.models import RiskTier, ScoredAlert, Severity, UpdateKind
 from processors.records import DeadLetter, SiemEvent
 from processors.siem import analysis_siem_event, siem_event
 from schemas import expand, load_schemas
+from processors.errors import ConfigurationError
+from streams.chat import ChatSink
+from streams.compose import build_sink
+from streams.config import load_settings, sections
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from tests.kafka_helpers import produce_models, read_topic
@@ -308,8 +312,6 @@ def test_with_analyses_the_stage_emits_a_follow_up_event_and_uses_the_summary_la
 
 
 def test_build_sink_configures_each_sink_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams import chat, siem
-
     env = {
         "PRISMAFLOW_SIEM_INCLUDE_ANALYSES": "true",
         "PRISMAFLOW_SPLUNK_URL": "https://splunk.example.com:8088", "PRISMAFLOW_SPLUNK_TOKEN": TOKEN,
@@ -321,11 +323,12 @@ def test_build_sink_configures_each_sink_from_the_environment(monkeypatch: pytes
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    kafka, serde = KafkaSettings(), AvroSerde()
-    stage = siem.build_sink("siem", kafka, serde, "t.")
-    splunk = siem.build_sink("splunk", kafka, serde, "t.")
-    syslog = siem.build_sink("syslog", kafka, serde, "t.")
-    notify = chat.build_sink("chat", kafka, serde, "t.")
+    monkeypatch.setenv("PRISMAFLOW_WORKER_TOPIC_PREFIX", "t.")
+    settings, serde = load_settings(), AvroSerde()
+    stage = build_sink("siem", settings, serde)
+    splunk = build_sink("splunk", settings, serde)
+    syslog = build_sink("syslog", settings, serde)
+    notify = build_sink("chat", settings, serde)
     assert isinstance(stage, SiemTopicSink) and stage.topics == ("t.prisma.alerts.scored", "t.prisma.analyses", "t.prisma.tickets")
     assert isinstance(splunk, SiemForwardSink) and isinstance(splunk.forwarder, SplunkHecForwarder)
     assert splunk.forwarder.settings.use_ack and splunk.min_tier is RiskTier.HIGH
@@ -333,12 +336,14 @@ def test_build_sink_configures_each_sink_from_the_environment(monkeypatch: pytes
     assert isinstance(syslog, SiemForwardSink) and isinstance(syslog.forwarder, SyslogCefForwarder)
     assert (syslog.forwarder.settings.host, syslog.forwarder.settings.port) == ("siem.example.com", 1514)
     assert syslog.min_tier is RiskTier.MEDIUM and not syslog.forwarder.settings.tls
-    assert isinstance(notify, chat.ChatSink) and notify.name == "chat.teams" and notify.audit is None
+    assert isinstance(notify, ChatSink) and notify.name == "chat.teams" and notify.audit is None
     assert notify.approval_base_url == "https://prismaflow.example.com/approve"
-    assert "s3cret" not in repr(chat.ChatSinkSettings())
+    assert "s3cret" not in repr(settings.chat)
     for sink in (stage, splunk, syslog, notify):
         asyncio.run(sink.close())
-    with pytest.raises(ValueError, match="unknown"):
-        siem.build_sink("jira", kafka, serde)
-    for model in (siem.SiemStageSettings, siem.SplunkSinkSettings, siem.SyslogSinkSettings, chat.ChatSinkSettings):
-        assert model.component and all(f.description for f in model.model_fields.values())
+    with pytest.raises(ConfigurationError, match="unknown"):
+        build_sink("nowhere", settings, serde)
+    titles = {section.name: section.title for section in sections()}
+    for name in ("siem", "splunk", "syslog", "chat"):
+        model = type(getattr(settings, name))
+        assert titles[name] and all(f.description for f in model.model_fields.values())

@@ -19,8 +19,8 @@ from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator, SimClock
+from connectors.prisma.settings import PollerSettings
 from connectors.prisma.source import ComputePoller, CspmPoller
-from streams.source_settings import PollerSettings
 from processors.models import AlertSource, RawAlert
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde

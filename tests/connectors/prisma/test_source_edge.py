@@ -9,8 +9,8 @@ from typing import Any
 
 from connectors.ports import SourceCheckpoint
 from connectors.prisma.models import AlertPage, ComputePage
+from connectors.prisma.settings import PollerSettings
 from connectors.prisma.source import ComputePoller, CspmPoller
-from streams.source_settings import PollerSettings
 from processors.models import RawAlert
 from processors.records import DeadLetter
 from processors.sanitise import REPLACED_CHARACTERS_HEADER

@@ -14,8 +14,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
+from connectors.prisma.settings import WebhookSettings
 from connectors.prisma.webhook import create_webhook_app
-from streams.source_settings import WebhookSettings
 from processors.normalise import normalise
 from processors.normalise.compute_webhook import compute_webhook_alert_id
 from processors.errors import ConfigurationError

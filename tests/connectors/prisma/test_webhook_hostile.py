@@ -15,8 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.feeds.store import load_default_feeds
+from connectors.prisma.settings import WebhookSettings
 from connectors.prisma.webhook import create_webhook_app
-from streams.source_settings import WebhookSettings
 from processors.enrich import EnrichmentContext
 from processors.models import RawAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
