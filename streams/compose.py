@@ -214,7 +214,7 @@ async def run_pollers(settings: PrismaflowSettings, stop: asyncio.Event,
     """
     prefix, kafka, serde = settings.worker.topic_prefix, settings.kafka, build_serde(settings)
     poller, checkpoints = poller_settings(settings), prefix + SOURCE_CHECKPOINTS.name
-    prisma = settings.prisma.client_settings()
+    prisma = settings.prisma
     async with contextlib.AsyncExitStack() as stack:
         cspm = await stack.enter_async_context(CspmClient(prisma))
         writer = KafkaPageWriter(kafka, serde, f"{prefix}prismaflow-poller-cspm-{poller.tenant}",

@@ -57,7 +57,7 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
     async def main() -> None:
         stop = stopper.bind()
         tracker = build_tracker(name, settings)
-        async with CspmClient(settings.prisma.client_settings()) as prisma:
+        async with CspmClient(settings.prisma) as prisma:
             syncer = TicketSyncer(tracker, prisma, settings.kafka, serde, topic_prefix=settings.worker.topic_prefix,
                                   audit=audit, policy=sync.policy())
             await syncer.run(stop, sync.interval_s)

@@ -18,17 +18,18 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from connectors.prisma.settings import PollerSettings, WebhookSettings
+from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
 from processors.errors import ConfigurationError
 from processors.tickets import TicketRules
 from streams.analysis.settings import AnalysisStageSettings
-from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, sections_of
+from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, section_field, sections_of
 from streams.config.stages import SiemStageSettings, SyncEnvSettings, WorkerSettings
 from streams.config.systems import (
     ChatSinkSettings,
     FeedEnvSettings,
     JiraEnvSettings,
-    PrismaConnectionSettings,
+    PRISMA_DEFAULTS,
+    PRISMA_NAMES,
     ServiceNowEnvSettings,
     SplunkSinkSettings,
     SyslogSinkSettings,
@@ -57,33 +58,29 @@ CHECKED_PREFIXES = ("PRISMAFLOW_", "KAFKA_")
 PASSTHROUGH_PREFIXES = ("KAFKA_CONFIG__",)
 
 
-def _section(model: type[BaseModel], prefix: str, title: str) -> Any:
-    """A section field: the component's model, filled from variables ``<prefix><FIELD>``."""
-    return Field(default_factory=model, title=title, json_schema_extra={"env_prefix": prefix})
-
-
 class PrismaflowSettings(BaseSettings):
     """Every setting of every component, one section per component, in the README's order."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    kafka: KafkaSettings = _section(KafkaSettings, "KAFKA_", "Kafka client")
-    schema_registry: SchemaRegistrySettings = _section(SchemaRegistrySettings, "SCHEMA_REGISTRY_", "Schema Registry")
-    broker: BrokerSettings = _section(BrokerSettings, "PRISMAFLOW_BROKER_", "Local broker")
-    prisma: PrismaConnectionSettings = _section(PrismaConnectionSettings, "PRISMAFLOW_PRISMA_", "Prisma Cloud API")
-    poller: PollerSettings = _section(PollerSettings, "PRISMAFLOW_POLLER_", "Prisma Cloud pollers")
-    webhook: WebhookSettings = _section(WebhookSettings, "PRISMAFLOW_WEBHOOK_", "Webhook receiver")
-    worker: WorkerSettings = _section(WorkerSettings, "PRISMAFLOW_WORKER_", "Stream workers")
-    feeds: FeedEnvSettings = _section(FeedEnvSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds")
-    analysis: AnalysisStageSettings = _section(AnalysisStageSettings, "PRISMAFLOW_LLM_", "Analysis stage and LLM")
-    tickets: TicketRules = _section(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
-    jira: JiraEnvSettings = _section(JiraEnvSettings, "PRISMAFLOW_JIRA_", "Jira sink")
-    servicenow: ServiceNowEnvSettings = _section(ServiceNowEnvSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink")
-    sync: SyncEnvSettings = _section(SyncEnvSettings, "PRISMAFLOW_SYNC_", "Ticket sync")
-    siem: SiemStageSettings = _section(SiemStageSettings, "PRISMAFLOW_SIEM_", "SIEM events stage")
-    splunk: SplunkSinkSettings = _section(SplunkSinkSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC sink")
-    syslog: SyslogSinkSettings = _section(SyslogSinkSettings, "PRISMAFLOW_SYSLOG_", "Syslog/CEF sink")
-    chat: ChatSinkSettings = _section(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
+    kafka: KafkaSettings = section_field(KafkaSettings, "KAFKA_", "Kafka client")
+    schema_registry: SchemaRegistrySettings = section_field(SchemaRegistrySettings, "SCHEMA_REGISTRY_", "Schema Registry")
+    broker: BrokerSettings = section_field(BrokerSettings, "PRISMAFLOW_BROKER_", "Local broker")
+    prisma: PrismaSettings = section_field(PrismaSettings, "PRISMAFLOW_PRISMA_", "Prisma Cloud API",
+                                           names=PRISMA_NAMES, defaults=PRISMA_DEFAULTS)
+    poller: PollerSettings = section_field(PollerSettings, "PRISMAFLOW_POLLER_", "Prisma Cloud pollers")
+    webhook: WebhookSettings = section_field(WebhookSettings, "PRISMAFLOW_WEBHOOK_", "Webhook receiver")
+    worker: WorkerSettings = section_field(WorkerSettings, "PRISMAFLOW_WORKER_", "Stream workers")
+    feeds: FeedEnvSettings = section_field(FeedEnvSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds")
+    analysis: AnalysisStageSettings = section_field(AnalysisStageSettings, "PRISMAFLOW_LLM_", "Analysis stage and LLM")
+    tickets: TicketRules = section_field(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
+    jira: JiraEnvSettings = section_field(JiraEnvSettings, "PRISMAFLOW_JIRA_", "Jira sink")
+    servicenow: ServiceNowEnvSettings = section_field(ServiceNowEnvSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink")
+    sync: SyncEnvSettings = section_field(SyncEnvSettings, "PRISMAFLOW_SYNC_", "Ticket sync")
+    siem: SiemStageSettings = section_field(SiemStageSettings, "PRISMAFLOW_SIEM_", "SIEM events stage")
+    splunk: SplunkSinkSettings = section_field(SplunkSinkSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC sink")
+    syslog: SyslogSinkSettings = section_field(SyslogSinkSettings, "PRISMAFLOW_SYSLOG_", "Syslog/CEF sink")
+    chat: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
 
     @classmethod
     def settings_customise_sources(

@@ -21,7 +21,6 @@ from connectors.feeds.settings import FeedSettings
 from connectors.jira.settings import BasicAuth as JiraBasicAuth
 from connectors.jira.settings import BearerAuth as JiraBearerAuth
 from connectors.jira.settings import JiraSettings
-from connectors.prisma.settings import PrismaSettings
 from connectors.servicenow.settings import BasicAuth as ServiceNowBasicAuth
 from connectors.servicenow.settings import BearerAuth as ServiceNowBearerAuth
 from connectors.servicenow.settings import ServiceNowSettings, ServiceNowTable
@@ -30,33 +29,24 @@ from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.client import SyslogSettings
 from streams.settings import SettingsSection
 
-__all__ = ["TierName", "ChatSinkSettings", "FeedEnvSettings", "JiraEnvSettings", "PrismaConnectionSettings",
+__all__ = ["PRISMA_DEFAULTS", "PRISMA_NAMES", "TierName", "ChatSinkSettings", "FeedEnvSettings", "JiraEnvSettings",
            "ServiceNowEnvSettings", "SplunkSinkSettings", "SyslogSinkSettings"]
 
 #: A risk tier as an operator writes it in a sink's ``MIN_TIER`` / ``NOTIFY_TIER`` variable.
 TierName = Literal["low", "medium", "high", "critical"]
 
 
+#: ``PRISMAFLOW_PRISMA_*``: :class:`~connectors.prisma.settings.PrismaSettings`, whose key pair is named as
+#: Prisma Cloud's console names it (access key ID and secret key), by default the local simulator's.
+PRISMA_NAMES = {"username": "access_key_id", "password": "secret_key"}
+PRISMA_DEFAULTS: dict[str, Any] = {"api_url": "http://127.0.0.1:8181", "compute_url": "http://127.0.0.1:8181",
+                                   "username": "sim-access-key", "password": SecretStr("sim-secret-key")}
+
+
 def _shared(model: type[BaseModel], name: str) -> Any:
     """The default of ``model``'s field ``name``: a section shares the connector's default instead of
     repeating it, so the two cannot drift (the sections' own defaults are the simulators' addresses)."""
     return model.model_fields[name].get_default(call_default_factory=True)
-
-
-class PrismaConnectionSettings(SettingsSection):
-    """Where the pollers reach Prisma Cloud. Defaults point at the local simulator."""
-
-    api_url: str = Field(default="http://127.0.0.1:8181", description="CSPM API base URL (your tenant's api*.prismacloud.io)")
-    compute_url: str | None = Field(
-        default="http://127.0.0.1:8181", description="Compute console URL; unset disables the Compute poller")
-    access_key_id: str = Field(default="sim-access-key", description="Access key ID")
-    secret_key: SecretStr = Field(default=SecretStr("sim-secret-key"), description="Secret key (secret)")
-    page_size: int = Field(default=_shared(PrismaSettings, "page_size"), ge=1, le=10000, description="/v2/alert page size")
-
-    def client_settings(self) -> PrismaSettings:
-        """The Prisma Cloud clients' settings: these values, the connector's defaults for the rest."""
-        return PrismaSettings(api_url=self.api_url, compute_url=self.compute_url, username=self.access_key_id,
-                              password=self.secret_key, page_size=self.page_size)
 
 
 class FeedEnvSettings(SettingsSection):

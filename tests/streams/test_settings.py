@@ -41,14 +41,14 @@ def test_a_secret_can_come_from_a_file_in_the_secrets_folder(secrets: Path, monk
     (secrets / "prismaflow_prisma_secret_key").write_text("from-a-file\n")
     monkeypatch.delenv("PRISMAFLOW_PRISMA_SECRET_KEY", raising=False)
     settings = load_settings()
-    assert settings.prisma.secret_key.get_secret_value() == "from-a-file"
+    assert settings.prisma.password.get_secret_value() == "from-a-file"
     assert "from-a-file" not in repr(settings)  # never printed
 
 
 def test_the_environment_wins_over_the_secrets_folder(secrets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (secrets / "prismaflow_prisma_secret_key").write_text("from-a-file")
     monkeypatch.setenv("PRISMAFLOW_PRISMA_SECRET_KEY", "from-env")
-    assert load_settings().prisma.secret_key.get_secret_value() == "from-env"
+    assert load_settings().prisma.password.get_secret_value() == "from-env"
 
 
 def test_kafka_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +203,7 @@ def test_the_outside_systems_sections_share_the_connectors_defaults() -> None:
     syslog = defaults.syslog.client_settings()
     assert syslog == SyslogSettings(host=syslog.host)
     assert defaults.feeds.feed_settings() == FeedSettings()
-    prisma = defaults.prisma.client_settings()
+    prisma = defaults.prisma
     assert prisma.page_size == PrismaSettings.model_fields["page_size"].default
     assert defaults.servicenow.client_settings().table is ServiceNowTable.INCIDENT
 
