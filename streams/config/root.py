@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connectors.feeds.settings import FeedSettings
 from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
 from processors.errors import ConfigurationError
 from processors.tickets import TicketRules
@@ -26,7 +27,7 @@ from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnviro
 from streams.config.stages import SiemStageSettings, SyncEnvSettings, WorkerSettings
 from streams.config.systems import (
     ChatSinkSettings,
-    FeedEnvSettings,
+    FEED_NAMES,
     JiraEnvSettings,
     PRISMA_DEFAULTS,
     PRISMA_NAMES,
@@ -71,7 +72,7 @@ class PrismaflowSettings(BaseSettings):
     poller: PollerSettings = section_field(PollerSettings, "PRISMAFLOW_POLLER_", "Prisma Cloud pollers")
     webhook: WebhookSettings = section_field(WebhookSettings, "PRISMAFLOW_WEBHOOK_", "Webhook receiver")
     worker: WorkerSettings = section_field(WorkerSettings, "PRISMAFLOW_WORKER_", "Stream workers")
-    feeds: FeedEnvSettings = section_field(FeedEnvSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds")
+    feeds: FeedSettings = section_field(FeedSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds", names=FEED_NAMES)
     analysis: AnalysisStageSettings = section_field(AnalysisStageSettings, "PRISMAFLOW_LLM_", "Analysis stage and LLM")
     tickets: TicketRules = section_field(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
     jira: JiraEnvSettings = section_field(JiraEnvSettings, "PRISMAFLOW_JIRA_", "Jira sink")

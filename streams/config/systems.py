@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-from connectors.feeds.settings import FeedSettings
 from connectors.jira.settings import BasicAuth as JiraBasicAuth
 from connectors.jira.settings import BearerAuth as JiraBearerAuth
 from connectors.jira.settings import JiraSettings
@@ -29,7 +28,7 @@ from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.client import SyslogSettings
 from streams.settings import SettingsSection
 
-__all__ = ["PRISMA_DEFAULTS", "PRISMA_NAMES", "TierName", "ChatSinkSettings", "FeedEnvSettings", "JiraEnvSettings",
+__all__ = ["PRISMA_DEFAULTS", "PRISMA_NAMES", "FEED_NAMES", "TierName", "ChatSinkSettings", "JiraEnvSettings",
            "ServiceNowEnvSettings", "SplunkSinkSettings", "SyslogSinkSettings"]
 
 #: A risk tier as an operator writes it in a sink's ``MIN_TIER`` / ``NOTIFY_TIER`` variable.
@@ -43,27 +42,14 @@ PRISMA_DEFAULTS: dict[str, Any] = {"api_url": "http://127.0.0.1:8181", "compute_
                                    "username": "sim-access-key", "password": SecretStr("sim-secret-key")}
 
 
+#: ``PRISMAFLOW_FEEDS_*``: :class:`~connectors.feeds.settings.FeedSettings`; its download timeout is ``TIMEOUT_S``.
+FEED_NAMES = {"request_timeout_s": "timeout_s"}
+
+
 def _shared(model: type[BaseModel], name: str) -> Any:
     """The default of ``model``'s field ``name``: a section shares the connector's default instead of
     repeating it, so the two cannot drift (the sections' own defaults are the simulators' addresses)."""
     return model.model_fields[name].get_default(call_default_factory=True)
-
-
-class FeedEnvSettings(SettingsSection):
-    """Where `prismaflow feeds refresh` downloads the feeds from and what it accepts."""
-
-    kev_url: str = Field(default=_shared(FeedSettings, "kev_url"), description="CISA KEV catalogue (JSON)")
-    epss_url: str = Field(default=_shared(FeedSettings, "epss_url"), description="FIRST EPSS daily scores (csv.gz; the current file redirects to the dated one)")
-    timeout_s: float = Field(default=_shared(FeedSettings, "request_timeout_s"), gt=0, description="Timeout of one download")
-    min_kev_entries: int = Field(default=_shared(FeedSettings, "min_kev_entries"), ge=1, description="A KEV download with fewer entries is refused")
-    min_epss_rows: int = Field(default=_shared(FeedSettings, "min_epss_rows"), ge=1, description="An EPSS download with fewer rows is refused")
-    max_attempts: int = Field(default=_shared(FeedSettings, "retry").max_attempts, ge=1, description="Attempts per download (transport errors, timeouts, 5xx)")
-
-    def feed_settings(self) -> FeedSettings:
-        """The feed client's settings: these values, the connector's defaults for the rest."""
-        retry = dataclasses.replace(_shared(FeedSettings, "retry"), max_attempts=self.max_attempts)
-        return FeedSettings(kev_url=self.kev_url, epss_url=self.epss_url, request_timeout_s=self.timeout_s,
-                            min_kev_entries=self.min_kev_entries, min_epss_rows=self.min_epss_rows, retry=retry)
 
 
 class JiraEnvSettings(SettingsSection):

@@ -202,7 +202,7 @@ def test_the_outside_systems_sections_share_the_connectors_defaults() -> None:
     assert splunk == SplunkHecSettings(url=splunk.url, token=splunk.token)
     syslog = defaults.syslog.client_settings()
     assert syslog == SyslogSettings(host=syslog.host)
-    assert defaults.feeds.feed_settings() == FeedSettings()
+    assert defaults.feeds == FeedSettings()
     prisma = defaults.prisma
     assert prisma.page_size == PrismaSettings.model_fields["page_size"].default
     assert defaults.servicenow.client_settings().table is ServiceNowTable.INCIDENT
