@@ -36,8 +36,6 @@ from connectors.syslog.sink import SyslogCefForwarder
 from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
-from processors.models import RiskTier
-from processors.records import Tracker
 from streams.analysis import AnalysisService, AnalysisSink
 from streams.async_publish import AsyncPublisher
 from streams.audit import AuditWriter
@@ -161,21 +159,19 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
         return SiemTopicSink(topic_prefix=prefix, include_analyses=stage.include_analyses,
                              max_cached=stage.max_cached, redact_secrets=stage.redact_secrets)
     if name == "splunk":
-        splunk = settings.splunk
-        return SiemForwardSink(SplunkHecForwarder(splunk.client_settings()), topic_prefix=prefix,
-                               min_tier=RiskTier(splunk.min_tier),
+        splunk = settings.splunk_sink
+        return SiemForwardSink(SplunkHecForwarder(settings.splunk), topic_prefix=prefix, min_tier=splunk.min_tier,
                                audit=audit_writer("sink.splunk", settings, serde) if splunk.audit else None)
     if name == "syslog":
-        syslog = settings.syslog
-        forwarder = SyslogCefForwarder(syslog.client_settings(), console_base_url=syslog.console_base_url,
+        syslog = settings.syslog_sink
+        forwarder = SyslogCefForwarder(settings.syslog, console_base_url=syslog.console_base_url,
                                        device_external_id=syslog.device_external_id)
-        return SiemForwardSink(forwarder, topic_prefix=prefix, min_tier=RiskTier(syslog.min_tier),
+        return SiemForwardSink(forwarder, topic_prefix=prefix, min_tier=syslog.min_tier,
                                audit=audit_writer("sink.syslog", settings, serde) if syslog.audit else None)
     if name == "chat":
-        chat = settings.chat
-        return ChatSink(ChatWebhookNotifier(chat.client_settings()), kafka, serde, topic_prefix=prefix,
-                        notify_tier=RiskTier(chat.notify_tier), approval_base_url=chat.approval_base_url,
-                        tracker=Tracker(chat.tracker) if chat.tracker else None,
+        chat = settings.chat_sink
+        return ChatSink(ChatWebhookNotifier(settings.chat), kafka, serde, topic_prefix=prefix,
+                        notify_tier=chat.notify_tier, approval_base_url=chat.approval_base_url, tracker=chat.tracker,
                         audit=audit_writer("sink.chat", settings, serde) if chat.audit else None)
     raise ConfigurationError(f"unknown sink {name!r}; choose one of {', '.join(SINKS)}")
 

@@ -20,20 +20,32 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connectors.feeds.settings import FeedSettings
 from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
+from connectors.slack.client import ChatWebhookSettings
+from connectors.splunk.settings import SplunkHecSettings
+from connectors.syslog.client import SyslogSettings
 from processors.errors import ConfigurationError
 from processors.tickets import TicketRules
 from streams.analysis.settings import AnalysisStageSettings
 from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, section_field, sections_of
-from streams.config.stages import SiemStageSettings, SyncEnvSettings, WorkerSettings
-from streams.config.systems import (
+from streams.config.stages import (
+    CefSinkSettings,
     ChatSinkSettings,
+    ForwardSinkSettings,
+    SiemStageSettings,
+    SyncEnvSettings,
+    WorkerSettings,
+)
+from streams.config.systems import (
+    CHAT_DEFAULTS,
+    CHAT_NAMES,
     FEED_NAMES,
     JiraEnvSettings,
     PRISMA_DEFAULTS,
     PRISMA_NAMES,
     ServiceNowEnvSettings,
-    SplunkSinkSettings,
-    SyslogSinkSettings,
+    SPLUNK_DEFAULTS,
+    SYSLOG_DEFAULTS,
+    SYSLOG_SINK_DEFAULTS,
 )
 from streams.settings import BrokerSettings, KafkaSettings, SchemaRegistrySettings
 
@@ -79,9 +91,16 @@ class PrismaflowSettings(BaseSettings):
     servicenow: ServiceNowEnvSettings = section_field(ServiceNowEnvSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink")
     sync: SyncEnvSettings = section_field(SyncEnvSettings, "PRISMAFLOW_SYNC_", "Ticket sync")
     siem: SiemStageSettings = section_field(SiemStageSettings, "PRISMAFLOW_SIEM_", "SIEM events stage")
-    splunk: SplunkSinkSettings = section_field(SplunkSinkSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC sink")
-    syslog: SyslogSinkSettings = section_field(SyslogSinkSettings, "PRISMAFLOW_SYSLOG_", "Syslog/CEF sink")
-    chat: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
+    splunk: SplunkHecSettings = section_field(SplunkHecSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC",
+                                              defaults=SPLUNK_DEFAULTS)
+    splunk_sink: ForwardSinkSettings = section_field(ForwardSinkSettings, "PRISMAFLOW_SPLUNK_", "Splunk sink")
+    syslog: SyslogSettings = section_field(SyslogSettings, "PRISMAFLOW_SYSLOG_", "Syslog receiver",
+                                           defaults=SYSLOG_DEFAULTS)
+    syslog_sink: CefSinkSettings = section_field(CefSinkSettings, "PRISMAFLOW_SYSLOG_", "Syslog/CEF sink",
+                                                 defaults=SYSLOG_SINK_DEFAULTS)
+    chat: ChatWebhookSettings = section_field(ChatWebhookSettings, "PRISMAFLOW_CHAT_", "Chat webhook",
+                                              names=CHAT_NAMES, defaults=CHAT_DEFAULTS)
+    chat_sink: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
 
     @classmethod
     def settings_customise_sources(

@@ -11,9 +11,7 @@ drift; the sections' own defaults are the local simulators' addresses and creden
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -23,17 +21,12 @@ from connectors.jira.settings import JiraSettings
 from connectors.servicenow.settings import BasicAuth as ServiceNowBasicAuth
 from connectors.servicenow.settings import BearerAuth as ServiceNowBearerAuth
 from connectors.servicenow.settings import ServiceNowSettings, ServiceNowTable
-from connectors.slack.client import ChatKind, ChatWebhookSettings
-from connectors.splunk.settings import SplunkHecSettings
-from connectors.syslog.client import SyslogSettings
+from connectors.slack.client import ChatKind
+from processors.models import RiskTier
 from streams.settings import SettingsSection
 
-__all__ = ["PRISMA_DEFAULTS", "PRISMA_NAMES", "FEED_NAMES", "TierName", "ChatSinkSettings", "JiraEnvSettings",
-           "ServiceNowEnvSettings", "SplunkSinkSettings", "SyslogSinkSettings"]
-
-#: A risk tier as an operator writes it in a sink's ``MIN_TIER`` / ``NOTIFY_TIER`` variable.
-TierName = Literal["low", "medium", "high", "critical"]
-
+__all__ = ["CHAT_DEFAULTS", "CHAT_NAMES", "FEED_NAMES", "PRISMA_DEFAULTS", "PRISMA_NAMES", "SPLUNK_DEFAULTS",
+           "SYSLOG_DEFAULTS", "SYSLOG_SINK_DEFAULTS", "JiraEnvSettings", "ServiceNowEnvSettings"]
 
 #: ``PRISMAFLOW_PRISMA_*``: :class:`~connectors.prisma.settings.PrismaSettings`, whose key pair is named as
 #: Prisma Cloud's console names it (access key ID and secret key), by default the local simulator's.
@@ -44,6 +37,24 @@ PRISMA_DEFAULTS: dict[str, Any] = {"api_url": "http://127.0.0.1:8181", "compute_
 
 #: ``PRISMAFLOW_FEEDS_*``: :class:`~connectors.feeds.settings.FeedSettings`; its download timeout is ``TIMEOUT_S``.
 FEED_NAMES = {"request_timeout_s": "timeout_s"}
+
+
+#: ``PRISMAFLOW_SPLUNK_*``: :class:`~connectors.splunk.settings.SplunkHecSettings`, by default the local
+#: simulator's HEC (the forwarding options are :class:`~streams.config.stages.ForwardSinkSettings`).
+SPLUNK_DEFAULTS: dict[str, Any] = {"url": "http://127.0.0.1:8288",
+                                   "token": SecretStr("11111111-2222-3333-4444-555555555555")}
+#: ``PRISMAFLOW_SYSLOG_*``: :class:`~connectors.syslog.client.SyslogSettings`, by default a receiver on
+#: this machine (the forwarding and CEF options are :class:`~streams.config.stages.CefSinkSettings`).
+SYSLOG_DEFAULTS: dict[str, Any] = {"host": "127.0.0.1"}
+#: ...whose sink forwards from tier medium up (Splunk's from low up).
+SYSLOG_SINK_DEFAULTS: dict[str, Any] = {"min_tier": RiskTier.MEDIUM}
+#: ``PRISMAFLOW_CHAT_*``: :class:`~connectors.slack.client.ChatWebhookSettings`, by default the local chat
+#: simulator's Slack webhook; its URL is ``WEBHOOK_URL`` (the notify options are
+#: :class:`~streams.config.stages.ChatSinkSettings`).
+CHAT_NAMES = {"url": "webhook_url"}
+CHAT_DEFAULTS: dict[str, Any] = {
+    "kind": ChatKind.SLACK,
+    "url": SecretStr("http://127.0.0.1:8282/services/T0SIM0001/B0SIM0001/simsecretsimsecretsimsecr")}
 
 
 def _shared(model: type[BaseModel], name: str) -> Any:
@@ -84,76 +95,3 @@ class ServiceNowEnvSettings(SettingsSection):
         auth = (ServiceNowBearerAuth(token=self.bearer_token) if self.bearer_token
                 else ServiceNowBasicAuth(username=self.username, password=self.password))
         return ServiceNowSettings(instance_url=self.instance_url, table=ServiceNowTable(self.table), auth=auth)
-
-
-class SplunkSinkSettings(SettingsSection):
-    """The Splunk HEC sink (``prismaflow sink splunk``)."""
-
-    url: str = Field(default="http://127.0.0.1:8288", description="HEC base URL, https://<host>:8088")
-    token: SecretStr = Field(default=SecretStr("11111111-2222-3333-4444-555555555555"),
-                             description="HEC token (secret); the default is the simulator's")
-    index: str | None = Field(default=_shared(SplunkHecSettings, "index"), description="Index; unset means the token's default index")
-    sourcetype: str = Field(default=_shared(SplunkHecSettings, "sourcetype"), description="Sourcetype of the events")
-    source: str = Field(default=_shared(SplunkHecSettings, "source"), description="Source of the events")
-    host: str = Field(default=_shared(SplunkHecSettings, "host"), description="Host field of the events")
-    use_ack: bool = Field(default=_shared(SplunkHecSettings, "use_ack"), description="Wait for indexer acknowledgement before committing offsets")
-    gzip: bool = Field(default=_shared(SplunkHecSettings, "gzip"), description="Compress request bodies")
-    max_batch_bytes: int = Field(default=_shared(SplunkHecSettings, "max_batch_bytes"), ge=1024, description="Uncompressed request size cap (bytes)")
-    max_batch_events: int = Field(default=_shared(SplunkHecSettings, "max_batch_events"), ge=1, description="Events per request at most")
-    ack_timeout_s: float = Field(default=_shared(SplunkHecSettings, "ack_timeout_s"), gt=0, description="How long to wait for acknowledgements")
-    min_tier: TierName = Field(default="low", description="Forward only events of this risk tier or above")
-    audit: bool = Field(default=False, description="Write one audit record per forwarded batch")
-
-    def client_settings(self) -> SplunkHecSettings:
-        """The HEC client's settings (``min_tier`` and ``audit`` belong to the sink)."""
-        return SplunkHecSettings(url=self.url, token=self.token, index=self.index, sourcetype=self.sourcetype,
-                                 source=self.source, host=self.host, use_ack=self.use_ack, gzip=self.gzip,
-                                 max_batch_bytes=self.max_batch_bytes, max_batch_events=self.max_batch_events,
-                                 ack_timeout_s=self.ack_timeout_s)
-
-
-class SyslogSinkSettings(SettingsSection):
-    """The syslog/CEF sink (``prismaflow sink syslog``)."""
-
-    host: str = Field(default="127.0.0.1", description="Syslog receiver host")
-    port: int = Field(default=_shared(SyslogSettings, "port"), ge=1, le=65535, description="Receiver port; 6514 is syslog over TLS")
-    tls: bool = Field(default=_shared(SyslogSettings, "tls"), description="Use TLS (certificate verified)")
-    ca_file: Path | None = Field(default=_shared(SyslogSettings, "ca_file"), description="CA bundle for the receiver; unset means the system store")
-    verify: bool = Field(default=_shared(SyslogSettings, "verify"), description="Verify the receiver's certificate (off: loopback tests only)")
-    client_cert_file: Path | None = Field(default=_shared(SyslogSettings, "client_cert_file"), description="Client certificate for mutual TLS")
-    client_key_file: Path | None = Field(default=_shared(SyslogSettings, "client_key_file"), description="Client key for mutual TLS")
-    server_name: str | None = Field(default=_shared(SyslogSettings, "server_name"), description="TLS name to check; default the host")
-    facility: int = Field(default=_shared(SyslogSettings, "facility"), ge=0, le=23, description="RFC 5424 facility code (16 = local0)")
-    app_name: str = Field(default=_shared(SyslogSettings, "app_name"), description="RFC 5424 APP-NAME")
-    hostname: str | None = Field(default=_shared(SyslogSettings, "hostname"), description="RFC 5424 HOSTNAME; default this machine's name")
-    min_tier: TierName = Field(default="medium", description="Forward only events of this risk tier or above")
-    console_base_url: str | None = Field(default=None, description="Base URL for CEF request=<base>/<alert id>")
-    device_external_id: str | None = Field(default=None, description="CEF deviceExternalId: this instance or tenant")
-    audit: bool = Field(default=False, description="Write one audit record per forwarded batch")
-
-    def client_settings(self) -> SyslogSettings:
-        """The syslog client's settings (``min_tier``, the CEF fields and ``audit`` belong to the sink)."""
-        return SyslogSettings(host=self.host, port=self.port, tls=self.tls, ca_file=self.ca_file, verify=self.verify,
-                              client_cert_file=self.client_cert_file, client_key_file=self.client_key_file,
-                              server_name=self.server_name, facility=self.facility, app_name=self.app_name,
-                              hostname=self.hostname)
-
-
-class ChatSinkSettings(SettingsSection):
-    """The chat sink (``prismaflow sink chat``). Defaults point at the local chat simulator."""
-
-    kind: Literal["slack", "teams"] = Field(default="slack", description="slack (Block Kit) or teams (Adaptive Card)")
-    webhook_url: SecretStr = Field(
-        default=SecretStr("http://127.0.0.1:8282/services/T0SIM0001/B0SIM0001/simsecretsimsecretsimsecr"),
-        description="Slack incoming webhook or Teams workflow URL (secret); the default is the simulator's")
-    notify_tier: TierName = Field(default="critical", description="Notify risks of this tier or above")
-    approval_base_url: str | None = Field(
-        default=None, description="Approval page base URL; the button links to <base>/<alert id>; unset: no button")
-    tracker: Literal["jira", "servicenow"] | None = Field(
-        default=None, description="Link tickets of this tracker only; unset: the most recently updated ticket")
-    audit: bool = Field(
-        default=True, description="Record each notification in prisma.audit; a restart reads them back to stay quiet")
-
-    def client_settings(self) -> ChatWebhookSettings:
-        """The chat webhook client's settings."""
-        return ChatWebhookSettings(kind=ChatKind(self.kind), url=self.webhook_url)
