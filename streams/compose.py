@@ -125,9 +125,9 @@ def build_stage_worker(name: str, settings: PrismaflowSettings, serde: AvroSerde
 def build_tracker(name: str, settings: PrismaflowSettings) -> JiraTicketTracker | ServiceNowTicketTracker:
     """The ticket tracker ``name`` (jira, servicenow) on its section's site."""
     if name == "jira":
-        return JiraTicketTracker(settings.jira.client_settings())
+        return JiraTicketTracker(settings.jira)
     if name == "servicenow":
-        return ServiceNowTicketTracker(settings.servicenow.client_settings())
+        return ServiceNowTicketTracker(settings.servicenow)
     raise ConfigurationError(f"unknown tracker {name!r}; choose one of {', '.join(TRACKERS)}")
 
 

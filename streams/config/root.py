@@ -19,7 +19,9 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.feeds.settings import FeedSettings
+from connectors.jira.settings import JiraSettings
 from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
+from connectors.servicenow.settings import ServiceNowSettings
 from connectors.slack.client import ChatWebhookSettings
 from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.client import SyslogSettings
@@ -39,10 +41,10 @@ from streams.config.systems import (
     CHAT_DEFAULTS,
     CHAT_NAMES,
     FEED_NAMES,
-    JiraEnvSettings,
+    JIRA_DEFAULTS,
     PRISMA_DEFAULTS,
     PRISMA_NAMES,
-    ServiceNowEnvSettings,
+    SERVICENOW_DEFAULTS,
     SPLUNK_DEFAULTS,
     SYSLOG_DEFAULTS,
     SYSLOG_SINK_DEFAULTS,
@@ -87,8 +89,9 @@ class PrismaflowSettings(BaseSettings):
     feeds: FeedSettings = section_field(FeedSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds", names=FEED_NAMES)
     analysis: AnalysisStageSettings = section_field(AnalysisStageSettings, "PRISMAFLOW_LLM_", "Analysis stage and LLM")
     tickets: TicketRules = section_field(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
-    jira: JiraEnvSettings = section_field(JiraEnvSettings, "PRISMAFLOW_JIRA_", "Jira sink")
-    servicenow: ServiceNowEnvSettings = section_field(ServiceNowEnvSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink")
+    jira: JiraSettings = section_field(JiraSettings, "PRISMAFLOW_JIRA_", "Jira sink", defaults=JIRA_DEFAULTS)
+    servicenow: ServiceNowSettings = section_field(ServiceNowSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink",
+                                                   defaults=SERVICENOW_DEFAULTS)
     sync: SyncEnvSettings = section_field(SyncEnvSettings, "PRISMAFLOW_SYNC_", "Ticket sync")
     siem: SiemStageSettings = section_field(SiemStageSettings, "PRISMAFLOW_SIEM_", "SIEM events stage")
     splunk: SplunkHecSettings = section_field(SplunkHecSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC",

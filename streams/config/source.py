@@ -110,9 +110,12 @@ def is_setting(annotation: Any) -> bool:
 
 
 def _is_mapping(annotation: Any) -> bool:
+    """True for a mapping of text to scalars (``dict[str, str]``, optional or not): variables
+    ``<VARIABLE>__<KEY>`` fill it entry by entry (keys in lower case)."""
     origin = typing.get_origin(annotation)
     if origin in (dict, Mapping):
-        return True
+        key, value = typing.get_args(annotation) or (Any, Any)
+        return key is str and value is not Any and not _is_mapping(value) and is_setting(value)
     if origin in (typing.Union, types.UnionType):  # dict[...] | None
         return any(_is_mapping(argument) for argument in typing.get_args(annotation))
     return False

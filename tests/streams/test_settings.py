@@ -207,7 +207,8 @@ def test_the_outside_systems_sections_are_the_connectors_own_models() -> None:
     prisma = defaults.prisma
     assert isinstance(prisma, PrismaSettings) and prisma.api_url == "http://127.0.0.1:8181"
     assert prisma.page_size == PrismaSettings.model_fields["page_size"].default
-    assert defaults.servicenow.client_settings().table is ServiceNowTable.INCIDENT
+    assert defaults.servicenow.table is ServiceNowTable.INCIDENT and defaults.servicenow.auth.kind == "basic"
+    assert defaults.jira.auth.kind == "basic" and defaults.jira.base_url == "http://127.0.0.1:8281"
 
 
 def test_a_section_names_a_variable_its_own_way_and_the_sink_options_share_the_systems_prefix(
@@ -229,7 +230,9 @@ def test_a_section_names_a_variable_its_own_way_and_the_sink_options_share_the_s
     assert settings.splunk_sink.min_tier is RiskTier.LOW
 
 
-def test_no_variable_belongs_to_two_sections_and_nested_models_are_not_variables() -> None:
+def test_every_setting_is_documented_no_variable_belongs_to_two_sections_and_nested_models_are_not_variables(
+        ) -> None:
+    assert all(field.description for section in sections() for _, _, field in section.variables())
     variables = [variable for section in sections() for variable, _, _ in section.variables()]
     assert len(variables) == len(set(variables))
     assert "PRISMAFLOW_SPLUNK_RETRY" not in variables and "PRISMAFLOW_SPLUNK_ROUTES" not in variables
@@ -260,3 +263,15 @@ def test_the_sync_section_builds_the_sync_policy_with_its_defaults(monkeypatch: 
     monkeypatch.setenv("PRISMAFLOW_SYNC_DISMISS_ON_ACCEPTED_RISK", "true")
     policy = load_settings().sync.policy()
     assert policy.dismiss_on_accepted_risk and policy.accepted_risk_resolutions == SyncPolicy().accepted_risk_resolutions
+
+
+def test_a_bearer_token_variable_switches_jira_and_servicenow_to_bearer_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_JIRA_BEARER_TOKEN", "jira-pat")
+    monkeypatch.setenv("PRISMAFLOW_SERVICENOW_USERNAME", "integration")
+    settings = load_settings()
+    assert settings.jira.auth.kind == "bearer" and settings.jira.auth.token.get_secret_value() == "jira-pat"
+    servicenow = settings.servicenow.auth
+    assert servicenow.kind == "basic" and servicenow.username == "integration"
+    assert servicenow.password.get_secret_value() == "sim-password"
+    monkeypatch.setenv("PRISMAFLOW_SERVICENOW_BEARER_TOKEN", "oauth-token")
+    assert load_settings().servicenow.auth.kind == "bearer"
