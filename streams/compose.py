@@ -36,7 +36,7 @@ from connectors.syslog.sink import SyslogCefForwarder
 from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
-from streams.analysis import AnalysisService, AnalysisSink
+from streams.analysis import AnalysisService, AnalysisSettings, AnalysisSink
 from streams.async_publish import AsyncPublisher
 from streams.audit import AuditWriter
 from streams.chat import ChatSink
@@ -131,6 +131,12 @@ def build_tracker(name: str, settings: PrismaflowSettings) -> JiraTicketTracker 
     raise ConfigurationError(f"unknown tracker {name!r}; choose one of {', '.join(TRACKERS)}")
 
 
+def analysis_settings(settings: PrismaflowSettings) -> AnalysisSettings:
+    """The analysis stage's settings: its section, with the ``llm`` section as its endpoint when that has
+    an API key (else ``llm`` stays None: every analysis is written offline)."""
+    return settings.analysis.model_copy(update={"llm": settings.llm if settings.llm.configured else None})
+
+
 def audit_writer(chain: str, settings: PrismaflowSettings, serde: AvroSerde) -> AuditWriter:
     """An audit writer for chain ``<chain>/<instance id>`` on the prefixed audit topic (not started)."""
     worker = settings.worker
@@ -150,9 +156,9 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
         return TicketSink(build_tracker(name, settings), kafka, serde, topic_prefix=prefix,
                           audit=_started(audit_writer(name, settings, serde)), rules=settings.tickets)
     if name == "analyse":
-        if settings.analysis.api_key is None:
+        if not settings.llm.configured:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")
-        return AnalysisSink(AnalysisService(settings.analysis.analysis_settings()), topic_prefix=prefix,
+        return AnalysisSink(AnalysisService(analysis_settings(settings)), topic_prefix=prefix,
                             audit=_started(audit_writer(name, settings, serde)))
     if name == "siem":
         stage = settings.siem

@@ -185,8 +185,8 @@ def _start_sinks(settings: PrismaflowSettings, serde: AvroSerde, served: list[Se
                                            {**SERVICENOW_DEFAULTS, "instance_url": sn_app.url})})
     for name in ("analyse", "jira", "servicenow"):
         sinks.append(ThreadedSink(build_sink_worker(name, demo, serde)))
-    stage = settings.analysis
-    _say("analysis", f"analysis stage running ({'LLM ' + stage.model if stage.api_key else 'offline analyser: no PRISMAFLOW_LLM_API_KEY'})")
+    llm = settings.llm
+    _say("analysis", f"analysis stage running ({'LLM ' + llm.model if llm.configured else 'offline analyser: no PRISMAFLOW_LLM_API_KEY'})")
     _say("sinks", f"Jira simulator at {jira_url}, ServiceNow simulator at {sn_app.url}")
     return {"jira": jira_sim, "servicenow": sn_sim}
 

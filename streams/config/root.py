@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connectors.feeds.settings import FeedSettings
 from connectors.jira.settings import JiraSettings
+from connectors.llm.settings import LlmSettings
 from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
 from connectors.servicenow.settings import ServiceNowSettings
 from connectors.slack.client import ChatWebhookSettings
@@ -27,7 +28,7 @@ from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.client import SyslogSettings
 from processors.errors import ConfigurationError
 from processors.tickets import TicketRules
-from streams.analysis.settings import AnalysisStageSettings
+from streams.analysis.settings import AnalysisSettings
 from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, section_field, sections_of
 from streams.config.stages import (
     CefSinkSettings,
@@ -42,6 +43,7 @@ from streams.config.systems import (
     CHAT_NAMES,
     FEED_NAMES,
     JIRA_DEFAULTS,
+    LLM_DEFAULTS,
     PRISMA_DEFAULTS,
     PRISMA_NAMES,
     SERVICENOW_DEFAULTS,
@@ -87,7 +89,8 @@ class PrismaflowSettings(BaseSettings):
     webhook: WebhookSettings = section_field(WebhookSettings, "PRISMAFLOW_WEBHOOK_", "Webhook receiver")
     worker: WorkerSettings = section_field(WorkerSettings, "PRISMAFLOW_WORKER_", "Stream workers")
     feeds: FeedSettings = section_field(FeedSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds", names=FEED_NAMES)
-    analysis: AnalysisStageSettings = section_field(AnalysisStageSettings, "PRISMAFLOW_LLM_", "Analysis stage and LLM")
+    analysis: AnalysisSettings = section_field(AnalysisSettings, "PRISMAFLOW_LLM_", "Analysis stage")
+    llm: LlmSettings = section_field(LlmSettings, "PRISMAFLOW_LLM_", "LLM endpoint", defaults=LLM_DEFAULTS)
     tickets: TicketRules = section_field(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
     jira: JiraSettings = section_field(JiraSettings, "PRISMAFLOW_JIRA_", "Jira sink", defaults=JIRA_DEFAULTS)
     servicenow: ServiceNowSettings = section_field(ServiceNowSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink",

@@ -1,5 +1,5 @@
 """How the outside systems' own models bind to the environment: Prisma Cloud, feeds, Jira, ServiceNow,
-Splunk, syslog, chat.
+Splunk, syslog, chat, the LLM endpoint.
 
 The tree's sections for these systems are the connectors' own settings models
 (:class:`~connectors.prisma.settings.PrismaSettings`, :class:`~connectors.jira.settings.JiraSettings`
@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from connectors.slack.client import ChatKind
 from processors.models import RiskTier
 
-__all__ = ["CHAT_DEFAULTS", "CHAT_NAMES", "FEED_NAMES", "JIRA_DEFAULTS", "PRISMA_DEFAULTS", "PRISMA_NAMES",
+__all__ = ["CHAT_DEFAULTS", "CHAT_NAMES", "FEED_NAMES", "JIRA_DEFAULTS", "LLM_DEFAULTS", "PRISMA_DEFAULTS", "PRISMA_NAMES",
            "SERVICENOW_DEFAULTS", "SPLUNK_DEFAULTS", "SYSLOG_DEFAULTS", "SYSLOG_SINK_DEFAULTS"]
 
 #: ``PRISMAFLOW_PRISMA_*``: :class:`~connectors.prisma.settings.PrismaSettings`, whose key pair is named as
@@ -38,6 +38,10 @@ JIRA_DEFAULTS: dict[str, Any] = {"base_url": "http://127.0.0.1:8281", "email": "
 #: the local ServiceNow simulator with basic auth (``PRISMAFLOW_SERVICENOW_BEARER_TOKEN``: OAuth).
 SERVICENOW_DEFAULTS: dict[str, Any] = {"instance_url": "http://127.0.0.1:8282", "username": "prismaflow",
                                        "password": SecretStr("sim-password")}
+#: ``PRISMAFLOW_LLM_*``: :class:`~connectors.llm.settings.LlmSettings`, the analysis stage's endpoint; without
+#: ``PRISMAFLOW_LLM_API_KEY`` the stage analyses offline (the gates are
+#: :class:`~streams.analysis.settings.AnalysisSettings`, same prefix).
+LLM_DEFAULTS: dict[str, Any] = {"model": "gpt-4o-mini"}
 #: ``PRISMAFLOW_SPLUNK_*``: :class:`~connectors.splunk.settings.SplunkHecSettings`, by default the local
 #: simulator's HEC (the forwarding options are :class:`~streams.config.stages.ForwardSinkSettings`).
 SPLUNK_DEFAULTS: dict[str, Any] = {"url": "http://127.0.0.1:8288",
