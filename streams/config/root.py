@@ -6,6 +6,11 @@ own environment prefix; the root reads them all through one pydantic-settings so
 so no module reads ``os.environ`` for a setting and no model reads it itself. :func:`load_settings`
 is how every command starts: it first refuses unknown ``PRISMAFLOW_*`` / ``KAFKA_*`` variables (a
 misspelled name would otherwise be silently ignored), naming the closest known one.
+
+The outside systems' sections are the connectors' own models; :mod:`streams.config.systems` holds how
+each binds to the environment (variable names that differ from field names, the local simulators as
+defaults). Two sections may share a prefix when they are one system's two sides: the connector's model
+and its sink's options (``splunk`` / ``splunk_sink``), or the analysis stage and its LLM endpoint.
 """
 
 from __future__ import annotations

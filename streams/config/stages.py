@@ -5,9 +5,10 @@ Plain models, filled by :class:`streams.config.PrismaflowSettings` from the envi
 (``PRISMAFLOW_WORKER_*``, ``PRISMAFLOW_SYNC_*``, ``PRISMAFLOW_SIEM_*``) and the secrets folder. The
 sinks' options (:class:`ForwardSinkSettings`, :class:`CefSinkSettings`, :class:`ChatSinkSettings`)
 share their system's prefix (``PRISMAFLOW_SPLUNK_MIN_TIER``) with the connector's own model, which is
-that system's section: which risks to forward and whether to audit belong to the sink, not the client. Stages whose own model is all an operator sets need no section here: the ticket
-lifecycle's section is :class:`processors.tickets.TicketRules` itself, the analysis stage's is
-:class:`streams.analysis.settings.AnalysisStageSettings`.
+that system's section: which risks to forward and whether to audit belong to the sink, not the client.
+Stages whose own model is all an operator sets need no section here: the ticket lifecycle's section is
+:class:`processors.tickets.TicketRules` itself, the analysis stage's is
+:class:`streams.analysis.settings.AnalysisSettings`.
 """
 
 from __future__ import annotations
