@@ -86,10 +86,6 @@ class Section:
         info = self.model.model_fields[field_name]
         return info.default if info.default_factory is None else info.get_default(call_default_factory=True)
 
-    def default_model(self) -> BaseModel:
-        """The section at its defaults: the model with the section's own defaults applied."""
-        return self.model.model_validate(dict(self.defaults))
-
 
 #: Types one variable's text can hold.
 _SCALARS: tuple[type, ...] = (str, int, float, bool, Path, SecretStr, uuid.UUID, Enum)
@@ -115,7 +111,7 @@ def _is_mapping(annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     if origin in (dict, Mapping):
         key, value = typing.get_args(annotation) or (Any, Any)
-        return key is str and value is not Any and not _is_mapping(value) and is_setting(value)
+        return key in (str, Any) and (value is Any or (not _is_mapping(value) and is_setting(value)))
     if origin in (typing.Union, types.UnionType):  # dict[...] | None
         return any(_is_mapping(argument) for argument in typing.get_args(annotation))
     return False
