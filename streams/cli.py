@@ -57,8 +57,7 @@ def _registry(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    from confluent_kafka.admin import AdminClient
-
+    from streams.kafka_clients import KafkaClients
     from streams.run import WorkerSettings
     from streams.settings import KafkaSettings
     from streams.topics import CATALOGUE, create_topics
@@ -70,7 +69,7 @@ def _topics(args: argparse.Namespace) -> int:
                   f"value={spec.value_schema:20} key={spec.key}")
         return 0
     settings = KafkaSettings()
-    admin = AdminClient(settings.client_config())
+    admin = KafkaClients(settings).admin()
     result = create_topics(admin, replication_factor=settings.topic_replication_factor, prefix=prefix)
     for name in result.created:
         print(f"created  {name}")

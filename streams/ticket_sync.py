@@ -27,6 +27,8 @@ from connectors.base import NotFoundError
 from processors.records import TicketState
 from processors.tickets import OPEN, RESOLVED, SyncAction, SyncPolicy, TrackerStatus, decide_sync
 from streams.audit import AuditWriter
+from streams.errors import BrokerError
+from streams.kafka_clients import KafkaClients
 from streams.publish import OutgoingRecord, read_compacted
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
@@ -117,12 +119,7 @@ class TicketSyncer:
         return done
 
     def _produce(self, records: list[OutgoingRecord]) -> None:
-        from confluent_kafka import Producer
-
-        from streams.errors import BrokerError
-        from streams.publish import producer_config
-
-        producer = Producer(producer_config(self.kafka))
+        producer = KafkaClients(self.kafka).producer()
         for record in records:
             assert record.value is not None and record.key is not None
             producer.produce(record.topic, key=record.key.encode(), value=self.serde.encode(record.value, topic=record.topic))
