@@ -69,7 +69,7 @@ def property_name(variable_suffix: str) -> str:
 def passthrough_properties(settings: KafkaSettings) -> dict[str, str]:
     """The librdkafka properties of the passthrough: the properties file, then the variables over it.
 
-    Raises :class:`~streams.errors.ConfigurationError` when the file cannot be read or a pinned
+    Raises :class:`~processors.errors.ConfigurationError` when the file cannot be read or a pinned
     property is set.
     """
     properties: dict[str, str] = {}
