@@ -22,50 +22,51 @@ def test_a_passthrough_variable_names_its_librdkafka_property_in_lower_case_with
     assert property_name("Socket_Keepalive_Enable") == "socket.keepalive.enable"
 
 
-def test_a_passthrough_variable_reaches_every_kind_of_client(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kafka_config_variables_fill_the_passthrough_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_CONFIG__SSL_CA_LOCATION", "/etc/prismaflow/ca.pem")
-    monkeypatch.setenv("KAFKA_CONFIG__SOCKET_KEEPALIVE_ENABLE", "true")
-    clients = KafkaClients(KafkaSettings())
+    monkeypatch.setenv("KAFKA_CONFIG_FILE", "/etc/prismaflow/client.properties")
+    settings = KafkaSettings()
+    assert {property_name(k): v for k, v in settings.config.items()} == {"ssl.ca.location": "/etc/prismaflow/ca.pem"}
+    assert settings.config_file == Path("/etc/prismaflow/client.properties")
+
+
+def test_a_passthrough_property_reaches_every_kind_of_client() -> None:
+    clients = KafkaClients(KafkaSettings(config={"SSL_CA_LOCATION": "/etc/prismaflow/ca.pem",
+                                                 "socket_keepalive_enable": "true"}))
     for config in (clients.producer_config(), clients.consumer_config("g"), clients.config()):
         assert config["ssl.ca.location"] == "/etc/prismaflow/ca.pem"
         assert config["socket.keepalive.enable"] == "true"
 
 
-def test_the_passthrough_wins_over_role_defaults_and_what_the_caller_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAFKA_CONFIG__LINGER_MS", "50")
-    monkeypatch.setenv("KAFKA_CONFIG__COMPRESSION_TYPE", "lz4")
-    config = KafkaClients(KafkaSettings(bootstrap_servers="kafka-1:9092")).producer_config(**{"linger.ms": 1})
+def test_the_passthrough_wins_over_role_defaults_and_what_the_caller_asks_for() -> None:
+    settings = KafkaSettings(bootstrap_servers="kafka-1:9092", config={"LINGER_MS": "50", "COMPRESSION_TYPE": "lz4"})
+    config = KafkaClients(settings).producer_config(**{"linger.ms": 1})
     assert config["linger.ms"] == "50" and config["compression.type"] == "lz4"
     assert config["acks"] == "all" and config["bootstrap.servers"] == "kafka-1:9092"  # the rest stays
 
 
-def test_the_properties_file_is_read_and_the_variables_win_over_it(monkeypatch: pytest.MonkeyPatch,
-                                                                     tmp_path: Path) -> None:
+def test_the_properties_file_is_read_and_the_variables_win_over_it(tmp_path: Path) -> None:
     properties = tmp_path / "client.properties"
     properties.write_text("# librdkafka settings\n"
                           "socket.timeout.ms = 12345\n"
                           "log_level: 3\n"
                           "ssl.ca.location=/from/file.pem\n", encoding="utf-8")
-    monkeypatch.setenv("KAFKA_CONFIG_FILE", str(properties))
-    monkeypatch.setenv("KAFKA_CONFIG__SSL_CA_LOCATION", "/from/env.pem")
-    config = KafkaClients(KafkaSettings()).consumer_config("g")
+    settings = KafkaSettings(config_file=properties, config={"SSL_CA_LOCATION": "/from/env.pem"})
+    config = KafkaClients(settings).consumer_config("g")
     assert config["socket.timeout.ms"] == "12345"
     assert config["log_level"] == "3"  # a name with an underscore, taken verbatim from the file
     assert config["ssl.ca.location"] == "/from/env.pem"
 
 
-@pytest.mark.parametrize("variable", ["KAFKA_CONFIG__ISOLATION_LEVEL", "KAFKA_CONFIG__ENABLE_AUTO_COMMIT",
-                                      "KAFKA_CONFIG__TRANSACTIONAL_ID", "KAFKA_CONFIG__GROUP_ID"])
-def test_the_passthrough_may_not_weaken_exactly_once(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
-    monkeypatch.setenv(variable, "x")
-    with pytest.raises(ConfigurationError, match=property_name(variable.removeprefix("KAFKA_CONFIG__"))):
-        KafkaClients(KafkaSettings())
+@pytest.mark.parametrize("variable", ["ISOLATION_LEVEL", "ENABLE_AUTO_COMMIT", "TRANSACTIONAL_ID", "GROUP_ID"])
+def test_the_passthrough_may_not_weaken_exactly_once(variable: str) -> None:
+    with pytest.raises(ConfigurationError, match=property_name(variable)):
+        KafkaClients(KafkaSettings(config={variable: "x"}))
 
 
-def test_an_unreadable_properties_file_fails_at_start_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("KAFKA_CONFIG_FILE", str(tmp_path / "missing.properties"))
+def test_an_unreadable_properties_file_fails_at_start_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="missing.properties"):
-        KafkaClients(KafkaSettings())
+        KafkaClients(KafkaSettings(config_file=tmp_path / "missing.properties"))
 
 
 def test_the_callers_own_settings_stay_when_no_passthrough_is_set() -> None:
@@ -78,11 +79,10 @@ def test_the_callers_own_settings_stay_when_no_passthrough_is_set() -> None:
 
 @pytest.mark.broker
 def test_clients_built_with_a_passthrough_property_work_against_the_broker(
-        monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str, unique_name: Callable[[str], str]) -> None:
+        kafka_bootstrap: str, unique_name: Callable[[str], str]) -> None:
     client_id = f"pf-passthrough-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("KAFKA_CONFIG__CLIENT_ID", client_id)
-    monkeypatch.setenv("KAFKA_CONFIG__COMPRESSION_TYPE", "gzip")
-    clients = KafkaClients(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    clients = KafkaClients(KafkaSettings(bootstrap_servers=kafka_bootstrap,
+                                         config={"CLIENT_ID": client_id, "COMPRESSION_TYPE": "gzip"}))
     topic, group = unique_name("topic"), unique_name("group")
     create_topic(clients, topic, partitions=1)
     producer = clients.producer()
