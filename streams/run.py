@@ -26,7 +26,8 @@ from streams.static_inputs import DEFAULT_POLICY_PATH, load_owner_map, load_scor
 from streams.topics import ALERTS, DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
 from streams.worker import TransactionalWorker, WorkerOptions
 
-__all__ = ["WorkerSettings", "STAGES", "build_serde", "build_worker", "load_worker_feeds", "run_stage"]
+__all__ = ["WorkerSettings", "STAGES", "build_serde", "build_worker", "load_worker_feeds", "run_stage",
+           "serve_worker_health"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,10 @@ class WorkerSettings(_Settings):
     topic_prefix: str = Field(default="", description="Prefix for every topic name (side-by-side deployments, tests)")
     max_batch: int = Field(default=2000, ge=1, description="Records per poll and per transaction at most")
     poll_timeout_ms: int = Field(default=100, ge=0, description="How long a poll waits for the first record of a batch (it returns as soon as one arrives)")
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics; 0 turns it off")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics, /healthz and /readyz; 0 turns it off")
+    metrics_addr: str = Field(
+        default="0.0.0.0", description="Address the /metrics, /healthz and /readyz endpoint listens on: every "
+                                       "address by default (containers); 127.0.0.1 keeps it to the host")
     owners_file: Path | None = Field(default=None, description="Owner/asset mapping YAML (see owners.example.yaml)")
     scoring_policy_file: Path = Field(default=DEFAULT_POLICY_PATH, description="Scoring weights and tiers YAML")
     feeds_dir: Path = Field(
@@ -105,14 +109,30 @@ def build_worker(name: str, kafka: KafkaSettings, serde: AvroSerde, settings: Wo
     return TransactionalWorker(kafka, serde, stage, options)
 
 
+def serve_worker_health(worker: TransactionalWorker[Any], kafka: KafkaSettings, settings: WorkerSettings) -> None:
+    """Register the worker's readiness checks and serve /metrics, /healthz and /readyz.
+
+    Ready: the broker answers and has the stage's topics, the consumer joined its group, and no
+    newly assigned partition is still restoring its state. Alive: the worker loop turns.
+    """
+    from streams.metrics import HEALTH, broker_check, group_joined_check, serve_metrics
+
+    stage = worker.stage
+    topics = [stage.input_topic, *filter(None, [getattr(stage, "output_topic", None),
+                                                getattr(stage, "changelog_topic", None)])]
+    HEALTH.add_check("broker", broker_check(kafka.client_config(), topics))
+    HEALTH.add_check("group", group_joined_check(worker.consumer))
+    HEALTH.add_check("state", lambda: "restoring state of newly assigned partitions" if worker.restoring else True)
+    serve_metrics(settings.metrics_port, settings.metrics_addr)
+
+
 def run_stage(name: str) -> int:
     """Run one stage until SIGTERM/SIGINT (the CLI's ``prismaflow run``)."""
-    from streams.metrics import serve_metrics
     from streams.process import run_until_signalled
 
-    settings = WorkerSettings()
+    settings, kafka = WorkerSettings(), KafkaSettings()
     serde = build_serde()
-    worker = build_worker(name, KafkaSettings(), serde, settings)
-    serve_metrics(settings.metrics_port)
+    worker = build_worker(name, kafka, serde, settings)
+    serve_worker_health(worker, kafka, settings)
     log.info("worker starting stage=%s instance=%s", name, settings.instance_id)
     return run_until_signalled(worker.run, worker.stop, name=f"run {name}")

@@ -41,6 +41,7 @@ from connectors.base import RetriesExhaustedError, TransientError
 from processors.errors import PrismaflowError
 from streams.dlq import dead_letter
 from streams.errors import BrokerError
+from streams.metrics import HEALTH
 from streams.outage import OutageLog, Stopping
 from streams.publish import OutgoingRecord, producer_config
 from streams.serde import AvroSerde
@@ -153,6 +154,7 @@ class SinkWorker:
         self.consumer.subscribe(list(self.sink.topics))
         try:
             while not self._stop.is_set():
+                HEALTH.beat()
                 messages = await asyncio.to_thread(self.consumer.consume, self.options.max_batch,
                                                    self.options.poll_timeout_s)
                 batch = [m for m in messages if m.error() is None]
@@ -224,6 +226,7 @@ class SinkWorker:
         """
         delivery = asyncio.ensure_future(self.sink.deliver(records))
         while not delivery.done():
+            HEALTH.beat()  # a long batch is work, not a stuck loop
             await asyncio.wait({delivery}, timeout=0.2)
             if self._stop.is_set() and not delivery.done():
                 delivery.cancel()
@@ -238,6 +241,7 @@ class SinkWorker:
         while remaining > 0:
             if self._stop.is_set():
                 raise Stopping(f"sink {self.sink.name} stopped while paused")
+            HEALTH.beat()  # waiting out an outage is deliberate; readiness reports it instead
             step = min(0.5, remaining)
             await self._sleep(step)
             remaining -= step

@@ -136,7 +136,7 @@ def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, prefix: str, a
 
 
 def _run(sink_name: str, build: Callable[[KafkaSettings, AvroSerde, str, AuditWriter], Sink]) -> int:
-    from streams.metrics import serve_metrics
+    from streams.metrics import HEALTH, broker_check, group_joined_check, serve_metrics, sink_target_check
     from streams.run import WorkerSettings, build_serde
 
     worker_settings = WorkerSettings()
@@ -147,7 +147,10 @@ def _run(sink_name: str, build: Callable[[KafkaSettings, AvroSerde, str, AuditWr
     sink = build(kafka, serde, prefix, audit)
     worker = SinkWorker(kafka, serde, sink, SinkOptions(
         group_id=f"{worker_settings.group_prefix}.sink.{sink_name}", dlq_topic=prefix + DLQ.name))
-    serve_metrics(worker_settings.metrics_port)
+    HEALTH.add_check("broker", broker_check(kafka.client_config(), sink.topics))
+    HEALTH.add_check("group", group_joined_check(worker.consumer))
+    HEALTH.add_check("target", sink_target_check(sink.name))
+    serve_metrics(worker_settings.metrics_port, worker_settings.metrics_addr)
 
     log.info("sink starting sink=%s instance=%s", sink_name, worker_settings.instance_id)
     return run_until_signalled(worker.run, worker.stop, name=f"sink {sink_name}")

@@ -116,15 +116,28 @@ async def _pollers(stop: asyncio.Event, broker_stop: threading.Event | None = No
 
 def run_pollers() -> int:
     """Poll CSPM (and Compute) until SIGTERM/SIGINT."""
-    from connectors.prisma.source import PollerSettings
-    from streams.metrics import serve_metrics
+    from streams.metrics import HEALTH, broker_check, serve_metrics
 
-    serve_metrics(PollerSettings().metrics_port)
+    settings = poller_settings()
+    HEALTH.add_check("broker", broker_check(KafkaSettings().client_config(), [settings.raw_topic, settings.dlq_topic]))
+    serve_metrics(settings.metrics_port, settings.metrics_addr)
 
     stopper = AsyncStopper()
 
+    async def heartbeat(stop: asyncio.Event) -> None:
+        """Liveness of the pollers' event loop: it beats while the loop runs its tasks."""
+        while not stop.is_set():
+            HEALTH.beat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5.0)
+
     async def main() -> None:
-        await _pollers(stopper.bind(), stopper.threading_event)
+        stop = stopper.bind()
+        beating = asyncio.create_task(heartbeat(stop))
+        try:
+            await _pollers(stop, stopper.threading_event)
+        finally:
+            beating.cancel()
 
     return run_until_signalled(lambda: asyncio.run(main()), stopper.stop, name="poll")
 

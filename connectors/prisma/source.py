@@ -82,7 +82,10 @@ class PollerSettings(_Settings):
     raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic the pollers write to")
     dlq_topic: str = Field(default=DLQ.name, description="Topic for records refused at the edge")
     compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for the pollers' /metrics; 0 turns it off")
+    metrics_port: int = Field(default=0, ge=0, le=65535,
+                              description="Port for the pollers' /metrics, /healthz and /readyz; 0 turns it off")
+    metrics_addr: str = Field(default="0.0.0.0", description="Address the pollers' metrics endpoint listens on "
+                                                             "(every address by default; 127.0.0.1 keeps it to the host)")
 
 
 _DLQ_EXCERPT_BYTES = 64 * 1024
