@@ -41,7 +41,7 @@ def test_alert_rules_and_dashboard_use_only_metrics_the_code_exports(repo_root: 
     rules = yaml.safe_load((repo_root / "deploy/prometheus/alerts.yml").read_text())
     exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
     dashboard = json.loads((repo_root / "deploy/grafana/prismaflow-dashboard.json").read_text())
-    exprs += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    exprs += [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
     used = {_family(name) for expr in exprs for name in _METRIC.findall(expr)}
     assert used, "no metric referenced"
     assert used <= known, f"unknown metrics: {sorted(used - known)}"

@@ -1,0 +1,116 @@
+"""A real Prometheus (Debian's ``prometheus`` binary) scrapes a running Prismaflow worker with the
+shipped alert rules; when the worker stops, the target-down alert fires."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.worker_process import free_port, http_get, start_core_worker
+
+pytestmark = pytest.mark.broker
+
+ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+
+
+def _rules_firing_at_once(target: Path) -> None:
+    """The shipped rules, with the target-down rule's ``for`` cut from minutes to one second (only that)."""
+    rules = yaml.safe_load(ALERTS.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == "PrismaflowTargetDown":
+                rule["for"] = "1s"
+    target.write_text(yaml.safe_dump(rules))
+
+
+class Prometheus:
+    """A Prometheus server on a free local port, scraping and evaluating every second."""
+
+    def __init__(self, home: Path, target: str) -> None:
+        binary = shutil.which("prometheus")
+        assert binary, "prometheus is missing: scripts/system-deps.sh test installs Debian's prometheus package"
+        home.mkdir(parents=True, exist_ok=True)
+        _rules_firing_at_once(home / "alerts.yml")
+        (home / "prometheus.yml").write_text(yaml.safe_dump({
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+            "rule_files": ["alerts.yml"],
+            "scrape_configs": [{"job_name": "prismaflow", "static_configs": [{"targets": [target]}]}],
+        }))
+        self.port = free_port()
+        self.log_path = home / "prometheus.log"
+        with self.log_path.open("wb") as log_file:
+            self.process = subprocess.Popen(
+                [binary, f"--config.file={home / 'prometheus.yml'}", f"--storage.tsdb.path={home / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}"], stdout=log_file, stderr=subprocess.STDOUT)
+
+    def api(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        status, body = http_get(f"http://127.0.0.1:{self.port}/api/v1/{path}{query}")
+        assert status == 200, body
+        return json.loads(body)["data"]
+
+    def wait_until(self, what: str, condition: Any, timeout_s: float = 60.0) -> Any:
+        deadline, last = time.monotonic() + timeout_s, None
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_path.read_text()[-3000:]
+            try:
+                last = condition()
+                if last:
+                    return last
+            except OSError as error:
+                last = error
+            time.sleep(0.5)
+        raise AssertionError(f"{what} never happened; last: {last}\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def prometheus_and_worker(kafka_bootstrap: str, catalogue: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Any]]:
+    port = free_port()
+    worker = start_core_worker(kafka_bootstrap, catalogue, tmp_path / "worker", port=port)
+    prometheus = Prometheus(tmp_path / "prometheus", f"127.0.0.1:{port}")
+    try:
+        yield prometheus, worker
+    finally:
+        prometheus.stop()
+        worker.stop()
+
+
+def test_prometheus_scrapes_the_worker_and_fires_target_down_when_it_stops(
+        prometheus_and_worker: tuple[Prometheus, Any]) -> None:
+    prometheus, worker = prometheus_and_worker
+    worker.wait_for("/readyz", 200)
+
+    def scraped_up() -> list[Any]:
+        return [r for r in prometheus.api("query", query='up{job="prismaflow"} == 1')["result"]]
+
+    prometheus.wait_until("the worker scraped", scraped_up)
+    families = prometheus.api("label/__name__/values")
+    assert "prismaflow_core_links_total" in families  # the worker's own metrics reached Prometheus
+    assert not [a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "PrismaflowTargetDown"]
+
+    assert worker.stop() == 0
+
+    def target_down_firing() -> list[Any]:
+        return [a for a in prometheus.api("alerts")["alerts"]
+                if a["labels"]["alertname"] == "PrismaflowTargetDown" and a["state"] == "firing"]
+
+    firing = prometheus.wait_until("PrismaflowTargetDown firing", target_down_firing)
+    assert firing[0]["labels"]["instance"] == f"127.0.0.1:{worker.port}"
+    assert firing[0]["labels"]["severity"] == "critical"
