@@ -256,10 +256,14 @@ def broker_check(client_config: dict[str, Any], topics: Iterable[str]) -> Check:
     return check
 
 
-def group_joined_check(consumer: Any) -> Check:
-    """Ready once the consumer is a member of its group (it has a member id: partitions can be assigned)."""
+def group_joined_check(worker: Any) -> Check:
+    """Ready once the consumer group has given ``worker`` its assignment (its ``joined`` flag).
+
+    The flag is set by the worker's own rebalance callback: a probe never calls into the worker's
+    consumer from another thread.
+    """
     def check() -> bool | str:
-        return True if consumer.memberid() else "not a member of the consumer group yet"
+        return True if worker.joined else "no assignment from the consumer group yet"
 
     return check
 

@@ -121,7 +121,7 @@ def serve_worker_health(worker: TransactionalWorker[Any], kafka: KafkaSettings, 
     topics = [stage.input_topic, *filter(None, [getattr(stage, "output_topic", None),
                                                 getattr(stage, "changelog_topic", None)])]
     HEALTH.add_check("broker", broker_check(kafka.client_config(), topics))
-    HEALTH.add_check("group", group_joined_check(worker.consumer))
+    HEALTH.add_check("group", group_joined_check(worker))
     HEALTH.add_check("state", lambda: "restoring state of newly assigned partitions" if worker.restoring else True)
     serve_metrics(settings.metrics_port, settings.metrics_addr)
 

@@ -142,6 +142,15 @@ class SinkWorker:
             **options.consumer_overrides,
         })
         self._decoders = {topic: serde.deserializer(model, topic) for topic, model in sink.models.items()}
+        self._joined = False
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self._joined
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._joined = True  # the client assigns ``partitions`` itself after this callback
 
     def stop(self) -> None:
         self._stop.set()
@@ -151,7 +160,7 @@ class SinkWorker:
 
     async def run_async(self) -> None:
         await self.sink.start()
-        self.consumer.subscribe(list(self.sink.topics))
+        self.consumer.subscribe(list(self.sink.topics), on_assign=self._on_assign)
         try:
             while not self._stop.is_set():
                 HEALTH.beat()

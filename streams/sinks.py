@@ -148,7 +148,7 @@ def _run(sink_name: str, build: Callable[[KafkaSettings, AvroSerde, str, AuditWr
     worker = SinkWorker(kafka, serde, sink, SinkOptions(
         group_id=f"{worker_settings.group_prefix}.sink.{sink_name}", dlq_topic=prefix + DLQ.name))
     HEALTH.add_check("broker", broker_check(kafka.client_config(), sink.topics))
-    HEALTH.add_check("group", group_joined_check(worker.consumer))
+    HEALTH.add_check("group", group_joined_check(worker))
     HEALTH.add_check("target", sink_target_check(sink.name))
     serve_metrics(worker_settings.metrics_port, worker_settings.metrics_addr)
 

@@ -175,6 +175,7 @@ class TransactionalWorker(Generic[InT]):
         })
         self._assigned: set[int] = set()
         self._restoring = False
+        self._joined = False
         self._frozen_at = 0.0
         self._restore_outage = OutageLog(log, f"restore {stage.name}")
         self._labels = {"stage": stage.name}
@@ -433,7 +434,13 @@ class TransactionalWorker(Generic[InT]):
         """True while newly assigned partitions have their state restored (readiness waits for it)."""
         return self._restoring
 
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self._joined
+
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._joined = True
         self._restoring = True
         try:
             for tp in partitions:

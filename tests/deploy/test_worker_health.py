@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.worker_process import start_core_worker
+from tests.deploy.worker_process import start_core_worker, start_worker
 
 pytestmark = pytest.mark.broker
 
@@ -39,3 +39,13 @@ def test_a_worker_whose_topics_are_missing_is_alive_but_not_ready(kafka_bootstra
         assert f"{topic_prefix}prisma.alerts.raw" in broker
     finally:
         worker.stop()
+
+
+def test_a_running_sink_reports_its_target_in_readiness(kafka_bootstrap: str, catalogue: str, tmp_path: Path) -> None:
+    worker = start_worker(["sink", "siem"], kafka_bootstrap, catalogue, tmp_path / "home")
+    try:
+        ready = worker.wait_for("/readyz", 200)
+        assert ready["checks"] == {"broker": "ok", "group": "ok", "target": "ok"}
+        assert worker.wait_for("/healthz", 200)["status"] == "ok"
+    finally:
+        assert worker.stop() == 0

@@ -79,8 +79,9 @@ class WorkerProcess:
         return int(self.process.returncode)
 
 
-def start_core_worker(bootstrap: str, topic_prefix: str, home: Path, *, port: int | None = None) -> WorkerProcess:
-    """``prismaflow run core`` on the given broker and topic prefix, its endpoint on 127.0.0.1."""
+def start_worker(command: list[str], bootstrap: str, topic_prefix: str, home: Path, *,
+                 port: int | None = None) -> WorkerProcess:
+    """``prismaflow <command>`` on the given broker and topic prefix, its endpoint on 127.0.0.1."""
     port = port or free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PRISMAFLOW_HOME": str(home),
@@ -89,6 +90,11 @@ def start_core_worker(bootstrap: str, topic_prefix: str, home: Path, *, port: in
            "PRISMAFLOW_WORKER_GROUP_PREFIX": topic_prefix + "prismaflow"}
     log_path = home / f"worker-{port}.log"
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "streams.cli", "run", "core"], cwd=REPO, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "streams.cli", *command], cwd=REPO, env=env,
                                    stdout=log_file, stderr=subprocess.STDOUT)
     return WorkerProcess(process, port, log_path)
+
+
+def start_core_worker(bootstrap: str, topic_prefix: str, home: Path, *, port: int | None = None) -> WorkerProcess:
+    """``prismaflow run core`` (the fused stream core)."""
+    return start_worker(["run", "core"], bootstrap, topic_prefix, home, port=port)
