@@ -1,5 +1,5 @@
-"""A real Prometheus (Debian's ``prometheus`` binary) scrapes a running Prismaflow worker with the
-shipped alert rules; when the worker stops, the target-down alert fires."""
+"""A real Prometheus (Debian's ``prometheus`` binary) scrapes running Prismaflow workers (the stream
+core and a sink) with the shipped alert rules; when one stops, the target-down alert fires for it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.worker_process import free_port, http_get, start_core_worker
+from tests.deploy.worker_process import WorkerProcess, free_port, http_get, start_core_worker, start_worker
 
 pytestmark = pytest.mark.broker
 
@@ -35,7 +35,7 @@ def _rules_firing_at_once(target: Path) -> None:
 class Prometheus:
     """A Prometheus server on a free local port, scraping and evaluating every second."""
 
-    def __init__(self, home: Path, target: str) -> None:
+    def __init__(self, home: Path, targets: list[str]) -> None:
         binary = shutil.which("prometheus")
         assert binary, "prometheus is missing: scripts/system-deps.sh test installs Debian's prometheus package"
         home.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ class Prometheus:
         (home / "prometheus.yml").write_text(yaml.safe_dump({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
             "rule_files": ["alerts.yml"],
-            "scrape_configs": [{"job_name": "prismaflow", "static_configs": [{"targets": [target]}]}],
+            "scrape_configs": [{"job_name": "prismaflow", "static_configs": [{"targets": targets}]}],
         }))
         self.port = free_port()
         self.log_path = home / "prometheus.log"
@@ -81,36 +81,41 @@ class Prometheus:
 
 
 @pytest.fixture
-def prometheus_and_worker(kafka_bootstrap: str, catalogue: str, tmp_path: Path) -> Iterator[tuple[Prometheus, Any]]:
-    port = free_port()
-    worker = start_core_worker(kafka_bootstrap, catalogue, tmp_path / "worker", port=port)
-    prometheus = Prometheus(tmp_path / "prometheus", f"127.0.0.1:{port}")
+def pipeline(kafka_bootstrap: str, catalogue: str, tmp_path: Path) -> Iterator[tuple[Prometheus, WorkerProcess, WorkerProcess]]:
+    """The stream core and the SIEM sink running, and a Prometheus scraping both."""
+    core = start_core_worker(kafka_bootstrap, catalogue, tmp_path / "core")
+    sink = start_worker(["sink", "siem"], kafka_bootstrap, catalogue, tmp_path / "sink")
+    prometheus = Prometheus(tmp_path / "prometheus", [f"127.0.0.1:{core.port}", f"127.0.0.1:{sink.port}"])
     try:
-        yield prometheus, worker
+        yield prometheus, core, sink
     finally:
         prometheus.stop()
-        worker.stop()
+        core.stop()
+        sink.stop()
 
 
-def test_prometheus_scrapes_the_worker_and_fires_target_down_when_it_stops(
-        prometheus_and_worker: tuple[Prometheus, Any]) -> None:
-    prometheus, worker = prometheus_and_worker
-    worker.wait_for("/readyz", 200)
+def test_prometheus_scrapes_the_workers_and_fires_target_down_for_the_one_that_stops(
+        pipeline: tuple[Prometheus, WorkerProcess, WorkerProcess]) -> None:
+    prometheus, core, sink = pipeline
+    core.wait_for("/readyz", 200)
+    sink.wait_for("/readyz", 200)
 
-    def scraped_up() -> list[Any]:
-        return [r for r in prometheus.api("query", query='up{job="prismaflow"} == 1')["result"]]
+    def both_up() -> bool:
+        return len(prometheus.api("query", query='up{job="prismaflow"} == 1')["result"]) == 2
 
-    prometheus.wait_until("the worker scraped", scraped_up)
+    prometheus.wait_until("both workers scraped", both_up)
     families = prometheus.api("label/__name__/values")
-    assert "prismaflow_core_links_total" in families  # the worker's own metrics reached Prometheus
+    assert "prismaflow_core_links_total" in families  # the core's own metrics reached Prometheus
+    scraped = prometheus.api("query", query='scrape_samples_scraped{job="prismaflow"} > 0')["result"]
+    assert {r["metric"]["instance"] for r in scraped} == {f"127.0.0.1:{core.port}", f"127.0.0.1:{sink.port}"}
     assert not [a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "PrismaflowTargetDown"]
 
-    assert worker.stop() == 0
+    assert core.stop() == 0
 
     def target_down_firing() -> list[Any]:
         return [a for a in prometheus.api("alerts")["alerts"]
                 if a["labels"]["alertname"] == "PrismaflowTargetDown" and a["state"] == "firing"]
 
     firing = prometheus.wait_until("PrismaflowTargetDown firing", target_down_firing)
-    assert firing[0]["labels"]["instance"] == f"127.0.0.1:{worker.port}"
+    assert [a["labels"]["instance"] for a in firing] == [f"127.0.0.1:{core.port}"]  # the sink is still up
     assert firing[0]["labels"]["severity"] == "critical"
