@@ -89,8 +89,9 @@ class CheckResult:
 class Health:
     """The liveness heartbeat and the readiness checks of one process.
 
-    The main loop calls :meth:`beat` each time it turns; the code that builds the process registers
-    its readiness checks with :meth:`add_check`. A check returns ``True``/``None`` when it passes and
+    The main loop calls :meth:`beat` each time it turns; long work between two turns that is not a
+    hang (restoring a partition's state) is registered with :meth:`add_busy`. The code that builds
+    the process registers its readiness checks with :meth:`add_check`. A check returns ``True``/``None`` when it passes and
     ``False`` or a reason (a string) when it does not; an exception is a failure with its message.
     """
 
@@ -99,6 +100,7 @@ class Health:
     _last_beat: float | None = None
     _started: float = field(default_factory=time.monotonic)
     _checks: dict[str, Check] = field(default_factory=dict)
+    _busy: dict[str, Callable[[], bool]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def beat(self) -> None:
@@ -110,6 +112,11 @@ class Health:
         with self._lock:
             self._checks[name] = check
 
+    def add_busy(self, name: str, busy: Callable[[], bool]) -> None:
+        """Register long work the loop does between two turns (a state restore): alive while it is true."""
+        with self._lock:
+            self._busy[name] = busy
+
     def remove_check(self, name: str) -> None:
         with self._lock:
             self._checks.pop(name, None)
@@ -118,6 +125,7 @@ class Health:
         """Forget the heartbeat and the checks (tests; a process builds its health once)."""
         with self._lock:
             self._checks.clear()
+            self._busy.clear()
             self._last_beat = None
             self._started = self.clock()
 
@@ -128,7 +136,13 @@ class Health:
             age = now - self._started
             return age <= self.liveness_window_s, f"no loop turn yet, started {age:.1f}s ago"
         since = now - self._last_beat
-        return since <= self.liveness_window_s, f"last loop turn {since:.1f}s ago"
+        if since <= self.liveness_window_s:
+            return True, f"last loop turn {since:.1f}s ago"
+        with self._lock:
+            busy = [name for name, check in self._busy.items() if check()]
+        if busy:
+            return True, f"last loop turn {since:.1f}s ago, busy: {', '.join(busy)}"
+        return False, f"last loop turn {since:.1f}s ago"
 
     def ready(self) -> list[CheckResult]:
         """Every registered check's answer (an empty list: none registered, ready)."""

@@ -113,7 +113,8 @@ def serve_worker_health(worker: TransactionalWorker[Any], kafka: KafkaSettings, 
     """Register the worker's readiness checks and serve /metrics, /healthz and /readyz.
 
     Ready: the broker answers and has the stage's topics, the consumer joined its group, and no
-    newly assigned partition is still restoring its state. Alive: the worker loop turns.
+    newly assigned partition is still restoring its state. Alive: the worker loop turns, or it is
+    restoring state (a large changelog can take longer than the liveness window).
     """
     from streams.metrics import HEALTH, broker_check, group_joined_check, serve_metrics
 
@@ -123,6 +124,7 @@ def serve_worker_health(worker: TransactionalWorker[Any], kafka: KafkaSettings, 
     HEALTH.add_check("broker", broker_check(kafka.client_config(), topics))
     HEALTH.add_check("group", group_joined_check(worker))
     HEALTH.add_check("state", lambda: "restoring state of newly assigned partitions" if worker.restoring else True)
+    HEALTH.add_busy("restoring state", lambda: worker.restoring)  # a long restore is not a hang
     serve_metrics(settings.metrics_port, settings.metrics_addr)
 
 

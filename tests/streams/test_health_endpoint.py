@@ -80,6 +80,19 @@ def test_liveness_follows_the_heartbeat(server: MetricsServer, health: Health, c
     assert status == 503 and json.loads(body)["status"] == "stuck"
 
 
+def test_long_registered_work_keeps_the_process_alive(server: MetricsServer, health: Health,
+                                                      clock: FakeClock) -> None:
+    restoring = threading.Event()
+    health.add_busy("restoring state", restoring.is_set)
+    health.beat()
+    clock.now += 45
+    restoring.set()
+    status, body = _get(server, "/healthz")
+    assert status == 200 and json.loads(body)["detail"] == "last loop turn 45.0s ago, busy: restoring state"
+    restoring.clear()
+    assert _get(server, "/healthz")[0] == 503
+
+
 def test_readiness_needs_every_check_to_pass_and_names_the_failing_one(server: MetricsServer, health: Health) -> None:
     assert _get(server, "/readyz")[0] == 200  # nothing registered
     broker_up = threading.Event()
