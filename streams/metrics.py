@@ -16,6 +16,8 @@ The endpoint (:func:`serve_metrics`) answers three paths:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -31,7 +33,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 __all__ = [
     "RECORDS_IN", "RECORDS_OUT", "DEAD_LETTERS", "PROCESS_SECONDS", "BATCH_SECONDS",
     "END_TO_END_SECONDS", "REKEYED", "TRANSACTIONS_ABORTED", "STATE_ENTRIES", "CONSUMER_LAG", "serve_metrics",
-    "Health", "HEALTH", "MetricsServer", "CheckResult", "DEFAULT_LIVENESS_WINDOW_S",
+    "Health", "HEALTH", "MetricsServer", "CheckResult", "DEFAULT_LIVENESS_WINDOW_S", "beat_while_running",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,6 +179,18 @@ def _run_check(name: str, check: Check) -> CheckResult:
 
 #: The process's health: one per process, like the metrics registry.
 HEALTH = Health()
+
+
+async def beat_while_running(stop: asyncio.Event, health: Health | None = None, every_s: float = 5.0) -> None:
+    """Liveness of an asyncio process (pollers, sync): beat every ``every_s`` while its loop runs tasks.
+
+    Run it as a task beside the process's work; a blocked event loop stops the beats.
+    """
+    health = health or HEALTH
+    while not stop.is_set():
+        health.beat()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 def health_app(health: Health, registry: CollectorRegistry = REGISTRY) -> Callable[..., Iterable[bytes]]:

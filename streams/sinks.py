@@ -178,6 +178,7 @@ def run_sync(name: str) -> int:
     """Run the tracker → Prisma Cloud sync for tracker ``name`` until SIGTERM/SIGINT."""
     from connectors.prisma.cspm_client import CspmClient
     from processors.tickets import SyncPolicy
+    from streams.metrics import HEALTH, beat_while_running, broker_check, serve_metrics
     from streams.run import WorkerSettings, build_serde
     from streams.sources import PrismaConnectionSettings
     from streams.ticket_sync import TicketSyncer
@@ -189,17 +190,23 @@ def run_sync(name: str) -> int:
     kafka, serde, prefix = KafkaSettings(), build_serde(), worker_settings.topic_prefix
     audit = AuditWriter(f"sync.{name}/{worker_settings.instance_id}", kafka, serde, topic=prefix + AUDIT.name)
     audit.start()
+    HEALTH.add_check("broker", broker_check(kafka.client_config(), [prefix + AUDIT.name]))
+    serve_metrics(worker_settings.metrics_port, worker_settings.metrics_addr)
 
     stopper = AsyncStopper()
 
     async def main() -> None:
         stop = stopper.bind()
+        beating = asyncio.create_task(beat_while_running(stop))
         tracker = trackers[name]()
-        async with CspmClient(PrismaConnectionSettings().client_settings()) as prisma:
-            syncer = TicketSyncer(tracker, prisma, kafka, serde, topic_prefix=prefix, audit=audit,
-                                  policy=SyncPolicy(dismiss_on_accepted_risk=env.dismiss_on_accepted_risk))
-            await syncer.run(stop, env.interval_s)
-        await tracker.aclose()
+        try:
+            async with CspmClient(PrismaConnectionSettings().client_settings()) as prisma:
+                syncer = TicketSyncer(tracker, prisma, kafka, serde, topic_prefix=prefix, audit=audit,
+                                      policy=SyncPolicy(dismiss_on_accepted_risk=env.dismiss_on_accepted_risk))
+                await syncer.run(stop, env.interval_s)
+            await tracker.aclose()
+        finally:
+            beating.cancel()
 
     return run_until_signalled(lambda: asyncio.run(main()), stopper.stop, name=f"sync {name}")
 

@@ -116,7 +116,7 @@ async def _pollers(stop: asyncio.Event, broker_stop: threading.Event | None = No
 
 def run_pollers() -> int:
     """Poll CSPM (and Compute) until SIGTERM/SIGINT."""
-    from streams.metrics import HEALTH, broker_check, serve_metrics
+    from streams.metrics import HEALTH, beat_while_running, broker_check, serve_metrics
 
     settings = poller_settings()
     HEALTH.add_check("broker", broker_check(KafkaSettings().client_config(), [settings.raw_topic, settings.dlq_topic]))
@@ -124,16 +124,9 @@ def run_pollers() -> int:
 
     stopper = AsyncStopper()
 
-    async def heartbeat(stop: asyncio.Event) -> None:
-        """Liveness of the pollers' event loop: it beats while the loop runs its tasks."""
-        while not stop.is_set():
-            HEALTH.beat()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 5.0)
-
     async def main() -> None:
         stop = stopper.bind()
-        beating = asyncio.create_task(heartbeat(stop))
+        beating = asyncio.create_task(beat_while_running(stop))
         try:
             await _pollers(stop, stopper.threading_event)
         finally:

@@ -80,14 +80,15 @@ class WorkerProcess:
 
 
 def start_worker(command: list[str], bootstrap: str, topic_prefix: str, home: Path, *,
-                 port: int | None = None) -> WorkerProcess:
+                 port: int | None = None, env: dict[str, str] | None = None) -> WorkerProcess:
     """``prismaflow <command>`` on the given broker and topic prefix, its endpoint on 127.0.0.1."""
     port = port or free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PRISMAFLOW_HOME": str(home),
            "PRISMAFLOW_WORKER_TOPIC_PREFIX": topic_prefix, "PRISMAFLOW_WORKER_METRICS_PORT": str(port),
            "PRISMAFLOW_WORKER_METRICS_ADDR": "127.0.0.1", "PRISMAFLOW_WORKER_INSTANCE_ID": topic_prefix + "0",
-           "PRISMAFLOW_WORKER_GROUP_PREFIX": topic_prefix + "prismaflow"}
+           "PRISMAFLOW_WORKER_GROUP_PREFIX": topic_prefix + "prismaflow",
+           "PRISMAFLOW_POLLER_METRICS_PORT": str(port), "PRISMAFLOW_POLLER_METRICS_ADDR": "127.0.0.1", **(env or {})}
     log_path = home / f"worker-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "streams.cli", *command], cwd=REPO, env=env,
@@ -98,3 +99,13 @@ def start_worker(command: list[str], bootstrap: str, topic_prefix: str, home: Pa
 def start_core_worker(bootstrap: str, topic_prefix: str, home: Path, *, port: int | None = None) -> WorkerProcess:
     """``prismaflow run core`` (the fused stream core)."""
     return start_worker(["run", "core"], bootstrap, topic_prefix, home, port=port)
+
+
+def start_simulator(module: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m connectors.<system>.simulator`` on a free local port; the process and its base URL."""
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / f"{module}.log").open("wb") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", module, "--port", str(port)], cwd=REPO,
+                                   stdout=log_file, stderr=subprocess.STDOUT)
+    return process, f"http://127.0.0.1:{port}"
