@@ -78,7 +78,7 @@ def test_prometheus_scrapes_every_process_and_loads_the_rules(stack: dict[str, A
     (job,) = config["scrape_configs"]
     assert "prismaflow" in job["job_name"]  # the target-down rules select job=~".*prismaflow.*"
     targets = {t.split(":")[0]: int(t.split(":")[1]) for t in job["static_configs"][0]["targets"]}
-    long_running = {n for n, s in _prismaflow(stack).items() if n not in ("topics", "sync-jira")}
+    long_running = {n for n in _prismaflow(stack) if n != "topics"}
     assert set(targets) == long_running
     assert targets["webhook"] == 8088 and {p for n, p in targets.items() if n != "webhook"} == {9400}
     shutil.copy(config_file, tmp_path / "prometheus.yml")
