@@ -24,13 +24,14 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 
 from connectors.base import NotFoundError
+from connectors.ports import TicketRef
 from processors.records import TicketState
 from processors.tickets import OPEN, RESOLVED, SyncAction, SyncPolicy, TrackerStatus, decide_sync
 from streams.audit import AuditWriter
-from streams.publish import OutgoingRecord, read_compacted
+from streams.errors import BrokerError
+from streams.publish import OutgoingRecord, producer_config, read_compacted
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.tickets import TicketRef
 from streams.topics import TICKETS
 
 __all__ = ["TicketSyncer", "PrismaAlerts"]
@@ -118,9 +119,6 @@ class TicketSyncer:
 
     def _produce(self, records: list[OutgoingRecord]) -> None:
         from confluent_kafka import Producer
-
-        from streams.errors import BrokerError
-        from streams.publish import producer_config
 
         producer = Producer(producer_config(self.kafka))
         for record in records:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from streams.cli import build_parser
+from streams.config import sections
 from tests.deploy.chart import CHART, EVERYTHING, helm, render, tool
 
 _SECRET_SUFFIXES = ("_TOKEN", "_PASSWORD", "_SECRET_KEY", "_API_KEY", "_WEBHOOK_URL", "_USER_INFO")
@@ -189,18 +190,14 @@ def test_the_pod_monitor_scrapes_every_worker_and_the_webhook(everything: list[d
 
 
 def test_values_list_every_setting_the_processes_read() -> None:
-    from streams.config_reference import settings_models
-
     managed = {"PRISMAFLOW_WORKER_INSTANCE_ID", "PRISMAFLOW_WORKER_METRICS_PORT", "PRISMAFLOW_POLLER_METRICS_PORT",
                "PRISMAFLOW_WORKER_METRICS_ADDR", "PRISMAFLOW_POLLER_METRICS_ADDR", "PRISMAFLOW_WEBHOOK_HOST",
                "PRISMAFLOW_WEBHOOK_PORT", "PRISMAFLOW_WORKER_FEEDS_DIR"}
     expected = set()
-    for model in settings_models():
-        if model.__name__ == "BrokerSettings":  # the local development broker, not deployed
+    for section in sections():
+        if section.name == "broker":  # the local development broker, not deployed
             continue
-        prefix = model.model_config.get("env_prefix", "")  # type: ignore[attr-defined]
-        for name, field in model.model_fields.items():  # type: ignore[attr-defined]
-            variable = (prefix + name).upper()
+        for variable, _, field in section.variables():
             if "SecretStr" not in str(field.annotation) and variable not in managed:
                 expected.add(variable)
     config = yaml.safe_load((CHART / "values.yaml").read_text())["config"]

@@ -23,17 +23,18 @@ ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts
 
 
 def _rules_firing_at_once(target: Path) -> None:
-    """The shipped rules, with the target-down rule's ``for`` cut from minutes to one second (only that)."""
+    """The shipped rules, with the target-down rule's ``for`` cut from minutes to six seconds (only that):
+    three missed scrapes in a row, so one slow scrape on a loaded machine does not fire it."""
     rules = yaml.safe_load(ALERTS.read_text())
     for group in rules["groups"]:
         for rule in group["rules"]:
             if rule.get("alert") == "PrismaflowTargetDown":
-                rule["for"] = "1s"
+                rule["for"] = "6s"
     target.write_text(yaml.safe_dump(rules))
 
 
 class Prometheus:
-    """A Prometheus server on a free local port, scraping and evaluating every second."""
+    """A Prometheus server on a free local port, scraping every two seconds and evaluating every second."""
 
     def __init__(self, home: Path, targets: list[str]) -> None:
         binary = shutil.which("prometheus")
@@ -41,7 +42,7 @@ class Prometheus:
         home.mkdir(parents=True, exist_ok=True)
         _rules_firing_at_once(home / "alerts.yml")
         (home / "prometheus.yml").write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+            "global": {"scrape_interval": "2s", "evaluation_interval": "1s", "scrape_timeout": "2s"},
             "rule_files": ["alerts.yml"],
             "scrape_configs": [{"job_name": "prismaflow", "static_configs": [{"targets": targets}]}],
         }))
@@ -108,7 +109,8 @@ def test_prometheus_scrapes_the_workers_and_fires_target_down_for_the_one_that_s
     assert "prismaflow_core_links_total" in families  # the core's own metrics reached Prometheus
     scraped = prometheus.api("query", query='scrape_samples_scraped{job="prismaflow"} > 0')["result"]
     assert {r["metric"]["instance"] for r in scraped} == {f"127.0.0.1:{core.port}", f"127.0.0.1:{sink.port}"}
-    assert not [a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "PrismaflowTargetDown"]
+    assert not [a for a in prometheus.api("alerts")["alerts"]
+                if a["labels"]["alertname"] == "PrismaflowTargetDown" and a["state"] == "firing"]
 
     assert core.stop() == 0
 
