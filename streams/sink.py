@@ -47,6 +47,7 @@ from connectors.ports import OutgoingRecord, TargetUnavailableError
 from processors.errors import PrismaflowError
 from streams.dlq import dead_letter
 from streams.errors import BrokerError
+from streams.metrics import HEALTH
 from streams.outage import OutageLog, Stopping
 from streams.publish import producer_config
 from streams.serde import AvroSerde
@@ -157,6 +158,15 @@ class SinkWorker:
             **options.consumer_overrides,
         })
         self._decoders = {topic: serde.deserializer(model, topic) for topic, model in sink.models.items()}
+        self._joined = False
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self._joined
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._joined = True  # the client assigns ``partitions`` itself after this callback
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,9 +176,10 @@ class SinkWorker:
 
     async def run_async(self) -> None:
         await self.sink.start()
-        self.consumer.subscribe(list(self.sink.topics))
+        self.consumer.subscribe(list(self.sink.topics), on_assign=self._on_assign)
         try:
             while not self._stop.is_set():
+                HEALTH.beat()
                 messages = await asyncio.to_thread(self.consumer.consume, self.options.max_batch,
                                                    self.options.poll_timeout_s)
                 batch = [m for m in messages if m.error() is None]
@@ -240,6 +251,7 @@ class SinkWorker:
         """
         delivery = asyncio.ensure_future(self.sink.deliver(records))
         while not delivery.done():
+            HEALTH.beat()  # a long batch is work, not a stuck loop
             await asyncio.wait({delivery}, timeout=0.2)
             if self._stop.is_set() and not delivery.done():
                 delivery.cancel()
@@ -254,6 +266,7 @@ class SinkWorker:
         while remaining > 0:
             if self._stop.is_set():
                 raise Stopping(f"sink {self.sink.name} stopped while paused")
+            HEALTH.beat()  # waiting out an outage is deliberate; readiness reports it instead
             step = min(0.5, remaining)
             await self._sleep(step)
             remaining -= step

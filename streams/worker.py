@@ -174,6 +174,8 @@ class TransactionalWorker(Generic[InT]):
             **options.consumer_overrides,
         })
         self._assigned: set[int] = set()
+        self._restoring = False
+        self._joined = False
         self._frozen_at = 0.0
         self._restore_outage = OutageLog(log, f"restore {stage.name}")
         self._labels = {"stage": stage.name}
@@ -211,6 +213,7 @@ class TransactionalWorker(Generic[InT]):
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
+                metrics.HEALTH.beat()
                 messages = self._next_batch()
                 if not messages:
                     if max_idle_s is not None and self._assigned and time.monotonic() - idle_since > max_idle_s:
@@ -426,10 +429,25 @@ class TransactionalWorker(Generic[InT]):
                 if self._stop.wait(1.0):
                     raise Stopping(f"stopped while restoring partition {partition}") from exc
 
+    @property
+    def restoring(self) -> bool:
+        """True while newly assigned partitions have their state restored (readiness waits for it)."""
+        return self._restoring
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self._joined
+
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        for tp in partitions:
-            self._assign_partition(tp.partition)
-            self._assigned.add(tp.partition)
+        self._joined = True
+        self._restoring = True
+        try:
+            for tp in partitions:
+                self._assign_partition(tp.partition)
+                self._assigned.add(tp.partition)
+        finally:
+            self._restoring = False
         log.info("assigned stage=%s partitions=%s", self.stage.name, sorted(self._assigned))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
