@@ -15,6 +15,10 @@ transport errors, unexpected status codes) are translated into our own classes h
         ├── ResponseFormatError          2xx whose body is not what the API documents
         └── RetriesExhaustedError        the policy gave up; ``last_error`` holds the final cause
 
+A sink adapter turns these into the sink ports' signals (:mod:`connectors.ports`) with
+:func:`connectors.sink_signals.sink_signals`, so the stream layer's sink worker never sees an HTTP
+error class.
+
 Each error carries the HTTP method, the URL *path* (never the query string, the host's credentials
 or any header) and a short excerpt of the response body, so a log line or a dead-letter reason
 identifies the call without leaking a token.

@@ -64,7 +64,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
 """Every record schema, in load order: a file refers only to named types of files before it.
 
 Most models live in :mod:`processors.models` and :mod:`processors.records`; ``SourceCheckpoint``
-is :class:`connectors.prisma.checkpoint.SourceCheckpoint`.
+is :class:`connectors.ports.SourceCheckpoint`.
 """
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})

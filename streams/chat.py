@@ -16,9 +16,14 @@ Limits: a crash after a post and before the offset commit posts that notificatio
 not notified again; a ticket created after the notification is not linked (the ticket sink
 usually runs behind the scoring stage, so the first notification often has only the approval link).
 
-Failures: 429/5xx beyond the client's retries pause the sink (the batch is retried, fingerprints
-already posted are not posted twice); a body the webhook refuses (400) is dead-lettered; a webhook
-that is gone or revoked (401/403/404/410) stops the worker: every further message would fail too.
+The sink follows the one sink pattern: this is the Kafka side; the outside system's adapter is a
+:class:`~connectors.ports.Notifier` (:class:`connectors.slack.sink.ChatWebhookNotifier` for Slack
+and Teams), which builds and posts the body and translates its errors into the ports' signals.
+
+Failures, by those signals: back-pressure (429/5xx beyond the client's retries) pauses the sink
+(the batch is retried, fingerprints already posted are not posted twice); a notification the
+webhook refuses (400) is dead-lettered; a webhook that is gone or revoked (401/403/404/410) stops
+the worker: every further message would fail too.
 """
 
 from __future__ import annotations
@@ -26,37 +31,33 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, Protocol
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from prometheus_client import Counter
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import BaseModel
 
-from connectors.base import (
-    AuthenticationError,
-    ConnectorError,
-    NotFoundError,
-    RetriesExhaustedError,
-    TransientError,
-    UnexpectedStatusError,
+from connectors.ports import (
+    Notification,
+    Notifier,
+    OutgoingRecord,
+    RecordRejectedError,
+    TargetUnavailableError,
+    TargetUnusableError,
 )
-from connectors.slack.blocks import build_slack_message
-from connectors.slack.client import ChatKind, ChatWebhookSettings
-from connectors.slack.teams import build_teams_payload
 from processors.models import AlertStatus, RiskTier, ScoredAlert
 from processors.records import TicketState, Tracker
+from processors.score import tier_at_least
 from processors.tickets import finding_fingerprint, fingerprint
 from streams.audit import AuditWriter, read_chains
-from streams.publish import OutgoingRecord, read_compacted
+from streams.publish import read_compacted
 from streams.serde import AvroSerde
-from streams.settings import KafkaSettings, _Settings
-from streams.siem import TierName, tier_at_least
+from streams.settings import KafkaSettings
 from streams.sink import DeliveryFailure, Sink, SinkRecord
 from streams.topics import AUDIT, SCORED_ALERTS, TICKETS
 
-__all__ = ["NOTIFIED_ACTION", "ChatPoster", "ChatSink", "ChatSinkSettings", "build_sink"]
+__all__ = ["NOTIFIED_ACTION", "ChatSink"]
 
 log = logging.getLogger(__name__)
 
@@ -66,25 +67,14 @@ NOTIFICATIONS = Counter("prismaflow_chat_notifications_total", "Chat notificatio
 NOTIFIED_ACTION = "chat_notified"
 
 
-class ChatPoster(Protocol):
-    """What the chat sink needs from :class:`connectors.slack.ChatWebhookClient`."""
-
-    async def post(self, payload: Mapping[str, Any]) -> None: ...
-    async def aclose(self) -> None: ...
-
-
 class ChatSink:
     """A :class:`streams.sink.Sink` that notifies a chat channel once per top-tier fingerprint."""
 
-    def __init__(self, settings: ChatWebhookSettings, kafka: KafkaSettings, serde: AvroSerde, *,
-                 client: ChatPoster | None = None, topic_prefix: str = "",
+    def __init__(self, notifier: Notifier, kafka: KafkaSettings, serde: AvroSerde, *, topic_prefix: str = "",
                  notify_tier: RiskTier = RiskTier.CRITICAL, approval_base_url: str | None = None,
                  tracker: Tracker | None = None, audit: AuditWriter | None = None) -> None:
-        from connectors.slack.client import ChatWebhookClient
-
-        self.settings, self.kafka, self.serde = settings, kafka, serde
-        self.client: ChatPoster = client or ChatWebhookClient(settings)
-        self.name = f"chat.{settings.kind.value}"
+        self.notifier, self.kafka, self.serde = notifier, kafka, serde
+        self.name = f"chat.{notifier.kind}"
         self.scored_topic = topic_prefix + SCORED_ALERTS.name
         self.tickets_topic = topic_prefix + TICKETS.name
         self.audit_topic = topic_prefix + AUDIT.name
@@ -117,7 +107,7 @@ class ChatSink:
                  len(self.notified), self.notify_tier.value)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.notifier.aclose()
 
     def _learn(self, state: TicketState) -> None:
         if self.tracker is not None and state.tracker is not self.tracker:
@@ -134,12 +124,11 @@ class ChatSink:
         """True for an open alert at or above the notification tier."""
         return scored.alert.status is AlertStatus.OPEN and tier_at_least(scored.tier, self.notify_tier)
 
-    def payload(self, scored: ScoredAlert, ticket: TicketState | None) -> dict[str, Any]:
-        """The webhook body for ``scored``: Block Kit for Slack, an Adaptive Card for Teams."""
+    def notification(self, scored: ScoredAlert, ticket: TicketState | None) -> Notification:
+        """What to notify for ``scored``: the risk, its ticket and its approval page."""
         approval = f"{self.approval_base_url}/{quote(scored.alert.alert_id, safe='')}" if self.approval_base_url else None
-        build = build_slack_message if self.settings.kind is ChatKind.SLACK else build_teams_payload
-        return build(scored, ticket_url=(ticket.ticket_url or None) if ticket else None,
-                     ticket_key=ticket.ticket_key if ticket else None, approval_url=approval)
+        return Notification(scored, ticket_url=(ticket.ticket_url or None) if ticket else None,
+                            ticket_key=ticket.ticket_key if ticket else None, approval_url=approval)
 
     async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
         """Learn ticket states, post the notifications due; see the module docstring for failures."""
@@ -160,19 +149,20 @@ class ChatSink:
         if not self.wants(scored) or fp in self.notified:
             return None
         ticket = self._ticket(fp, scored)
-        kind = self.settings.kind.value
+        kind = self.notifier.kind
         try:
-            await self.client.post(self.payload(scored, ticket))
-        except (TransientError, RetriesExhaustedError):
+            await self.notifier.notify(self.notification(scored, ticket))
+        except TargetUnavailableError:
             NOTIFICATIONS.labels(kind, "paused").inc()
             raise  # the chat service is unavailable or throttling: the worker pauses
-        except (AuthenticationError, NotFoundError, UnexpectedStatusError) as exc:
+        except TargetUnusableError as exc:
             log.error("chat webhook unusable, stopping sink=%s error=%s", self.name, exc)
             raise  # revoked, deleted or archived: no message can get through, fix the settings
-        except (ConnectorError, ValueError) as exc:
+        except RecordRejectedError as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
             NOTIFICATIONS.labels(kind, "dead_letter").inc()
-            log.warning("chat notification refused sink=%s offset=%d error=%s", self.name, record.offset, exc)
-            return DeliveryFailure(record, exc)
+            log.warning("chat notification refused sink=%s offset=%d error=%s", self.name, record.offset, cause)
+            return DeliveryFailure(record, cause)
         self.notified.add(fp)
         NOTIFICATIONS.labels(kind, "posted").inc()
         log.info("chat notified sink=%s fingerprint=%s tier=%s ticket=%s", self.name, fp, scored.tier.value,
@@ -184,42 +174,3 @@ class ChatSink:
                 details={"fingerprint": fp, "tier": scored.tier.value, "score": scored.score,
                          "ticket": ticket.ticket_key if ticket else ""}))
         return None
-
-
-class ChatSinkSettings(_Settings):
-    """The chat sink (``prismaflow sink chat``). Defaults point at the local chat simulator."""
-
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_CHAT_", extra="forbid", env_ignore_empty=True,
-                                      hide_input_in_errors=True)
-    component: ClassVar[str] = "Chat sink"
-
-    kind: Literal["slack", "teams"] = Field(default="slack", description="slack (Block Kit) or teams (Adaptive Card)")
-    webhook_url: SecretStr = Field(
-        default=SecretStr("http://127.0.0.1:8282/services/T0SIM0001/B0SIM0001/simsecretsimsecretsimsecr"),
-        description="Slack incoming webhook or Teams workflow URL (secret); the default is the simulator's")
-    notify_tier: TierName = Field(default="critical", description="Notify risks of this tier or above")
-    approval_base_url: str | None = Field(
-        default=None, description="Approval page base URL; the button links to <base>/<alert id>; unset: no button")
-    tracker: Literal["jira", "servicenow"] | None = Field(
-        default=None, description="Link tickets of this tracker only; unset: the most recently updated ticket")
-    audit: bool = Field(
-        default=True, description="Record each notification in prisma.audit; a restart reads them back to stay quiet")
-
-
-def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, topic_prefix: str = "") -> Sink:
-    """The chat sink for ``prismaflow sink chat``, configured from the environment.
-
-    Raises ``ValueError`` for another name, pydantic's ``ValidationError`` for bad settings.
-    """
-    if name != "chat":
-        raise ValueError(f"unknown chat sink {name!r}; expected 'chat'")
-    from streams.run import WorkerSettings
-
-    chat = ChatSinkSettings()
-    webhook = ChatWebhookSettings(kind=ChatKind(chat.kind), url=chat.webhook_url)
-    audit = None
-    if chat.audit:
-        audit = AuditWriter(f"sink.chat/{WorkerSettings().instance_id}", kafka, serde, topic=topic_prefix + AUDIT.name)
-    return ChatSink(webhook, kafka, serde, topic_prefix=topic_prefix, notify_tier=RiskTier(chat.notify_tier),
-                    approval_base_url=chat.approval_base_url, tracker=Tracker(chat.tracker) if chat.tracker else None,
-                    audit=audit)

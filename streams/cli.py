@@ -1,6 +1,8 @@
 """The ``prismaflow`` command line: one entry point for every operator task.
 
-Each sub-command is a small function taking the parsed arguments and returning the exit code;
+Each sub-command is a small function taking the parsed arguments and the settings tree and returning
+the exit code; it imports the layers it runs inside itself, for start-up speed only (``prismaflow
+--help`` loads neither librdkafka, Avro, the stages nor the openai SDK), never to dodge an import cycle;
 errors of ours (:class:`PrismaflowError`) are printed as one clear line and give exit code 2, so no
 operator ever reads a traceback for a missing Java or a broker that is down.
 """
@@ -8,22 +10,27 @@ operator ever reads a traceback for a missing Java or a broker that is down.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from processors.errors import PrismaflowError
+from streams.config import PrismaflowSettings, check_variables, load_settings
+from streams.config_reference import effective_settings, render_effective, render_reference
+from streams.settings import default_home
+from streams.topics import AUDIT, CATALOGUE, create_topics
 
 __all__ = ["main", "build_parser"]
 
-Handler = Callable[[argparse.Namespace], int]
+Handler = Callable[[argparse.Namespace, PrismaflowSettings], int]
 
 
-def _broker(args: argparse.Namespace) -> int:
-    from streams.devtools.broker import LocalBroker
-    from streams.settings import BrokerSettings
+def _broker(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.devtools.broker import LocalBroker  # lazy: development tool, imported only when it runs
 
-    broker = LocalBroker(BrokerSettings())
+    broker = LocalBroker(settings.broker)
     if args.action == "start":
         before = broker.status()
         status = broker.start()
@@ -37,9 +44,8 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registry(args: argparse.Namespace) -> int:
-    from streams.devtools.registry import DEFAULT_PORT, LocalSchemaRegistry
-    from streams.settings import default_home
+def _registry(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.devtools.registry import DEFAULT_PORT, LocalSchemaRegistry  # lazy: development tool, imported only when it runs
 
     registry = LocalSchemaRegistry(default_home() / "registry", DEFAULT_PORT,
                                    install_dir=default_home() / "registry" / "build")
@@ -56,21 +62,17 @@ def _registry(args: argparse.Namespace) -> int:
     return 0
 
 
-def _topics(args: argparse.Namespace) -> int:
-    from streams.kafka_clients import KafkaClients
-    from streams.run import WorkerSettings
-    from streams.settings import KafkaSettings
-    from streams.topics import CATALOGUE, create_topics
+def _topics(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.kafka_clients import KafkaClients  # lazy: start-up speed, librdkafka loads only when needed
 
-    prefix = WorkerSettings().topic_prefix
+    prefix = settings.worker.topic_prefix
     if args.action == "list":
         for spec in CATALOGUE:
             print(f"{prefix + spec.name:32} partitions={spec.partitions:<3} cleanup={spec.cleanup_policy:8} "
                   f"value={spec.value_schema:20} key={spec.key}")
         return 0
-    settings = KafkaSettings()
-    admin = KafkaClients(settings).admin()
-    result = create_topics(admin, replication_factor=settings.topic_replication_factor, prefix=prefix)
+    admin = KafkaClients(settings.kafka).admin()
+    result = create_topics(admin, replication_factor=settings.kafka.topic_replication_factor, prefix=prefix)
     for name in result.created:
         print(f"created  {name}")
     for name in result.existing:
@@ -78,40 +80,43 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(args: argparse.Namespace) -> int:
-    from streams.config_reference import render_reference
-
-    print(render_reference(), end="")
+def _config(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    """The reference (``--reference``), or every setting's effective value and origin, secrets masked."""
+    if args.reference:
+        print(render_reference(), end="")
+        return 0
+    rows = effective_settings()
+    if args.json:
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+    else:
+        print(render_effective(rows), end="")
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     if args.stage == "analyse":
-        from streams.sinks import run_analysis
+        from streams.sinks import run_analysis  # lazy: start-up speed, only the layers this command runs
 
-        return run_analysis()
-    from streams.run import run_stage
+        return run_analysis(settings)
+    from streams.run import run_stage  # lazy: start-up speed, only the layers this command runs
 
-    return run_stage(args.stage)
-
-
-def _sink(args: argparse.Namespace) -> int:
-    from streams.sinks import run_sink
-
-    return run_sink(args.name)
+    return run_stage(args.stage, settings)
 
 
-def _sync(args: argparse.Namespace) -> int:
-    from streams.sinks import run_sync
+def _sink(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.sinks import run_sink  # lazy: start-up speed, only the layers this command runs
 
-    return run_sync(args.tracker)
+    return run_sink(args.name, settings)
 
 
-def _eval(args: argparse.Namespace) -> int:
+def _sync(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.sinks import run_sync  # lazy: start-up speed, only the layers this command runs
+
+    return run_sync(args.tracker, settings)
+
+
+def _eval(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     """``prismaflow eval [analysis|tiers]``: both reports by default, one when named."""
-    import json
-    from pathlib import Path
-
     targets = [args.target] if args.target else ["analysis", "tiers"]
     if args.data and len(targets) > 1:
         print("prismaflow eval: --data belongs to one evaluation; name it: eval analysis|tiers --data FILE",
@@ -120,17 +125,17 @@ def _eval(args: argparse.Namespace) -> int:
     documents: dict[str, object] = {}
     texts: list[str] = []
     if "analysis" in targets:
-        from streams.analysis.evaluation import DEFAULT_LABELLED_PATH, evaluate_analysis
+        from streams.analysis.evaluation import DEFAULT_LABELLED_PATH, evaluate_analysis  # lazy: start-up speed
 
         analysis = evaluate_analysis(Path(args.data) if args.data else DEFAULT_LABELLED_PATH,
                                      llm_simulator=args.llm_simulator)
         documents["analysis"] = analysis.model_dump(mode="json")
         texts.append("== analysis stage ==\n" + analysis.render())
     if "tiers" in targets:
-        from connectors.feeds.store import load_default_feeds
-        from processors.enrich import EnrichmentContext
-        from processors.tier_evaluation import evaluate_tiers
-        from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios, load_scoring_policy
+        from connectors.feeds.store import load_default_feeds  # lazy: start-up speed, feeds load only here
+        from processors.enrich import EnrichmentContext  # lazy: start-up speed, only the layers this command runs
+        from processors.tier_evaluation import evaluate_tiers  # lazy: start-up speed, only the layers this command runs
+        from streams.static_inputs import DEFAULT_SCENARIOS_PATH, load_scenarios, load_scoring_policy  # lazy: start-up speed, only the layers this command runs
 
         scenarios = load_scenarios(Path(args.data) if args.data else DEFAULT_SCENARIOS_PATH)
         tiers = evaluate_tiers(scenarios, EnrichmentContext(feeds=load_default_feeds()), load_scoring_policy())
@@ -143,26 +148,24 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _poll(args: argparse.Namespace) -> int:
-    from streams.sources import run_pollers
+def _poll(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.sources import run_pollers  # lazy: start-up speed, only the layers this command runs
 
-    return run_pollers()
-
-
-def _webhook(args: argparse.Namespace) -> int:
-    from streams.sources import run_webhook
-
-    return run_webhook()
+    return run_pollers(settings)
 
 
-def _audit(args: argparse.Namespace) -> int:
-    from streams.audit import verify_audit
-    from streams.run import WorkerSettings, build_serde
-    from streams.settings import KafkaSettings
-    from streams.topics import AUDIT
+def _webhook(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.sources import run_webhook  # lazy: start-up speed, only the layers this command runs
 
-    topic = args.topic or WorkerSettings().topic_prefix + AUDIT.name
-    reports = verify_audit(KafkaSettings(), build_serde(), topic)
+    return run_webhook(settings)
+
+
+def _audit(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.audit import verify_audit  # lazy: start-up speed, only the layers this command runs
+    from streams.compose import build_serde  # lazy: start-up speed, only the layers this command runs
+
+    topic = args.topic or settings.worker.topic_prefix + AUDIT.name
+    reports = verify_audit(settings.kafka, build_serde(settings), topic)
     if not reports:
         print(f"{topic}: no audit records")
         return 0
@@ -178,35 +181,35 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _feeds(args: argparse.Namespace) -> int:
-    from streams.feeds import run_feeds
+def _feeds(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.feeds import run_feeds  # lazy: start-up speed, only the layers this command runs
 
-    return run_feeds(args.action)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from streams.devtools.bench import run_bench
-
-    return run_bench(args)
+    return run_feeds(args.action, settings)
 
 
-def _chaos(args: argparse.Namespace) -> int:
-    from streams.devtools.chaos import run_chaos
+def _bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.devtools.bench import run_bench  # lazy: development tool, imported only when it runs
+
+    return run_bench(args, settings)
+
+
+def _chaos(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.devtools.chaos import run_chaos  # lazy: development tool, imported only when it runs
 
     return run_chaos(args)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from streams.demo import run_demo
+def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.demo import run_demo  # lazy: start-up speed, only the layers this command runs
 
-    return run_demo()
+    return run_demo(settings)
 
 
 _COMMANDS: dict[str, tuple[str, Handler]] = {
     "broker": ("run the local Kafka broker (KRaft) for development and tests", _broker),
     "registry": ("run a local Confluent-compatible Schema Registry (Apicurio, in memory)", _registry),
     "topics": ("create or list the topics of the catalogue", _topics),
-    "config": ("print the configuration reference (every setting and its variable)", _config),
+    "config": ("print every setting's effective value and where it came from (secrets masked)", _config),
     "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
     "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
     "run": ("run one stream stage until stopped (normalise, score, analyse)", _run),
@@ -228,9 +231,9 @@ _DEV_OPTIONS = ("bench", "chaos")
 def _dev_arguments(name: str, command: argparse.ArgumentParser) -> None:
     """Add the options of development command ``name`` (imports its tool, so only when it runs)."""
     if name == "bench":
-        from streams.devtools.bench import add_arguments
+        from streams.devtools.bench import add_arguments  # lazy: start-up speed, only the layers this command runs
     else:
-        from streams.devtools.chaos import add_arguments
+        from streams.devtools.chaos import add_arguments  # lazy: start-up speed, only the layers this command runs
     add_arguments(command)
 
 
@@ -251,6 +254,10 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("action", choices=["verify"])
             command.add_argument("--topic", default=None,
                                  help="audit topic (default: <PRISMAFLOW_WORKER_TOPIC_PREFIX>prisma.audit)")
+        elif name == "config":
+            command.add_argument("--reference", action="store_true",
+                                 help="print the configuration reference instead (every setting, its variable, its default)")
+            command.add_argument("--json", action="store_true", help="print the effective settings as JSON")
         elif name == "feeds":
             command.add_argument("action", choices=["refresh", "status"])
         elif name == "run":
@@ -275,6 +282,11 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((word for word in words if not word.startswith("-")), None)
+    try:  # before anything else, --help included: a misspelled variable must not go unnoticed
+        check_variables()
+    except PrismaflowError as exc:
+        print(f"prismaflow: error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser(dev_options=command in _DEV_OPTIONS).parse_args(words)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook", "sink", "sync") else logging.WARNING),
@@ -283,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs (webhook secrets)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        return handler(args, load_settings())
     except PrismaflowError as exc:
         print(f"prismaflow {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,24 +1,31 @@
-"""Render the configuration reference (every setting, its environment variable, its default).
+"""Render the configuration reference (every setting, its environment variable, its default) from
+the settings tree, and the effective configuration (every setting's value in effect and its origin).
 
-The README embeds this table between markers; a test fails when the two differ, so the docs always
-match the code. ``prismaflow config`` prints it.
+The README embeds the reference between markers; a test fails when the two differ, so the docs always
+match the code. ``prismaflow config --reference`` prints it; ``prismaflow config`` prints the
+effective values, secrets masked.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-__all__ = ["render_reference", "settings_models"]
+from streams.config.root import GENERAL_VARIABLES, PrismaflowSettings, sections
+from streams.config.source import Origin, SectionedEnvironmentSource
 
+__all__ = ["MASK", "EffectiveSetting", "effective_settings", "render_effective", "render_reference"]
 
-def settings_models() -> list[type]:
-    """Every settings model of every component, in reference order."""
-    from streams.settings import all_settings_models
-
-    return list(all_settings_models())
+MASK = "********"
+_GENERAL_DEFAULTS = {"PRISMAFLOW_HOME": "./.prismaflow"}
+_REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def _default(field: FieldInfo) -> str:
@@ -29,33 +36,87 @@ def _default(field: FieldInfo) -> str:
     if field.default is None:
         return "(unset)"
     default = field.default
-    if isinstance(default, Path):  # files shipped in the package: show where, not this checkout's path
-        root = Path(__file__).resolve().parents[1]
-        if default.is_relative_to(root):
-            default = default.relative_to(root)
+    if isinstance(default, Enum):
+        default = default.value
+    if isinstance(default, Path) and default.is_relative_to(_REPOSITORY):
+        default = default.relative_to(_REPOSITORY)  # files shipped in the package: not this checkout's path
     return f"`{default}`"
 
 
 def render_reference() -> str:
-    """The Markdown tables of every setting, one table per component."""
-    lines: list[str] = [
-        "#### General",
-        "",
-        "| Environment variable | Default | Description |",
-        "| --- | --- | --- |",
-        "| `PRISMAFLOW_HOME` | `./.prismaflow` | Folder for local state: broker data, logs, checkpoints of the demo |",
-        "| `PRISMAFLOW_SECRETS_DIR` | (unset) | Folder of secret files, one per setting, named like the variable in lower case (e.g. `kafka_sasl_password`); the environment wins over a file |",
-        "",
-    ]
-    for model in settings_models():
-        config = getattr(model, "model_config", {})
-        prefix = str(config.get("env_prefix", ""))
-        lines.append(f"#### {getattr(model, 'component', model.__name__)} (`{prefix}*`)")
-        lines.append("")
-        lines.append("| Environment variable | Default | Description |")
-        lines.append("| --- | --- | --- |")
-        for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+    """The Markdown tables of every setting, one table per section of the tree."""
+    lines: list[str] = ["#### General", "", "| Environment variable | Default | Description |", "| --- | --- | --- |"]
+    for name, description in GENERAL_VARIABLES.items():
+        default = f"`{_GENERAL_DEFAULTS[name]}`" if name in _GENERAL_DEFAULTS else "(unset)"
+        lines.append(f"| `{name}` | {default} | {description} |")
+    lines.append("")
+    for section in sections():
+        lines += [f"#### {section.title} (`{section.prefix}*`)", "",
+                  "| Environment variable | Default | Description |", "| --- | --- | --- |"]
+        for variable, _, field in section.variables():
             description = (field.description or "").replace("|", "\\|")
-            lines.append(f"| `{(prefix + name).upper()}` | {_default(field)} | {description} |")
+            lines.append(f"| `{variable}` | {_default(field)} | {description} |")
         lines.append("")
     return "\n".join(lines)
+
+
+class EffectiveSetting(BaseModel):
+    """One setting as it is in effect: its variable, its value (secrets masked), where it came from."""
+
+    variable: str
+    section: str
+    value: str
+    origin: Origin
+
+
+_SECRET_KEY_WORDS = ("password", "secret", "token", "key", "credential")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return MASK
+    if isinstance(value, Mapping):  # e.g. passed-through client properties: mask what looks secret
+        return ", ".join(f"{key}={MASK if any(word in str(key).lower() for word in _SECRET_KEY_WORDS) else _shown(item)}"
+                         for key, item in value.items()) or "(none)"
+    if value is None:
+        return "(unset)"
+    if value == "":
+        return "(empty)"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, Path) and value.is_relative_to(_REPOSITORY):
+        return str(value.relative_to(_REPOSITORY))
+    return str(value)
+
+
+def effective_settings(environ: Mapping[str, str] | None = None) -> list[EffectiveSetting]:
+    """Every setting of the tree built from ``environ`` (default: this process'), in reference order."""
+    environ = os.environ if environ is None else environ
+    source = SectionedEnvironmentSource(PrismaflowSettings, environ)
+    settings = PrismaflowSettings.model_validate(source())
+    rows: list[EffectiveSetting] = []
+    for variable in GENERAL_VARIABLES:
+        value = environ.get(variable)
+        rows.append(EffectiveSetting(variable=variable, section="General",
+                                     value=value or _GENERAL_DEFAULTS.get(variable, "(unset)"),
+                                     origin=Origin.ENVIRONMENT if value else Origin.DEFAULT))
+    for section in sections():
+        values = getattr(settings, section.name)
+        for variable, field_name, _ in section.variables():
+            rows.append(EffectiveSetting(variable=variable, section=section.title,
+                                         value=_shown(getattr(values, field_name)),
+                                         origin=source.origins.get(variable, Origin.DEFAULT)))
+    return rows
+
+
+def render_effective(rows: list[EffectiveSetting]) -> str:
+    """The effective settings as aligned text, one section after another."""
+    width = max(len(row.variable) for row in rows)
+    lines: list[str] = []
+    section = ""
+    for row in rows:
+        if row.section != section:
+            section = row.section
+            lines.append(("\n" if lines else "") + f"# {section}")
+        lines.append(f"{row.variable:<{width}}  {row.value}  ({row.origin.value})")
+    return "\n".join(lines) + "\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -20,15 +19,45 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from confluent_kafka import TopicPartition
 from pydantic import SecretStr
 
+from connectors.jira.simulator import JiraSimulator
+from connectors.jira.simulator import SimConfig as JiraSimConfig
+from connectors.prisma.compute_client import ComputeClient
+from connectors.prisma.cspm_client import CspmClient
+from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
+from connectors.prisma.simulator import PrismaCloudSimulator, SimConfig, push_webhooks
+from connectors.prisma.source import ComputePoller, CspmPoller
+from connectors.prisma.webhook import create_webhook_app
+from connectors.servicenow.simulator import ServiceNowSimulator
 from processors.errors import PrismaflowError
 from processors.models import RawAlert, ScoredAlert, UpdateKind
-from processors.records import DeadLetter
-from confluent_kafka import TopicPartition
-
+from processors.records import Analysis, DeadLetter, TicketState
+from processors.tickets import fingerprint
+from streams.async_publish import AsyncPublisher
+from streams.audit import verify_audit
+from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
+from streams.compose import build_sink_worker
+from streams.config import PrismaflowSettings
+from streams.config.systems import JiraEnvSettings, ServiceNowEnvSettings
+from streams.core_stage import is_link
+from streams.devtools.broker import LocalBroker, wait_for_metadata
+from streams.embedded import ServedApp, ThreadedSink, ThreadedWorker, free_port
 from streams.kafka_clients import KafkaClients
-from streams.settings import BrokerSettings, KafkaSettings
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.topics import (
+    ANALYSES,
+    AUDIT,
+    CATALOGUE,
+    DLQ,
+    RAW_ALERTS,
+    SCORED_ALERTS,
+    SOURCE_CHECKPOINTS,
+    TICKETS,
+    create_topics,
+)
 
 __all__ = ["run_demo"]
 
@@ -107,15 +136,6 @@ def _wait_caught_up(kafka: KafkaSettings, topic: str, groups: list[str], timeout
 
 async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, prefix: str, sim: Any) -> dict[str, Any]:
     """Poll the simulator over HTTP and have it push webhooks; return what happened."""
-    from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter
-    from connectors.prisma.compute_client import ComputeClient
-    from connectors.prisma.cspm_client import CspmClient
-    from connectors.prisma.settings import PrismaSettings
-    from connectors.prisma.simulator import push_webhooks
-    from connectors.prisma.source import ComputePoller, CspmPoller, PollerSettings
-    from streams.serde import AvroSerde
-    from streams.topics import RAW_ALERTS, SOURCE_CHECKPOINTS
-
     serde = AvroSerde()
     prisma = PrismaSettings(api_url=sim_url, compute_url=sim_url, username="sim-access-key",
                             password=SecretStr("sim-secret-key"), page_size=200)
@@ -143,61 +163,31 @@ async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, prefix:
             "malformed": malformed.json(), "refused": refused.status_code}
 
 
-def _start_sinks(kafka: KafkaSettings, serde: Any, prefix: str, served: list[Any], sinks: list[Any]) -> dict[str, Any]:
+def _start_sinks(settings: PrismaflowSettings, serde: AvroSerde, served: list[ServedApp],
+                 sinks: list[ThreadedSink]) -> dict[str, Any]:
     """The analysis stage (offline unless PRISMAFLOW_LLM_API_KEY is set) and the Jira and ServiceNow
-    sinks, against simulators served over HTTP."""
-    from connectors.jira.settings import BasicAuth, JiraSettings
-    from connectors.jira.simulator import JiraSimulator
-    from connectors.jira.simulator import SimConfig as JiraSimConfig
-    from connectors.jira.sink import JiraTicketTracker
-    from connectors.servicenow.settings import BasicAuth as SnBasicAuth
-    from connectors.servicenow.settings import ServiceNowSettings
-    from connectors.servicenow.simulator import ServiceNowSimulator
-    from connectors.servicenow.sink import ServiceNowTicketTracker
-    from streams.analysis import AnalysisService, AnalysisSink, AnalysisStageSettings
-    from streams.audit import AuditWriter
-    from streams.embedded import ServedApp, ThreadedSink, free_port
-    from streams.sink import SinkOptions, SinkWorker
-    from streams.tickets import TicketSink
-    from streams.topics import AUDIT
-
+    sinks, against simulators served over HTTP, built by the composition root like ``prismaflow sink``:
+    the ticket lifecycle (``PRISMAFLOW_TICKETS_*``) and the analysis settings apply; the trackers'
+    sections are the simulators' (their URLs and credentials)."""
     jira_port = free_port()
-    jira_sim = JiraSimulator(config=JiraSimConfig(base_url=f"http://127.0.0.1:{jira_port}"))
+    jira_url = f"http://127.0.0.1:{jira_port}"
+    jira_sim = JiraSimulator(config=JiraSimConfig(base_url=jira_url))
     served.append(ServedApp(jira_sim, jira_port))
     sn_sim = ServiceNowSimulator()
     sn_app = ServedApp(sn_sim)
     served.append(sn_app)
-    jira = JiraTicketTracker(JiraSettings(base_url=f"http://127.0.0.1:{jira_port}",
-                                          auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token"))))
-    sn = ServiceNowTicketTracker(ServiceNowSettings(instance_url=sn_app.url,
-                                                    auth=SnBasicAuth(username="prismaflow", password=SecretStr("sim-password"))))
-    stage = AnalysisStageSettings()
-
-    def audit(name: str) -> AuditWriter:
-        writer = AuditWriter(f"{name}/demo", kafka, serde, topic=prefix + AUDIT.name)
-        writer.start()
-        return writer
-
-    built: list[Any] = [
-        AnalysisSink(AnalysisService(stage.analysis_settings()), topic_prefix=prefix, audit=audit("analyse")),
-        TicketSink(jira, kafka, serde, topic_prefix=prefix, audit=audit("tickets.jira")),
-        TicketSink(sn, kafka, serde, topic_prefix=prefix, audit=audit("tickets.servicenow")),
-    ]
-    for sink in built:
-        sinks.append(ThreadedSink(SinkWorker(kafka, serde, sink, SinkOptions(
-            group_id=f"{prefix}g.sink.{sink.name}", dlq_topic=prefix + "prisma.dlq"))))
+    demo = settings.model_copy(update={"jira": JiraEnvSettings(base_url=jira_url),
+                                       "servicenow": ServiceNowEnvSettings(instance_url=sn_app.url)})
+    for name in ("analyse", "jira", "servicenow"):
+        sinks.append(ThreadedSink(build_sink_worker(name, demo, serde)))
+    stage = settings.analysis
     _say("analysis", f"analysis stage running ({'LLM ' + stage.model if stage.api_key else 'offline analyser: no PRISMAFLOW_LLM_API_KEY'})")
-    _say("sinks", f"Jira simulator at http://127.0.0.1:{jira_port}, ServiceNow simulator at {sn_app.url}")
+    _say("sinks", f"Jira simulator at {jira_url}, ServiceNow simulator at {sn_app.url}")
     return {"jira": jira_sim, "servicenow": sn_sim}
 
 
 def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: ScoredAlert,
                        trackers: dict[str, Any]) -> dict[str, int]:
-    from processors.records import Analysis, TicketState
-    from processors.tickets import fingerprint
-    from streams.audit import verify_audit
-    from streams.topics import ANALYSES, AUDIT, TICKETS
-
     analyses = [serde.decode(m.value(), Analysis, topic=prefix + ANALYSES.name) for m in _read(kafka, prefix + ANALYSES.name)]
     states = [serde.decode(m.value(), TicketState, topic=prefix + TICKETS.name) for m in _read(kafka, prefix + TICKETS.name)]
     mine = next((a for a in reversed(analyses) if a.alert_id == journey.alert.alert_id), None)
@@ -230,34 +220,28 @@ def _describe(s: ScoredAlert) -> str:
     return f"{s.score:>3} {s.tier.value:<8} {a.module.value:<4} {a.policy_name[:60]} — {name[:40]} ({a.resource.account_id})"
 
 
-def run_demo() -> int:
-    """Run the demo; exit code 0 when every stage did its part."""
-    from connectors.prisma.simulator import PrismaCloudSimulator, SimConfig
-    from connectors.prisma.webhook import WebhookSettings, create_webhook_app
-    from streams.devtools.broker import LocalBroker, wait_for_metadata
-    from streams.embedded import ServedApp, ThreadedWorker
-    from streams.async_publish import AsyncPublisher
-    from streams.run import WorkerSettings
-    from streams.serde import AvroSerde
-    from streams.core_stage import is_link
-    from streams.topics import ANALYSES, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, TICKETS, create_topics
+def run_demo(settings: PrismaflowSettings) -> int:
+    """Run the demo on ``settings``; exit code 0 when every stage did its part.
 
+    The broker is the one ``KAFKA_BOOTSTRAP_SERVERS`` names, else a local one started here; every run
+    writes under its own topic prefix and consumer group prefix, whatever the worker section says.
+    """
     started_at = time.monotonic()
     print("Prismaflow demo: Prisma Cloud alerts in, prioritised and explained risks out\n", flush=True)
     broker: LocalBroker | None = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    bootstrap = settings.kafka.bootstrap_servers if "bootstrap_servers" in settings.kafka.model_fields_set else None
     if bootstrap:
         wait_for_metadata(bootstrap, 30)
         _say("broker", f"using KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
     else:
-        local = LocalBroker(BrokerSettings())
+        local = LocalBroker(settings.broker)
         already = local.status().running
         status = local.start()
         broker = None if already else local
         bootstrap = status.bootstrap_servers
         _say("broker", f"{'reusing' if already else 'started'} local Apache Kafka "
                        f"{local.settings.kafka_version} (KRaft) at {bootstrap}")
-    kafka = KafkaSettings(bootstrap_servers=bootstrap)
+    kafka = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap})
     prefix = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}."
     created = create_topics(KafkaClients(kafka).admin(), CATALOGUE, prefix=prefix)
     _say("topics", f"created {len(created.created)} topics, prefix {prefix}")
@@ -287,10 +271,11 @@ def run_demo() -> int:
         served.append(receiver)
         _say("webhook", f"receiver at {receiver.url}/webhooks/prisma/cspm (token required)")
 
-        settings = WorkerSettings(topic_prefix=prefix, group_prefix=prefix + "g", instance_id="demo")
-        workers = [ThreadedWorker("core", kafka, serde, settings)]
+        demo = settings.model_copy(update={"kafka": kafka, "worker": settings.worker.model_copy(
+            update={"topic_prefix": prefix, "group_prefix": prefix + "g", "instance_id": "demo"})})
+        workers = [ThreadedWorker("core", demo, serde)]
         _say("workers", "core stage running: normalise, enrich, dedupe, correlate, score in one exactly-once hop")
-        trackers = _start_sinks(kafka, serde, prefix, served, sinks)
+        trackers = _start_sinks(demo, serde, served, sinks)
 
         ingest = asyncio.run(_ingest(sim_app.url, receiver.url, kafka, prefix, sim))
         _say("poll", f"CSPM /v2/alert: {ingest['cspm'].alerts} alerts in {ingest['cspm'].pages} pages; "
@@ -307,7 +292,7 @@ def run_demo() -> int:
         _wait_quiet(kafka, [prefix + SCORED_ALERTS.name, prefix + DLQ.name,
                             prefix + ANALYSES.name, prefix + TICKETS.name], quiet_s=4.0)
         _wait_caught_up(kafka, prefix + SCORED_ALERTS.name,
-                        [f"{prefix}g.sink.{name}" for name in ("analyse", "tickets.jira", "tickets.servicenow")])
+                        [f"{prefix}g.sink.{name}" for name in ("analyse", "jira", "servicenow")])
         # The raw topic also carries the core's own asset-graph messages: not alerts.
         raw = [m for m in _read(kafka, prefix + RAW_ALERTS.name) if not is_link(dict(m.headers() or []))]
         scored_msgs = _read(kafka, prefix + SCORED_ALERTS.name)

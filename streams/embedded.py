@@ -12,8 +12,9 @@ import time
 from typing import Any
 
 from processors.errors import PrismaflowError
+from streams.compose import build_stage_worker
+from streams.config import PrismaflowSettings
 from streams.serde import AvroSerde
-from streams.settings import KafkaSettings
 
 __all__ = ["InThread", "ThreadedWorker", "ThreadedSink", "ServedApp", "free_port"]
 
@@ -50,10 +51,8 @@ class InThread:
 class ThreadedWorker(InThread):
     """A stream stage worker (``prismaflow run <stage>``) in a thread."""
 
-    def __init__(self, stage: str, kafka: KafkaSettings, serde: AvroSerde, settings: Any) -> None:
-        from streams.run import build_worker
-
-        self.worker = build_worker(stage, kafka, serde, settings)
+    def __init__(self, stage: str, settings: PrismaflowSettings, serde: AvroSerde) -> None:
+        self.worker = build_stage_worker(stage, settings, serde)
         super().__init__(self.worker, f"worker-{stage}")
 
 

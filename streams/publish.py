@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
+from connectors.ports import OutgoingRecord, PublishFailedError
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
@@ -46,20 +45,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class PublishError(BrokerError):
-    """The broker did not acknowledge a record (refused, timed out, or the producer is closed)."""
+class PublishError(BrokerError, PublishFailedError):
+    """The broker did not acknowledge a record (refused, timed out, or the producer is closed).
 
-
-@dataclass(frozen=True)
-class OutgoingRecord:
-    """One record to write: topic, key, the pydantic record (None: a tombstone), optional headers,
-    and an explicit partition where it must match another (changelogs follow their input)."""
-
-    topic: str
-    key: str | None
-    value: BaseModel | None
-    headers: Mapping[str, bytes] = field(default_factory=dict)
-    partition: int | None = None
+    Also the ports' :class:`~connectors.ports.PublishFailedError`, which is all a connector sees."""
 
 
 @dataclass(frozen=True)

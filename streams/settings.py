@@ -1,28 +1,25 @@
-"""Typed settings for every Prismaflow component, read from the environment or a secrets folder.
+"""The Kafka, Schema Registry and local-broker sections of the settings tree.
 
-Each component has its own settings model with its own environment prefix; nothing else in the
-code base reads ``os.environ``. Secrets are ``SecretStr`` and may come from files in the folder named
-by ``PRISMAFLOW_SECRETS_DIR`` (one file per setting, named like the environment variable in lower
-case, the Docker/Kubernetes secrets convention) instead of the environment.
-
-The README's configuration reference is generated from these models by ``prismaflow config`` and a
-test keeps the two in step.
+These are plain models: none reads the environment itself. :class:`streams.config.PrismaflowSettings`
+is the one root that holds them (as ``kafka``, ``schema_registry``, ``broker``) with every other
+component's section and fills them from the environment and the secrets folder.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from streams.kafka_logging import KAFKA_LOGGER
 
 __all__ = [
     "KafkaSettings",
     "SchemaRegistrySettings",
     "BrokerSettings",
-    "all_settings_models",
+    "SettingsSection",
     "default_home",
 ]
 
@@ -33,28 +30,15 @@ def default_home() -> Path:
     return Path(os.environ.get("PRISMAFLOW_HOME", ".prismaflow")).resolve()
 
 
-def _secrets_dir() -> str | None:
-    folder = os.environ.get("PRISMAFLOW_SECRETS_DIR")
-    return folder if folder and Path(folder).is_dir() else None
+class SettingsSection(BaseModel):
+    """Base of a section of the settings tree: unknown keys are rejected, values are immutable, and a
+    validation error names the setting and the rule but never echoes the value (it may be a secret)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
-class _Settings(BaseSettings):
-    """Base for all settings: unknown keys are rejected, secrets may come from files."""
-
-    model_config = SettingsConfigDict(extra="forbid", case_sensitive=False, env_ignore_empty=True)
-    component: ClassVar[str] = ""
-
-    def __init__(self, **values: Any) -> None:
-        values.setdefault("_secrets_dir", _secrets_dir())
-        super().__init__(**values)
-
-
-class KafkaSettings(_Settings):
+class KafkaSettings(SettingsSection):
     """How every worker reaches Kafka."""
-
-    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="forbid", env_ignore_empty=True,
-                                      env_nested_delimiter="__")
-    component: ClassVar[str] = "Kafka client"
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers"
@@ -86,8 +70,6 @@ class KafkaSettings(_Settings):
         ``logger`` routes librdkafka's own log lines through Python logging, once per interval each
         (:mod:`streams.kafka_logging`).
         """
-        from streams.kafka_logging import KAFKA_LOGGER
-
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
@@ -105,11 +87,8 @@ class KafkaSettings(_Settings):
         return config
 
 
-class SchemaRegistrySettings(_Settings):
+class SchemaRegistrySettings(SettingsSection):
     """Where Avro schemas are registered. Without a URL, records carry Avro single-object encoding."""
-
-    model_config = SettingsConfigDict(env_prefix="SCHEMA_REGISTRY_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Schema Registry"
 
     url: str | None = Field(
         default=None,
@@ -120,11 +99,8 @@ class SchemaRegistrySettings(_Settings):
     )
 
 
-class BrokerSettings(_Settings):
+class BrokerSettings(SettingsSection):
     """The local Kafka broker that `prismaflow broker start` runs for development, demo and tests."""
-
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_BROKER_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Local broker"
 
     home: Path = Field(
         default_factory=lambda: default_home() / "broker",
@@ -152,21 +128,3 @@ class BrokerSettings(_Settings):
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-def all_settings_models() -> list[type[_Settings]]:
-    """Every settings model, in the order the README's configuration reference lists them."""
-    from connectors.prisma.source import PollerSettings
-    from connectors.prisma.webhook import WebhookSettings
-    from streams.run import WorkerSettings
-    from streams.analysis import AnalysisStageSettings
-    from streams.chat import ChatSinkSettings
-    from streams.feeds import FeedEnvSettings
-    from streams.siem import SiemStageSettings, SplunkSinkSettings, SyslogSinkSettings
-    from streams.sinks import JiraEnvSettings, ServiceNowEnvSettings, SyncEnvSettings, TicketEnvSettings
-    from streams.sources import PrismaConnectionSettings
-
-    return [KafkaSettings, SchemaRegistrySettings, BrokerSettings, PrismaConnectionSettings, PollerSettings,
-            WebhookSettings, WorkerSettings, FeedEnvSettings, AnalysisStageSettings, TicketEnvSettings, JiraEnvSettings,
-            ServiceNowEnvSettings, SyncEnvSettings, SiemStageSettings, SplunkSinkSettings, SyslogSinkSettings,
-            ChatSinkSettings]

@@ -1,90 +1,57 @@
-"""SIEM sinks: scored alerts to ``prisma.siem.events``, and from there to Splunk HEC and syslog/CEF.
+"""The SIEM stage: scored alerts to ``prisma.siem.events``; and the wiring of the SIEM sinks.
 
-Three :class:`streams.sink.Sink` implementations, each run by a :class:`streams.sink.SinkWorker`
-(at-least-once; offsets committed only after the far side took the batch)::
+Three :class:`streams.sink.Sink` s, each run by a :class:`streams.sink.SinkWorker` (at-least-once;
+offsets committed only after the far side took the batch)::
 
     prisma.alerts.scored ─┐
-    prisma.analyses ──────┴─ SiemTopicSink ─► prisma.siem.events ─┬─ SplunkHecSink ─► HEC
-       (optional)             (extra outputs)     key: alert id    └─ SyslogCefSink ─► syslog/CEF
+    prisma.analyses ──────┴─ SiemTopicSink ─► prisma.siem.events ─┬─ SiemForwardSink(SplunkHecForwarder) ─► HEC
+       (optional)             (extra outputs)     key: alert id    └─ SiemForwardSink(SyslogCefForwarder) ─► syslog
 
 - :class:`SiemTopicSink` turns each scored alert into a :class:`~processors.records.SiemEvent`
   (:func:`processors.siem.siem_event`) and writes it as an extra output, keyed by alert id, so it
   is on the topic before the input offset moves. With analyses on, it remembers the latest
   analysis per alert for the summary of later events and emits one follow-up event when an
   analysis arrives for an alert it has seen (both in memory, bounded; lost on restart).
-- :class:`SplunkHecSink` maps events with :func:`connectors.splunk.siem_event_to_hec` and sends
-  them with :class:`connectors.splunk.HecClient` (indexer acknowledgement when ``use_ack``).
-- :class:`SyslogCefSink` formats each event as a CEF line in an RFC 5424 message and sends the
-  batch with :class:`connectors.syslog.SyslogClient` over TCP/TLS.
-
-Failures, as the worker sorts them: ``TransientError``/``RetriesExhaustedError`` (HEC 503 or busy
-beyond the client's retries, an ack timeout, a syslog receiver that is down) pause the sink and
-the batch is retried until it goes through; an event HEC refuses for good (bad index, too large)
-or that cannot be formatted is dead-lettered with the reason; a configuration error that no event
-can fix (token rejected, TLS certificate refused) is raised and stops the worker, offsets
-uncommitted. Redelivery after a crash resends events with the same ``event_id`` (stable, see
-:mod:`processors.siem`): SIEM-side dedupe on it removes the copies.
+- Every outside SIEM follows the one sink pattern: the Kafka side is
+  :class:`streams.siem_forward.SiemForwardSink` (tier filter, audit, the ports' signals), the
+  adapter sits with its system (:class:`connectors.splunk.sink.SplunkHecForwarder`,
+  :class:`connectors.syslog.sink.SyslogCefForwarder`); see :mod:`streams.siem_forward` for how
+  failures are sorted.
 
 ``prisma.siem.events``: key the alert id (UTF-8), so all events of one alert share a partition
 and keep their order (librdkafka's CRC32 ``consistent_random`` partitioner, not Java's murmur2);
 value an Avro ``io.prismaflow.SiemEvent`` in single-object encoding (``C3 01`` + 8-byte schema
 fingerprint) or, with a schema registry, the Confluent wire format (``00`` + 4-byte schema id).
 The full contract (every field, a Python consumer) is in ``docs/siem-events.md``.
-Wiring: :func:`build_sink` (``prismaflow sink siem|splunk|syslog``) reads
-:class:`SiemStageSettings`, :class:`SplunkSinkSettings` and :class:`SyslogSinkSettings`.
+Wiring: :func:`streams.compose.build_sink` (``prismaflow sink siem|splunk|syslog``) builds them
+from the ``siem``, ``splunk`` and ``syslog`` sections of the settings tree.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import BaseModel
 
-from connectors.splunk.client import SendResult
-from connectors.splunk.events import HecEvent, siem_event_to_hec
-from connectors.splunk.settings import SplunkHecSettings
-from connectors.syslog.cef import siem_event_to_cef, syslog_severity
-from connectors.syslog.client import SyslogMessage, SyslogSettings
+from connectors.ports import OutgoingRecord
 from processors.models import RiskTier, ScoredAlert
 from processors.records import Analysis, SiemEvent, TicketState
+from processors.score import tier_at_least
 from processors.siem import analysis_siem_event, siem_event
 from processors.tickets import fingerprint
-from streams.audit import AuditWriter
-from streams.publish import OutgoingRecord
-from streams.serde import AvroSerde
-from streams.settings import KafkaSettings, _Settings
 from streams.sink import DeliveryFailure, Sink, SinkRecord
 from streams.topics import ANALYSES, AUDIT, SCORED_ALERTS, SIEM_EVENTS, TICKETS
 
-__all__ = [
-    "SIEM_SINKS",
-    "SiemStageSettings",
-    "SiemTopicSink",
-    "SplunkHecSink",
-    "SplunkSinkSettings",
-    "SyslogCefSink",
-    "SyslogSinkSettings",
-    "build_sink",
-    "tier_at_least",
-]
+__all__ = ["SIEM_SINKS", "SiemTopicSink", "tier_at_least"]
 
 log = logging.getLogger(__name__)
 
-TierName = Literal["low", "medium", "high", "critical"]
-_TIER_ORDER = {RiskTier.LOW: 0, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2, RiskTier.CRITICAL: 3}
-#: The names :func:`build_sink` knows.
+#: The SIEM sinks ``prismaflow sink`` knows.
 SIEM_SINKS = ("siem", "splunk", "syslog")
-
-
-def tier_at_least(tier: RiskTier, floor: RiskTier) -> bool:
-    """True when ``tier`` is ``floor`` or above (low < medium < high < critical)."""
-    return _TIER_ORDER[tier] >= _TIER_ORDER[floor]
 
 
 # -- scored alerts → prisma.siem.events ---------------------------------------------------------
@@ -164,239 +131,3 @@ class SiemTopicSink:
             scored = self._scored.get(value.alert_id)
             return analysis_siem_event(scored, value, redact=self.redact_secrets) if scored is not None else None
         return None
-
-
-# -- prisma.siem.events → an outside SIEM -------------------------------------------------------
-
-
-class _SiemEventSink:
-    """What the Splunk and syslog sinks share: input topic, tier filter, audit of each batch."""
-
-    destination: ClassVar[str] = ""
-
-    def __init__(self, *, topic_prefix: str, min_tier: RiskTier, audit: AuditWriter | None) -> None:
-        self.name = self.destination
-        self.events_topic = topic_prefix + SIEM_EVENTS.name
-        self.topics: Sequence[str] = (self.events_topic,)
-        self.models: dict[str, type[BaseModel]] = {self.events_topic: SiemEvent}
-        self.min_tier = min_tier
-        self.audit = audit
-
-    async def _start_audit(self) -> None:
-        if self.audit is not None:
-            await asyncio.to_thread(self.audit.start)
-
-    def _wanted(self, records: Sequence[SinkRecord[Any]]) -> list[SinkRecord[Any]]:
-        return [r for r in records if isinstance(r.value, SiemEvent) and tier_at_least(r.value.tier, self.min_tier)]
-
-    def _audited(self, sent: int, failed: int, skipped: int) -> list[OutgoingRecord]:
-        if self.audit is None or sent + failed == 0:
-            return []
-        return [self.audit.record("system", self.name, "siem_forwarded", outcome="ok" if not failed else "partial",
-                                  details={"destination": self.destination, "sent": sent, "dead_lettered": failed,
-                                           "skipped_below_tier": skipped})]
-
-
-class HecSender(Protocol):
-    """What the Splunk sink needs from :class:`connectors.splunk.HecClient`."""
-
-    async def send(self, events: Sequence[HecEvent]) -> SendResult: ...
-    async def aclose(self) -> None: ...
-
-
-class SplunkHecSink(_SiemEventSink):
-    """Forwards ``prisma.siem.events`` to a Splunk HTTP Event Collector.
-
-    ``client`` defaults to a :class:`connectors.splunk.HecClient` on ``settings``; tests pass one
-    over ``httpx.ASGITransport``. Events HEC rejects for good are returned as failures (DLQ) with
-    HEC's reply; the rest of the batch is delivered.
-    """
-
-    destination = "splunk"
-
-    def __init__(self, settings: SplunkHecSettings, *, client: HecSender | None = None, topic_prefix: str = "",
-                 min_tier: RiskTier = RiskTier.LOW, audit: AuditWriter | None = None) -> None:
-        super().__init__(topic_prefix=topic_prefix, min_tier=min_tier, audit=audit)
-        from connectors.splunk.client import HecClient
-
-        self.settings = settings
-        self.client: HecSender = client or HecClient(settings)
-
-    async def start(self) -> None:
-        await self._start_audit()
-        log.info("splunk sink started input=%s use_ack=%s min_tier=%s", self.events_topic, self.settings.use_ack,
-                 self.min_tier.value)
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-    async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
-        """Send the batch; raise on an outage (the worker pauses), return the rejected events."""
-        wanted = self._wanted(records)
-        if not wanted:
-            return [], []
-        result = await self.client.send([siem_event_to_hec(r.value, self.settings) for r in wanted])
-        failures = [DeliveryFailure(wanted[rejected.position], rejected.error) for rejected in result.rejected]
-        for failure in failures:
-            log.warning("splunk rejected event offset=%d partition=%d error=%s", failure.record.offset,
-                        failure.record.partition, failure.error)
-        return failures, self._audited(result.sent, len(failures), len(records) - len(wanted))
-
-
-class SyslogSender(Protocol):
-    """What the syslog sink needs from :class:`connectors.syslog.SyslogClient`."""
-
-    async def send_many(self, messages: Sequence[SyslogMessage]) -> None: ...
-    async def aclose(self) -> None: ...
-
-
-class SyslogCefSink(_SiemEventSink):
-    """Forwards ``prisma.siem.events`` as CEF lines in RFC 5424 messages over TCP/TLS.
-
-    ``console_base_url`` (optional) becomes CEF ``request`` = ``<base>/<alert id>``;
-    ``device_external_id`` names this Prismaflow instance. The client reconnects on a lost
-    connection and raises ``TransientError`` when the receiver stays away: the worker pauses.
-    """
-
-    destination = "syslog"
-
-    def __init__(self, settings: SyslogSettings, *, client: SyslogSender | None = None, topic_prefix: str = "",
-                 min_tier: RiskTier = RiskTier.LOW, console_base_url: str | None = None,
-                 device_external_id: str | None = None, audit: AuditWriter | None = None) -> None:
-        super().__init__(topic_prefix=topic_prefix, min_tier=min_tier, audit=audit)
-        from connectors.syslog.client import SyslogClient
-
-        self.settings = settings
-        self.client: SyslogSender = client or SyslogClient(settings)
-        self.console_base_url = console_base_url.rstrip("/") if console_base_url else None
-        self.device_external_id = device_external_id
-
-    async def start(self) -> None:
-        await self._start_audit()
-        log.info("syslog sink started input=%s receiver=%s:%d tls=%s min_tier=%s", self.events_topic,
-                 self.settings.host, self.settings.port, self.settings.tls, self.min_tier.value)
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-    def message(self, event: SiemEvent) -> SyslogMessage:
-        """The syslog message for one event: CEF in MSG, tier as severity, the event's time."""
-        console = f"{self.console_base_url}/{event.alert_id}" if self.console_base_url else None
-        line = siem_event_to_cef(event, console_url=console, device_external_id=self.device_external_id)
-        return SyslogMessage(msg=line, severity=syslog_severity(event), msgid="prismaflow.alert",
-                             timestamp=event.event_time)
-
-    async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
-        """Send the batch in one write; raise ``TransientError`` when the receiver is down."""
-        failures: list[DeliveryFailure] = []
-        messages: list[SyslogMessage] = []
-        wanted = self._wanted(records)
-        for record in wanted:
-            try:
-                messages.append(self.message(record.value))
-            except ValueError as exc:
-                failures.append(DeliveryFailure(record, exc))
-        await self.client.send_many(messages)
-        return failures, self._audited(len(messages), len(failures), len(records) - len(wanted))
-
-
-# -- settings and wiring ------------------------------------------------------------------------
-
-
-class SiemStageSettings(_Settings):
-    """The SIEM stage: scored alerts to ``prisma.siem.events`` (``prismaflow sink siem``)."""
-
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_SIEM_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "SIEM events stage"
-
-    include_analyses: bool = Field(
-        default=False, description="Also read prisma.analyses: analysis summaries and one follow-up event per analysis")
-    max_cached: int = Field(default=10_000, ge=1, description="Alerts and analyses remembered for that (in memory)")
-    redact_secrets: bool = Field(
-        default=True, description="Replace secrets found in alert text with [REDACTED] (off: a SIEM cleared for raw text)")
-
-
-class SplunkSinkSettings(_Settings):
-    """The Splunk HEC sink (``prismaflow sink splunk``)."""
-
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_SPLUNK_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Splunk HEC sink"
-
-    url: str = Field(default="http://127.0.0.1:8288", description="HEC base URL, https://<host>:8088")
-    token: SecretStr = Field(default=SecretStr("11111111-2222-3333-4444-555555555555"),
-                             description="HEC token (secret); the default is the simulator's")
-    index: str | None = Field(default=None, description="Index; unset means the token's default index")
-    sourcetype: str = Field(default="prismaflow:alert", description="Sourcetype of the events")
-    source: str = Field(default="prismaflow", description="Source of the events")
-    host: str = Field(default="prismaflow", description="Host field of the events")
-    use_ack: bool = Field(default=False, description="Wait for indexer acknowledgement before committing offsets")
-    gzip: bool = Field(default=True, description="Compress request bodies")
-    max_batch_bytes: int = Field(default=1_000_000, ge=1024, description="Uncompressed request size cap (bytes)")
-    max_batch_events: int = Field(default=500, ge=1, description="Events per request at most")
-    ack_timeout_s: float = Field(default=60.0, gt=0, description="How long to wait for acknowledgements")
-    min_tier: TierName = Field(default="low", description="Forward only events of this risk tier or above")
-    audit: bool = Field(default=False, description="Write one audit record per forwarded batch")
-
-    def client_settings(self) -> SplunkHecSettings:
-        return SplunkHecSettings(url=self.url, token=self.token, index=self.index, sourcetype=self.sourcetype,
-                                 source=self.source, host=self.host, use_ack=self.use_ack, gzip=self.gzip,
-                                 max_batch_bytes=self.max_batch_bytes, max_batch_events=self.max_batch_events,
-                                 ack_timeout_s=self.ack_timeout_s)
-
-
-class SyslogSinkSettings(_Settings):
-    """The syslog/CEF sink (``prismaflow sink syslog``)."""
-
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_SYSLOG_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Syslog/CEF sink"
-
-    host: str = Field(default="127.0.0.1", description="Syslog receiver host")
-    port: int = Field(default=6514, ge=1, le=65535, description="Receiver port; 6514 is syslog over TLS")
-    tls: bool = Field(default=True, description="Use TLS (certificate verified)")
-    ca_file: Path | None = Field(default=None, description="CA bundle for the receiver; unset means the system store")
-    verify: bool = Field(default=True, description="Verify the receiver's certificate (off: loopback tests only)")
-    client_cert_file: Path | None = Field(default=None, description="Client certificate for mutual TLS")
-    client_key_file: Path | None = Field(default=None, description="Client key for mutual TLS")
-    server_name: str | None = Field(default=None, description="TLS name to check; default the host")
-    facility: int = Field(default=16, ge=0, le=23, description="RFC 5424 facility code (16 = local0)")
-    app_name: str = Field(default="prismaflow", description="RFC 5424 APP-NAME")
-    hostname: str | None = Field(default=None, description="RFC 5424 HOSTNAME; default this machine's name")
-    min_tier: TierName = Field(default="medium", description="Forward only events of this risk tier or above")
-    console_base_url: str | None = Field(default=None, description="Base URL for CEF request=<base>/<alert id>")
-    device_external_id: str | None = Field(default=None, description="CEF deviceExternalId: this instance or tenant")
-    audit: bool = Field(default=False, description="Write one audit record per forwarded batch")
-
-    def client_settings(self) -> SyslogSettings:
-        return SyslogSettings(host=self.host, port=self.port, tls=self.tls, ca_file=self.ca_file, verify=self.verify,
-                              client_cert_file=self.client_cert_file, client_key_file=self.client_key_file,
-                              server_name=self.server_name, facility=self.facility, app_name=self.app_name,
-                              hostname=self.hostname)
-
-
-def _audit(enabled: bool, name: str, kafka: KafkaSettings, serde: AvroSerde, topic_prefix: str) -> AuditWriter | None:
-    if not enabled:
-        return None
-    from streams.run import WorkerSettings
-
-    chain = f"sink.{name}/{WorkerSettings().instance_id}"
-    return AuditWriter(chain, kafka, serde, topic=topic_prefix + AUDIT.name)
-
-
-def build_sink(name: str, kafka: KafkaSettings, serde: AvroSerde, topic_prefix: str = "") -> Sink:
-    """The sink ``prismaflow sink <name>`` runs, for ``name`` in :data:`SIEM_SINKS`, configured
-    from the environment. Raises ``ValueError`` for another name, pydantic's ``ValidationError``
-    for bad settings."""
-    if name == "siem":
-        stage = SiemStageSettings()
-        return SiemTopicSink(topic_prefix=topic_prefix, include_analyses=stage.include_analyses,
-                             max_cached=stage.max_cached, redact_secrets=stage.redact_secrets)
-    if name == "splunk":
-        splunk = SplunkSinkSettings()
-        return SplunkHecSink(splunk.client_settings(), topic_prefix=topic_prefix, min_tier=RiskTier(splunk.min_tier),
-                             audit=_audit(splunk.audit, name, kafka, serde, topic_prefix))
-    if name == "syslog":
-        syslog = SyslogSinkSettings()
-        return SyslogCefSink(syslog.client_settings(), topic_prefix=topic_prefix, min_tier=RiskTier(syslog.min_tier),
-                             console_base_url=syslog.console_base_url, device_external_id=syslog.device_external_id,
-                             audit=_audit(syslog.audit, name, kafka, serde, topic_prefix))
-    raise ValueError(f"unknown SIEM sink {name!r}; expected one of {', '.join(SIEM_SINKS)}")

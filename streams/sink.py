@@ -4,13 +4,19 @@ A :class:`SinkWorker` consumes a batch, decodes it and hands the records to its 
 commits the consumed offsets only after the sink confirmed the whole batch (the far side
 acknowledged). Failures are sorted by what they mean:
 
-- a *transient* failure of the outside system (``TransientError``, ``RetriesExhaustedError``: an
-  outage, a 503, a timeout after the connector's own retries) **pauses** consumption: the worker
-  rewinds to the first record not confirmed, waits with backoff and tries again, for as long as the
+- *back-pressure* from the outside system (the port's :class:`~connectors.ports.TargetUnavailableError`:
+  an outage, a 503, a 429, a timeout after the connector's own retries) **pauses** consumption: the
+  worker rewinds to the first record not confirmed, waits the ``retry_after_s`` the system asked
+  for (capped at ``pause_max_s``) or else a jittered backoff, and tries again, for as long as the
   outage lasts; nothing is dropped, nothing is skipped, the process does not crash;
-- a *terminal* failure of one record (400/401/403/404, a record the system refuses, a record that
-  cannot be decoded) sends that record to the dead-letter topic with the response, and the batch
-  goes on; never retried forever.
+- a *terminal* failure of one record (a record the system refuses, a record that cannot be
+  decoded) comes back from the sink as a :class:`DeliveryFailure` and goes to the dead-letter topic
+  with the response, and the batch goes on; never retried forever;
+- anything else (the port's ``TargetUnusableError``: credentials rejected) stops the worker with
+  its offsets uncommitted.
+
+The worker knows only those port signals (:mod:`connectors.ports`), never an HTTP error class: each
+adapter translates its own errors at its boundary.
 
 Sinks must be idempotent (the tracker sinks look a fingerprint up before creating), because after a
 crash the records since the last commit are delivered again.
@@ -30,7 +36,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -38,17 +44,17 @@ from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
-from connectors.base import RetriesExhaustedError, TransientError
+from connectors.ports import OutgoingRecord, TargetUnavailableError
 from processors.errors import PrismaflowError
 from streams.dlq import dead_letter
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
+from streams.metrics import HEALTH
 from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
-from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
-__all__ = ["SinkRecord", "Sink", "SinkWorker", "SinkOptions", "DeliveryFailure"]
+__all__ = ["SinkRecord", "Sink", "SinkWorker", "SinkOptions", "DeliveryFailure", "pause_before_retry"]
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +97,8 @@ class Sink(Protocol):
     """Delivers batches to one outside system.
 
     ``deliver`` returns the records it gave up on for good (terminal failures); it raises
-    ``TransientError``/``RetriesExhaustedError`` when the system is unavailable, and the worker
-    retries the whole batch later. ``extra_outputs`` are records the sink wants written to Kafka
+    :class:`~connectors.ports.TargetUnavailableError` when the system is unavailable, and the
+    worker retries the whole batch later. ``extra_outputs`` are records the sink wants written to Kafka
     after a successful delivery (ticket state, audit records) before the offsets are committed.
     """
 
@@ -118,6 +124,16 @@ class SinkOptions:
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
 
 
+def pause_before_retry(options: SinkOptions, attempt: int, signal: TargetUnavailableError,
+                       rng: Callable[[], float] = random.random) -> float:
+    """Seconds to pause before delivering a batch again after ``attempt`` failed ones (0 first):
+    the wait the target asked for (``signal.retry_after_s``), capped at ``pause_max_s``, or else a
+    full-jitter exponential backoff, ``uniform(0, min(pause_max_s, pause_base_s * 2**attempt))``."""
+    if signal.retry_after_s is not None:
+        return min(max(signal.retry_after_s, 0.0), options.pause_max_s)
+    return rng() * min(options.pause_max_s, options.pause_base_s * 2.0 ** attempt)
+
+
 class SinkWorker:
     """Runs one sink until :meth:`stop`."""
 
@@ -133,6 +149,15 @@ class SinkWorker:
         self._outage = OutageLog(log, f"sink {sink.name}")
         self.consumer = clients.consumer(options.group_id, **options.consumer_overrides)
         self._decoders = {topic: serde.deserializer(model, topic) for topic, model in sink.models.items()}
+        self._joined = False
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self._joined
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._joined = True  # the client assigns ``partitions`` itself after this callback
 
     def stop(self) -> None:
         self._stop.set()
@@ -142,9 +167,10 @@ class SinkWorker:
 
     async def run_async(self) -> None:
         await self.sink.start()
-        self.consumer.subscribe(list(self.sink.topics))
+        self.consumer.subscribe(list(self.sink.topics), on_assign=self._on_assign)
         try:
             while not self._stop.is_set():
+                HEALTH.beat()
                 messages = await asyncio.to_thread(self.consumer.consume, self.options.max_batch,
                                                    self.options.poll_timeout_s)
                 batch = [m for m in messages if m.error() is None]
@@ -183,10 +209,10 @@ class SinkWorker:
             try:
                 failures, extra = await self._deliver_unless_stopped(records)
                 break
-            except (TransientError, RetriesExhaustedError) as exc:
+            except TargetUnavailableError as exc:
                 if self._stop.is_set():
                     raise Stopping(f"sink {self.sink.name} stopped during an outage; offsets not committed") from exc
-                wait = random.uniform(0, min(self.options.pause_max_s, self.options.pause_base_s * 2 ** attempt))
+                wait = pause_before_retry(self.options, attempt, exc)
                 attempt += 1
                 RETRIES.labels(self.sink.name).inc()
                 PAUSED.labels(self.sink.name).set(1)
@@ -214,6 +240,7 @@ class SinkWorker:
         """
         delivery = asyncio.ensure_future(self.sink.deliver(records))
         while not delivery.done():
+            HEALTH.beat()  # a long batch is work, not a stuck loop
             await asyncio.wait({delivery}, timeout=0.2)
             if self._stop.is_set() and not delivery.done():
                 delivery.cancel()
@@ -228,6 +255,7 @@ class SinkWorker:
         while remaining > 0:
             if self._stop.is_set():
                 raise Stopping(f"sink {self.sink.name} stopped while paused")
+            HEALTH.beat()  # waiting out an outage is deliberate; readiness reports it instead
             step = min(0.5, remaining)
             await self._sleep(step)
             remaining -= step

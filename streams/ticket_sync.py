@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 
 from connectors.base import NotFoundError
+from connectors.ports import TicketRef
 from processors.records import TicketState
 from processors.tickets import OPEN, RESOLVED, SyncAction, SyncPolicy, TrackerStatus, decide_sync
 from streams.audit import AuditWriter
@@ -32,7 +33,6 @@ from streams.kafka_clients import KafkaClients
 from streams.publish import OutgoingRecord, read_compacted
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.tickets import TicketRef
 from streams.topics import TICKETS
 
 __all__ = ["TicketSyncer", "PrismaAlerts"]

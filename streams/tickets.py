@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import Counter
 from pydantic import BaseModel
 
-from connectors.base import RetriesExhaustedError, TransientError
+from connectors.ports import OutgoingRecord, TargetUnavailableError, TicketRef, TrackerAdapter
 from processors.models import ScoredAlert
-from processors.records import Analysis, TicketState, Tracker
+from processors.records import Analysis, TicketState
 from processors.tickets import (
     OPEN,
     RESOLVED,
@@ -32,11 +31,12 @@ from processors.tickets import (
     TicketRules,
     decide,
     finding_fingerprint,
+    fingerprint as fingerprint_of,
     is_incident_fingerprint,
     sync_hash,
 )
 from streams.audit import AuditWriter
-from streams.publish import OutgoingRecord, read_compacted
+from streams.publish import read_compacted
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.sink import DeliveryFailure, SinkRecord
@@ -47,27 +47,6 @@ __all__ = ["TicketRef", "TrackerAdapter", "TicketSink"]
 log = logging.getLogger(__name__)
 
 TICKET_ACTIONS = Counter("prismaflow_tickets_total", "Ticket actions by tracker and action", ["tracker", "action"])
-
-
-@dataclass(frozen=True)
-class TicketRef:
-    key: str
-    url: str
-    status: str = OPEN
-
-
-class TrackerAdapter(Protocol):
-    """What the ticket sink needs from a tracker; each connector adapts its client to this."""
-
-    tracker: Tracker
-
-    async def find(self, fingerprint: str) -> TicketRef | None: ...
-    async def create(self, fingerprint: str, scored: ScoredAlert, analysis: Analysis | None) -> TicketRef: ...
-    async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None: ...
-    async def resolve(self, ref: TicketRef, note: str) -> None: ...
-    async def reopen(self, ref: TicketRef, note: str) -> TicketRef: ...
-    async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None: ...
-    async def aclose(self) -> None: ...
 
 
 class TicketSink:
@@ -114,7 +93,7 @@ class TicketSink:
                     await self._on_scored(record.value)
                 elif isinstance(record.value, Analysis):
                     await self._on_analysis(record.value)
-            except (TransientError, RetriesExhaustedError):
+            except TargetUnavailableError:
                 raise  # the tracker is unavailable: the worker pauses and retries the batch
             except Exception as exc:  # noqa: BLE001 - a refusal for this record only: dead-letter it
                 log.warning("ticket action failed sink=%s offset=%d error=%s", self.name, record.offset, exc)
@@ -145,8 +124,6 @@ class TicketSink:
     def _route(self, scored: ScoredAlert) -> tuple[str, TicketState | None]:
         """The ticket ``scored`` belongs to: its fingerprint's, or the open incident ticket still
         tracking it when it comes without an incident (the incident ended around it)."""
-        from processors.tickets import fingerprint as fingerprint_of
-
         fp = fingerprint_of(scored)
         if fp == finding_fingerprint(scored):
             tracking = self._tracking.get(scored.alert.alert_id)

@@ -155,6 +155,7 @@ class TransactionalWorker(Generic[InT]):
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
+                metrics.HEALTH.beat()
                 messages = self._next_batch()
                 if not messages:
                     if max_idle_s is not None and self.partitions.held and time.monotonic() - idle_since > max_idle_s:
@@ -333,3 +334,13 @@ class TransactionalWorker(Generic[InT]):
 
     def _encode(self, record: OutgoingRecord) -> EncodedRecord:
         return encode_record(self.serde, record)
+
+    @property
+    def restoring(self) -> bool:
+        """True while newly assigned partitions have their state restored (readiness waits for it)."""
+        return self.partitions.restoring
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self.partitions.joined

@@ -43,6 +43,9 @@ class HeldPartitions:
                  stop: threading.Event) -> None:
         self.clients, self.consumer, self.stage, self.state = clients, consumer, stage, state
         self.held: set[int] = set()
+        #: The group gave this worker an assignment (readiness); partitions are being restored now.
+        self.joined = False
+        self.restoring = False
         self._stop = stop
         self._restore_outage = OutageLog(log, f"restore {stage}")
 
@@ -51,9 +54,13 @@ class HeldPartitions:
 
     # -- the consumer's rebalance callbacks --------------------------------------------------------
     def on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        for tp in partitions:
-            self._restore(tp.partition)
-            self.held.add(tp.partition)
+        self.joined = self.restoring = True
+        try:
+            for tp in partitions:
+                self._restore(tp.partition)
+                self.held.add(tp.partition)
+        finally:
+            self.restoring = False
         log.info("assigned stage=%s partitions=%s", self.stage, sorted(self.held))
 
     def on_revoke(self, consumer: Any, partitions: list[Any]) -> None:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from connectors.prisma.checkpoint import SourceCheckpoint
+from connectors.ports import SourceCheckpoint
 from processors.correlate import AssetState, Finding
 from processors.graph.state import AssetGraph, Neighbour
 from processors.dedupe import DedupeEntry

@@ -12,7 +12,8 @@ the same ``deliver`` code runs; the broker paths of these sinks have their own b
   ServiceNow trackers on their simulators (which keep issues, comments, records, work notes);
 * chat: :class:`streams.chat.ChatSink` on the Slack/Teams webhook simulator (keeps every body);
 * SIEM: :class:`streams.siem.SiemTopicSink` (the events for ``prisma.siem.events``), then
-  :class:`streams.siem.SplunkHecSink` on the HEC simulator and the CEF formatter of the syslog sink.
+  :class:`streams.siem_forward.SiemForwardSink` with the Splunk adapter on the HEC simulator, and
+  the CEF formatter of the syslog adapter.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from connectors.servicenow.simulator import ServiceNowSimulator
 from connectors.servicenow.simulator import SimConfig as SnSimConfig
 from connectors.servicenow.sink import ServiceNowTicketTracker
 from connectors.slack.client import ChatKind, ChatWebhookClient, ChatWebhookSettings
+from connectors.slack.sink import ChatWebhookNotifier
 from connectors.slack.simulator import ChatWebhookSimulator
 from connectors.splunk.client import HecClient
+from connectors.splunk.sink import SplunkHecForwarder
 from connectors.splunk.settings import SplunkHecSettings
 from connectors.splunk.simulator import HecSimulator
 from connectors.splunk.simulator import SimConfig as HecSimConfig
@@ -54,7 +57,8 @@ from streams.analysis import AnalysisSink
 from streams.chat import ChatSink
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.siem import SiemTopicSink, SplunkHecSink
+from streams.siem import SiemTopicSink
+from streams.siem_forward import SiemForwardSink
 from streams.sink import SinkRecord
 from streams.tickets import TicketSink, TrackerAdapter
 
@@ -175,7 +179,7 @@ async def chat(scored: list[ScoredAlert], kind: ChatKind) -> list[dict[str, Any]
     settings = ChatWebhookSettings(kind=kind, url=SecretStr(CHAT + path),
                                    retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0))
     client = ChatWebhookClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
-    sink = ChatSink(settings, _KAFKA, _SERDE, client=client, notify_tier=RiskTier.LOW)
+    sink = ChatSink(ChatWebhookNotifier(settings, client=client), _KAFKA, _SERDE, notify_tier=RiskTier.LOW)
     try:
         await sink.deliver(records(list(scored)))
     finally:
@@ -200,7 +204,7 @@ async def siem(scored: list[ScoredAlert], analyses: list[Analysis]) -> Siem:
     sim = HecSimulator(HecSimConfig())
     hec_settings = SplunkHecSettings(url=HEC, token=SecretStr(HEC_TOKEN))
     client = HecClient(hec_settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)), sleep=_no_wait)
-    hec = SplunkHecSink(hec_settings, client=client)
+    hec = SiemForwardSink(SplunkHecForwarder(hec_settings, client=client))
     try:
         await hec.deliver(records(events))
     finally:

@@ -9,11 +9,11 @@ from streams.cli import build_parser
 from streams.config_reference import render_reference
 
 
-def test_configuration_reference_matches_the_settings_models(repo_root: Path) -> None:
+def test_configuration_reference_matches_the_settings_tree(repo_root: Path) -> None:
     readme = (repo_root / "README.md").read_text()
     match = re.search(r"<!-- config-reference:start -->\n(.*)<!-- config-reference:end -->", readme, re.S)
     assert match, "README lost its configuration reference markers"
-    assert match.group(1) == render_reference(), "README config reference is stale: paste `prismaflow config`"
+    assert match.group(1) == render_reference(), "README config reference is stale: paste `prismaflow config --reference`"
 
 
 def test_readme_commands_exist(repo_root: Path) -> None:

@@ -1,7 +1,9 @@
 """Prisma Cloud connector: CSPM and Compute API clients, settings, and a local simulator.
 
-The clients are pure httpx (no Kafka); the Kafka-facing source, webhook receiver and checkpoint
-store sit beside them in this package. See ``connectors.prisma.simulator`` for the stand-in API.
+The clients are pure httpx (no Kafka); the pollers (:mod:`.source`) and the webhook receiver
+(:mod:`.webhook`) sit beside them and write through the ports (:mod:`connectors.ports`), which the
+stream layer implements on Kafka (``streams/checkpoints.py``, ``streams/async_publish.py``). See
+``connectors.prisma.simulator`` for the stand-in API.
 """
 
 from __future__ import annotations

@@ -1,17 +1,28 @@
-"""Typed settings for the Prisma Cloud CSPM and Compute clients.
+"""Typed settings for the Prisma Cloud CSPM and Compute clients, the pollers and the webhook receiver.
 
 The clients take a :class:`PrismaSettings` and never read the environment themselves; the
 streams layer builds one (from ``PRISMAFLOW_PRISMA_*`` variables or secret files) and passes it in.
-Unknown keys are rejected so a typo in a setting name fails at start-up, not at 3 a.m.
+:class:`PollerSettings` and :class:`WebhookSettings` are the pollers' and the receiver's own models and
+the ``poller`` and ``webhook`` sections of the settings tree (``PRISMAFLOW_POLLER_*``,
+``PRISMAFLOW_WEBHOOK_*``). Unknown keys are rejected so a typo in a setting name fails at start-up,
+not at 3 a.m.
 """
 
 from __future__ import annotations
 
+import socket
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import RetryPolicy
+from processors.strict_json import JsonLimits
 
-__all__ = ["PrismaSettings"]
+__all__ = ["DLQ_TOPIC", "RAW_ALERTS_TOPIC", "PollerSettings", "PrismaSettings", "WebhookSettings"]
+
+#: The topics the sources write to unless told otherwise: the catalogue's ``prisma.alerts.raw`` and
+#: ``prisma.dlq`` (``streams.topics``; a test keeps the names equal, connectors do not import streams).
+RAW_ALERTS_TOPIC = "prisma.alerts.raw"
+DLQ_TOPIC = "prisma.dlq"
 
 
 class PrismaSettings(BaseModel):
@@ -74,3 +85,69 @@ class PrismaSettings(BaseModel):
         user = self.compute_username or self.username
         secret = self.compute_password or self.password
         return user, secret
+
+
+class PollerSettings(BaseModel):
+    """How often and how far back the pollers look."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval_s: float = Field(default=60.0, gt=0, description="Seconds between the starts of two polls")
+    look_back_s: float = Field(
+        default=900.0, ge=0, description="Each window starts this long before the previous window's end")
+    initial_look_back_s: float = Field(
+        default=86400.0, gt=0, description="How far back the very first window reaches")
+    tenant: str = Field(default="default", description="Tenant label; also names the checkpoint")
+    raw_topic: str = Field(default=RAW_ALERTS_TOPIC, description="Topic the pollers write to")
+    dlq_topic: str = Field(default=DLQ_TOPIC, description="Topic for records refused at the edge")
+    compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
+    metrics_port: int = Field(default=0, ge=0, le=65535,
+                              description="Port for the pollers' /metrics, /healthz and /readyz; 0 turns it off")
+    metrics_addr: str = Field(default="0.0.0.0", description="Address the pollers' metrics endpoint listens on "
+                                                             "(every address by default; 127.0.0.1 keeps it to the host)")
+
+
+class WebhookSettings(BaseModel):
+    """The webhook receiver's listener, authentication and limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on")
+    port: int = Field(default=8088, ge=1, le=65535, description="Port to listen on")
+    auth_header: str = Field(default="Authorization", description="Request header that carries the token")
+    auth_token: SecretStr | None = Field(
+        default=None,
+        description="Expected header value, e.g. `Bearer <token>` (secret; required unless "
+        "PRISMAFLOW_WEBHOOK_ALLOW_UNAUTHENTICATED=true)",
+    )
+    allow_unauthenticated: bool = Field(default=False, description="Accept requests without a token (tests only)")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Larger requests get 413")
+    tenant: str = Field(default="default", description="Tenant label written on every raw alert")
+    raw_topic: str = Field(default=RAW_ALERTS_TOPIC, description="Topic for accepted alerts")
+    dlq_topic: str = Field(default=DLQ_TOPIC, description="Topic for rejected records")
+    max_json_depth: int = Field(default=64, ge=4, le=512, description="Deeper nesting of the body gets 400")
+    max_json_string_chars: int = Field(default=1024 * 1024, ge=1024, description="Longer strings get 400")
+    max_json_number_chars: int = Field(default=100, ge=20, description="Longer number literals get 400")
+    max_json_array_items: int = Field(default=100_000, ge=100, description="Longer arrays get 400")
+    max_json_object_members: int = Field(default=10_000, ge=100, description="Larger objects get 400")
+    max_record_bytes: int = Field(
+        default=1_000_000, ge=10_000,
+        description="Larger encoded alerts are dead-lettered; keep it at or below the raw topic's max.message.bytes "
+        "and the producer's message.max.bytes")
+    dlq_excerpt_bytes: int = Field(default=64 * 1024, ge=256, description="Bytes of a rejected record kept in its dead letter")
+    write_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Answer 503 when Kafka has not confirmed by then")
+    retry_after_s: int = Field(default=10, ge=1, description="Retry-After of a 503 answer (seconds)")
+    transactional_id: str | None = Field(
+        default=None,
+        description="Kafka transactional id of this receiver: distinct per replica, stable across its restarts "
+        "(unset: prismaflow-webhook-<host name>)")
+
+    def json_limits(self) -> JsonLimits:
+        """The parsing limits these settings give."""
+        return JsonLimits(max_depth=self.max_json_depth, max_string_chars=self.max_json_string_chars,
+                          max_number_chars=self.max_json_number_chars, max_array_items=self.max_json_array_items,
+                          max_object_members=self.max_json_object_members)
+
+    def effective_transactional_id(self) -> str:
+        """The transactional id the receiver's publisher uses."""
+        return self.transactional_id or f"prismaflow-webhook-{socket.gethostname()}"

@@ -30,26 +30,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from connectors.base import BadRequestError, ConnectorError
-from connectors.prisma.checkpoint import CheckpointStore, PageWriter, SourceCheckpoint
+from connectors.ports import CheckpointStore, OutgoingRecord, PageWriter, PublishFailedError, SourceCheckpoint
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.models import AlertFilter, TimeRange
+from connectors.prisma.settings import PollerSettings
 from processors.dead_letters import build_dead_letter, excerpt
 from processors.errors import InvalidRecordError
 from processors.models import AlertSource
 from processors.normalise.compute import compute_alert_id
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert
-from streams.errors import BrokerError
-from streams.publish import OutgoingRecord
-from streams.settings import _Settings
-from streams.topics import DLQ, RAW_ALERTS
-
-__all__ = ["PollerSettings", "CspmPoller", "ComputePoller", "PollResult"]
+__all__ = ["CspmPoller", "ComputePoller", "PollResult"]
 
 log = logging.getLogger(__name__)
 
@@ -67,22 +61,7 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
-class PollerSettings(_Settings):
-    """How often and how far back the pollers look."""
 
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_POLLER_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Prisma Cloud pollers"
-
-    interval_s: float = Field(default=60.0, gt=0, description="Seconds between the starts of two polls")
-    look_back_s: float = Field(
-        default=900.0, ge=0, description="Each window starts this long before the previous window's end")
-    initial_look_back_s: float = Field(
-        default=86400.0, gt=0, description="How far back the very first window reaches")
-    tenant: str = Field(default="default", description="Tenant label; also names the checkpoint")
-    raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic the pollers write to")
-    dlq_topic: str = Field(default=DLQ.name, description="Topic for records refused at the edge")
-    compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for the pollers' /metrics; 0 turns it off")
 
 
 _DLQ_EXCERPT_BYTES = 64 * 1024
@@ -200,7 +179,7 @@ class _Poller:
                 POLLS.labels(self.name, "error").inc()
                 ERRORS.labels(self.name, type(exc).__name__).inc()
                 log.error("poll failed source=%s error=%s", self.name, exc)
-            except BrokerError as exc:
+            except PublishFailedError as exc:
                 if stop.is_set():
                     return
                 # The page was not written (its transaction aborted): the checkpoint still points

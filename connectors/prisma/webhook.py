@@ -22,7 +22,8 @@ A request is validated whole before anything is written, then written whole:
    with the reason, the record's reference and a bounded excerpt of it.
 3. A raw alert that encodes larger than a Kafka record may be is dead-lettered the same way.
 4. The raw alerts and dead letters of the request are written in one transaction
-   (:class:`streams.async_publish.AsyncPublisher`): 200 once all are acknowledged; 503 with
+   (the port :class:`connectors.ports.RecordPublisher`; :class:`streams.async_publish.AsyncPublisher`
+   in a deployment): 200 once all are acknowledged; 503 with
    ``Retry-After`` when Kafka does not confirm within ``write_timeout_s``, and then none is visible,
    so Prisma's retry duplicates nothing.
 
@@ -35,24 +36,22 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from processors.dead_letters import excerpt
+from connectors.prisma.settings import WebhookSettings
+from connectors.ports import OutgoingRecord, PublishFailedError, RecordPublisher, RecordsRejectedError
+from processors.dead_letters import build_dead_letter, excerpt
 from processors.errors import ConfigurationError, InvalidRecordError, SerializationError
 from processors.models import AlertSource
 from processors.normalise.compute_webhook import (
@@ -62,14 +61,8 @@ from processors.normalise.compute_webhook import (
 )
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_payload, clean_text
-from processors.strict_json import JsonLimits, JsonRejectedError, parse_json
-from streams.dlq import dead_letter
-from streams.errors import RecordsRejectedError
-from streams.publish import OutgoingRecord, PublishError
-from streams.settings import _Settings
-from streams.topics import DLQ, RAW_ALERTS
-
-__all__ = ["WebhookSettings", "create_webhook_app", "Publisher"]
+from processors.strict_json import JsonRejectedError, parse_json
+__all__ = ["create_webhook_app", "Publisher"]
 
 log = logging.getLogger(__name__)
 
@@ -86,62 +79,14 @@ WEBHOOK_SECONDS = Histogram(
 _CSPM_STATUSES = frozenset({"open", "resolved", "dismissed", "snoozed"})
 
 
-class WebhookSettings(_Settings):
-    """The webhook receiver's listener, authentication and limits."""
-
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_WEBHOOK_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Webhook receiver"
-
-    host: str = Field(default="127.0.0.1", description="Address to listen on")
-    port: int = Field(default=8088, ge=1, le=65535, description="Port to listen on")
-    auth_header: str = Field(default="Authorization", description="Request header that carries the token")
-    auth_token: SecretStr | None = Field(
-        default=None,
-        description="Expected header value, e.g. `Bearer <token>` (secret; required unless "
-        "PRISMAFLOW_WEBHOOK_ALLOW_UNAUTHENTICATED=true)",
-    )
-    allow_unauthenticated: bool = Field(default=False, description="Accept requests without a token (tests only)")
-    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Larger requests get 413")
-    tenant: str = Field(default="default", description="Tenant label written on every raw alert")
-    raw_topic: str = Field(default=RAW_ALERTS.name, description="Topic for accepted alerts")
-    dlq_topic: str = Field(default=DLQ.name, description="Topic for rejected records")
-    max_json_depth: int = Field(default=64, ge=4, le=512, description="Deeper nesting of the body gets 400")
-    max_json_string_chars: int = Field(default=1024 * 1024, ge=1024, description="Longer strings get 400")
-    max_json_number_chars: int = Field(default=100, ge=20, description="Longer number literals get 400")
-    max_json_array_items: int = Field(default=100_000, ge=100, description="Longer arrays get 400")
-    max_json_object_members: int = Field(default=10_000, ge=100, description="Larger objects get 400")
-    max_record_bytes: int = Field(
-        default=1_000_000, ge=10_000,
-        description="Larger encoded alerts are dead-lettered; keep it at or below the raw topic's max.message.bytes "
-        "and the producer's message.max.bytes")
-    dlq_excerpt_bytes: int = Field(default=64 * 1024, ge=256, description="Bytes of a rejected record kept in its dead letter")
-    write_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Answer 503 when Kafka has not confirmed by then")
-    retry_after_s: int = Field(default=10, ge=1, description="Retry-After of a 503 answer (seconds)")
-    transactional_id: str | None = Field(
-        default=None,
-        description="Kafka transactional id of this receiver: distinct per replica, stable across its restarts "
-        "(unset: prismaflow-webhook-<host name>)")
-
-    def json_limits(self) -> JsonLimits:
-        """The parsing limits these settings give."""
-        return JsonLimits(max_depth=self.max_json_depth, max_string_chars=self.max_json_string_chars,
-                          max_number_chars=self.max_json_number_chars, max_array_items=self.max_json_array_items,
-                          max_object_members=self.max_json_object_members)
-
-    def effective_transactional_id(self) -> str:
-        """The transactional id the receiver's publisher uses."""
-        return self.transactional_id or f"prismaflow-webhook-{socket.gethostname()}"
 
 
-class Publisher(Protocol):
-    """Writes a request's records all or none (see :class:`streams.async_publish.AsyncPublisher`).
+#: Writes a request's records all or none (the port; :class:`streams.async_publish.AsyncPublisher`
+#: in a deployment). Raises RecordsRejectedError (``rejections``: index -> reason) before writing
+#: anything when some records can never be written, PublishFailedError when nothing is visible.
+Publisher = RecordPublisher
 
-    Raises :class:`streams.async_publish.RecordsRejectedError` (a SerializationError with
-    ``rejections``: index -> reason) before writing anything when some records can never be written,
-    and PublishError when the write failed and nothing is visible.
-    """
 
-    async def send_many(self, records: list[OutgoingRecord]) -> list[Any]: ...
 
 
 def _cspm_problem(item: object) -> str | None:
@@ -250,13 +195,15 @@ class _Intake:
 
     def _dead_letter(self, reason: str, original: bytes, *, key: str | None = None) -> OutgoingRecord:
         value, note = excerpt(original, self.excerpt_bytes)
-        return dead_letter(
+        letter = build_dead_letter(
             stage=f"webhook.{self.endpoint}", error=reason + note, original_topic=f"webhook:{self.path}",
-            original_key=key.encode() if key is not None else None, original_value=value,
-            dlq_topic=self.settings.dlq_topic, now=self.received_at)
+            original_key=key.encode() if key is not None else None, original_value=value, failed_at=self.received_at)
+        log.warning("dead-lettered stage=%s topic=%s partition=-1 offset=-1 error=%s reason=%s", letter.record.stage,
+                    letter.record.original_topic, letter.record.error_class, letter.record.error_message[:200])
+        return OutgoingRecord(self.settings.dlq_topic, letter.key, letter.record, letter.headers)
 
 
-def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
+def create_webhook_app(settings: WebhookSettings, publisher: RecordPublisher,
                        *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                        new_ingest_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> Starlette:
     """Build the receiver around a publisher that writes a request's records all or none."""
@@ -325,7 +272,7 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
             intake.add(index, item, check)
         try:
             await _write(publisher, intake)
-        except PublishError as exc:
+        except PublishFailedError as exc:
             log.error("webhook write failed endpoint=%s count=%d error=%s", endpoint, len(intake.records), exc)
             return _error(503, "could not write to Kafka; retry later", headers=unavailable)
         except SerializationError as exc:
@@ -362,10 +309,10 @@ def create_webhook_app(settings: WebhookSettings, publisher: Publisher,
     ])
 
 
-async def _write(publisher: Publisher, intake: _Intake) -> None:
+async def _write(publisher: RecordPublisher, intake: _Intake) -> None:
     """Write the request's records; dead-letter those Kafka can never take, and write again.
 
-    Raises PublishError (nothing written) or SerializationError (a dead letter itself refused).
+    Raises PublishFailedError (nothing written) or SerializationError (a dead letter itself refused).
     """
     try:
         await publisher.send_many(intake.records)

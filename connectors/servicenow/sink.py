@@ -1,4 +1,5 @@
-"""ServiceNow as a ticket tracker for :class:`streams.tickets.TicketSink`.
+"""ServiceNow as a ticket tracker for :class:`streams.tickets.TicketSink`, through the
+:class:`~connectors.ports.TrackerAdapter` port.
 
 The fingerprint is the record's ``correlation_id``; :meth:`ServiceNowTicketTracker.find` looks it
 up before any create, so a record created just before a crash is adopted, not duplicated.
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 from connectors.servicenow.client import ServiceNowClient, TicketDraft
 from connectors.servicenow.settings import ServiceNowSettings
+from connectors.sink_signals import sink_signals
+from connectors.ports import TicketRef
 from processors.analysis_text import analyser_note, display_justification, display_summary
 from processors.models import ScoredAlert
 from processors.records import Analysis, Tracker
 from processors.redaction import redact_text
 from processors.tickets import TrackerStatus
-from streams.tickets import TicketRef
 
 __all__ = ["ServiceNowTicketTracker"]
 
@@ -60,36 +62,44 @@ class ServiceNowTicketTracker:
         return TicketRef(sys_id, self.client.record_url(record), "open")  # type: ignore[arg-type]
 
     async def find(self, fingerprint: str) -> TicketRef | None:
-        found = await self.client.find_by_correlation_id(fingerprint)
-        return self._ref(found) if found is not None else None
+        with sink_signals():
+            found = await self.client.find_by_correlation_id(fingerprint)
+            return self._ref(found) if found is not None else None
 
     async def create(self, fingerprint: str, scored: ScoredAlert, analysis: Analysis | None) -> TicketRef:
-        a = scored.alert
-        title = redact_text(f"[Prismaflow] {a.policy_name} — {a.resource.name or a.resource.resource_id}")
-        draft = TicketDraft(fingerprint=fingerprint, title=title, description=redact_text(_description(scored)),
-                            tier=scored.tier, team=a.enrichment.team, owner=a.enrichment.owner)
-        return self._ref(await self.client.create(draft))
+        with sink_signals():
+            a = scored.alert
+            title = redact_text(f"[Prismaflow] {a.policy_name} — {a.resource.name or a.resource.resource_id}")
+            draft = TicketDraft(fingerprint=fingerprint, title=title, description=redact_text(_description(scored)),
+                                tier=scored.tier, team=a.enrichment.team, owner=a.enrichment.owner)
+            return self._ref(await self.client.create(draft))
 
     async def update(self, ref: TicketRef, scored: ScoredAlert, note: str) -> None:
-        await self.client.update(ref.key, work_notes=redact_text(note), fields={
-            "urgency": self.settings.urgency_by_tier[scored.tier], "impact": self.settings.impact_by_tier[scored.tier]})
+        with sink_signals():
+            await self.client.update(ref.key, work_notes=redact_text(note), fields={
+                "urgency": self.settings.urgency_by_tier[scored.tier],
+                "impact": self.settings.impact_by_tier[scored.tier]})
 
     async def resolve(self, ref: TicketRef, note: str) -> None:
-        note = redact_text(note)
-        await self.client.resolve(ref.key, close_notes=note, work_notes=note)
+        with sink_signals():
+            note = redact_text(note)
+            await self.client.resolve(ref.key, close_notes=note, work_notes=note)
 
     async def reopen(self, ref: TicketRef, note: str) -> TicketRef:
-        await self.client.reopen(ref.key, redact_text(note))
-        return ref
+        with sink_signals():
+            await self.client.reopen(ref.key, redact_text(note))
+            return ref
 
     async def status(self, ref: TicketRef) -> TrackerStatus:
-        record = await self.client.get(ref.key)
-        states = self.settings.state_values
-        done = record.state in {str(states.resolved), str(states.closed)} or not record.active
-        return TrackerStatus(done=done, resolution=str(record.raw.get("close_code", "")))
+        with sink_signals():
+            record = await self.client.get(ref.key)
+            states = self.settings.state_values
+            done = record.state in {str(states.resolved), str(states.closed)} or not record.active
+            return TrackerStatus(done=done, resolution=str(record.raw.get("close_code", "")))
 
     async def add_analysis(self, ref: TicketRef, analysis: Analysis) -> None:
-        await self.client.add_work_note(ref.key, redact_text(_analysis_note(analysis)))
+        with sink_signals():
+            await self.client.add_work_note(ref.key, redact_text(_analysis_note(analysis)))
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,6 +1,7 @@
 """Splunk connector: an HTTP Event Collector client, its settings, the SIEM mapper, a simulator.
 
-The client is pure httpx (no Kafka); the Kafka-facing sink sits beside it in this package.
+The client is pure httpx (no Kafka); :mod:`.sink` adapts it to the ports' event forwarder, which
+the stream layer's SIEM forward sink drives.
 See ``connectors.splunk.simulator`` for the stand-in HEC.
 """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from processors.score.findings import Exploitation, FindingFacts, FindingKind, finding_facts
 from processors.score.history import DismissalHistory
-from processors.score.policy import TIER_ORDER, ScoringPolicy, parse_scoring_policy
+from processors.score.policy import TIER_ORDER, ScoringPolicy, parse_scoring_policy, tier_at_least
 from processors.score.rubric import RULE_TITLES, TierDecision, decide_tier
 from processors.score.scorer import score
 
@@ -28,6 +28,7 @@ __all__ = [
     "TierDecision",
     "decide_tier",
     "finding_facts",
+    "tier_at_least",
     "parse_scoring_policy",
     "score",
 ]

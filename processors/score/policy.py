@@ -26,11 +26,18 @@ __all__ = [
     "Tiers",
     "Weights",
     "parse_scoring_policy",
+    "tier_at_least",
 ]
 
 
 #: Tiers from lowest to highest; the index is the rank.
 TIER_ORDER: tuple[RiskTier, ...] = (RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL)
+
+
+def tier_at_least(tier: RiskTier, floor: RiskTier) -> bool:
+    """True when ``tier`` is ``floor`` or above (low < medium < high < critical); the sinks'
+    tier filters use it."""
+    return TIER_ORDER.index(tier) >= TIER_ORDER.index(floor)
 
 Sensitivity = Literal["restricted", "confidential", "internal", "public", "unknown"]
 

@@ -15,10 +15,26 @@ grounding, the offline analyser, the completion port). Everything that runs it l
 
 from __future__ import annotations
 
-from streams.analysis.metrics import AnalysisMetrics
-from streams.analysis.service import AnalysisService, AnalysisStats
-from streams.analysis.settings import AnalysisSettings, AnalysisStageSettings
-from streams.analysis.sink import AnalysisSink
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streams.analysis.metrics import AnalysisMetrics
+    from streams.analysis.service import AnalysisService, AnalysisStats
+    from streams.analysis.settings import AnalysisSettings, AnalysisStageSettings
+    from streams.analysis.sink import AnalysisSink
+
+#: Where each export lives. The package loads them on first use (PEP 562), so that importing
+#: ``streams.analysis.settings`` (the settings tree does, for every command) does not load the service
+#: and the ``openai`` SDK with it.
+_EXPORTS = {
+    "AnalysisMetrics": "streams.analysis.metrics",
+    "AnalysisService": "streams.analysis.service",
+    "AnalysisStats": "streams.analysis.service",
+    "AnalysisSettings": "streams.analysis.settings",
+    "AnalysisStageSettings": "streams.analysis.settings",
+    "AnalysisSink": "streams.analysis.sink",
+}
 
 __all__ = [
     "AnalysisMetrics",
@@ -28,3 +44,10 @@ __all__ = [
     "AnalysisStageSettings",
     "AnalysisStats",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The export ``name``, imported from its module on first use."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -2,9 +2,10 @@
 
 :class:`AnalysisSettings` is the one place that says how the stage decides, spends and limits (gates,
 cache, rate limit, token budget, retrieval, the optional LLM endpoint) and holds every default. The
-service takes it; nothing else carries a copy. :class:`AnalysisStageSettings` reads the part of it an
-operator sets (``PRISMAFLOW_LLM_*``, documented in the README's configuration reference) and builds
-an :class:`AnalysisSettings`; its defaults are read from the model, so the two cannot drift.
+service takes it; nothing else carries a copy. :class:`AnalysisStageSettings` is the stage's section of
+the settings tree (:class:`streams.config.PrismaflowSettings`, ``PRISMAFLOW_LLM_*``): the part of it an
+operator sets; it builds an :class:`AnalysisSettings`, and its defaults are read from the model, so the
+two cannot drift.
 
 The LLM cost gate defaults to what the README documents and ``prismaflow run analyse`` has always
 run with: the LLM writes analyses from tier CRITICAL and score 95 up, the rest are written offline.
@@ -14,14 +15,13 @@ gone.)
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from connectors.llm.settings import LlmSettings
 from processors.models import AlertStatus, RiskTier
-from streams.settings import _Settings
+from streams.settings import SettingsSection
 
 __all__ = ["AnalysisSettings", "AnalysisStageSettings"]
 
@@ -66,21 +66,23 @@ class AnalysisSettings(BaseModel):
 
 
 def _default(name: str) -> Any:
-    """The default of :class:`AnalysisSettings` field ``name``: the environment binding's default too."""
+    """The default of :class:`AnalysisSettings` field ``name``: the stage section's default too."""
     return AnalysisSettings.model_fields[name].default
 
 
-class AnalysisStageSettings(_Settings):
+def _llm_default(name: str) -> Any:
+    """The default of :class:`LlmSettings` field ``name``: the stage section's default too."""
+    return LlmSettings.model_fields[name].default
+
+
+class AnalysisStageSettings(SettingsSection):
     """The analysis stage: which alerts it explains, and the optional OpenAI-compatible endpoint."""
 
-    model_config = SettingsConfigDict(env_prefix="PRISMAFLOW_LLM_", extra="forbid", env_ignore_empty=True)
-    component: ClassVar[str] = "Analysis stage and LLM"
-
-    base_url: str = Field(default="https://api.openai.com/v1", description="OpenAI-compatible endpoint (Azure, vLLM, Ollama: their /v1 URL)")
+    base_url: str = Field(default=_llm_default("base_url"), description="OpenAI-compatible endpoint (Azure, vLLM, Ollama: their /v1 URL)")
     model: str = Field(default="gpt-4o-mini", description="Model or deployment name")
     api_key: SecretStr | None = Field(default=None, description="API key (secret); unset: offline analyser only")
-    timeout_s: float = Field(default=60.0, gt=0, description="Per request")
-    max_retries: int = Field(default=2, ge=0, le=10, description="The SDK's own retries (429/5xx/timeouts); no others stack on them")
+    timeout_s: float = Field(default=_llm_default("timeout_s"), gt=0, description="Per request")
+    max_retries: int = Field(default=_llm_default("max_retries"), ge=0, le=10, description="The SDK's own retries (429/5xx/timeouts); no others stack on them")
     min_tier: RiskTier = Field(default=_default("min_tier"), description="Alerts from this tier up get an analysis")
     llm_min_tier: RiskTier = Field(default=_default("llm_min_tier"), description="Of those, from this tier up the LLM writes it (others: offline)")
     llm_min_score: int = Field(default=_default("llm_min_score"), ge=0, le=100, description="...and from this score up (95: the top of the CRITICAL band 80-100, keeping the LLM within ~10 calls per 1,000 raw alerts)")

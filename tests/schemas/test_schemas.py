@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-import connectors.prisma.checkpoint
+import connectors.ports
 import processors.models
 import processors.records
 from processors.errors import SchemaError
@@ -30,7 +30,7 @@ CURRENT = load_schemas()
 BASELINE = load_schemas(baseline_dir())
 MODELS: dict[str, type[BaseModel]] = {
     name: getattr(module, name)
-    for module in (processors.models, processors.records, connectors.prisma.checkpoint)
+    for module in (processors.models, processors.records, connectors.ports)
     for name in module.__all__
     if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), BaseModel)
 }

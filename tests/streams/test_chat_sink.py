@@ -16,6 +16,7 @@ from pydantic import BaseModel, SecretStr
 
 from connectors.base import RetryPolicy
 from connectors.slack.client import ChatKind, ChatWebhookClient, ChatWebhookSettings
+from connectors.slack.sink import ChatWebhookNotifier
 from connectors.slack.simulator import ChatWebhookSimulator, Fault
 from processors.models import AlertStatus, RiskTier, ScoredAlert
 from processors.records import DeadLetter, TicketState, Tracker
@@ -74,8 +75,8 @@ def _sink(sim: ChatWebhookSimulator, kafka: KafkaSettings, serde: AvroSerde, cat
                                    retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0))
     client = ChatWebhookClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
     writer = AuditWriter(f"{catalogue}sink.chat/0", kafka, serde, topic=catalogue + AUDIT.name) if audit else None
-    return ChatSink(settings, kafka, serde, client=client, topic_prefix=catalogue, approval_base_url=APPROVALS,
-                    audit=writer)
+    return ChatSink(ChatWebhookNotifier(settings, client=client), kafka, serde, topic_prefix=catalogue,
+                    approval_base_url=APPROVALS, audit=writer)
 
 
 def _buttons(body: dict[str, Any]) -> dict[str, str]:

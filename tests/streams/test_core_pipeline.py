@@ -33,7 +33,8 @@ from processors.pipeline import normalise_and_enrich, raw_alert_key
 from processors.records import DeadLetter
 from streams.core_stage import is_link
 from streams.embedded import ThreadedWorker
-from streams.run import WorkerSettings
+from streams.config import PrismaflowSettings
+from streams.config.stages import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from tests.kafka_helpers import produce_models, read_topic
@@ -105,7 +106,7 @@ def start_worker(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> Iter
     def start(stage: str, instance: str = "0", group_prefix: str = "") -> ThreadedWorker:
         settings = WorkerSettings(topic_prefix=catalogue, instance_id=instance,
                                   group_prefix=group_prefix or catalogue + "g", max_batch=500)
-        worker = ThreadedWorker(stage, kafka, serde, settings)
+        worker = ThreadedWorker(stage, PrismaflowSettings(kafka=kafka, worker=settings), serde)
         started.append(worker)
         return worker
 

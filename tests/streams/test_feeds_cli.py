@@ -8,8 +8,9 @@ import pytest
 
 from connectors.feeds.simulator import EPSS_CURRENT_PATH, KEV_PATH, FeedSimulator
 from streams.cli import main
+from streams.compose import load_worker_feeds
+from streams.config import load_settings
 from streams.embedded import ServedApp, free_port
-from streams.run import WorkerSettings, load_worker_feeds
 from tests.connectors.feeds.conftest import epss_bytes, kev_bytes
 
 
@@ -37,7 +38,7 @@ def test_refresh_downloads_over_http_and_the_next_worker_loads_the_new_feeds(
     assert "epss: refreshed: EPSS score_date 2026-08-22T12:03:07Z" in out
     assert f"workers load: kev 2026.08.22 (kev-2026.08.22.json, {feeds_dir})" in out
 
-    assert load_worker_feeds(WorkerSettings()).as_of == "kev:2026.08.22 epss:2026-08-22"
+    assert load_worker_feeds(load_settings().worker).as_of == "kev:2026.08.22 epss:2026-08-22"
     assert main(["feeds", "status"]) == 0
     assert "epss: epss 2026-08-22 (epss-2026-08-22.csv.gz" in capsys.readouterr().out
 
@@ -52,7 +53,7 @@ def test_refresh_offline_exits_0_and_names_the_shipped_snapshot_it_falls_back_to
     assert "kev: offline:" in out and "epss: offline:" in out
     assert ("workers load: kev 2026.08.21 (kev-2026.08.21.json, shipped snapshot); "
             "epss 2026-01-30 (epss-2026-01-30.csv.gz, shipped snapshot)") in out
-    assert load_worker_feeds(WorkerSettings()).as_of == "kev:2026.08.21 epss:2026-01-30"
+    assert load_worker_feeds(load_settings().worker).as_of == "kev:2026.08.21 epss:2026-01-30"
 
 
 def test_refresh_that_refuses_a_corrupted_download_exits_1(

@@ -11,6 +11,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from processors.errors import ConfigurationError
+from streams.config import load_settings
 from streams.kafka_clients import KafkaClients, property_name
 from streams.settings import KafkaSettings
 from streams.topic_reader import read_to_end
@@ -25,7 +26,7 @@ def test_a_passthrough_variable_names_its_librdkafka_property_in_lower_case_with
 def test_kafka_config_variables_fill_the_passthrough_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_CONFIG__SSL_CA_LOCATION", "/etc/prismaflow/ca.pem")
     monkeypatch.setenv("KAFKA_CONFIG_FILE", "/etc/prismaflow/client.properties")
-    settings = KafkaSettings()
+    settings = load_settings().kafka
     assert {property_name(k): v for k, v in settings.config.items()} == {"ssl.ca.location": "/etc/prismaflow/ca.pem"}
     assert settings.config_file == Path("/etc/prismaflow/client.properties")
 

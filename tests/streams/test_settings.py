@@ -1,41 +1,232 @@
-"""Settings come from the environment or from a secrets folder; unknown settings are rejected."""
+"""One settings tree, read from the environment or a secrets folder; unknown settings are rejected."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings
 
+from connectors.feeds.settings import FeedSettings
+from connectors.prisma.settings import DLQ_TOPIC, RAW_ALERTS_TOPIC, PollerSettings, PrismaSettings, WebhookSettings
+from connectors.servicenow.settings import ServiceNowTable
+from connectors.splunk.settings import SplunkHecSettings
+from connectors.syslog.client import SyslogSettings
+from processors.errors import ConfigurationError
+from processors.models import RiskTier
+from processors.tickets import SyncPolicy
+from streams.cli import main
+from streams.config import PrismaflowSettings, known_variables, load_settings
+from streams.config.root import TOOLING_VARIABLES, unknown_variables
+from streams.config.source import SectionedEnvironmentSource
+from streams.config_reference import MASK, effective_settings
 from streams.settings import KafkaSettings
-from streams.sources import PrismaConnectionSettings
+from streams.topics import DLQ, RAW_ALERTS
 
 
-def test_a_secret_can_come_from_a_file_in_the_secrets_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "prismaflow_prisma_secret_key").write_text("from-a-file\n")
+@pytest.fixture
+def secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty secrets folder that ``PRISMAFLOW_SECRETS_DIR`` names."""
     monkeypatch.setenv("PRISMAFLOW_SECRETS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_a_secret_can_come_from_a_file_in_the_secrets_folder(secrets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (secrets / "prismaflow_prisma_secret_key").write_text("from-a-file\n")
     monkeypatch.delenv("PRISMAFLOW_PRISMA_SECRET_KEY", raising=False)
-    settings = PrismaConnectionSettings()
-    assert settings.secret_key.get_secret_value() == "from-a-file"
+    settings = load_settings()
+    assert settings.prisma.secret_key.get_secret_value() == "from-a-file"
     assert "from-a-file" not in repr(settings)  # never printed
 
 
-def test_the_environment_wins_over_the_secrets_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "prismaflow_prisma_secret_key").write_text("from-a-file")
-    monkeypatch.setenv("PRISMAFLOW_SECRETS_DIR", str(tmp_path))
+def test_the_environment_wins_over_the_secrets_folder(secrets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (secrets / "prismaflow_prisma_secret_key").write_text("from-a-file")
     monkeypatch.setenv("PRISMAFLOW_PRISMA_SECRET_KEY", "from-env")
-    assert PrismaConnectionSettings().secret_key.get_secret_value() == "from-env"
+    assert load_settings().prisma.secret_key.get_secret_value() == "from-env"
 
 
 def test_kafka_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
-    settings = KafkaSettings()
+    settings = load_settings().kafka
     assert settings.client_config()["bootstrap.servers"] == "kafka-1:9092,kafka-2:9092"
     assert settings.client_config()["sasl.password"] == "s3cret"
     assert "s3cret" not in repr(settings)
 
 
-def test_unknown_settings_are_rejected() -> None:
+def test_every_section_reads_its_own_prefix_and_unset_ones_keep_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCH", "5")
+    monkeypatch.setenv("PRISMAFLOW_TICKETS_MIN_TIER", "critical")
+    monkeypatch.setenv("prismaflow_poller_tenant", "acme")  # names are case-insensitive, as before
+    monkeypatch.setenv("PRISMAFLOW_WEBHOOK_PORT", "")  # empty counts as unset
+    settings = load_settings()
+    assert settings.worker.max_batch == 5 and settings.worker.group_prefix == "prismaflow"
+    assert settings.tickets.min_tier is RiskTier.CRITICAL and settings.tickets.reopen_within_days == 30
+    assert settings.poller.tenant == "acme" and settings.webhook.port == 8088
+
+
+def test_unknown_fields_are_rejected_by_every_section() -> None:
     with pytest.raises(ValidationError):
         KafkaSettings(bootstrap_server="typo:9092")  # type: ignore[call-arg]
+
+
+def test_a_misspelled_variable_is_named_with_the_closest_known_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCHH", "5")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert str(raised.value) == ("unknown setting PRISMAFLOW_WORKER_MAX_BATCHH — did you mean "
+                                 "PRISMAFLOW_WORKER_MAX_BATCH?")
+
+
+def test_kafka_typos_are_caught_too_and_a_name_far_from_any_gets_no_guess() -> None:
+    unknown = dict(unknown_variables({"KAFKA_BOOTSTRAP_SERVER": "x", "PRISMAFLOW_QQQ_XYZZY_PLUGH": "1", "HOME": "/root"}))
+    assert unknown == {"KAFKA_BOOTSTRAP_SERVER": "KAFKA_BOOTSTRAP_SERVERS", "PRISMAFLOW_QQQ_XYZZY_PLUGH": None}
+
+
+def test_librdkafka_passthrough_tooling_and_general_variables_are_known() -> None:
+    environ = {"KAFKA_CONFIG__SSL_CA_LOCATION": "/ca.pem", "PRISMAFLOW_FUZZ_EXAMPLES": "10",
+               "PRISMAFLOW_HOME": "/tmp/x", "PRISMAFLOW_SECRETS_DIR": "/run/secrets",
+               "PRISMAFLOW_DEPS_SBIN": "/sbin", "PRISMAFLOW_LLM_LLM_MIN_SCORE": "90"}
+    assert unknown_variables(environ) == []
+
+
+def test_every_variable_the_repository_mentions_is_known(repo_root: Path) -> None:
+    """README, deploy manifests, scripts, the Makefile and docs use these names: all must pass the check."""
+    names: set[str] = set()
+    for path in [repo_root / "README.md", repo_root / "Makefile", *(repo_root / "deploy").rglob("*"),
+                 *(repo_root / "scripts").rglob("*"), *(repo_root / "docs").rglob("*.md")]:
+        if path.is_file():
+            names |= set(re.findall(r"\b(?:PRISMAFLOW|KAFKA)_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(errors="replace")))
+    # The compose file's broker container reads the apache/kafka image's own KAFKA_* variables: not ours.
+    compose = (repo_root / "deploy").rglob("*compose*")
+    image_only = {n for path in compose if path.is_file()
+                  for n in re.findall(r"^\s+(KAFKA_[A-Z_]+):", path.read_text(), re.M)}
+    misspelled_on_purpose = {"PRISMAFLOW_WORKER_MAX_BATCHH"}  # the README's example of the check
+    assert set(dict(unknown_variables({name: "x" for name in names - image_only - misspelled_on_purpose}))) == set()
+
+
+def test_a_refused_value_names_its_variable_and_never_echoes_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCH", "not-a-number-s3cret")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert "PRISMAFLOW_WORKER_MAX_BATCH" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def test_the_effective_configuration_shows_values_and_origins_and_masks_secrets(
+    secrets: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (secrets / "prismaflow_jira_api_token").write_text("jira-s3cret\n")
+    monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCH", "7")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-s3cret")
+    rows = {row.variable: row for row in effective_settings()}
+    assert set(rows) == set(known_variables()) - set(TOOLING_VARIABLES)  # tooling: not the program's
+    assert (rows["PRISMAFLOW_SECRETS_DIR"].value, rows["PRISMAFLOW_SECRETS_DIR"].origin.value) == (
+        str(secrets), "environment")
+    assert (rows["PRISMAFLOW_WORKER_MAX_BATCH"].value, rows["PRISMAFLOW_WORKER_MAX_BATCH"].origin.value) == (
+        "7", "environment")
+    assert (rows["PRISMAFLOW_JIRA_API_TOKEN"].value, rows["PRISMAFLOW_JIRA_API_TOKEN"].origin.value) == (
+        MASK, "secrets file")
+    assert (rows["KAFKA_SASL_PASSWORD"].value, rows["KAFKA_SASL_PASSWORD"].origin.value) == (MASK, "environment")
+    assert (rows["PRISMAFLOW_WORKER_GROUP_PREFIX"].value, rows["PRISMAFLOW_WORKER_GROUP_PREFIX"].origin.value) == (
+        "prismaflow", "default")
+    assert rows["PRISMAFLOW_LLM_API_KEY"].value == "(unset)"
+    assert rows["PRISMAFLOW_SPLUNK_TOKEN"].value == MASK  # a default secret is masked as well
+
+
+def test_prismaflow_config_prints_the_effective_values_and_json_never_holds_a_secret(
+    secrets: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    (secrets / "prismaflow_servicenow_password").write_text("sn-s3cret")
+    monkeypatch.setenv("PRISMAFLOW_LLM_API_KEY", "llm-s3cret")
+    monkeypatch.setenv("PRISMAFLOW_SIEM_MAX_CACHED", "42")
+    assert main(["config"]) == 0
+    text = capsys.readouterr().out
+    assert "s3cret" not in text
+    line = next(line for line in text.splitlines() if line.startswith("PRISMAFLOW_SIEM_MAX_CACHED "))
+    assert line.split() == ["PRISMAFLOW_SIEM_MAX_CACHED", "42", "(environment)"]
+    assert main(["config", "--json"]) == 0
+    document = capsys.readouterr().out
+    assert "s3cret" not in document
+    rows = {row["variable"]: row for row in json.loads(document)}
+    assert rows["PRISMAFLOW_SERVICENOW_PASSWORD"] == {
+        "variable": "PRISMAFLOW_SERVICENOW_PASSWORD", "section": "ServiceNow sink", "value": MASK,
+        "origin": "secrets file"}
+    assert rows["PRISMAFLOW_LLM_API_KEY"]["value"] == MASK
+
+
+def test_values_passed_in_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "from-env:9092")
+    settings = PrismaflowSettings(kafka=KafkaSettings(bootstrap_servers="given:9092"))
+    assert settings.kafka.bootstrap_servers == "given:9092"
+
+
+@pytest.mark.parametrize("argv", [["config"], ["run", "core", "--help"], ["demo"], ["--help"]],
+                         ids=["config", "run-help", "demo", "help"])
+def test_a_misspelled_variable_stops_every_command_with_one_line_and_no_traceback(
+    argv: list[str], repo_root: Path,
+) -> None:
+    env = {**os.environ, "PRISMAFLOW_WORKER_MAX_BATCHH": "5"}
+    done = subprocess.run([sys.executable, "-m", "streams.cli", *argv], env=env, cwd=repo_root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip() == ("prismaflow: error: unknown setting PRISMAFLOW_WORKER_MAX_BATCHH — did you mean "
+                                   "PRISMAFLOW_WORKER_MAX_BATCH?")
+
+
+def test_the_bench_entry_stops_on_a_misspelled_variable_too(repo_root: Path) -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVER": "127.0.0.1:9092"}
+    done = subprocess.run([sys.executable, "-m", "streams.devtools.bench", "--alerts", "10"], env=env, cwd=repo_root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "unknown setting KAFKA_BOOTSTRAP_SERVER — did you mean KAFKA_BOOTSTRAP_SERVERS?" in done.stderr
+
+
+def test_the_sources_default_topics_are_the_catalogues() -> None:
+    """connectors/ does not import streams/: the pollers' and receiver's default topics are spelled out."""
+    assert (RAW_ALERTS_TOPIC, DLQ_TOPIC) == (RAW_ALERTS.name, DLQ.name)
+    assert (PollerSettings().raw_topic, WebhookSettings().dlq_topic) == (RAW_ALERTS.name, DLQ.name)
+
+
+def test_the_outside_systems_sections_share_the_connectors_defaults() -> None:
+    """Only what an operator sets differs from the connector's own model; everything else is its default."""
+    defaults = PrismaflowSettings.model_validate({})  # no environment: every section at its defaults
+    splunk = defaults.splunk.client_settings()
+    assert splunk == SplunkHecSettings(url=splunk.url, token=splunk.token)
+    syslog = defaults.syslog.client_settings()
+    assert syslog == SyslogSettings(host=syslog.host)
+    assert defaults.feeds.feed_settings() == FeedSettings()
+    prisma = defaults.prisma.client_settings()
+    assert prisma.page_size == PrismaSettings.model_fields["page_size"].default
+    assert defaults.servicenow.client_settings().table is ServiceNowTable.INCIDENT
+
+
+class _Client(BaseModel):
+    name: str = "x"
+    config: dict[str, str] = {}
+
+
+class _Root(BaseSettings):
+    """A tree with a mapping field, as a librdkafka passthrough would be."""
+
+    client: _Client = Field(default_factory=_Client, json_schema_extra={"env_prefix": "DEMO_"})
+
+
+def test_a_mapping_field_is_filled_entry_by_entry_from_double_underscore_variables() -> None:
+    source = SectionedEnvironmentSource(_Root, {"DEMO_CONFIG__SSL_CA_LOCATION": "/ca.pem", "DEMO_NAME": "n",
+                                                "DEMO_CONFIG__LINGER_MS": "5", "DEMO_CONFIG__EMPTY": ""})
+    assert source() == {"client": {"name": "n", "config": {"ssl_ca_location": "/ca.pem", "linger_ms": "5"}}}
+    assert source.origins["DEMO_CONFIG__LINGER_MS"].value == "environment"
+
+
+def test_the_sync_section_builds_the_sync_policy_with_its_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().sync.policy() == SyncPolicy()
+    monkeypatch.setenv("PRISMAFLOW_SYNC_DISMISS_ON_ACCEPTED_RISK", "true")
+    policy = load_settings().sync.policy()
+    assert policy.dismiss_on_accepted_risk and policy.accepted_risk_resolutions == SyncPolicy().accepted_risk_resolutions

@@ -23,15 +23,22 @@ from connectors.base import RetryPolicy
 from connectors.splunk.client import HecClient
 from connectors.splunk.settings import HecRoute, SplunkHecSettings
 from connectors.splunk.simulator import Fault, HecSimulator
+from connectors.splunk.sink import SplunkHecForwarder
 from connectors.syslog.client import SyslogSettings
+from connectors.syslog.sink import SyslogCefForwarder
 from processors.models import RiskTier, ScoredAlert, Severity, UpdateKind
 from processors.records import DeadLetter, SiemEvent
 from processors.siem import analysis_siem_event, siem_event
 from schemas import expand, load_schemas
+from processors.errors import ConfigurationError
+from streams.chat import ChatSink
+from streams.compose import build_sink
+from streams.config import load_settings, sections
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from tests.kafka_helpers import produce_models, read_topic
-from streams.siem import SiemTopicSink, SplunkHecSink, SyslogCefSink
+from streams.siem import SiemTopicSink
+from streams.siem_forward import SiemForwardSink
 from streams.sink import Sink, SinkOptions, SinkWorker
 from streams.topics import ANALYSES, DLQ, SCORED_ALERTS, SIEM_EVENTS
 from tests.connectors.syslog.conftest import RsyslogFactory, rsyslog  # noqa: F401 - the fixture
@@ -99,7 +106,7 @@ def scored_stream() -> list[ScoredAlert]:
 
 
 def hec_sink(sim: HecSimulator, catalogue: str, *, token: str = TOKEN, retry: RetryPolicy | None = None,
-             **settings: Any) -> SplunkHecSink:
+             **settings: Any) -> SiemForwardSink:
     hec_settings = SplunkHecSettings(url=HEC, token=SecretStr(token), **settings)
 
     async def no_wait(_: float) -> None:
@@ -107,7 +114,7 @@ def hec_sink(sim: HecSimulator, catalogue: str, *, token: str = TOKEN, retry: Re
 
     client = HecClient(hec_settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)),
                        retry=retry, sleep=no_wait)
-    return SplunkHecSink(hec_settings, client=client, topic_prefix=catalogue)
+    return SiemForwardSink(SplunkHecForwarder(hec_settings, client=client), topic_prefix=catalogue)
 
 
 def sim_events(sim: HecSimulator) -> dict[str, Any]:
@@ -149,7 +156,7 @@ def test_scored_alerts_reach_splunk_and_rsyslog_through_prisma_siem_events(
     assert len(received["events"]) == len(scored) == sum(b["events"] for b in received["batches"])
     assert len(received["batches"]) >= 3
     assert all(b["bytes"] <= limit and b["events"] <= 5 and b["gzip"] for b in received["batches"])
-    assert all(b["channel"] == sink.client.channel for b in received["batches"])  # type: ignore[attr-defined]
+    assert all(b["channel"] == sink.forwarder.client.channel for b in received["batches"])  # type: ignore[attr-defined]
     by_id = {e["event"]["event_id"]: e for e in received["events"]}
     assert set(by_id) == {e.event_id for e in events.values()}
     for event in events.values():
@@ -163,8 +170,8 @@ def test_scored_alerts_reach_splunk_and_rsyslog_through_prisma_siem_events(
     server = rsyslog(tls=True)
     syslog = SyslogSettings(host="127.0.0.1", port=server.port, ca_file=server.cert, hostname="pf-node-1",
                             retry=RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=0.2))
-    run_sink(kafka, serde, SyslogCefSink(syslog, topic_prefix=catalogue, min_tier=RiskTier.MEDIUM,
-                                         console_base_url="https://app.prismacloud.io/alerts"),
+    forwarder = SyslogCefForwarder(syslog, console_base_url="https://app.prismacloud.io/alerts")
+    run_sink(kafka, serde, SiemForwardSink(forwarder, topic_prefix=catalogue, min_tier=RiskTier.MEDIUM),
              group=unique_name("syslog"), dlq_topic=dlq, expect={catalogue + SIEM_EVENTS.name: len(scored)})
     wanted = {e.event_id: e for e in events.values() if e.tier is not RiskTier.LOW}
     lines = server.wait_for(len(wanted))
@@ -268,7 +275,8 @@ def test_a_syslog_receiver_that_is_down_pauses_the_sink_until_it_is_up(
 
     settings = SyslogSettings(host="127.0.0.1", port=port, tls=False,
                               retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02))
-    run_sink(kafka, serde, SyslogCefSink(settings, topic_prefix=catalogue), group=unique_name("syslog"),
+    run_sink(kafka, serde, SiemForwardSink(SyslogCefForwarder(settings), topic_prefix=catalogue),
+             group=unique_name("syslog"),
              dlq_topic=catalogue + DLQ.name, expect={catalogue + SIEM_EVENTS.name: len(records)}, sleep=pause)
     assert servers, "the sink paused while nothing listened"
     lines = servers[0].wait_for(len(records))
@@ -304,8 +312,6 @@ def test_with_analyses_the_stage_emits_a_follow_up_event_and_uses_the_summary_la
 
 
 def test_build_sink_configures_each_sink_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams import chat, siem
-
     env = {
         "PRISMAFLOW_SIEM_INCLUDE_ANALYSES": "true",
         "PRISMAFLOW_SPLUNK_URL": "https://splunk.example.com:8088", "PRISMAFLOW_SPLUNK_TOKEN": TOKEN,
@@ -317,22 +323,27 @@ def test_build_sink_configures_each_sink_from_the_environment(monkeypatch: pytes
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    kafka, serde = KafkaSettings(), AvroSerde()
-    stage = siem.build_sink("siem", kafka, serde, "t.")
-    splunk = siem.build_sink("splunk", kafka, serde, "t.")
-    syslog = siem.build_sink("syslog", kafka, serde, "t.")
-    notify = chat.build_sink("chat", kafka, serde, "t.")
+    monkeypatch.setenv("PRISMAFLOW_WORKER_TOPIC_PREFIX", "t.")
+    settings, serde = load_settings(), AvroSerde()
+    stage = build_sink("siem", settings, serde)
+    splunk = build_sink("splunk", settings, serde)
+    syslog = build_sink("syslog", settings, serde)
+    notify = build_sink("chat", settings, serde)
     assert isinstance(stage, SiemTopicSink) and stage.topics == ("t.prisma.alerts.scored", "t.prisma.analyses", "t.prisma.tickets")
-    assert isinstance(splunk, SplunkHecSink) and splunk.settings.use_ack and splunk.min_tier is RiskTier.HIGH
-    assert splunk.topics == ("t.prisma.siem.events",) and "s3cret" not in repr(splunk.settings)
-    assert isinstance(syslog, SyslogCefSink) and (syslog.settings.host, syslog.settings.port) == ("siem.example.com", 1514)
-    assert syslog.min_tier is RiskTier.MEDIUM and not syslog.settings.tls
-    assert isinstance(notify, chat.ChatSink) and notify.name == "chat.teams" and notify.audit is None
+    assert isinstance(splunk, SiemForwardSink) and isinstance(splunk.forwarder, SplunkHecForwarder)
+    assert splunk.forwarder.settings.use_ack and splunk.min_tier is RiskTier.HIGH
+    assert splunk.topics == ("t.prisma.siem.events",) and "s3cret" not in repr(splunk.forwarder.settings)
+    assert isinstance(syslog, SiemForwardSink) and isinstance(syslog.forwarder, SyslogCefForwarder)
+    assert (syslog.forwarder.settings.host, syslog.forwarder.settings.port) == ("siem.example.com", 1514)
+    assert syslog.min_tier is RiskTier.MEDIUM and not syslog.forwarder.settings.tls
+    assert isinstance(notify, ChatSink) and notify.name == "chat.teams" and notify.audit is None
     assert notify.approval_base_url == "https://prismaflow.example.com/approve"
-    assert "s3cret" not in repr(chat.ChatSinkSettings())
+    assert "s3cret" not in repr(settings.chat)
     for sink in (stage, splunk, syslog, notify):
         asyncio.run(sink.close())
-    with pytest.raises(ValueError, match="unknown"):
-        siem.build_sink("jira", kafka, serde)
-    for model in (siem.SiemStageSettings, siem.SplunkSinkSettings, siem.SyslogSinkSettings, chat.ChatSinkSettings):
-        assert model.component and all(f.description for f in model.model_fields.values())
+    with pytest.raises(ConfigurationError, match="unknown"):
+        build_sink("nowhere", settings, serde)
+    titles = {section.name: section.title for section in sections()}
+    for name in ("siem", "splunk", "syslog", "chat"):
+        model = type(getattr(settings, name))
+        assert titles[name] and all(f.description for f in model.model_fields.values())

@@ -21,7 +21,8 @@ from streams.cli import main
 from streams.embedded import ServedApp
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.sources import _pollers, build_webhook_app, poller_settings, webhook_settings
+from streams.compose import build_webhook_app, poller_settings, run_pollers, webhook_settings
+from streams.config import load_settings
 from streams.topics import AUDIT, CATALOGUE, DLQ, RAW_ALERTS, SOURCE_CHECKPOINTS, create_topics
 from tests.connectors.prisma.test_webhook import CSPM_NOTIFICATION
 from tests.kafka_helpers import read_topic
@@ -40,11 +41,11 @@ def prefixed(kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.Monkey
 def test_the_source_settings_put_their_topics_under_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRISMAFLOW_WORKER_TOPIC_PREFIX", "blue.")
     monkeypatch.setenv("PRISMAFLOW_WEBHOOK_DLQ_TOPIC", "custom.dlq")
-    webhook = webhook_settings()
+    webhook, poller = webhook_settings(load_settings()), poller_settings(load_settings())
     assert (webhook.raw_topic, webhook.dlq_topic) == ("blue.prisma.alerts.raw", "blue.custom.dlq")
-    assert (poller_settings().raw_topic, poller_settings().dlq_topic) == ("blue.prisma.alerts.raw", "blue.prisma.dlq")
+    assert (poller.raw_topic, poller.dlq_topic) == ("blue.prisma.alerts.raw", "blue.prisma.dlq")
     monkeypatch.delenv("PRISMAFLOW_WORKER_TOPIC_PREFIX")
-    assert webhook_settings().raw_topic == RAW_ALERTS.name  # no prefix: the catalogue's names
+    assert webhook_settings(load_settings()).raw_topic == RAW_ALERTS.name  # no prefix: the catalogue's names
 
 
 @pytest.mark.broker
@@ -84,8 +85,7 @@ def test_the_webhook_receiver_writes_to_the_prefixed_raw_and_dead_letter_topics(
 ) -> None:
     create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), (RAW_ALERTS, DLQ), prefix=prefixed)
     monkeypatch.setenv("PRISMAFLOW_WEBHOOK_AUTH_TOKEN", TOKEN)
-    settings = webhook_settings()
-    served.append(ServedApp(build_webhook_app(settings, KafkaSettings())))
+    served.append(ServedApp(build_webhook_app(load_settings())))
     good = copy.deepcopy(CSPM_NOTIFICATION) | {"alertId": "P-prefix-1"}
     response = httpx.post(f"{served[0].url}/webhooks/prisma/cspm", headers={"Authorization": TOKEN},
                           json=[good, {"alertStatus": "open"}], timeout=30)
@@ -114,7 +114,7 @@ async def test_the_pollers_write_alerts_and_checkpoints_to_the_prefixed_topics(
         kafka_bootstrap, prefixed + topic, expect=1, settle_s=0, timeout_s=60.0)
 
     stop = asyncio.Event()
-    polling = asyncio.create_task(_pollers(stop))
+    polling = asyncio.create_task(run_pollers(load_settings(), stop))
     try:
         raw = await asyncio.to_thread(read, RAW_ALERTS.name)
         checkpoints = await asyncio.to_thread(read, SOURCE_CHECKPOINTS.name)

@@ -14,7 +14,8 @@ from processors.models import AlertSource, RawAlert
 from processors.pipeline import raw_alert_key
 from processors.records import DeadLetter
 from streams.embedded import ThreadedWorker
-from streams.run import WorkerSettings
+from streams.config import PrismaflowSettings
+from streams.config.stages import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import DLQ, RAW_ALERTS, SCORED_ALERTS
@@ -32,7 +33,7 @@ def worker(kafka: KafkaSettings, catalogue: str) -> Iterator[Callable[[], Thread
 
     def start() -> ThreadedWorker:
         settings = WorkerSettings(topic_prefix=catalogue, group_prefix=catalogue + "g", max_batch=500)
-        started.append(ThreadedWorker("core", kafka, AvroSerde(), settings))
+        started.append(ThreadedWorker("core", PrismaflowSettings(kafka=kafka, worker=settings), AvroSerde()))
         return started[-1]
 
     yield start

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from streams.cli import main as cli_main
+import streams.compose
+from processors.errors import PrismaflowError
+from streams.config import load_settings
 from streams.devtools.bench.run import run_bench
 from streams.kafka_clients import KafkaClients
+from streams.run import run_stage
 from streams.settings import KafkaSettings
 from streams.worker import WorkerOptions
 
@@ -129,17 +134,15 @@ def _passthrough_main(argv: Sequence[str]) -> int:
 def _worker_main(argv: Sequence[str]) -> int:
     """``python -m streams.devtools.bench [-v] worker <stage> --overrides JSON``: ``prismaflow run <stage>`` with
     extra client settings patched into its :class:`~streams.worker.WorkerOptions` (what-if runs only)."""
-    import functools
-
-    import streams.run
-
     verbose = ["-v"] if argv[0] == "-v" else []
     rest = list(argv[len(verbose) + 1:])
     stage, overrides = rest[0], json.loads(rest[rest.index("--overrides") + 1])
     options: Any = functools.partial(
         WorkerOptions, producer_overrides=overrides["producer"], consumer_overrides=overrides["consumer"])
-    streams.run.WorkerOptions = options  # type: ignore[attr-defined]
-    return cli_main([*verbose, "run", stage])
+    streams.compose.WorkerOptions = options  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")  # as `prismaflow run` logs
+    return run_stage(stage, load_settings())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,5 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker_main(argv)
     parser = argparse.ArgumentParser(prog="python -m streams.devtools.bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
-    return run_bench(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except PrismaflowError as exc:
+        print(f"prismaflow bench: error: {exc}", file=sys.stderr)
+        return 2
+    return run_bench(args, settings)
 

@@ -138,10 +138,9 @@ class _Run:
 
 
 @contextmanager
-def _broker(workdir: Path) -> Iterator[tuple[str, int | None, str]]:
-    """Bootstrap servers, broker pid (None when external) and Kafka version of the broker to use."""
-
-    kafka = KafkaSettings()
+def _broker(workdir: Path, kafka: KafkaSettings) -> Iterator[tuple[str, int | None, str]]:
+    """Bootstrap servers, broker pid (None when external: ``KAFKA_BOOTSTRAP_SERVERS`` set) and Kafka
+    version of the broker to use."""
     if "bootstrap_servers" in kafka.model_fields_set:
         wait_for_metadata(kafka.bootstrap_servers, 60)
         _progress(f"using the broker at {kafka.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")

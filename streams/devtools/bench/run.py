@@ -19,7 +19,8 @@ from streams.devtools.bench.constants import GOALS
 from streams.devtools.bench.phases import _latency, _overrides, _passthrough, _throughput
 from streams.devtools.bench.processes import _broker, _Peaks, _progress, _Run, _workdir
 from streams.devtools.bench.traffic import _count_committed, _generate, _load, bench_clients
-from streams.run import WorkerSettings
+from streams.config import PrismaflowSettings
+from streams.config.stages import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import default_home
 from streams.topics import ALERTS, CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
@@ -59,15 +60,19 @@ def _machine(kafka_version: str) -> dict[str, Any]:
             "faust_streaming": faust_version}
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    """Run every phase, print the JSON document, write it to the output file; 0 unless it broke."""
+def run_bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    """Run every phase, print the JSON document, write it to the output file; 0 unless it broke.
+
+    ``settings``: the tree the workers start from (their defaults, and ``KAFKA_BOOTSTRAP_SERVERS`` for
+    an external broker); the workers themselves are ``prismaflow run`` processes, built by
+    :mod:`streams.compose` like any other."""
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     if load_at_start[0] > 1.0:
         _progress(f"warning: load average {load_at_start[0]} before the run: other work shares these CPUs")
     bench_id = uuid.uuid4().hex[:8]
     prefix = f"bench-{bench_id}."
     began = time.monotonic()
-    with _workdir(args.workdir) as workdir, _broker(workdir) as (bootstrap, pid, kv):
+    with _workdir(args.workdir) as workdir, _broker(workdir, settings.kafka) as (bootstrap, pid, kv):
         run = _Run(bootstrap, prefix, workdir, _Peaks(), pid, kv)
         passthrough_topics = tuple(replace(ALERTS, name=f"bench.passthrough.{m}") for m in ("plain", "transactional"))
         # aiokafka (under faust) reads no zstd without an extra codec package: faust gets its own
@@ -96,7 +101,7 @@ def run_bench(args: argparse.Namespace) -> int:
                        "dead_letters": _count_committed(bootstrap, prefix + DLQ.name)}
             transport: dict[str, Any] = {}
             if not args.no_passthrough:
-                max_batch = args.max_batch or WorkerSettings().max_batch
+                max_batch = args.max_batch or settings.worker.max_batch
                 for mode, spec in zip(("plain", "transactional"), passthrough_topics):
                     _progress(f"transport limit: {mode} passthrough of {args.alerts} messages")
                     transport[mode] = _passthrough(
@@ -115,7 +120,8 @@ def run_bench(args: argparse.Namespace) -> int:
         finally:
             for child in run.children:
                 child.stop(run.peaks)
-    report = _report(args, run, throughput, latency, transport, outputs, mean_bytes, time.monotonic() - began)
+    report = _report(args, run, settings.worker, throughput, latency, transport, outputs, mean_bytes,
+                     time.monotonic() - began)
     report["machine"]["load_average_at_start"] = load_at_start
     text = json.dumps(report, indent=2)
     print(text)
@@ -145,9 +151,9 @@ def _warm_up(run: _Run, args: argparse.Namespace, values: Sequence[tuple[bytes, 
             child.stop(warm.peaks)
 
 
-def _report(args: argparse.Namespace, run: _Run, throughput: dict[str, Any], latency: dict[str, Any],
-            transport: dict[str, Any], outputs: dict[str, int], mean_bytes: float, wall_s: float) -> dict[str, Any]:
-    settings = WorkerSettings()
+def _report(args: argparse.Namespace, run: _Run, settings: WorkerSettings, throughput: dict[str, Any],
+            latency: dict[str, Any], transport: dict[str, Any], outputs: dict[str, int], mean_bytes: float,
+            wall_s: float) -> dict[str, Any]:
     sustained = throughput["sustained_alerts_per_s"]
     plain = transport.get("plain", {}).get("msgs_per_s")
     transactional = transport.get("transactional", {}).get("msgs_per_s")

@@ -13,12 +13,14 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from connectors.prisma.checkpoint import KafkaCheckpointStore, KafkaPageWriter, SourceCheckpoint
+from connectors.ports import SourceCheckpoint
+from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
 from connectors.prisma.compute_client import ComputeClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator, SimClock
-from connectors.prisma.source import ComputePoller, CspmPoller, PollerSettings
+from connectors.prisma.settings import PollerSettings
+from connectors.prisma.source import ComputePoller, CspmPoller
 from processors.models import AlertSource, RawAlert
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde

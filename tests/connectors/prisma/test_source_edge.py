@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.prisma.checkpoint import SourceCheckpoint
+from connectors.ports import SourceCheckpoint
 from connectors.prisma.models import AlertPage, ComputePage
-from connectors.prisma.source import ComputePoller, CspmPoller, PollerSettings
+from connectors.prisma.settings import PollerSettings
+from connectors.prisma.source import ComputePoller, CspmPoller
 from processors.models import RawAlert
 from processors.records import DeadLetter
 from processors.sanitise import REPLACED_CHARACTERS_HEADER

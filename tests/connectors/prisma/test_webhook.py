@@ -14,7 +14,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.settings import WebhookSettings
+from connectors.prisma.webhook import create_webhook_app
 from processors.normalise import normalise
 from processors.normalise.compute_webhook import compute_webhook_alert_id
 from processors.errors import ConfigurationError

@@ -19,12 +19,14 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.settings import WebhookSettings
+from connectors.prisma.webhook import create_webhook_app
 from processors.models import RawAlert, ScoredAlert
 from processors.records import DeadLetter
 from streams.async_publish import AsyncPublisher
 from streams.embedded import ThreadedWorker
-from streams.run import WorkerSettings
+from streams.config import PrismaflowSettings
+from streams.config.stages import WorkerSettings
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import CATALOGUE, DLQ, RAW_ALERTS, SCORED_ALERTS, create_topics
@@ -48,9 +50,10 @@ def _notification(alert_id: str, resource: str, **overrides: Any) -> dict[str, A
 @pytest.fixture
 def core_worker(kafka_bootstrap: str, topic_prefix: str) -> Iterator[ThreadedWorker]:
     create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), CATALOGUE, prefix=topic_prefix)
-    worker = ThreadedWorker("core", KafkaSettings(bootstrap_servers=kafka_bootstrap), AvroSerde(),
-                            WorkerSettings(topic_prefix=topic_prefix, instance_id="edge", group_prefix=topic_prefix + "g",
-                                           max_batch=500))
+    worker = ThreadedWorker("core", PrismaflowSettings(
+        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        worker=WorkerSettings(topic_prefix=topic_prefix, instance_id="edge", group_prefix=topic_prefix + "g",
+                              max_batch=500)), AvroSerde())
     yield worker
     worker.stop()
 

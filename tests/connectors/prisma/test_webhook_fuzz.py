@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.settings import WebhookSettings
+from connectors.prisma.webhook import create_webhook_app
 from processors.models import RawAlert
 from processors.records import DeadLetter
 from processors.sanitise import identifier_problem

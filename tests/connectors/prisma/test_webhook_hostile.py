@@ -15,7 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.feeds.store import load_default_feeds
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.settings import WebhookSettings
+from connectors.prisma.webhook import create_webhook_app
 from processors.enrich import EnrichmentContext
 from processors.models import RawAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 from starlette.routing import Route
 
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.settings import WebhookSettings
+from connectors.prisma.webhook import create_webhook_app
 from streams.serde import AvroSerde
 from tests.connectors.prisma.test_webhook import TOKEN
 from tests.connectors.prisma.webhook_support import SerdePublisher

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.prisma.webhook import WebhookSettings, create_webhook_app
+from connectors.prisma.settings import WebhookSettings
+from connectors.prisma.webhook import create_webhook_app
 from processors.models import AlertSource, RawAlert
 from processors.normalise import normalise
 from processors.records import DeadLetter

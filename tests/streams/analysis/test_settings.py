@@ -1,12 +1,12 @@
-"""The analysis stage has one settings model: the environment binding takes its defaults from it."""
+"""The analysis stage has one settings model: its section of the settings tree takes its defaults from it."""
 
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
 
 from processors.models import RiskTier
 from streams.analysis import AnalysisSettings, AnalysisStageSettings
+from streams.config import load_settings
 
 
 def test_the_llm_gate_defaults_to_what_the_readme_documents() -> None:
@@ -20,12 +20,15 @@ def test_the_environment_binding_shares_every_default_with_the_model(monkeypatch
         monkeypatch.delenv(f"PRISMAFLOW_LLM_{name}", raising=False)
 
     assert AnalysisStageSettings().analysis_settings() == AnalysisSettings()
+    assert load_settings().analysis.analysis_settings() == AnalysisSettings()
 
 
 def test_an_api_key_configures_the_llm_and_set_values_reach_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRISMAFLOW_LLM_LLM_MIN_SCORE", "80")
+    monkeypatch.setenv("PRISMAFLOW_LLM_API_KEY", "k")
+    monkeypatch.setenv("PRISMAFLOW_LLM_MODEL", "m")
 
-    settings = AnalysisStageSettings(api_key=SecretStr("k"), model="m").analysis_settings()
+    settings = load_settings().analysis.analysis_settings()
 
     assert settings.llm is not None and settings.llm.model == "m"
     assert settings.llm_min_score == 80 and settings.llm_min_tier is RiskTier.CRITICAL
