@@ -30,6 +30,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
+from streams.kafka_clients import KafkaClients
+
 __all__ = [
     "RECORDS_IN", "RECORDS_OUT", "DEAD_LETTERS", "PROCESS_SECONDS", "BATCH_SECONDS",
     "END_TO_END_SECONDS", "REKEYED", "TRANSACTIONS_ABORTED", "STATE_ENTRIES", "CONSUMER_LAG", "serve_metrics",
@@ -263,7 +265,7 @@ def serve_metrics(port: int, addr: str = "0.0.0.0", *, health: Health | None = N
 
 
 # -- the readiness checks the processes register ------------------------------------------------
-def broker_check(client_config: dict[str, Any], topics: Iterable[str]) -> Check:
+def broker_check(clients: KafkaClients, topics: Iterable[str]) -> Check:
     """Ready when the broker answers a metadata request and every one of ``topics`` exists there.
 
     Uses its own admin client (created on first use), so a probe never waits on the worker's
@@ -274,9 +276,7 @@ def broker_check(client_config: dict[str, Any], topics: Iterable[str]) -> Check:
 
     def check() -> bool | str:
         if not admin:
-            from confluent_kafka.admin import AdminClient
-
-            admin.append(AdminClient({**client_config, "socket.timeout.ms": 3000}))
+            admin.append(clients.admin(**{"socket.timeout.ms": 3000}))
         metadata = admin[0].list_topics(timeout=CHECK_TIMEOUT_S - 1)
         missing = [t for t in wanted if t not in metadata.topics or metadata.topics[t].error is not None]
         return f"topics missing on the broker: {', '.join(missing)}" if missing else True

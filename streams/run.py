@@ -13,6 +13,7 @@ from streams.compose import build_serde, build_stage_worker
 from streams.config import PrismaflowSettings
 from typing import Any
 
+from streams.kafka_clients import KafkaClients
 from streams.metrics import HEALTH, broker_check, group_joined_check, serve_metrics
 from streams.process import run_until_signalled
 from streams.worker import TransactionalWorker
@@ -40,7 +41,7 @@ def serve_worker_health(worker: TransactionalWorker[Any], settings: PrismaflowSe
     stage = worker.stage
     topics = [stage.input_topic, *filter(None, [getattr(stage, "output_topic", None),
                                                 getattr(stage, "changelog_topic", None)])]
-    HEALTH.add_check("broker", broker_check(settings.kafka.client_config(), topics))
+    HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), topics))
     HEALTH.add_check("group", group_joined_check(worker))
     HEALTH.add_check("state", lambda: "restoring state of newly assigned partitions" if worker.restoring else True)
     HEALTH.add_busy("restoring state", lambda: worker.restoring)  # a long restore is not a hang

@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
@@ -47,9 +48,9 @@ from connectors.ports import OutgoingRecord, TargetUnavailableError
 from processors.errors import PrismaflowError
 from streams.dlq import dead_letter
 from streams.errors import BrokerError
+from streams.kafka_clients import KafkaClients
 from streams.metrics import HEALTH
-from streams.outage import OutageLog, Stopping
-from streams.publish import producer_config
+from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
@@ -66,15 +67,10 @@ PAUSED = Gauge("prismaflow_sink_paused", "1 while a sink waits out an outage", [
 M = TypeVar("M", bound=BaseModel)
 
 
-def _moved_codes() -> frozenset[int]:
-    from confluent_kafka import KafkaError
-
-    return frozenset({KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
-                      KafkaError.UNKNOWN_MEMBER_ID, KafkaError.FENCED_INSTANCE_ID, KafkaError._ASSIGNMENT_LOST,
-                      KafkaError._STATE})
-
-
-_MOVED = _moved_codes()
+_MOVED = frozenset({KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
+                    KafkaError.UNKNOWN_MEMBER_ID, KafkaError.FENCED_INSTANCE_ID, KafkaError._ASSIGNMENT_LOST,
+                    KafkaError._STATE})
+"""Commit errors that mean the partitions moved to another member (a rebalance)."""
 
 
 @dataclass(frozen=True)
@@ -141,22 +137,17 @@ def pause_before_retry(options: SinkOptions, attempt: int, signal: TargetUnavail
 class SinkWorker:
     """Runs one sink until :meth:`stop`."""
 
-    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, sink: Sink, options: SinkOptions,
+    def __init__(self, kafka: KafkaSettings | KafkaClients, serde: AvroSerde, sink: Sink, options: SinkOptions,
                  *, sleep: Any = asyncio.sleep) -> None:
-        from confluent_kafka import Consumer, Producer
-
-        self.kafka, self.serde, self.sink, self.options = kafka, serde, sink, options
+        clients = kafka if isinstance(kafka, KafkaClients) else KafkaClients(kafka)
+        self.kafka, self.serde, self.sink, self.options = clients.settings, serde, sink, options
         self._sleep = sleep
         self._stop = threading.Event()
         # message.timeout.ms 0: librdkafka never fails a queued record for taking long; an outage
         # delays the acknowledgement instead of tempting us to write the record a second time.
-        self.producer = Producer(producer_config(kafka, **{"message.timeout.ms": 0}))
+        self.producer = clients.producer(**{"message.timeout.ms": 0})
         self._outage = OutageLog(log, f"sink {sink.name}")
-        self.consumer = Consumer({
-            **kafka.client_config(), "group.id": options.group_id, "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-            **options.consumer_overrides,
-        })
+        self.consumer = clients.consumer(options.group_id, **options.consumer_overrides)
         self._decoders = {topic: serde.deserializer(model, topic) for topic, model in sink.models.items()}
         self._joined = False
 
@@ -192,8 +183,6 @@ class SinkWorker:
             await asyncio.to_thread(self._close_clients)
 
     def _close_clients(self) -> None:
-        from streams.outage import CallTimedOut, call_with_deadline
-
         try:
             call_with_deadline(self.consumer.close, 10.0, what="consumer.close")
         except CallTimedOut:
@@ -277,8 +266,6 @@ class SinkWorker:
         A commit refused because the partitions moved to another member (a rebalance) is dropped:
         the new owner delivers those records again, and the sinks are idempotent.
         """
-        from confluent_kafka import KafkaError, KafkaException
-
         while True:
             try:
                 self.consumer.commit(asynchronous=False)

@@ -16,6 +16,7 @@ from connectors.prisma.cspm_client import CspmClient
 from processors.errors import ConfigurationError
 from streams.compose import SINKS, TRACKERS, audit_writer, build_serde, build_sink_worker, build_tracker
 from streams.config import PrismaflowSettings
+from streams.kafka_clients import KafkaClients
 from streams.metrics import HEALTH, beat_while_running, broker_check, group_joined_check, serve_metrics, sink_target_check
 from streams.process import AsyncStopper, run_until_signalled
 from streams.ticket_sync import TicketSyncer
@@ -40,7 +41,7 @@ def run_analysis(settings: PrismaflowSettings) -> int:
 
 def _run(name: str, settings: PrismaflowSettings) -> int:
     worker = build_sink_worker(name, settings, build_serde(settings))
-    HEALTH.add_check("broker", broker_check(settings.kafka.client_config(), worker.sink.topics))
+    HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), worker.sink.topics))
     HEALTH.add_check("group", group_joined_check(worker))
     HEALTH.add_check("target", sink_target_check(worker.sink.name))
     serve_metrics(settings.worker.metrics_port, settings.worker.metrics_addr)
@@ -55,7 +56,7 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
     serde, sync = build_serde(settings), settings.sync
     audit = audit_writer(f"sync.{name}", settings, serde)
     audit.start()
-    HEALTH.add_check("broker", broker_check(settings.kafka.client_config(), [audit.topic]))
+    HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [audit.topic]))
     serve_metrics(settings.worker.metrics_port, settings.worker.metrics_addr)
     stopper = AsyncStopper()
 

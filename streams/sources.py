@@ -24,6 +24,7 @@ import uvicorn
 from processors.errors import ConfigurationError
 from streams.compose import build_webhook_app, poller_settings, run_pollers as poll_until, webhook_settings
 from streams.config import PrismaflowSettings
+from streams.kafka_clients import KafkaClients
 from streams.metrics import HEALTH, beat_while_running, broker_check, serve_metrics
 from streams.process import AsyncStopper, run_until_signalled
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 def run_pollers(settings: PrismaflowSettings) -> int:
     """Poll CSPM (and Compute) until SIGTERM/SIGINT."""
     poller = poller_settings(settings)
-    HEALTH.add_check("broker", broker_check(settings.kafka.client_config(), [poller.raw_topic, poller.dlq_topic]))
+    HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [poller.raw_topic, poller.dlq_topic]))
     serve_metrics(poller.metrics_port, poller.metrics_addr)
     stopper = AsyncStopper()
 
