@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test fuzz bench chaos install clean broker-stop system-deps-demo system-deps-test
+.PHONY: demo test fuzz bench chaos install clean broker-stop system-deps-demo system-deps-test deploy-tools
 # Prerequisites run left to right: the system packages are checked before the virtualenv is built.
 .NOTPARALLEL:
 
@@ -27,8 +27,13 @@ demo: system-deps-demo $(STAMP)
 	$(BIN)/prismaflow demo
 
 ## Run the whole test suite, broker tests included, against a real Kafka broker.
-test: system-deps-test $(STAMP)
+test: system-deps-test deploy-tools $(STAMP)
 	$(BIN)/python -m pytest
+
+## Build helm, kube-score and docker-compose from the Go module proxy into .prismaflow/tools/bin
+## (once per pinned version; the tests check the Helm chart and the compose file with them).
+deploy-tools:
+	@bash scripts/deploy-tools.sh
 
 ## Fuzz the edge long: 10,000 cases each for the webhook receiver and the deserialisers, 4,000 from its OpenAPI document.
 fuzz: $(STAMP)

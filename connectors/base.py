@@ -16,7 +16,8 @@ transport errors, unexpected status codes) are translated into our own classes h
         └── RetriesExhaustedError        the policy gave up; ``last_error`` holds the final cause
 
 A sink adapter turns these into the sink ports' signals (:mod:`connectors.ports`) with
-:func:`sink_signals`, so the stream layer's sink worker never sees an HTTP error class.
+:func:`connectors.sink_signals.sink_signals`, so the stream layer's sink worker never sees an HTTP
+error class.
 
 Each error carries the HTTP method, the URL *path* (never the query string, the host's credentials
 or any header) and a short excerpt of the response body, so a log line or a dead-letter reason
@@ -26,19 +27,17 @@ identifies the call without leaking a token.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Self
 
 import httpx
 
-from connectors.ports import RecordRejectedError, TargetUnavailableError, TargetUnusableError
 from processors.errors import ExternalServiceError
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "UnexpectedStatusError",
     "error_for_response",
     "send_with_retry",
-    "sink_signals",
 ]
 
 logger = logging.getLogger(__name__)
@@ -387,33 +385,3 @@ class AsyncClosing:
 
     async def aclose(self) -> None:
         """Release what the client holds (connections, an HTTP client it created)."""
-
-
-def _retry_after(error: ConnectorError) -> float | None:
-    if isinstance(error, TransientError):
-        return error.retry_after_s
-    if isinstance(error, RetriesExhaustedError):
-        return _retry_after(error.last_error)
-    return None
-
-
-@contextlib.contextmanager
-def sink_signals(*, unusable: tuple[type[BaseException], ...] = (),
-                 rejected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Translate a sink adapter's errors into the ports' signals, once, at its boundary.
-
-    ``TransientError`` and ``RetriesExhaustedError`` (the system is down, busy or rate-limiting
-    beyond the client's own retries) become :class:`~connectors.ports.TargetUnavailableError`
-    carrying the wait the server asked for, if any; the classes in ``unusable`` become
-    :class:`~connectors.ports.TargetUnusableError` (stop the worker), those in ``rejected``
-    :class:`~connectors.ports.RecordRejectedError` (dead-letter this record). Anything else passes
-    unchanged. The original error is kept as ``__cause__``.
-    """
-    try:
-        yield
-    except (TransientError, RetriesExhaustedError) as exc:
-        raise TargetUnavailableError(str(exc), retry_after_s=_retry_after(exc)) from exc
-    except unusable as exc:
-        raise TargetUnusableError(str(exc)) from exc
-    except rejected as exc:
-        raise RecordRejectedError(str(exc)) from exc

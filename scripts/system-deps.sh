@@ -7,7 +7,9 @@
 #       KAFKA_BOOTSTRAP_SERVERS points at a broker that already runs.
 # test: Java 17+ and Maven (the suite also tests the broker launcher itself), rsyslog,
 #       rsyslog-gnutls and openssl (the syslog sink is tested against a real rsyslogd over TCP and
-#       TLS).
+#       TLS), prometheus (promtool checks and unit-tests the alert rules; a real Prometheus scrapes a
+#       worker). The chart and compose checkers (helm, kube-score, docker-compose) are built from the
+#       Go module proxy by scripts/deploy-tools.sh, which `make test` runs next.
 # both: python3, and python3-venv while the virtualenv does not exist (Debian's python3 lacks ensurepip).
 #
 # Everything present: silent, exit 0, a fraction of a second. Something missing: as root on a
@@ -68,6 +70,7 @@ missing() {
     rsyslogd_ok || need+=(rsyslog)
     gtls_ok || need+=(rsyslog-gnutls)
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
+    { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
   fi
   if ! command -v "$python" >/dev/null 2>&1; then
     need+=(python3 python3-venv)

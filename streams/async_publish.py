@@ -38,9 +38,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from processors.errors import SerializationError
 from streams.errors import RecordsRejectedError
-from streams.publish import Delivery, OutgoingRecord, PublishError, encode_record, producer_config
+from streams.kafka_clients import KafkaClients
+from streams.publish import Delivery, OutgoingRecord, PublishError, encode_record
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.transactions import EncodedRecord
@@ -97,15 +100,14 @@ class AsyncPublisher:
     down and answers 503 until it is back.
     """
 
-    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, *, transactional_id: str | None = None,
+    def __init__(self, kafka: KafkaSettings | KafkaClients, serde: AvroSerde, *, transactional_id: str | None = None,
                  timeout_s: float = 5.0, max_record_bytes: int | None = None,
                  config_overrides: Mapping[str, Any] | None = None,
                  producer_factory: Callable[[dict[str, Any]], Any] | None = None) -> None:
-        from confluent_kafka import Producer
-
+        clients = kafka if isinstance(kafka, KafkaClients) else KafkaClients(kafka)
         self._serde = serde
         self._timeout_s = timeout_s
-        self._config = producer_config(kafka, **{
+        self._config = clients.producer_config(**{
             "transactional.id": transactional_id or f"prismaflow-publisher-{uuid.uuid4().hex}",
             "message.timeout.ms": max(1000, int(timeout_s * 1000)),
             "transaction.timeout.ms": max(60000, int(timeout_s * 1000) * 2),
@@ -113,7 +115,7 @@ class AsyncPublisher:
         })
         producer_limit = int(self._config.get("message.max.bytes", DEFAULT_MAX_RECORD_BYTES))
         self.max_record_bytes = min(max_record_bytes or producer_limit, producer_limit)
-        self._factory: Callable[[dict[str, Any]], Any] = producer_factory or Producer
+        self._factory: Callable[[dict[str, Any]], Any] = producer_factory or clients.new_producer
         self._producer: Any = None
         self._initialised = False
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -209,8 +211,6 @@ class AsyncPublisher:
             start += len(request.records)
 
     def _transact(self, records: list[EncodedRecord], deadline: float) -> list[Delivery]:
-        from confluent_kafka import KafkaException
-
         def remaining() -> float:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -267,8 +267,6 @@ class AsyncPublisher:
 
     def _abort(self, cause: BaseException, remaining: Callable[[], float]) -> None:
         """Abort the open transaction; when that is not possible now, start over with a new producer."""
-        from confluent_kafka import KafkaException
-
         error = cause.args[0] if isinstance(cause, KafkaException) and cause.args else None
         if error is not None and error.fatal():
             self._discard_producer()
@@ -286,8 +284,6 @@ class AsyncPublisher:
             self._discard_producer()
 
     def _after_failure(self, exc: BaseException) -> None:
-        from confluent_kafka import KafkaException
-
         error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         if error is None or error.fatal() or not error.retriable():
             self._discard_producer()

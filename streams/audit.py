@@ -9,7 +9,6 @@ its own. A restarted writer resumes its chain from the last record it finds on t
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,10 +19,11 @@ from prometheus_client import Gauge
 
 from processors.audit import AuditChain, VerificationReport, verify_chain
 from processors.records import ActorType, AuditRecord
-from streams.errors import BrokerError
-from streams.publish import OutgoingRecord, watermarks
+from streams.kafka_clients import KafkaClients
+from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.topic_reader import read_to_end
 from streams.topics import AUDIT
 
 __all__ = ["AuditWriter", "ChainReport", "read_chains", "verify_audit"]
@@ -33,41 +33,13 @@ log = logging.getLogger(__name__)
 CHAIN_LENGTH = Gauge("prismaflow_audit_chain_length", "Records in this writer's audit chain", ["chain"])
 
 
-def read_chains(kafka: KafkaSettings, serde: AvroSerde, topic: str = AUDIT.name,
+def read_chains(kafka: KafkaSettings | KafkaClients, serde: AvroSerde, topic: str = AUDIT.name,
                 *, timeout_s: float = 60.0) -> dict[tuple[int, str], list[AuditRecord]]:
     """Every committed audit record, grouped by (partition, chain name), in offset order."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({**kafka.client_config(), "group.id": f"prismaflow-audit-{time.monotonic_ns()}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
     chains: dict[tuple[int, str], list[AuditRecord]] = defaultdict(list)
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            raise BrokerError(f"cannot read {topic}: {metadata.error if metadata else 'no such topic'}")
-        ends = {}
-        for p in metadata.partitions:
-            low, high = watermarks(consumer, topic, p, timeout_s)
-            if high > low:
-                ends[p] = high
-        if not ends:
-            return {}
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        deadline = time.monotonic() + timeout_s
-        done: set[int] = set()
-        while len(done) < len(ends) and time.monotonic() < deadline:
-            for message in consumer.consume(1000, 0.3):
-                if message.error() is not None:
-                    continue
-                record = serde.decode(message.value() or b"", AuditRecord, topic=topic)
-                chains[(int(message.partition() or 0), (message.key() or b"").decode())].append(record)
-            for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
-                if tp.offset >= ends[tp.partition]:
-                    done.add(tp.partition)
-        if len(done) < len(ends):
-            raise BrokerError(f"timed out reading {topic}")
-    finally:
-        consumer.close()
+    for message in read_to_end(kafka, topic, timeout_s=timeout_s, purpose="audit"):
+        record = serde.decode(message.value() or b"", AuditRecord, topic=topic)
+        chains[(int(message.partition() or 0), (message.key() or b"").decode())].append(record)
     return dict(chains)
 
 

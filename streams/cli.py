@@ -63,7 +63,7 @@ def _registry(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _topics(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
-    from confluent_kafka.admin import AdminClient  # lazy: start-up speed, librdkafka loads only when needed
+    from streams.kafka_clients import KafkaClients  # lazy: start-up speed, librdkafka loads only when needed
 
     prefix = settings.worker.topic_prefix
     if args.action == "list":
@@ -71,7 +71,7 @@ def _topics(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
             print(f"{prefix + spec.name:32} partitions={spec.partitions:<3} cleanup={spec.cleanup_policy:8} "
                   f"value={spec.value_schema:20} key={spec.key}")
         return 0
-    admin = AdminClient(settings.kafka.client_config())
+    admin = KafkaClients(settings.kafka).admin()
     result = create_topics(admin, replication_factor=settings.kafka.topic_replication_factor, prefix=prefix)
     for name in result.created:
         print(f"created  {name}")

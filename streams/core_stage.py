@@ -3,7 +3,7 @@
 :class:`CoreStage` reads ``prisma.alerts.raw``, which the sources key by canonical asset id
 (:func:`processors.pipeline.raw_alert_key`), and per record normalises, enriches, dedupes,
 correlates and scores (:func:`processors.graph.step.step_alert`), keeping its state per input
-partition (:mod:`streams.core_state`). Three kinds of record arrive on that topic:
+partition in the scoring state store (:mod:`streams.scoring_state`). Three kinds of record arrive on that topic:
 
 * a raw alert keyed by its asset: processed here;
 * a raw alert keyed otherwise (another producer keyed it by alert id): written back to the topic
@@ -24,7 +24,6 @@ other output (the argument is in :mod:`processors.graph`).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -39,11 +38,12 @@ from processors.normalise.asset import asset_kind
 from processors.records import AssetLink, ScoringState
 from processors.score import ScoringPolicy
 from streams import metrics
-from streams.core_state import CoreState
+from streams.scoring_state import GRAPHS, apply_view, scoring_store, view_of
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
+from streams.stage import InputMessage
+from streams.state_store import PartitionStore
 from streams.topics import RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
-from streams.worker import InputMessage, StateRestorer
 
 __all__ = ["CoreStage", "RECORD_HEADER", "RESOLVED_HEADER", "is_link"]
 
@@ -74,12 +74,9 @@ class CoreStage:
         self.policy = policy
         self.input_topic = input_topic
         self.output_topic = output_topic
-        self.changelog_topic: str | None = changelog_topic
-        self._changelog = changelog_topic
         self._decode_raw = serde.deserializer(RawAlert, input_topic)
         self._decode_link = serde.deserializer(AssetLink, input_topic)
-        self._decode_state = serde.deserializer(ScoringState, changelog_topic)
-        self.partitions: dict[int, CoreState] = {}
+        self.state = scoring_store(self.name, changelog_topic, serde.deserializer(ScoringState, changelog_topic))
         self._rekeyed = metrics.REKEYED.labels(stage=self.name)
         self._latency = metrics.END_TO_END_SECONDS.labels(stage=self.name)
         self._links = {kind: metrics.LINKS.labels(stage=self.name, kind=kind) for kind in ("alias", "edge", "member")}
@@ -92,15 +89,13 @@ class CoreStage:
         return self._decode_raw(message.value)
 
     def handle(self, record: RawAlert | AssetLink, message: InputMessage) -> Sequence[OutgoingRecord]:
-        state = self.partitions.get(message.partition)
-        if state is None:
-            raise RuntimeError(f"partition {message.partition} is not assigned to this worker")
+        state = self.state.partition(message.partition)
         key = message.key.decode("utf-8", "replace") if message.key is not None else ""
         if isinstance(record, AssetLink):
             if key != record.target:
                 raise InvalidRecordError(f"asset link for {record.target!r} keyed {key!r}", stage=self.name)
-            before = state.view(record.target)
-            return self._outputs(state, before, step_link(before, record, self.policy), None, message.partition)
+            before = view_of(state, record.target)
+            return self._outputs(state, before, step_link(before, record, self.policy), None)
         alert, data = normalise_with_data(record)
         alert = enrich(alert, self.context, data)
         asset = alert.resource.asset_id
@@ -114,14 +109,14 @@ class CoreStage:
         elif key != asset:
             return [self._rekey(record, asset, message)]
         elif asset_kind(asset) == "host":
-            instance = resolved_instance(state.graphs.get(asset), alert.ingested_at, self.policy.correlation.graph)
+            instance = resolved_instance(state.get(GRAPHS, asset), alert.ingested_at, self.policy.correlation.graph)
             if instance is not None:
                 return [self._rekey(record, instance, message, {RESOLVED_HEADER: asset.encode()})]
         finding = f"{asset}|{alert.alert_id}"
-        before = state.view(asset, finding)
+        before = view_of(state, asset, finding)
         # The record's own ingestion time, not the wall clock: a replay reproduces the same result.
         step = step_alert(before, alert, data, self.policy, alert.ingested_at)
-        out = self._outputs(state, before, step, finding, message.partition)
+        out = self._outputs(state, before, step, finding)
         if step.scored and step.scored[0].alert.alert_id == alert.alert_id and not step.scored[0].incident_update:
             self._latency.observe(max(0.0, datetime.now(UTC).timestamp() - alert.ingested_at.timestamp()))
         return out
@@ -133,26 +128,10 @@ class CoreStage:
                   record.source_alert_id, message.key, key, message.partition, message.offset)
         return OutgoingRecord(self.input_topic, key, record, headers=dict(headers or {}))
 
-    def _outputs(self, state: CoreState, before: AssetView, step: Step, finding: str | None,
-                 partition: int) -> list[OutgoingRecord]:
-        out = state.apply(before, step.view, finding, self._changelog, partition)
-        out.extend(OutgoingRecord(self.output_topic, s.alert.resource.asset_id, s) for s in step.scored)
+    def _outputs(self, state: PartitionStore, before: AssetView, step: Step, finding: str | None) -> list[OutgoingRecord]:
+        apply_view(state, before, step.view, finding)
+        out = [OutgoingRecord(self.output_topic, s.alert.resource.asset_id, s) for s in step.scored]
         for link in step.links:
             self._links[link.kind.value].inc()
             out.append(OutgoingRecord(self.input_topic, link.target, link, headers={RECORD_HEADER: _LINK}))
         return out
-
-    def assign(self, partition: int, changelog: StateRestorer) -> None:
-        started = time.perf_counter()
-        state = CoreState()
-        for key_bytes, value in changelog:
-            state.restore(key_bytes.decode(), self._decode_state(value) if value is not None else None)
-        self.partitions[partition] = state
-        log.info("state restored stage=%s partition=%d entries=%d elapsed_s=%.3f", self.name, partition,
-                 state.size(), time.perf_counter() - started)
-
-    def revoke(self, partition: int) -> None:
-        self.partitions.pop(partition, None)
-
-    def state_size(self) -> int:
-        return sum(p.size() for p in self.partitions.values())

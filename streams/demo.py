@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import TopicPartition
 from pydantic import SecretStr
 
 from connectors.jira.settings import JiraSettings
@@ -47,6 +46,7 @@ from streams.config.systems import JIRA_DEFAULTS, SERVICENOW_DEFAULTS
 from streams.core_stage import is_link
 from streams.devtools.broker import LocalBroker, wait_for_metadata
 from streams.embedded import ServedApp, ThreadedSink, ThreadedWorker, free_port
+from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import (
@@ -71,9 +71,7 @@ def _say(stage: str, text: str) -> None:
 
 
 def _read(kafka: KafkaSettings, topic: str, *, settle_s: float = 1.5, timeout_s: float = 60.0) -> list[Any]:
-    consumer = Consumer({**kafka.client_config(), "group.id": f"demo-reader-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-                         "enable.auto.commit": False})
+    consumer = KafkaClients(kafka).reader("demo-reader")
     consumer.subscribe([topic])
     messages: list[Any] = []
     last = time.monotonic()
@@ -91,7 +89,7 @@ def _read(kafka: KafkaSettings, topic: str, *, settle_s: float = 1.5, timeout_s:
 
 def _wait_quiet(kafka: KafkaSettings, topics: list[str], quiet_s: float = 3.0, timeout_s: float = 120.0) -> None:
     """Wait until the end offsets of ``topics`` stop moving for ``quiet_s``."""
-    consumer = Consumer({**kafka.client_config(), "group.id": f"demo-watch-{time.monotonic_ns()}"})
+    consumer = KafkaClients(kafka).reader("demo-watch")
     try:
         last_ends: list[int] = []
         changed = time.monotonic()
@@ -118,8 +116,8 @@ def _wait_caught_up(kafka: KafkaSettings, topic: str, groups: list[str], timeout
     every ticket in its tracker; a quiet topic alone is not enough when a tracker rate-limits
     (the Jira simulator answers 429 like Jira Cloud, and the client waits before retrying).
     """
-    config = {**kafka.client_config(), "enable.auto.commit": False}
-    watcher = Consumer({**config, "group.id": f"demo-watch-{time.monotonic_ns()}"})
+    clients = KafkaClients(kafka)
+    watcher = clients.reader("demo-watch")
     try:
         partitions = [TopicPartition(topic, p) for p in watcher.list_topics(topic, timeout=10).topics[topic].partitions]
         ends = {tp.partition: watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
@@ -127,7 +125,7 @@ def _wait_caught_up(kafka: KafkaSettings, topic: str, groups: list[str], timeout
         watcher.close()
     deadline = time.monotonic() + timeout_s
     for group in groups:
-        reader = Consumer({**config, "group.id": group})
+        reader = clients.consumer(group)
         try:
             while time.monotonic() < deadline:
                 committed = reader.committed(partitions, timeout=10)
@@ -248,7 +246,7 @@ def run_demo(settings: PrismaflowSettings) -> int:
                        f"{local.settings.kafka_version} (KRaft) at {bootstrap}")
     kafka = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap})
     prefix = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}."
-    created = create_topics(AdminClient(kafka.client_config()), CATALOGUE, prefix=prefix)
+    created = create_topics(KafkaClients(kafka).admin(), CATALOGUE, prefix=prefix)
     _say("topics", f"created {len(created.created)} topics, prefix {prefix}")
     serde = AvroSerde()
     served: list[ServedApp] = []

@@ -10,6 +10,9 @@ Two publishers, one per need:
 
 Both raise :class:`PublishError` when the broker refuses or times out a write; nothing is dropped
 silently. Records are Avro-encoded with the project's serde; keys are UTF-8 strings.
+
+``read_compacted`` and ``watermarks`` are re-exported from :mod:`streams.topic_reader` for the
+callers that import them from here.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from typing import Any
 
 from connectors.ports import OutgoingRecord, PublishFailedError
 from streams.errors import BrokerError
+from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.transactions import EncodedRecord
+from streams.topic_reader import read_compacted, watermarks
+from streams.transactions import EncodedRecord, TransactionAborted, TransactionalProducer
 
 __all__ = [
     "OutgoingRecord",
@@ -63,17 +68,9 @@ def encode_record(serde: AvroSerde, record: OutgoingRecord) -> EncodedRecord:
 
 
 def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
-    """Producer settings for durable, ordered, duplicate-free writes."""
-    config: dict[str, Any] = kafka.client_config()
-    config.update({
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "compression.type": "zstd",
-        "message.timeout.ms": 30000,
-    })
-    config.update(overrides)
-    return config
+    """Producer settings for durable, ordered, duplicate-free writes
+    (:meth:`streams.kafka_clients.KafkaClients.producer_config`)."""
+    return KafkaClients(kafka).producer_config(**overrides)
 
 
 class TransactionalPublisher:
@@ -86,19 +83,16 @@ class TransactionalPublisher:
     ``stop`` ends that wait.
     """
 
-    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, transactional_id: str,
+    def __init__(self, kafka: KafkaSettings | KafkaClients, serde: AvroSerde, transactional_id: str,
                  *, timeout_s: float = 30.0, stop: threading.Event | None = None) -> None:
-        from streams.transactions import TransactionalProducer
-
+        clients = kafka if isinstance(kafka, KafkaClients) else KafkaClients(kafka)
         self._serde = serde
         self._transactions = TransactionalProducer(
-            producer_config(kafka, **{"transactional.id": transactional_id, "retry.backoff.ms": 10}),
-            timeout_s=timeout_s, init_timeout_s=timeout_s, stop=stop)
+            clients.producer_config(**{"transactional.id": transactional_id, "retry.backoff.ms": 10}),
+            timeout_s=timeout_s, init_timeout_s=timeout_s, stop=stop, factory=clients.new_producer)
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Write every record in one transaction; raise PublishError (nothing written) on failure."""
-        from streams.transactions import TransactionAborted
-
         encoded = [encode_record(self._serde, r) for r in records]
         try:
             self._transactions.commit(encoded)
@@ -107,85 +101,3 @@ class TransactionalPublisher:
 
     def close(self) -> None:
         self._transactions.close()
-
-
-def watermarks(consumer: Any, topic: str, partition: int, timeout_s: float = 30.0) -> tuple[int, int]:
-    """A partition's (low, high) offsets, waiting out the moments after a topic's creation or a
-    leader change when the broker answers "not leader" or "unknown partition"."""
-    import time
-
-    from confluent_kafka import KafkaError, KafkaException, TopicPartition
-
-    retriable = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,
-                 KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
-            return int(low), int(high)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if not isinstance(error, KafkaError) or error.code() not in retriable or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def read_compacted(kafka: KafkaSettings, topic: str, *, timeout_s: float = 30.0) -> dict[str, bytes]:
-    """Read a compacted topic from the beginning to its current end; return the last value per key.
-
-    Used at start-up to rebuild state (poller checkpoints, ticket state). Tombstones remove keys.
-    Only committed transactional writes are seen (``isolation.level=read_committed``).
-    """
-    import time
-
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-    consumer = Consumer({
-        **kafka.client_config(),
-        "group.id": f"prismaflow-reader-{threading.get_ident()}-{time.monotonic_ns()}",
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-        "auto.offset.reset": "earliest",
-    })
-    state: dict[str, bytes] = {}
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s)
-        if metadata.topics[topic].error is not None:
-            raise BrokerError(f"cannot read {topic}: {metadata.topics[topic].error}")
-        partitions = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
-        ends: dict[int, int] = {}
-        for tp in partitions:
-            low, high = watermarks(consumer, topic, tp.partition, timeout_s)
-            if high > low:
-                ends[tp.partition] = high
-        if not ends:
-            return state
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        deadline = time.monotonic() + timeout_s
-        done: set[int] = set()
-        while len(done) < len(ends):
-            if time.monotonic() > deadline:
-                raise BrokerError(f"timed out reading {topic} to its end")
-            message = consumer.poll(0.5)
-            if message is None:
-                # With transactions the end offset may sit on a commit marker: check positions.
-                for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
-                    if tp.offset >= ends[tp.partition]:
-                        done.add(tp.partition)
-                continue
-            if message.error() is not None:
-                raise BrokerError(f"error reading {topic}: {message.error()}")
-            key = (message.key() or b"").decode()
-            value = message.value()
-            if value is None:
-                state.pop(key, None)
-            else:
-                state[key] = value
-            partition, offset = int(message.partition() or 0), int(message.offset() or 0)
-            if offset + 1 >= ends[partition]:
-                done.add(partition)
-    except KafkaException as exc:
-        raise BrokerError(f"cannot read {topic}: {exc}") from exc
-    finally:
-        consumer.close()
-    return state

@@ -54,6 +54,15 @@ class KafkaSettings(SettingsSection):
     topic_replication_factor: int = Field(
         default=1, ge=1, description="Replication factor used by `prismaflow topics create`"
     )
+    config: dict[str, str] = Field(
+        default={},
+        description="Passthrough of any librdkafka property to every client, set as one `KAFKA_CONFIG__<PROPERTY>` "
+                    "variable each: `KAFKA_CONFIG__SSL_CA_LOCATION` sets `ssl.ca.location` (lower case, `_` read as "
+                    "`.`); applied last, over Prismaflow's own settings and the file (streams/kafka_clients.py)")
+    config_file: Path | None = Field(
+        default=None,
+        description="Java-properties file of librdkafka properties for every client, applied over "
+                    "Prismaflow's own settings and under `KAFKA_CONFIG__*`")
 
     def client_config(self) -> dict[str, Any]:
         """The librdkafka configuration common to producers, consumers and admin clients.

@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
@@ -47,8 +48,9 @@ from connectors.ports import OutgoingRecord, TargetUnavailableError
 from processors.errors import PrismaflowError
 from streams.dlq import dead_letter
 from streams.errors import BrokerError
-from streams.outage import OutageLog, Stopping
-from streams.publish import producer_config
+from streams.kafka_clients import KafkaClients
+from streams.metrics import HEALTH
+from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 
@@ -65,15 +67,10 @@ PAUSED = Gauge("prismaflow_sink_paused", "1 while a sink waits out an outage", [
 M = TypeVar("M", bound=BaseModel)
 
 
-def _moved_codes() -> frozenset[int]:
-    from confluent_kafka import KafkaError
-
-    return frozenset({KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
-                      KafkaError.UNKNOWN_MEMBER_ID, KafkaError.FENCED_INSTANCE_ID, KafkaError._ASSIGNMENT_LOST,
-                      KafkaError._STATE})
-
-
-_MOVED = _moved_codes()
+_MOVED = frozenset({KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
+                    KafkaError.UNKNOWN_MEMBER_ID, KafkaError.FENCED_INSTANCE_ID, KafkaError._ASSIGNMENT_LOST,
+                    KafkaError._STATE})
+"""Commit errors that mean the partitions moved to another member (a rebalance)."""
 
 
 @dataclass(frozen=True)
@@ -140,23 +137,27 @@ def pause_before_retry(options: SinkOptions, attempt: int, signal: TargetUnavail
 class SinkWorker:
     """Runs one sink until :meth:`stop`."""
 
-    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, sink: Sink, options: SinkOptions,
+    def __init__(self, kafka: KafkaSettings | KafkaClients, serde: AvroSerde, sink: Sink, options: SinkOptions,
                  *, sleep: Any = asyncio.sleep) -> None:
-        from confluent_kafka import Consumer, Producer
-
-        self.kafka, self.serde, self.sink, self.options = kafka, serde, sink, options
+        clients = kafka if isinstance(kafka, KafkaClients) else KafkaClients(kafka)
+        self.kafka, self.serde, self.sink, self.options = clients.settings, serde, sink, options
         self._sleep = sleep
         self._stop = threading.Event()
         # message.timeout.ms 0: librdkafka never fails a queued record for taking long; an outage
         # delays the acknowledgement instead of tempting us to write the record a second time.
-        self.producer = Producer(producer_config(kafka, **{"message.timeout.ms": 0}))
+        self.producer = clients.producer(**{"message.timeout.ms": 0})
         self._outage = OutageLog(log, f"sink {sink.name}")
-        self.consumer = Consumer({
-            **kafka.client_config(), "group.id": options.group_id, "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-            **options.consumer_overrides,
-        })
+        self.consumer = clients.consumer(options.group_id, **options.consumer_overrides)
         self._decoders = {topic: serde.deserializer(model, topic) for topic, model in sink.models.items()}
+        self._joined = False
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self._joined
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._joined = True  # the client assigns ``partitions`` itself after this callback
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,9 +167,10 @@ class SinkWorker:
 
     async def run_async(self) -> None:
         await self.sink.start()
-        self.consumer.subscribe(list(self.sink.topics))
+        self.consumer.subscribe(list(self.sink.topics), on_assign=self._on_assign)
         try:
             while not self._stop.is_set():
+                HEALTH.beat()
                 messages = await asyncio.to_thread(self.consumer.consume, self.options.max_batch,
                                                    self.options.poll_timeout_s)
                 batch = [m for m in messages if m.error() is None]
@@ -181,8 +183,6 @@ class SinkWorker:
             await asyncio.to_thread(self._close_clients)
 
     def _close_clients(self) -> None:
-        from streams.outage import CallTimedOut, call_with_deadline
-
         try:
             call_with_deadline(self.consumer.close, 10.0, what="consumer.close")
         except CallTimedOut:
@@ -240,6 +240,7 @@ class SinkWorker:
         """
         delivery = asyncio.ensure_future(self.sink.deliver(records))
         while not delivery.done():
+            HEALTH.beat()  # a long batch is work, not a stuck loop
             await asyncio.wait({delivery}, timeout=0.2)
             if self._stop.is_set() and not delivery.done():
                 delivery.cancel()
@@ -254,6 +255,7 @@ class SinkWorker:
         while remaining > 0:
             if self._stop.is_set():
                 raise Stopping(f"sink {self.sink.name} stopped while paused")
+            HEALTH.beat()  # waiting out an outage is deliberate; readiness reports it instead
             step = min(0.5, remaining)
             await self._sleep(step)
             remaining -= step
@@ -264,8 +266,6 @@ class SinkWorker:
         A commit refused because the partitions moved to another member (a rebalance) is dropped:
         the new owner delivers those records again, and the sinks are idempotent.
         """
-        from confluent_kafka import KafkaError, KafkaException
-
         while True:
             try:
                 self.consumer.commit(asynchronous=False)

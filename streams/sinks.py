@@ -16,7 +16,8 @@ from connectors.prisma.cspm_client import CspmClient
 from processors.errors import ConfigurationError
 from streams.compose import SINKS, TRACKERS, audit_writer, build_serde, build_sink_worker, build_tracker
 from streams.config import PrismaflowSettings
-from streams.metrics import serve_metrics
+from streams.kafka_clients import KafkaClients
+from streams.metrics import HEALTH, beat_while_running, broker_check, group_joined_check, serve_metrics, sink_target_check
 from streams.process import AsyncStopper, run_until_signalled
 from streams.ticket_sync import TicketSyncer
 
@@ -40,7 +41,10 @@ def run_analysis(settings: PrismaflowSettings) -> int:
 
 def _run(name: str, settings: PrismaflowSettings) -> int:
     worker = build_sink_worker(name, settings, build_serde(settings))
-    serve_metrics(settings.worker.metrics_port)
+    HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), worker.sink.topics))
+    HEALTH.add_check("group", group_joined_check(worker))
+    HEALTH.add_check("target", sink_target_check(worker.sink.name))
+    serve_metrics(settings.worker.metrics_port, settings.worker.metrics_addr)
     log.info("sink starting sink=%s instance=%s", name, settings.worker.instance_id)
     return run_until_signalled(worker.run, worker.stop, name=f"sink {name}")
 
@@ -52,15 +56,21 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
     serde, sync = build_serde(settings), settings.sync
     audit = audit_writer(f"sync.{name}", settings, serde)
     audit.start()
+    HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [audit.topic]))
+    serve_metrics(settings.worker.metrics_port, settings.worker.metrics_addr)
     stopper = AsyncStopper()
 
     async def main() -> None:
         stop = stopper.bind()
+        beating = asyncio.create_task(beat_while_running(stop))
         tracker = build_tracker(name, settings)
-        async with CspmClient(settings.prisma) as prisma:
-            syncer = TicketSyncer(tracker, prisma, settings.kafka, serde, topic_prefix=settings.worker.topic_prefix,
-                                  audit=audit, policy=sync.policy())
-            await syncer.run(stop, sync.interval_s)
-        await tracker.aclose()
+        try:
+            async with CspmClient(settings.prisma) as prisma:
+                syncer = TicketSyncer(tracker, prisma, settings.kafka, serde, topic_prefix=settings.worker.topic_prefix,
+                                      audit=audit, policy=sync.policy())
+                await syncer.run(stop, sync.interval_s)
+            await tracker.aclose()
+        finally:
+            beating.cancel()
 
     return run_until_signalled(lambda: asyncio.run(main()), stopper.stop, name=f"sync {name}")

@@ -22,9 +22,10 @@ import logging
 import uvicorn
 
 from processors.errors import ConfigurationError
-from streams.compose import build_webhook_app, run_pollers as poll_until, webhook_settings
+from streams.compose import build_webhook_app, poller_settings, run_pollers as poll_until, webhook_settings
 from streams.config import PrismaflowSettings
-from streams.metrics import serve_metrics
+from streams.kafka_clients import KafkaClients
+from streams.metrics import HEALTH, beat_while_running, broker_check, serve_metrics
 from streams.process import AsyncStopper, run_until_signalled
 
 __all__ = ["run_pollers", "run_webhook"]
@@ -34,11 +35,18 @@ log = logging.getLogger(__name__)
 
 def run_pollers(settings: PrismaflowSettings) -> int:
     """Poll CSPM (and Compute) until SIGTERM/SIGINT."""
-    serve_metrics(settings.poller.metrics_port)
+    poller = poller_settings(settings)
+    HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [poller.raw_topic, poller.dlq_topic]))
+    serve_metrics(poller.metrics_port, poller.metrics_addr)
     stopper = AsyncStopper()
 
     async def main() -> None:
-        await poll_until(settings, stopper.bind(), stopper.threading_event)
+        stop = stopper.bind()
+        beating = asyncio.create_task(beat_while_running(stop))
+        try:
+            await poll_until(settings, stop, stopper.threading_event)
+        finally:
+            beating.cancel()
 
     return run_until_signalled(lambda: asyncio.run(main()), stopper.stop, name="poll")
 

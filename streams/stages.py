@@ -15,9 +15,10 @@ Two topologies run the same processors:
   correlates per asset only: the asset graph is the fused core's.
 
 The stateful part of the split topology (:class:`ScoreStage`) keeps per input partition
-the dedupe entries of its alerts, the correlation state of its assets and the dismissal history;
-every change is written to ``prisma.score.changelog`` (same partition) in the worker's transaction
-and read back when the partition is assigned.
+the dedupe entries of its alerts, the correlation state of its assets and the dismissal history in
+the scoring state store (:mod:`streams.scoring_state`); every change is written to
+``prisma.score.changelog`` (same partition) in the worker's transaction and read back when the
+partition is assigned.
 
 All run inside :class:`streams.worker.TransactionalWorker`; a record that raises is dead-lettered.
 """
@@ -25,30 +26,28 @@ All run inside :class:`streams.worker.TransactionalWorker`; a record that raises
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from processors.dedupe import DedupeEntry
-from processors.correlate import AssetState
 from processors.enrich import EnrichmentContext
 from processors.models import Alert, RawAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
 from processors.records import ScoringState
 from processors.score import DismissalHistory, ScoringPolicy
 from streams import metrics
+from streams.core_stage import CoreStage, is_link
+from streams.scoring_state import ASSETS, DEDUPE, HISTORY, scoring_store
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
-from streams.core_stage import CoreStage, is_link
+from streams.stage import InputMessage
+from streams.state_store import StateStore
 from streams.topics import ALERTS, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
-from streams.worker import InputMessage, StateRestorer
 
-__all__ = ["CoreStage", "NormaliseEnrichStage", "ScoreStage", "PartitionState"]
+__all__ = ["CoreStage", "NormaliseEnrichStage", "ScoreStage"]
 
 log = logging.getLogger(__name__)
 
-_HISTORY_KEY = "h"
+_EMPTY_HISTORY = DismissalHistory()
 
 
 class NormaliseEnrichStage:
@@ -56,7 +55,7 @@ class NormaliseEnrichStage:
 
     name = "normalise_enrich"
     input_model = RawAlert
-    changelog_topic: str | None = None
+    state: StateStore | None = None
 
     def __init__(self, context: EnrichmentContext, serde: AvroSerde, *,
                  input_topic: str = RAW_ALERTS.name, output_topic: str = ALERTS.name) -> None:
@@ -76,27 +75,6 @@ class NormaliseEnrichStage:
         alert = normalise_and_enrich(record, self.context)
         return [OutgoingRecord(self.output_topic, alert.resource.asset_id, alert)]
 
-    def assign(self, partition: int, changelog: StateRestorer) -> None:
-        return None
-
-    def revoke(self, partition: int) -> None:
-        return None
-
-    def state_size(self) -> int:
-        return 0
-
-
-@dataclass
-class PartitionState:
-    """The scoring state of one input partition."""
-
-    dedupe: dict[str, DedupeEntry] = field(default_factory=dict)
-    assets: dict[str, AssetState] = field(default_factory=dict)
-    history: DismissalHistory = field(default_factory=DismissalHistory)
-
-    def size(self) -> int:
-        return len(self.dedupe) + len(self.assets)
-
 
 class ScoreStage:
     """Stateful: dedupe, correlate and score per asset, with a changelog for recovery."""
@@ -111,9 +89,7 @@ class ScoreStage:
         self.serde = serde
         self.input_topic = input_topic
         self.output_topic = output_topic
-        self.changelog_topic: str | None = changelog_topic
-        self._decode_state = serde.deserializer(ScoringState, changelog_topic)
-        self.partitions: dict[int, PartitionState] = {}
+        self.state = scoring_store(self.name, changelog_topic, serde.deserializer(ScoringState, changelog_topic))
         self._latency = metrics.END_TO_END_SECONDS.labels(stage=metrics_stage or self.name)
 
     def handle(self, record: Alert, message: InputMessage) -> Sequence[OutgoingRecord]:
@@ -121,65 +97,25 @@ class ScoreStage:
 
     def handle_alert(self, record: Alert, partition: int) -> list[OutgoingRecord]:
         """Dedupe, correlate and score ``record`` against the state of input ``partition``."""
-        state = self.partitions.get(partition)
-        if state is None:
-            raise RuntimeError(f"partition {partition} is not assigned to this worker")
+        state = self.state.partition(partition)
         alert_id, asset_id = record.alert_id, record.resource.asset_id
         # Dedupe per (asset, alert): Compute ids derived from host names can repeat across accounts.
         finding = f"{asset_id}|{alert_id}"
-        before = StageStates(dedupe=state.dedupe.get(finding), asset=state.assets.get(asset_id),
-                             history=state.history)
+        before = StageStates(dedupe=state.get(DEDUPE, finding), asset=state.get(ASSETS, asset_id),
+                             history=state.value(HISTORY, _EMPTY_HISTORY))
         # The record's own ingestion time, not the wall clock: a replay reproduces the same result.
         scored, after = process_for_asset(before, record, self.policy, record.ingested_at)
-        out: list[OutgoingRecord] = []
-        changelog = self.changelog_topic
-        assert changelog is not None
         if after.dedupe is not None and after.dedupe != before.dedupe:
-            state.dedupe[finding] = after.dedupe
-            out.append(OutgoingRecord(changelog, f"d:{finding}", ScoringState(dedupe=after.dedupe),
-                                      partition=partition))
+            state.put(DEDUPE, finding, after.dedupe)
         if after.asset != before.asset:
             if after.asset is None or not after.asset.findings:
-                state.assets.pop(asset_id, None)
-                out.append(OutgoingRecord(changelog, f"a:{asset_id}", None, partition=partition))
+                state.delete(ASSETS, asset_id)
             else:
-                state.assets[asset_id] = after.asset
-                out.append(OutgoingRecord(changelog, f"a:{asset_id}", ScoringState(asset=after.asset),
-                                          partition=partition))
+                state.put(ASSETS, asset_id, after.asset)
         if after.history != before.history:
-            state.history = after.history
-            out.append(OutgoingRecord(changelog, _HISTORY_KEY, ScoringState(history=after.history),
-                                      partition=partition))
-        if scored is not None:
-            out.append(OutgoingRecord(self.output_topic, asset_id, scored))
-            latency = datetime.now(UTC).timestamp() - record.ingested_at.timestamp()
-            self._latency.observe(max(0.0, latency))
-        return out
-
-    def assign(self, partition: int, changelog: StateRestorer) -> None:
-        started = time.perf_counter()
-        state = PartitionState()
-        for key_bytes, value in changelog:
-            key = key_bytes.decode()
-            if value is None:
-                if key.startswith("a:"):
-                    state.assets.pop(key[2:], None)
-                elif key.startswith("d:"):
-                    state.dedupe.pop(key[2:], None)
-                continue
-            entry = self._decode_state(value)
-            if entry.dedupe is not None:
-                state.dedupe[key[2:]] = entry.dedupe
-            elif entry.asset is not None:
-                state.assets[key[2:]] = entry.asset
-            elif entry.history is not None:
-                state.history = entry.history
-        self.partitions[partition] = state
-        log.info("state restored stage=%s partition=%d entries=%d elapsed_s=%.3f", self.name, partition,
-                 state.size(), time.perf_counter() - started)
-
-    def revoke(self, partition: int) -> None:
-        self.partitions.pop(partition, None)
-
-    def state_size(self) -> int:
-        return sum(p.size() for p in self.partitions.values())
+            state.set_value(HISTORY, after.history)
+        if scored is None:
+            return []
+        latency = datetime.now(UTC).timestamp() - record.ingested_at.timestamp()
+        self._latency.observe(max(0.0, latency))
+        return [OutgoingRecord(self.output_topic, asset_id, scored)]

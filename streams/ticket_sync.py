@@ -29,7 +29,8 @@ from processors.records import TicketState
 from processors.tickets import OPEN, RESOLVED, SyncAction, SyncPolicy, TrackerStatus, decide_sync
 from streams.audit import AuditWriter
 from streams.errors import BrokerError
-from streams.publish import OutgoingRecord, producer_config, read_compacted
+from streams.kafka_clients import KafkaClients
+from streams.publish import OutgoingRecord, read_compacted
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import TICKETS
@@ -118,9 +119,7 @@ class TicketSyncer:
         return done
 
     def _produce(self, records: list[OutgoingRecord]) -> None:
-        from confluent_kafka import Producer
-
-        producer = Producer(producer_config(self.kafka))
+        producer = KafkaClients(self.kafka).producer()
         for record in records:
             assert record.value is not None and record.key is not None
             producer.produce(record.topic, key=record.key.encode(), value=self.serde.encode(record.value, topic=record.topic))

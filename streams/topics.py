@@ -7,8 +7,12 @@ run on every deploy. Partition counts bound the parallelism of each stage (see D
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from streams.errors import BrokerError
 
@@ -161,9 +165,6 @@ def create_topics(
     ``prefix`` lets tests and side-by-side deployments use their own copy of the catalogue.
     Raises BrokerError when the broker refuses a creation for any reason other than "exists".
     """
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
-
     metadata = admin.list_topics(timeout=timeout_s)
     present = set(getattr(metadata, "topics", {}))
     wanted = {prefix + spec.name: spec for spec in specs}
@@ -195,8 +196,6 @@ def create_topics(
 
 def _wait_for_leaders(admin: _Admin, names: list[str], timeout_s: float) -> None:
     """Return once every partition of ``names`` has a leader: a new topic is not usable before."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     pending = set(names)
     while pending and time.monotonic() < deadline:

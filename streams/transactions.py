@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from streams.errors import BrokerError
 from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
 
@@ -63,21 +65,21 @@ class EncodedRecord:
 class TransactionalProducer:
     """A transactional producer that survives broker outages, fencing and stuck calls.
 
-    ``config`` is the full librdkafka producer configuration, ``transactional.id`` included. The
+    ``config`` is the full librdkafka producer configuration, ``transactional.id`` included, and
+    ``factory`` builds a producer from it (:meth:`streams.kafka_clients.KafkaClients.new_producer`;
+    called again for a replacement). The
     constructor initialises transactions once with a bounded wait (``init_timeout_s``): a broker
     missing at start-up is an error the caller reports; later outages are ridden out.
     ``stop`` is the process's shutdown flag: waits end within half a second of it being set.
     """
 
-    def __init__(self, config: dict[str, Any], *, timeout_s: float = 30.0, init_timeout_s: float = 30.0,
-                 stop: threading.Event | None = None,
-                 factory: Callable[[dict[str, Any]], Any] | None = None) -> None:
-        from confluent_kafka import Producer
-
+    def __init__(self, config: dict[str, Any], *, factory: Callable[[dict[str, Any]], Any],
+                 timeout_s: float = 30.0, init_timeout_s: float = 30.0,
+                 stop: threading.Event | None = None) -> None:
         self._config = dict(config)
         self._timeout_s = timeout_s
         self._stop = stop or threading.Event()
-        self._factory = factory or Producer
+        self._factory = factory
         self._abandoned: list[Any] = []  # stuck producers are kept alive, never destroyed under a call
         self._outage = OutageLog(log, f"transaction {self._config.get('transactional.id')}")
         self.replacements = 0
@@ -92,8 +94,6 @@ class TransactionalProducer:
     def commit(self, records: Sequence[EncodedRecord], offsets: Sequence[Any] | None = None,
                group_metadata: Any = None) -> None:
         """Write ``records`` (and the consumer ``offsets``) in one transaction and commit it."""
-        from confluent_kafka import KafkaException
-
         producer = self._producer
         try:
             producer.begin_transaction()
@@ -134,8 +134,6 @@ class TransactionalProducer:
 
     def _retrying(self, call: Callable[[], Any], what: str) -> None:
         """Run a transactional call, retrying retriable errors until it succeeds or must abort."""
-        from confluent_kafka import KafkaException
-
         while True:
             try:
                 call_with_deadline(call, self._timeout_s + _MARGIN_S, what=what, stop=self._stop)
@@ -152,8 +150,6 @@ class TransactionalProducer:
 
     def _abort(self) -> None:
         """Abort the open transaction; a producer that cannot abort is replaced instead."""
-        from confluent_kafka import KafkaException
-
         while True:
             try:
                 call_with_deadline(lambda: self._producer.abort_transaction(self._timeout_s),
@@ -181,8 +177,6 @@ class TransactionalProducer:
         as long as the outage lasts (a replacement during a run). A timed-out initialisation is
         retried on the same producer (librdkafka allows it); a stuck or failed one gets a new one.
         """
-        from confluent_kafka import KafkaException
-
         started = time.monotonic()
         producer = self._factory(self._config)
         while True:

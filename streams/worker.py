@@ -13,6 +13,11 @@ coalesced; when one output of a batch cannot be encoded, the batch is rolled bac
 again one record per transaction, so the record at fault is dead-lettered and the state it changed
 is restored from the committed changelog.
 
+A stateful stage's state lives in the :class:`~streams.state_store.StateStore` it declares; the
+worker takes the store's changes once per batch and writes them to the changelog in the same
+transaction, and :class:`~streams.worker_partitions.HeldPartitions` restores a partition's state
+from the committed changelog when it is assigned or its batch is rolled back.
+
 The broker going away is not an error of the worker. The transaction layer
 (:class:`streams.transactions.TransactionalProducer`) retries for as long as an outage lasts, logging
 once per interval; when a transaction is aborted (the broker timed it out, a rebalance moved a
@@ -29,9 +34,9 @@ import signal
 import threading
 import time
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -39,64 +44,22 @@ from processors.errors import SerializationError
 from streams import metrics
 from streams.dlq import dead_letter
 from streams.errors import BrokerError
-from streams.outage import CallTimedOut, OutageLog, Stopping, call_with_deadline
-from streams.publish import OutgoingRecord, encode_record, producer_config
+from streams.kafka_clients import KafkaClients
+from streams.outage import CallTimedOut, Stopping, call_with_deadline
+from streams.publish import OutgoingRecord, encode_record
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.stage import InputMessage, Stage
 from streams.transactions import EncodedRecord, TransactionAborted, TransactionalProducer
+from streams.worker_partitions import HeldPartitions, first_offsets, next_offsets
 
-__all__ = ["InputMessage", "Stage", "TransactionalWorker", "WorkerOptions", "StateRestorer"]
+__all__ = ["TransactionalWorker", "WorkerOptions"]
 
 log = logging.getLogger(__name__)
 
 _FREEZE_INTERVAL_S = 1.0  # see TransactionalWorker._freeze_long_lived
 
-In = TypeVar("In", bound=BaseModel)
 InT = TypeVar("InT", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class InputMessage:
-    """Where a consumed record came from, with its original bytes (for the dead-letter topic)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: dict[str, bytes]
-    timestamp_ms: int
-
-
-StateRestorer = Iterable[tuple[bytes, bytes | None]]
-"""The committed changelog of one partition, oldest first: (key, value or None for a tombstone)."""
-
-
-class Stage(Protocol[In]):
-    """One processing step. Pure logic lives in ``processors/``; a stage adapts it to records.
-
-    ``handle`` returns the records to write (outputs, and changelog records carrying an explicit
-    partition equal to the input partition). It raises for a record it cannot process; the worker
-    dead-letters that record. A stateful stage must not change its state before it knows it
-    succeeds (compute the new state, then keep it).
-
-    A stage whose input topic carries more than one record type may also define
-    ``decode(message: InputMessage) -> record``; the worker then calls it instead of decoding
-    ``input_model`` (the fused core reads its own asset-graph messages from the raw topic).
-    """
-
-    name: str
-    input_topic: str
-    input_model: type[In]
-    changelog_topic: str | None
-
-    def handle(self, record: In, message: InputMessage) -> Sequence[OutgoingRecord]: ...
-
-    def assign(self, partition: int, changelog: StateRestorer) -> None: ...
-
-    def revoke(self, partition: int) -> None: ...
-
-    def state_size(self) -> int: ...
 
 
 @dataclass
@@ -123,34 +86,21 @@ class WorkerOptions:
         return f"{self.group_id}-{self.instance_id}"
 
 
-def _coalesce_changelog(outputs: list[OutgoingRecord], changelog_topic: str | None) -> list[OutgoingRecord]:
-    """Keep only the last changelog record per key of a batch: the state after the batch is what
-    a restore needs, and a hot key (a busy asset) would otherwise be written once per record."""
-    if changelog_topic is None:
-        return outputs
-    last: dict[str, int] = {}
-    for index, record in enumerate(outputs):
-        if record.topic == changelog_topic and record.key is not None:
-            last[record.key] = index
-    return [record for index, record in enumerate(outputs)
-            if record.topic != changelog_topic or record.key is None or last[record.key] == index]
-
-
 class TransactionalWorker(Generic[InT]):
     """Runs one stage against Kafka until :meth:`stop` (or SIGTERM/SIGINT with :meth:`run_forever`)."""
 
-    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, stage: Stage[InT], options: WorkerOptions) -> None:
-        from confluent_kafka import Consumer
-
-        self.kafka = kafka
+    def __init__(self, kafka: KafkaSettings | KafkaClients, serde: AvroSerde, stage: Stage[InT],
+                 options: WorkerOptions) -> None:
+        self.clients = kafka if isinstance(kafka, KafkaClients) else KafkaClients(kafka)
         self.serde = serde
         self.stage = stage
+        self.state = stage.state
         self._decode_message: Callable[[InputMessage], Any] | None = getattr(stage, "decode", None)
         self.options = options
         self._stop = threading.Event()
         self._decode = serde.deserializer(stage.input_model, stage.input_topic)
-        self.transactions = TransactionalProducer(producer_config(
-            kafka, **{"transactional.id": options.transactional_id, "linger.ms": 1,
+        self.transactions = TransactionalProducer(self.clients.producer_config(
+            **{"transactional.id": options.transactional_id, "linger.ms": 1,
                       "transaction.timeout.ms": 15000, "message.timeout.ms": 15000,
                       # After a commit the broker answers CONCURRENT_TRANSACTIONS until its markers are
                       # written (a few ms); librdkafka's default 100 ms retry backoff then stalls the next
@@ -158,13 +108,8 @@ class TransactionalWorker(Generic[InT]):
                       # default, 13 ms at 10, 3 ms at 1). Retries still back off exponentially up to
                       # retry.backoff.max.ms (1 s) when the broker is really unavailable.
                       "retry.backoff.ms": 1,
-                      **options.producer_overrides}), stop=self._stop)
-        self.consumer = Consumer({
-            **kafka.client_config(),
-            "group.id": options.group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
+                      **options.producer_overrides}), stop=self._stop, factory=self.clients.new_producer)
+        self.consumer = self.clients.consumer(options.group_id, **{
             "partition.assignment.strategy": "cooperative-sticky",
             # Static membership: a restarted worker takes its predecessor's place at once instead
             # of waiting out the dead member's session (45 s by default) in a rebalance.
@@ -173,9 +118,8 @@ class TransactionalWorker(Generic[InT]):
             "fetch.wait.max.ms": 10,
             **options.consumer_overrides,
         })
-        self._assigned: set[int] = set()
+        self.partitions = HeldPartitions(self.clients, self.consumer, stage.name, self.state, self._stop)
         self._frozen_at = 0.0
-        self._restore_outage = OutageLog(log, f"restore {stage.name}")
         self._labels = {"stage": stage.name}
         # Labelled children looked up once: .labels() per record is measurable at these rates.
         self._m_in = metrics.RECORDS_IN.labels(**self._labels)
@@ -206,16 +150,17 @@ class TransactionalWorker(Generic[InT]):
 
     def run(self, *, max_idle_s: float | None = None) -> None:
         """Consume and process until stopped (or idle for ``max_idle_s``, for benchmarks and tests)."""
-        self.consumer.subscribe([self.stage.input_topic], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self.consumer.subscribe([self.stage.input_topic], on_assign=self.partitions.on_assign,
+                                on_revoke=self.partitions.on_revoke, on_lost=self.partitions.on_revoke)
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
+                metrics.HEALTH.beat()
                 messages = self._next_batch()
                 if not messages:
-                    if max_idle_s is not None and self._assigned and time.monotonic() - idle_since > max_idle_s:
+                    if max_idle_s is not None and self.partitions.held and time.monotonic() - idle_since > max_idle_s:
                         break
-                    self._report_lag()
+                    self.partitions.report_lag()
                     continue
                 idle_since = time.monotonic()
                 self._process_batch(messages)
@@ -252,13 +197,14 @@ class TransactionalWorker(Generic[InT]):
 
     def _usable(self, messages: list[Any]) -> list[Any]:
         usable = []
+        held = self.partitions.held
         for message in messages:
             if message.error() is not None:
                 if message.error().fatal():
                     raise BrokerError(f"consumer failed: {message.error()}")
                 log.debug("consume error stage=%s error=%s", self.stage.name, message.error())
                 continue
-            if message.partition() not in self._assigned:
+            if message.partition() not in held:
                 # Fetched before a rebalance took the partition away: its new owner reads it again
                 # from the committed offset, with the state that matches it. Handling it here would
                 # run it against state we no longer hold.
@@ -274,27 +220,30 @@ class TransactionalWorker(Generic[InT]):
         outputs: list[OutgoingRecord] = []
         for message in batch:
             outputs.extend(self._handle(message))
-        outputs = _coalesce_changelog(outputs, self.stage.changelog_topic)
+        if self.state is not None:
+            # Once per batch: the store keeps the last write per key, so a hot key (a busy asset)
+            # is written once per batch, not once per record.
+            outputs.extend(self.state.take_writes())
         try:
             encoded = [self._encode(record) for record in outputs]
         except Exception as exc:  # noqa: BLE001 - some output of the batch cannot be encoded
             log.warning("a batch output cannot be encoded stage=%s count=%d error=%s; processing the "
                         "batch one record at a time", self.stage.name, len(batch), exc)
-            self._restore_state({message.partition() for message in batch})
+            self.partitions.restore({message.partition() for message in batch})
             self._one_at_a_time(batch)
             return
         try:
-            self.transactions.commit(encoded, _next_offsets(batch), self.consumer.consumer_group_metadata())
+            self.transactions.commit(encoded, next_offsets(batch), self.consumer.consumer_group_metadata())
         except TransactionAborted as exc:
             self._m_aborted.inc()
             log.warning("batch aborted stage=%s count=%d, processing it again error=%s", self.stage.name,
                         len(batch), exc)
-            self._rewind(_first_offsets(batch))
+            self.partitions.rewind(first_offsets(batch))
             return
         elapsed = time.perf_counter() - started
         self._freeze_long_lived()
         metrics.BATCH_SECONDS.labels(**self._labels).observe(elapsed)
-        metrics.STATE_ENTRIES.labels(**self._labels).set(self.stage.state_size())
+        metrics.STATE_ENTRIES.labels(**self._labels).set(self.state.size() if self.state is not None else 0)
         log.debug("batch stage=%s count=%d outputs=%d elapsed_s=%.4f", self.stage.name, len(batch), len(outputs),
                   elapsed)
 
@@ -305,12 +254,14 @@ class TransactionalWorker(Generic[InT]):
         state of its partition is restored from the changelog, which then holds exactly the state
         before it.
         """
-        pending = _first_offsets(batch)
+        pending = first_offsets(batch)
         metadata = self.consumer.consumer_group_metadata()
         for message in batch:
-            if message.partition() not in self._assigned:
+            if message.partition() not in self.partitions:
                 continue
             outputs = list(self._handle(message))
+            if self.state is not None:
+                outputs.extend(self.state.take_writes())
             poisoned = False
             try:
                 encoded = [self._encode(record) for record in outputs]
@@ -318,40 +269,16 @@ class TransactionalWorker(Generic[InT]):
                 poisoned = True
                 error = SerializationError(f"an output of this record cannot be encoded: {exc}")
                 encoded = [self._encode(self._dead_letter_of(message, error))]
-            offsets = _next_offsets([message])
+            offsets = next_offsets([message])
             try:
                 self.transactions.commit(encoded, offsets, metadata)
             except TransactionAborted:
                 self._m_aborted.inc()
-                self._rewind(pending)
+                self.partitions.rewind(pending)
                 return
             pending[(message.topic(), message.partition())] = message.offset() + 1
             if poisoned:
-                self._restore_state({message.partition()})
-
-    def _rewind(self, offsets: dict[tuple[str, int], int]) -> None:
-        """Seek back to the first unprocessed offsets and restore the state that matches them."""
-        from confluent_kafka import KafkaException, TopicPartition
-
-        for (topic, partition), offset in offsets.items():
-            if partition not in self._assigned:
-                continue
-            try:
-                self.consumer.seek(TopicPartition(topic, partition, offset))
-            except KafkaException as exc:
-                # Not being fetched (yet): assigning it again at the offset sets the position.
-                log.debug("seek failed, re-assigning stage=%s partition=%d error=%s", self.stage.name,
-                          partition, exc)
-                self.consumer.incremental_unassign([TopicPartition(topic, partition)])
-                self.consumer.incremental_assign([TopicPartition(topic, partition, offset)])
-        self._restore_state({partition for (_, partition) in offsets})
-
-    def _restore_state(self, partitions: set[int]) -> None:
-        if not self.stage.changelog_topic:
-            return
-        for partition in sorted(partitions & self._assigned):
-            self.stage.revoke(partition)
-            self._assign_partition(partition)
+                self.partitions.restore({message.partition()})
 
     def _freeze_long_lived(self) -> None:
         """Keep the cyclic garbage collector off the stage's state, at most once a second.
@@ -408,59 +335,12 @@ class TransactionalWorker(Generic[InT]):
     def _encode(self, record: OutgoingRecord) -> EncodedRecord:
         return encode_record(self.serde, record)
 
-    # -- partitions and state -------------------------------------------------------------------
-    def _assign_partition(self, partition: int) -> None:
-        """Restore one partition's state from its changelog, waiting out a broker outage."""
-        from streams.changelog import read_partition
+    @property
+    def restoring(self) -> bool:
+        """True while newly assigned partitions have their state restored (readiness waits for it)."""
+        return self.partitions.restoring
 
-        while True:
-            changelog: StateRestorer = ()
-            if self.stage.changelog_topic:
-                changelog = read_partition(self.kafka, self.stage.changelog_topic, partition)
-            try:
-                self.stage.assign(partition, changelog)
-                self._restore_outage.recovered()
-                return
-            except BrokerError as exc:
-                self._restore_outage.failing(exc)
-                if self._stop.wait(1.0):
-                    raise Stopping(f"stopped while restoring partition {partition}") from exc
-
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        for tp in partitions:
-            self._assign_partition(tp.partition)
-            self._assigned.add(tp.partition)
-        log.info("assigned stage=%s partitions=%s", self.stage.name, sorted(self._assigned))
-
-    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        for tp in partitions:
-            self.stage.revoke(tp.partition)
-            self._assigned.discard(tp.partition)
-        log.info("revoked stage=%s partitions=%s", self.stage.name, [tp.partition for tp in partitions])
-
-    def _report_lag(self) -> None:
-        try:
-            for tp in self.consumer.position(self.consumer.assignment()):
-                _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
-                if tp.offset >= 0 and high >= 0:
-                    metrics.CONSUMER_LAG.labels(partition=str(tp.partition), **self._labels).set(high - tp.offset)
-        except Exception:  # noqa: BLE001 - lag is best effort
-            log.debug("lag report failed", exc_info=True)
-
-
-def _first_offsets(batch: Sequence[Any]) -> dict[tuple[str, int], int]:
-    """The offset of each partition's first record in ``batch``: where to seek back to on abort."""
-    first: dict[tuple[str, int], int] = {}
-    for message in batch:
-        first.setdefault((message.topic(), message.partition()), message.offset())
-    return first
-
-
-def _next_offsets(batch: Sequence[Any]) -> list[Any]:
-    """The offsets to commit for ``batch``: one past each partition's last record."""
-    from confluent_kafka import TopicPartition
-
-    last: dict[tuple[str, int], int] = {}
-    for message in batch:
-        last[(message.topic(), message.partition())] = message.offset()
-    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this worker its assignment (read by the readiness check)."""
+        return self.partitions.joined

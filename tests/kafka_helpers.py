@@ -10,14 +10,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
 from pydantic import BaseModel
 
-from streams.publish import producer_config
+from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.topics import TopicSpec, create_topics
 
-__all__ = ["produce", "produce_models", "read_topic"]
+__all__ = ["create_topic", "produce", "produce_models", "read_topic"]
+
+
+def create_topic(clients: KafkaClients, name: str, *, partitions: int = 1, compacted: bool = False) -> None:
+    """Create one topic outside the catalogue and wait until its partitions have leaders."""
+    spec = TopicSpec(name=name, key="test", value_schema="bytes", doc="a test's own topic", partitions=partitions,
+                     cleanup_policy="compact" if compacted else "delete")
+    create_topics(clients.admin(), [spec])
 
 
 def read_topic(kafka: KafkaSettings | str, topic: str, *, expect: int | None = None, settle_s: float = 3.0,
@@ -28,10 +36,9 @@ def read_topic(kafka: KafkaSettings | str, topic: str, *, expect: int | None = N
     ``committed`` reads as a ``read_committed`` consumer does (what pipeline consumers see); False
     also shows records of open or aborted transactions.
     """
-    bootstrap = kafka if isinstance(kafka, str) else kafka.bootstrap_servers
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.monotonic_ns()}",
-                         "enable.auto.commit": False,
-                         "isolation.level": "read_committed" if committed else "read_uncommitted"})
+    settings = KafkaSettings(bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
+    consumer = KafkaClients(settings).reader(
+        "test-reader", **{"isolation.level": "read_committed" if committed else "read_uncommitted"})
     partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     messages: list[Message] = []
@@ -63,7 +70,7 @@ def produce(kafka: KafkaSettings, topic: str, messages: Iterable[tuple[bytes, by
         if error is not None:
             failures.append(error)
 
-    producer = Producer(producer_config(kafka))
+    producer = KafkaClients(kafka).producer()
     for key, value in messages:
         producer.produce(topic, key=key, value=value, on_delivery=delivered)
         producer.poll(0)

@@ -14,7 +14,7 @@ from connectors.jira.models import SyncProperty
 from connectors.jira.settings import JiraSettings
 from connectors.jira.tickets import draft_issue
 from connectors.jira.wiki import to_wiki
-from connectors.base import sink_signals
+from connectors.sink_signals import sink_signals
 from connectors.ports import TicketRef
 from processors.analysis_text import analyser_note, display_justification, display_summary
 from processors.models import ScoredAlert

@@ -105,7 +105,10 @@ class PollerSettings(BaseModel):
     raw_topic: str = Field(default=RAW_ALERTS_TOPIC, description="Topic the pollers write to")
     dlq_topic: str = Field(default=DLQ_TOPIC, description="Topic for records refused at the edge")
     compute_enabled: bool = Field(default=True, description="Poll the Compute API as well")
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for the pollers' /metrics; 0 turns it off")
+    metrics_port: int = Field(default=0, ge=0, le=65535,
+                              description="Port for the pollers' /metrics, /healthz and /readyz; 0 turns it off")
+    metrics_addr: str = Field(default="0.0.0.0", description="Address the pollers' metrics endpoint listens on "
+                                                             "(every address by default; 127.0.0.1 keeps it to the host)")
 
 
 class WebhookSettings(BaseModel):

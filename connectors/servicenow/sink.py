@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from connectors.servicenow.client import ServiceNowClient, TicketDraft
 from connectors.servicenow.settings import ServiceNowSettings
-from connectors.base import sink_signals
+from connectors.sink_signals import sink_signals
 from connectors.ports import TicketRef
 from processors.analysis_text import analyser_note, display_justification, display_summary
 from processors.models import ScoredAlert

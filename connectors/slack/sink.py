@@ -23,9 +23,9 @@ from connectors.base import (
     ConnectorError,
     NotFoundError,
     UnexpectedStatusError,
-    sink_signals,
 )
 from connectors.ports import Notification
+from connectors.sink_signals import sink_signals
 from connectors.slack.blocks import build_slack_message
 from connectors.slack.client import ChatKind, ChatWebhookClient, ChatWebhookSettings
 from connectors.slack.teams import build_teams_payload

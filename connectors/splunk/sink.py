@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from connectors.base import ConnectorError, sink_signals
+from connectors.base import ConnectorError
+from connectors.sink_signals import sink_signals
 from connectors.ports import ForwardResult, RecordRejectedError
 from connectors.splunk.client import HecClient, SendResult
 from connectors.splunk.events import HecEvent, siem_event_to_hec

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from connectors.base import ConnectorError, sink_signals
+from connectors.base import ConnectorError
+from connectors.sink_signals import sink_signals
 from connectors.ports import ForwardResult, RecordRejectedError
 from connectors.syslog.cef import siem_event_to_cef, syslog_severity
 from connectors.syslog.client import SyslogClient, SyslogMessage, SyslogSettings

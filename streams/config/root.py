@@ -73,6 +73,7 @@ TOOLING_VARIABLES: dict[str, str] = {
     "PRISMAFLOW_FUZZ_EXAMPLES": "Cases per fuzz test (`make fuzz`; tests/fuzz_settings.py)",
     "PRISMAFLOW_DEPS_SBIN": "Where scripts/system-deps.sh looks for rsyslogd besides PATH (a test seam)",
     "PRISMAFLOW_DEPS_LIBDIRS": "Where scripts/system-deps.sh looks for rsyslog's modules (a test seam)",
+    "PRISMAFLOW_TOOLS_BIN": "Where scripts/deploy-tools.sh puts helm, kube-score and docker-compose (tests)",
 }
 #: Prefixes under which every variable must be known.
 CHECKED_PREFIXES = ("PRISMAFLOW_", "KAFKA_")

@@ -36,7 +36,10 @@ class WorkerSettings(SettingsSection):
     topic_prefix: str = Field(default="", description="Prefix for every topic name (side-by-side deployments, tests)")
     max_batch: int = Field(default=2000, ge=1, description="Records per poll and per transaction at most")
     poll_timeout_ms: int = Field(default=100, ge=0, description="How long a poll waits for the first record of a batch (it returns as soon as one arrives)")
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics; 0 turns it off")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics, /healthz and /readyz; 0 turns it off")
+    metrics_addr: str = Field(
+        default="0.0.0.0", description="Address the /metrics, /healthz and /readyz endpoint listens on: every "
+                                       "address by default (containers); 127.0.0.1 keeps it to the host")
     owners_file: Path | None = Field(default=None, description="Owner/asset mapping YAML (see owners.example.yaml)")
     scoring_policy_file: Path = Field(default=DEFAULT_POLICY_PATH, description="Scoring weights and tiers YAML")
     feeds_dir: Path = Field(

@@ -23,10 +23,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from confluent_kafka import KafkaException
+
 from processors.errors import ConfigurationError
 from streams.devtools.local_process import find_maven, log_tail, pid_alive, port_open, signal_group
 from streams.errors import BrokerError
-from streams.settings import BrokerSettings
+from streams.kafka_clients import KafkaClients
+from streams.settings import BrokerSettings, KafkaSettings
 
 __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]
 
@@ -89,16 +92,13 @@ def wait_for_metadata(bootstrap_servers: str, timeout_s: float) -> None:
 
     Raises BrokerError when none answers within ``timeout_s``.
     """
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
     deadline = time.monotonic() + timeout_s
     host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
     while not port_open(host, int(port)):
         if time.monotonic() > deadline:
             raise BrokerError(f"no broker listens at {bootstrap_servers} after {timeout_s:.0f}s")
         time.sleep(0.2)
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    admin = KafkaClients(KafkaSettings(bootstrap_servers=bootstrap_servers)).admin(log_level=0)
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:

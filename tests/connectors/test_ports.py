@@ -20,7 +20,6 @@ from connectors.base import (
     RateLimitedError,
     RetriesExhaustedError,
     TransientError,
-    sink_signals,
 )
 from connectors.ports import (
     Notification,
@@ -29,6 +28,7 @@ from connectors.ports import (
     TargetUnusableError,
     TicketRef,
 )
+from connectors.sink_signals import sink_signals
 from connectors.jira.settings import BasicAuth, JiraSettings
 from connectors.jira.sink import JiraTicketTracker
 from connectors.servicenow.settings import BasicAuth as SnBasicAuth

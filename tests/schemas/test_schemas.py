@@ -23,7 +23,7 @@ import processors.records
 from processors.errors import SchemaError
 from schemas import NAMESPACE, SCHEMA_NAMES, baseline_dir, expand, load_schemas, schema_dir
 from streams.devtools.compat import check_full_compatible
-from streams.serde import model_to_avro
+from streams.avro_datum import model_to_avro
 from tests.factories import FACTORIES
 
 CURRENT = load_schemas()

@@ -11,9 +11,11 @@ from processors.errors import InvalidRecordError
 from processors.models import RawAlert, ScoredAlert
 from processors.records import AssetLink
 from streams.core_stage import RECORD_HEADER, RESOLVED_HEADER, CoreStage, is_link
+from processors.score import DismissalHistory
 from streams.publish import OutgoingRecord
+from streams.scoring_state import ASSETS, DEDUPE, GRAPHS, HISTORY, MEMBERS
 from streams.serde import AvroSerde
-from streams.worker import InputMessage
+from streams.stage import InputMessage
 from tests.processors import payloads as p
 from tests.processors.graph_core import CONTEXT, POLICY
 from tests.processors.test_graph import INSTANCE, host_vulns, instance_config, role, security_group
@@ -28,7 +30,7 @@ class Harness:
     def __init__(self) -> None:
         self.serde = AvroSerde()
         self.stage = CoreStage(CONTEXT, POLICY, self.serde)
-        self.stage.assign(0, [])
+        self.stage.state.restore(0, [])
         self.changelog: list[tuple[bytes, bytes | None]] = []
         self.scored: list[ScoredAlert] = []
         self.self_messages: list[OutgoingRecord] = []
@@ -38,7 +40,8 @@ class Harness:
         while queue:
             k, value, hdrs = queue.popleft()
             message = InputMessage(RAW, 0, 0, k.encode(), value, hdrs, 0)
-            for out in self.stage.handle(self.stage.decode(message), message):
+            outputs = [*self.stage.handle(self.stage.decode(message), message), *self.stage.state.take_writes()]
+            for out in outputs:
                 data = self.serde.encode(out.value, topic=out.topic) if out.value is not None else None
                 assert out.key is not None
                 if out.topic == RAW:
@@ -65,11 +68,14 @@ def test_the_state_rebuilt_from_the_changelog_is_the_state_the_stage_held() -> N
                 instance_config(5, groups=())):
         h.feed(raw, _key(raw))
     restored = CoreStage(CONTEXT, POLICY, h.serde)
-    restored.assign(0, h.changelog)
-    held, again = h.stage.partitions[0], restored.partitions[0]
-    assert again.assets == held.assets and again.graphs == held.graphs and again.dedupe == held.dedupe
-    assert again.members == held.members and again.history == held.history
-    assert held.graphs and held.members  # the graph and the kept member alerts were written and read back
+    again = restored.state.restore(0, h.changelog)
+    held = h.stage.state.partition(0)
+    for namespace in (ASSETS, GRAPHS, DEDUPE):
+        assert again.table(namespace) == held.table(namespace)
+    assert again.groups(MEMBERS) == held.groups(MEMBERS)
+    assert again.value(HISTORY, DismissalHistory()) == held.value(HISTORY, DismissalHistory())
+    # the graph and the kept member alerts were written and read back
+    assert held.table(GRAPHS) and held.groups(MEMBERS)
     kinds = {m.value.kind.value for m in h.self_messages if isinstance(m.value, AssetLink)}
     assert kinds == {"alias", "edge", "member"}
     assert all(m.headers == {RECORD_HEADER: b"AssetLink"} for m in h.self_messages if isinstance(m.value, AssetLink))

@@ -29,7 +29,8 @@ from schemas import (
     rabin_fingerprint64,
     schema_dir,
 )
-from streams.serde import AvroSerde, SerdeSettings, model_from_avro, model_to_avro
+from streams.avro_datum import model_from_avro, model_to_avro
+from streams.serde import AvroSerde, SerdeSettings
 from tests.factories import FACTORIES, make_alert, make_dead_letter, make_resource_ref, make_siem_event
 
 TOPIC = "prisma.test"

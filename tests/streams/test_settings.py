@@ -24,7 +24,7 @@ from processors.models import RiskTier
 from processors.tickets import SyncPolicy
 from streams.cli import main
 from streams.config import PrismaflowSettings, known_variables, load_settings, sections
-from streams.config.root import unknown_variables
+from streams.config.root import TOOLING_VARIABLES, unknown_variables
 from streams.config.source import SectionedEnvironmentSource
 from streams.config_reference import MASK, effective_settings
 from streams.settings import KafkaSettings
@@ -126,8 +126,7 @@ def test_the_effective_configuration_shows_values_and_origins_and_masks_secrets(
     monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCH", "7")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-s3cret")
     rows = {row.variable: row for row in effective_settings()}
-    assert set(rows) == set(known_variables()) - {"PRISMAFLOW_FUZZ_EXAMPLES", "PRISMAFLOW_DEPS_SBIN",
-                                                  "PRISMAFLOW_DEPS_LIBDIRS"}  # tooling: not the program's
+    assert set(rows) == set(known_variables()) - set(TOOLING_VARIABLES)  # tooling: not the program's
     assert (rows["PRISMAFLOW_SECRETS_DIR"].value, rows["PRISMAFLOW_SECRETS_DIR"].origin.value) == (
         str(secrets), "environment")
     assert (rows["PRISMAFLOW_WORKER_MAX_BATCH"].value, rows["PRISMAFLOW_WORKER_MAX_BATCH"].origin.value) == (

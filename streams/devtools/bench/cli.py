@@ -16,7 +16,7 @@ import streams.compose
 from processors.errors import PrismaflowError
 from streams.config import load_settings
 from streams.devtools.bench.run import run_bench
-from streams.publish import producer_config
+from streams.kafka_clients import KafkaClients
 from streams.run import run_stage
 from streams.settings import KafkaSettings
 from streams.worker import WorkerOptions
@@ -72,8 +72,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def _passthrough_main(argv: Sequence[str]) -> int:
     """``python -m streams.devtools.bench passthrough``: copy messages bytes-untouched, print one JSON line."""
-    from confluent_kafka import Consumer, Producer
-
     parser = argparse.ArgumentParser(prog="python -m streams.devtools.bench passthrough")
     for option in ("--bootstrap", "--mode", "--source", "--dest", "--group", "--stops", "--compression"):
         parser.add_argument(option, required=True)
@@ -89,12 +87,13 @@ def _passthrough_main(argv: Sequence[str]) -> int:
     if transactional:
         overrides.update({"transactional.id": f"{args.group}-0", "linger.ms": 1, "transaction.timeout.ms": 15000,
                           "message.timeout.ms": 15000, **json.loads(args.producer_overrides)})
-    producer = Producer(producer_config(kafka, **overrides))
+    clients = KafkaClients(kafka)
+    producer = clients.producer(**overrides)
     if transactional:
         producer.init_transactions(30)
-    consumer = Consumer({**kafka.client_config(), "group.id": args.group, "enable.auto.commit": not transactional,
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-                         "partition.assignment.strategy": "cooperative-sticky", "fetch.wait.max.ms": 10})
+    consumer = clients.consumer(args.group, **{"enable.auto.commit": not transactional,
+                                               "partition.assignment.strategy": "cooperative-sticky",
+                                               "fetch.wait.max.ms": 10})
     consumer.subscribe([args.source])
     copied = 0
     first: float | None = None

@@ -8,19 +8,18 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
 from processors.pipeline import raw_alert_key
 from streams.devtools.bench.constants import _LATENCY_SEED_OFFSET, _POLL_S, _WARMUP_S
 from streams.devtools.bench.processes import _Child, _progress, _Run
-from streams.devtools.bench.traffic import _generate, _load
+from streams.devtools.bench.traffic import _generate, _load, bench_clients
 from streams.errors import BrokerError
-from streams.publish import producer_config
 from streams.serde import AvroSerde
-from streams.settings import KafkaSettings
 from streams.topics import ALERTS, RAW_ALERTS, SCORED_ALERTS
 
 # --- the throughput phase ------------------------------------------------------------------------
@@ -30,17 +29,13 @@ class _GroupOffsets:
     """Committed offsets of a consumer group on one topic, summed over partitions."""
 
     def __init__(self, bootstrap: str, group: str, topic: str) -> None:
-        from confluent_kafka import Consumer, TopicPartition
-
         self.topic = topic
         # A consumer that never subscribes does not join the group: it only reads its offsets.
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        self._consumer = bench_clients(bootstrap).consumer(group)
         partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
         self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
 
     def committed(self) -> dict[int, int]:
-        from confluent_kafka import KafkaError, KafkaException
-
         for attempt in range(20):
             try:
                 return {tp.partition: max(tp.offset, 0) for tp in self._consumer.committed(self._tps, timeout=10)}
@@ -64,9 +59,7 @@ class _GroupOffsets:
 def _wait_assigned(bootstrap: str, group: str, partitions: int, timeout_s: float, children: Sequence[_Child]) -> None:
     """Block until every one of ``children`` is a member of the group holding some of its
     ``partitions``, and together they hold them all (no rebalance left to happen mid-measurement)."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = bench_clients(bootstrap).admin()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for child in children:
@@ -249,14 +242,10 @@ class _LatencyProbe(threading.Thread):
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__(name="latency-probe", daemon=True)
-        from confluent_kafka import Consumer, TopicPartition
-
         self.topic = topic
         self.received: list[tuple[float, bytes]] = []
         self.stop_event = threading.Event()
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-latency-{uuid.uuid4().hex}",
-                                   "isolation.level": "read_committed", "enable.auto.commit": False,
-                                   "fetch.wait.max.ms": 10})
+        self._consumer = bench_clients(bootstrap).reader("bench-latency", **{"fetch.wait.max.ms": 10})
         partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
         self._consumer.assign([
             TopicPartition(topic, p, self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
@@ -274,8 +263,6 @@ class _LatencyProbe(threading.Thread):
 
 
 def _latency(run: _Run, args: argparse.Namespace, workers: Sequence[_Child]) -> dict[str, Any]:
-    from confluent_kafka import Producer
-
     count = int(args.rate * args.latency_seconds)
     warmup = int(args.rate * _WARMUP_S)
     records = _generate(warmup + count, args.seed + _LATENCY_SEED_OFFSET)
@@ -285,7 +272,7 @@ def _latency(run: _Run, args: argparse.Namespace, workers: Sequence[_Child]) -> 
     probe.start()
     # The sources' own producer settings: their linger is part of what an alert waits. One record
     # goes first so the producer id is acquired before the clock runs.
-    producer = Producer(producer_config(KafkaSettings(bootstrap_servers=run.bootstrap)))
+    producer = bench_clients(run.bootstrap).producer()
     first = records.pop(0)
     keys = [raw_alert_key(record) for record in records]  # as the sources key them, computed ahead
     producer.produce(raw_topic, key=raw_alert_key(first).encode(), value=serde.encode(first, topic=raw_topic))

@@ -11,14 +11,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from connectors.prisma.simulator.traffic import TrafficMix
 from processors.pipeline import raw_alert_key
 from streams.devtools.bench.constants import GOALS
 from streams.devtools.bench.phases import _latency, _overrides, _passthrough, _throughput
 from streams.devtools.bench.processes import _broker, _Peaks, _progress, _Run, _workdir
-from streams.devtools.bench.traffic import _count_committed, _generate, _load
+from streams.devtools.bench.traffic import _count_committed, _generate, _load, bench_clients
 from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
 from streams.serde import AvroSerde
@@ -66,8 +66,6 @@ def run_bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     ``settings``: the tree the workers start from (their defaults, and ``KAFKA_BOOTSTRAP_SERVERS`` for
     an external broker); the workers themselves are ``prismaflow run`` processes, built by
     :mod:`streams.compose` like any other."""
-    from confluent_kafka.admin import AdminClient
-
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     if load_at_start[0] > 1.0:
         _progress(f"warning: load average {load_at_start[0]} before the run: other work shares these CPUs")
@@ -81,7 +79,7 @@ def run_bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
         # uncompressed copy of the raw messages, and a plain passthrough on that copy for comparison.
         faust_topics = tuple(replace(ALERTS, name=f"bench.uncompressed.{n}", compression="producer")
                              for n in ("source", "faust", "plain"))
-        create_topics(cast(Any, AdminClient({"bootstrap.servers": bootstrap})),
+        create_topics(bench_clients(bootstrap).admin(),
                       CATALOGUE + passthrough_topics + faust_topics, prefix=prefix)
         try:
             _progress(f"generating {args.alerts} raw alerts (seed {args.seed})")
@@ -143,11 +141,9 @@ def _warm_up(run: _Run, args: argparse.Namespace, values: Sequence[tuple[bytes, 
     would measure the JVM's start-up rather than the pipeline, and the passthroughs, which run
     last, would meet a warmer broker than the pipeline did.
     """
-    from confluent_kafka.admin import AdminClient
-
     warm = replace(run, prefix=run.prefix + "warmup.", peaks=_Peaks(), children=[])
     _progress(f"warm-up: {len(values)} raw alerts through a throw-away pipeline (not measured)")
-    create_topics(cast(Any, AdminClient({"bootstrap.servers": run.bootstrap})), CATALOGUE, prefix=warm.prefix)
+    create_topics(bench_clients(run.bootstrap).admin(), CATALOGUE, prefix=warm.prefix)
     try:
         _throughput(warm, args, values)
     finally:

@@ -23,11 +23,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
 from connectors.prisma.simulator.estate import generate_estate
 from connectors.prisma.simulator.webhooks import cspm_notification
 from processors.models import ScoredAlert
 from streams.devtools.chaos.load import WebhookLoad
 from streams.devtools.chaos.stack import WEBHOOK_TOKEN, ChaosStack
+from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
 from streams.topics import DLQ, RAW_ALERTS, SCORED_ALERTS
 
@@ -125,9 +128,7 @@ def _sink_outage(stack: ChaosStack, load: WebhookLoad, plan: CampaignPlan) -> st
 
 
 def _corrupt_records(stack: ChaosStack, load: WebhookLoad, plan: CampaignPlan) -> str:
-    from confluent_kafka import Producer
-
-    producer = Producer({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    producer = KafkaClients(stack.kafka).producer()
     for topic in (RAW_ALERTS.name, SCORED_ALERTS.name):
         for value in (b"\x00garbage", b"\xc3\x01{not avro}", b"", b"\xff" * 64):
             producer.produce(topic, key=b"chaos-corrupt", value=value)
@@ -172,11 +173,8 @@ def _watch(stack: ChaosStack, row: FaultRow, seconds: float) -> None:
 
 def _scored_counts(stack: ChaosStack, wanted: set[str], timeout_s: float) -> tuple[Counter[str], float]:
     """Alert ids on the scored topic (committed), waiting until every wanted one is there."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
     serde, topic = AvroSerde(), SCORED_ALERTS.name
-    consumer = Consumer({"bootstrap.servers": stack.kafka.bootstrap_servers, "group.id": f"chaos-{time.time_ns()}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    consumer = KafkaClients(stack.kafka).reader("chaos")
     counts: Counter[str] = Counter()
     started = time.monotonic()
     quiet_since = time.monotonic()
@@ -202,9 +200,7 @@ def _scored_counts(stack: ChaosStack, wanted: set[str], timeout_s: float) -> tup
 
 
 def _dead_letters(stack: ChaosStack) -> int:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": stack.kafka.bootstrap_servers, "group.id": f"chaos-{time.time_ns()}"})
+    consumer = KafkaClients(stack.kafka).reader("chaos")
     try:
         partitions = consumer.list_topics(DLQ.name, timeout=30).topics[DLQ.name].partitions
         return sum(max(0, high - low) for low, high in

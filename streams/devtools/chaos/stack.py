@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from connectors.jira.simulator import JiraSimulator, SimConfig as JiraSimConfig
 from streams.devtools.broker import LocalBroker
 from streams.embedded import ServedApp, free_port
+from streams.kafka_clients import KafkaClients
 from streams.settings import BrokerSettings, KafkaSettings
 from streams.topics import CATALOGUE, create_topics
 
@@ -138,10 +139,8 @@ class ChaosStack:
         return env
 
     def start(self) -> None:
-        from confluent_kafka.admin import AdminClient
-
         self.broker.start()
-        create_topics(AdminClient(self.kafka.client_config()), CATALOGUE)
+        create_topics(KafkaClients(self.kafka).admin(), CATALOGUE)
         self.jira_sim = JiraSimulator(config=JiraSimConfig(base_url=f"http://127.0.0.1:{self.jira_port}",
                                                            rate_limits=False))
         self.start_jira()
