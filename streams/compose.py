@@ -36,9 +36,7 @@ from connectors.syslog.sink import SyslogCefForwarder
 from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
-from processors.models import RiskTier
-from processors.records import Tracker
-from streams.analysis import AnalysisService, AnalysisSink
+from streams.analysis import AnalysisService, AnalysisSettings, AnalysisSink
 from streams.async_publish import AsyncPublisher
 from streams.audit import AuditWriter
 from streams.chat import ChatSink
@@ -127,10 +125,16 @@ def build_stage_worker(name: str, settings: PrismaflowSettings, serde: AvroSerde
 def build_tracker(name: str, settings: PrismaflowSettings) -> JiraTicketTracker | ServiceNowTicketTracker:
     """The ticket tracker ``name`` (jira, servicenow) on its section's site."""
     if name == "jira":
-        return JiraTicketTracker(settings.jira.client_settings())
+        return JiraTicketTracker(settings.jira)
     if name == "servicenow":
-        return ServiceNowTicketTracker(settings.servicenow.client_settings())
+        return ServiceNowTicketTracker(settings.servicenow)
     raise ConfigurationError(f"unknown tracker {name!r}; choose one of {', '.join(TRACKERS)}")
+
+
+def analysis_settings(settings: PrismaflowSettings) -> AnalysisSettings:
+    """The analysis stage's settings: its section, with the ``llm`` section as its endpoint when that has
+    an API key (else ``llm`` stays None: every analysis is written offline)."""
+    return settings.analysis.model_copy(update={"llm": settings.llm if settings.llm.configured else None})
 
 
 def audit_writer(chain: str, settings: PrismaflowSettings, serde: AvroSerde) -> AuditWriter:
@@ -152,30 +156,28 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
         return TicketSink(build_tracker(name, settings), kafka, serde, topic_prefix=prefix,
                           audit=_started(audit_writer(name, settings, serde)), rules=settings.tickets)
     if name == "analyse":
-        if settings.analysis.api_key is None:
+        if not settings.llm.configured:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")
-        return AnalysisSink(AnalysisService(settings.analysis.analysis_settings()), topic_prefix=prefix,
+        return AnalysisSink(AnalysisService(analysis_settings(settings)), topic_prefix=prefix,
                             audit=_started(audit_writer(name, settings, serde)))
     if name == "siem":
         stage = settings.siem
         return SiemTopicSink(topic_prefix=prefix, include_analyses=stage.include_analyses,
                              max_cached=stage.max_cached, redact_secrets=stage.redact_secrets)
     if name == "splunk":
-        splunk = settings.splunk
-        return SiemForwardSink(SplunkHecForwarder(splunk.client_settings()), topic_prefix=prefix,
-                               min_tier=RiskTier(splunk.min_tier),
+        splunk = settings.splunk_sink
+        return SiemForwardSink(SplunkHecForwarder(settings.splunk), topic_prefix=prefix, min_tier=splunk.min_tier,
                                audit=audit_writer("sink.splunk", settings, serde) if splunk.audit else None)
     if name == "syslog":
-        syslog = settings.syslog
-        forwarder = SyslogCefForwarder(syslog.client_settings(), console_base_url=syslog.console_base_url,
+        syslog = settings.syslog_sink
+        forwarder = SyslogCefForwarder(settings.syslog, console_base_url=syslog.console_base_url,
                                        device_external_id=syslog.device_external_id)
-        return SiemForwardSink(forwarder, topic_prefix=prefix, min_tier=RiskTier(syslog.min_tier),
+        return SiemForwardSink(forwarder, topic_prefix=prefix, min_tier=syslog.min_tier,
                                audit=audit_writer("sink.syslog", settings, serde) if syslog.audit else None)
     if name == "chat":
-        chat = settings.chat
-        return ChatSink(ChatWebhookNotifier(chat.client_settings()), kafka, serde, topic_prefix=prefix,
-                        notify_tier=RiskTier(chat.notify_tier), approval_base_url=chat.approval_base_url,
-                        tracker=Tracker(chat.tracker) if chat.tracker else None,
+        chat = settings.chat_sink
+        return ChatSink(ChatWebhookNotifier(settings.chat), kafka, serde, topic_prefix=prefix,
+                        notify_tier=chat.notify_tier, approval_base_url=chat.approval_base_url, tracker=chat.tracker,
                         audit=audit_writer("sink.chat", settings, serde) if chat.audit else None)
     raise ConfigurationError(f"unknown sink {name!r}; choose one of {', '.join(SINKS)}")
 
@@ -214,7 +216,7 @@ async def run_pollers(settings: PrismaflowSettings, stop: asyncio.Event,
     """
     prefix, kafka, serde = settings.worker.topic_prefix, settings.kafka, build_serde(settings)
     poller, checkpoints = poller_settings(settings), prefix + SOURCE_CHECKPOINTS.name
-    prisma = settings.prisma.client_settings()
+    prisma = settings.prisma
     async with contextlib.AsyncExitStack() as stack:
         cspm = await stack.enter_async_context(CspmClient(prisma))
         writer = KafkaPageWriter(kafka, serde, f"{prefix}prismaflow-poller-cspm-{poller.tenant}",

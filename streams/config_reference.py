@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from streams.config.root import GENERAL_VARIABLES, PrismaflowSettings, sections
-from streams.config.source import Origin, SectionedEnvironmentSource
+from streams.config.source import Origin, Section, SectionedEnvironmentSource
 
 __all__ = ["MASK", "EffectiveSetting", "effective_settings", "render_effective", "render_reference"]
 
@@ -28,14 +28,14 @@ _GENERAL_DEFAULTS = {"PRISMAFLOW_HOME": "./.prismaflow"}
 _REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def _default(field: FieldInfo) -> str:
-    if field.default_factory is not None:
+def _default(section: Section, field_name: str, field: FieldInfo) -> str:
+    if field_name not in section.defaults and field.default_factory is not None:
         return "(see description)"
-    if field.default is PydanticUndefined:
+    default = section.default(field_name)
+    if default is PydanticUndefined:
         return "(required)"
-    if field.default is None:
+    if default is None:
         return "(unset)"
-    default = field.default
     if isinstance(default, Enum):
         default = default.value
     if isinstance(default, Path) and default.is_relative_to(_REPOSITORY):
@@ -53,9 +53,9 @@ def render_reference() -> str:
     for section in sections():
         lines += [f"#### {section.title} (`{section.prefix}*`)", "",
                   "| Environment variable | Default | Description |", "| --- | --- | --- |"]
-        for variable, _, field in section.variables():
+        for variable, field_name, field in section.variables():
             description = (field.description or "").replace("|", "\\|")
-            lines.append(f"| `{variable}` | {_default(field)} | {description} |")
+            lines.append(f"| `{variable}` | {_default(section, field_name, field)} | {description} |")
         lines.append("")
     return "\n".join(lines)
 

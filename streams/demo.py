@@ -22,6 +22,7 @@ import httpx
 from confluent_kafka import TopicPartition
 from pydantic import SecretStr
 
+from connectors.jira.settings import JiraSettings
 from connectors.jira.simulator import JiraSimulator
 from connectors.jira.simulator import SimConfig as JiraSimConfig
 from connectors.prisma.compute_client import ComputeClient
@@ -30,6 +31,7 @@ from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSe
 from connectors.prisma.simulator import PrismaCloudSimulator, SimConfig, push_webhooks
 from connectors.prisma.source import ComputePoller, CspmPoller
 from connectors.prisma.webhook import create_webhook_app
+from connectors.servicenow.settings import ServiceNowSettings
 from connectors.servicenow.simulator import ServiceNowSimulator
 from processors.errors import PrismaflowError
 from processors.models import RawAlert, ScoredAlert, UpdateKind
@@ -40,7 +42,7 @@ from streams.audit import verify_audit
 from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
 from streams.compose import build_sink_worker
 from streams.config import PrismaflowSettings
-from streams.config.systems import JiraEnvSettings, ServiceNowEnvSettings
+from streams.config.systems import JIRA_DEFAULTS, SERVICENOW_DEFAULTS
 from streams.core_stage import is_link
 from streams.devtools.broker import LocalBroker, wait_for_metadata
 from streams.embedded import ServedApp, ThreadedSink, ThreadedWorker, free_port
@@ -176,12 +178,13 @@ def _start_sinks(settings: PrismaflowSettings, serde: AvroSerde, served: list[Se
     sn_sim = ServiceNowSimulator()
     sn_app = ServedApp(sn_sim)
     served.append(sn_app)
-    demo = settings.model_copy(update={"jira": JiraEnvSettings(base_url=jira_url),
-                                       "servicenow": ServiceNowEnvSettings(instance_url=sn_app.url)})
+    demo = settings.model_copy(update={"jira": JiraSettings.model_validate({**JIRA_DEFAULTS, "base_url": jira_url}),
+                                       "servicenow": ServiceNowSettings.model_validate(
+                                           {**SERVICENOW_DEFAULTS, "instance_url": sn_app.url})})
     for name in ("analyse", "jira", "servicenow"):
         sinks.append(ThreadedSink(build_sink_worker(name, demo, serde)))
-    stage = settings.analysis
-    _say("analysis", f"analysis stage running ({'LLM ' + stage.model if stage.api_key else 'offline analyser: no PRISMAFLOW_LLM_API_KEY'})")
+    llm = settings.llm
+    _say("analysis", f"analysis stage running ({'LLM ' + llm.model if llm.configured else 'offline analyser: no PRISMAFLOW_LLM_API_KEY'})")
     _say("sinks", f"Jira simulator at {jira_url}, ServiceNow simulator at {sn_app.url}")
     return {"jira": jira_sim, "servicenow": sn_sim}
 

@@ -27,7 +27,7 @@ def run_feeds(action: str, settings: PrismaflowSettings) -> int:
         return 0
 
     async def refresh() -> int:
-        async with FeedClient(settings.feeds.feed_settings()) as client:
+        async with FeedClient(settings.feeds) as client:
             report = await refresh_feeds(client, feeds_dir)
         for line in report.lines():
             print(line)

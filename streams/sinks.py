@@ -65,7 +65,7 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
         beating = asyncio.create_task(beat_while_running(stop))
         tracker = build_tracker(name, settings)
         try:
-            async with CspmClient(settings.prisma.client_settings()) as prisma:
+            async with CspmClient(settings.prisma) as prisma:
                 syncer = TicketSyncer(tracker, prisma, settings.kafka, serde, topic_prefix=settings.worker.topic_prefix,
                                       audit=audit, policy=sync.policy())
                 await syncer.run(stop, sync.interval_s)

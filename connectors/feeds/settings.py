@@ -1,7 +1,8 @@
 """Typed settings for downloading and checking the exploitability feeds (CISA KEV, FIRST EPSS).
 
-The feed client and the verification take a :class:`FeedSettings` and never read the environment;
-``prismaflow feeds refresh`` builds one from ``PRISMAFLOW_FEEDS_*`` variables (streams/feeds.py).
+The feed client and the verification take a :class:`FeedSettings` and never read the environment; it is
+the ``feeds`` section of the settings tree (``PRISMAFLOW_FEEDS_*`` variables; ``request_timeout_s`` is
+``PRISMAFLOW_FEEDS_TIMEOUT_S``), so its fields are flat: the retry policy is built from two of them.
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ class FeedSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kev_url: str = Field(default=CISA_KEV_URL, description="URL of the KEV catalogue JSON")
-    epss_url: str = Field(default=EPSS_CURRENT_URL, description="URL of the EPSS daily csv.gz")
+    kev_url: str = Field(default=CISA_KEV_URL, description="CISA KEV catalogue (JSON)")
+    epss_url: str = Field(
+        default=EPSS_CURRENT_URL, description="FIRST EPSS daily scores (csv.gz; the current file redirects to the dated one)")
     request_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one download")
     max_download_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="Largest download accepted")
     max_inflated_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Largest EPSS file accepted once gunzipped (refuses gzip bombs)")
-    min_kev_entries: int = Field(default=1000, ge=1, description="A KEV catalogue with fewer entries is refused")
-    min_epss_rows: int = Field(default=200_000, ge=1, description="An EPSS file with fewer rows is refused")
-    retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy(max_attempts=3, base_delay_s=1.0))
+    min_kev_entries: int = Field(default=1000, ge=1, description="A KEV download with fewer entries is refused")
+    min_epss_rows: int = Field(default=200_000, ge=1, description="An EPSS download with fewer rows is refused")
+    max_attempts: int = Field(default=3, ge=1, description="Attempts per download (transport errors, timeouts, 5xx)")
+    retry_base_delay_s: float = Field(
+        default=1.0, ge=0, description="Backoff base between attempts (full jitter, doubling per attempt)")
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of one download: ``max_attempts`` sends, backoff from ``retry_base_delay_s``."""
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s)

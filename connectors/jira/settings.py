@@ -1,8 +1,10 @@
 """Typed settings for the Jira client: where Jira is, who we are, and how tickets are shaped.
 
-The client takes a :class:`JiraSettings` and never reads the environment itself; the streams layer
-builds one (from ``PRISMAFLOW_JIRA_*`` variables or secret files) and passes it in. Unknown keys are
-rejected, so a typo in a setting name fails at start-up.
+The client takes a :class:`JiraSettings` and never reads the environment itself; it is the ``jira``
+section of the settings tree (``PRISMAFLOW_JIRA_*`` variables or secret files). One variable holds one
+value, so the credentials are also flat fields (``email`` + ``api_token``, or ``bearer_token``, which
+wins) from which the model builds its ``auth`` when none is given; given an ``auth``, the flat fields
+mirror it. Unknown keys are rejected, so a typo in a setting name fails at start-up.
 
 Two flavours share one client:
 
@@ -15,7 +17,7 @@ Two flavours share one client:
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -107,11 +109,18 @@ class JiraSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = Field(description="Site base, e.g. https://acme.atlassian.net (no /rest).")
-    flavour: Literal["cloud", "datacenter"] = "cloud"
+    base_url: str = Field(description="Site base URL, e.g. https://acme.atlassian.net (no /rest)")
+    flavour: Literal["cloud", "datacenter"] = Field(
+        default="cloud", description="cloud (REST v3, ADF) or datacenter (REST v2, wiki markup)")
+    email: str | None = Field(
+        default=None, min_length=1, description="Account e-mail (Cloud) or user (DC) for basic auth")
+    api_token: SecretStr | None = Field(default=None, description="API token or password (secret)")
+    bearer_token: SecretStr | None = Field(
+        default=None, description="Bearer token (DC PAT, OAuth); wins over basic auth")
     auth: BasicAuth | BearerAuth = Field(discriminator="kind")
-    project_key: str = Field(default="SEC", pattern=_PROJECT_KEY)
-    issue_type: str = Field(default="Task", min_length=1)
+    project_key: str = Field(
+        default="SEC", pattern=_PROJECT_KEY, description="Project for new issues (owner routing may override)")
+    issue_type: str = Field(default="Task", min_length=1, description="Issue type of new issues")
     tier_priorities: dict[RiskTier, str] = Field(default_factory=_default_tier_priorities)
     analysis_priorities: dict[Priority, str] = Field(default_factory=_default_analysis_priorities)
     labels: tuple[str, ...] = ("prismaflow",)
@@ -119,27 +128,55 @@ class JiraSettings(BaseModel):
     owners: dict[str, OwnerRoute] = Field(
         default_factory=dict, description="Team name (enrichment.team) to its routing."
     )
-    fingerprint_label_prefix: str = Field(default="prismaflow-fp-", pattern=r"^[A-Za-z0-9_.:-]+$")
-    property_key: str = Field(default="prismaflow.sync", min_length=1, max_length=255)
+    fingerprint_label_prefix: str = Field(
+        default="prismaflow-fp-", pattern=r"^[A-Za-z0-9_.:-]+$", description="Prefix of the label that marks an "
+        "issue as tracking one finding")
+    property_key: str = Field(
+        default="prismaflow.sync", min_length=1, max_length=255, description="Issue entity property for sync state")
     fingerprint_lookup: Literal["label", "property"] = Field(
         default="label",
-        description="How find_by_fingerprint searches: the fingerprint label (always indexed) or "
-        "the entity property (needs an app that declares it for JQL indexing).",
+        description="How an issue is found by fingerprint: label (always indexed) or property "
+        "(needs an app that declares it for JQL indexing)",
     )
     transitions: TransitionNames = Field(default_factory=TransitionNames)
     resolution: str | None = Field(
         default=None,
         description="Resolution name sent with the resolve transition; only when the "
-        "transition screen has the field (otherwise Jira answers 400).",
+        "transition screen has the field (otherwise Jira answers 400)",
     )
     prisma_console_url: str = Field(
         default="https://app.prismacloud.io",
-        description="Prisma Cloud app base; alert links are <base>/alerts/overview?alertId=<id>.",
+        description="Prisma Cloud app base; alert links are <base>/alerts/overview?alertId=<id>",
     )
-    description_limit: int = Field(default=32_767, ge=1_000, le=32_767)
-    request_timeout_s: float = Field(default=30.0, gt=0)
-    search_page_size: int = Field(default=50, ge=1, le=5_000)
+    description_limit: int = Field(
+        default=32_767, ge=1_000, le=32_767, description="Longest issue description (characters)")
+    request_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one request")
+    search_page_size: int = Field(default=50, ge=1, le=5_000, description="Issues per search page")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auth_from_flat_fields(cls, data: Any) -> Any:
+        """``auth`` from ``bearer_token``, else ``email`` + ``api_token``; or the flat fields from ``auth``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        auth = data.get("auth")
+        if auth is None:
+            if data.get("bearer_token"):
+                data["auth"] = {"kind": "bearer", "token": data["bearer_token"]}
+            elif data.get("email") and data.get("api_token"):
+                data["auth"] = {"kind": "basic", "email": data["email"], "api_token": data["api_token"]}
+            else:
+                raise ValueError("set bearer_token, or email and api_token (basic auth)")
+        else:
+            given = auth.model_dump() if isinstance(auth, BaseModel) else auth if isinstance(auth, dict) else {}
+            if given.get("kind") == "bearer":
+                data.setdefault("bearer_token", given.get("token"))
+            elif given.get("kind", "basic") == "basic":
+                data.setdefault("email", given.get("email"))
+                data.setdefault("api_token", given.get("api_token"))
+        return data
 
     @field_validator("base_url", "prisma_console_url")
     @classmethod

@@ -61,7 +61,12 @@ class LlmTimeoutError(TransientError):
 def create_openai_client(
     settings: LlmSettings, *, http_client: httpx2.AsyncClient | None = None
 ) -> openai.AsyncOpenAI:
-    """An ``openai.AsyncOpenAI`` configured from ``settings`` (base URL, key, timeouts, SDK retries)."""
+    """An ``openai.AsyncOpenAI`` configured from ``settings`` (base URL, key, timeouts, SDK retries).
+
+    Raises :class:`ValueError` without an API key (the SDK would fall back to ``OPENAI_API_KEY``).
+    """
+    if settings.api_key is None:
+        raise ValueError("the LLM endpoint has no API key: set api_key, or analyse offline")
     return openai.AsyncOpenAI(
         base_url=settings.base_url,
         api_key=settings.api_key.get_secret_value(),

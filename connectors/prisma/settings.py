@@ -1,7 +1,8 @@
 """Typed settings for the Prisma Cloud CSPM and Compute clients, the pollers and the webhook receiver.
 
-The clients take a :class:`PrismaSettings` and never read the environment themselves; the
-streams layer builds one (from ``PRISMAFLOW_PRISMA_*`` variables or secret files) and passes it in.
+The clients take a :class:`PrismaSettings` and never read the environment themselves; it is the
+``prisma`` section of the settings tree (``PRISMAFLOW_PRISMA_*`` variables or secret files; the key pair
+is ``PRISMAFLOW_PRISMA_ACCESS_KEY_ID`` / ``PRISMAFLOW_PRISMA_SECRET_KEY``).
 :class:`PollerSettings` and :class:`WebhookSettings` are the pollers' and the receiver's own models and
 the ``poller`` and ``webhook`` sections of the settings tree (``PRISMAFLOW_POLLER_*``,
 ``PRISMAFLOW_WEBHOOK_*``). Unknown keys are rejected so a typo in a setting name fails at start-up,
@@ -36,31 +37,34 @@ class PrismaSettings(BaseModel):
 
     api_url: str = Field(
         default="https://api.prismacloud.io",
-        description="CSPM API base URL of the tenant's stack (api*.prismacloud.io).",
+        description="CSPM API base URL (your tenant's api*.prismacloud.io)",
     )
-    username: str = Field(min_length=1, description="Access key ID.")
-    password: SecretStr = Field(description="Secret key.")
-    prisma_id: str | None = Field(default=None, description="Tenant id for multi-tenant users.")
+    username: str = Field(min_length=1, description="Access key ID")
+    password: SecretStr = Field(description="Secret key (secret)")
+    prisma_id: str | None = Field(default=None, description="Tenant id, for users of several tenants")
     compute_url: str | None = Field(
         default=None,
-        description="Compute console base, e.g. https://us-west1.cloud.twistlock.com/us-1-2345678.",
+        description="Compute console URL, e.g. https://us-west1.cloud.twistlock.com/us-1-2345678; "
+        "unset disables the Compute poller",
     )
-    compute_username: str | None = None
-    compute_password: SecretStr | None = None
+    compute_username: str | None = Field(
+        default=None, description="Compute access key ID; unset: the CSPM one (SaaS accepts it)")
+    compute_password: SecretStr | None = Field(
+        default=None, description="Compute secret key (secret); unset: the CSPM one")
     compute_api_version: str = Field(
-        default="v1", pattern=r"^v[0-9.]+$", description="Path version: v1 or e.g. v34.03."
+        default="v1", pattern=r"^v[0-9.]+$", description="Compute API path version: v1 or e.g. v34.03"
     )
-    request_timeout_s: float = Field(default=30.0, gt=0)
-    page_size: int = Field(default=1000, ge=1, le=10_000, description="/v2/alert page size.")
-    compute_page_size: int = Field(default=50, ge=1, le=250, description="Compute limit param.")
-    token_ttl_s: float = Field(default=600.0, gt=0, description="CSPM JWT lifetime (10 min).")
+    request_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one request")
+    page_size: int = Field(default=1000, ge=1, le=10_000, description="/v2/alert page size")
+    compute_page_size: int = Field(default=50, ge=1, le=250, description="Compute page size (its limit parameter)")
+    token_ttl_s: float = Field(default=600.0, gt=0, description="CSPM token lifetime (10 min)")
     token_refresh_margin_s: float = Field(
-        default=60.0, ge=0, description="Extend the CSPM token this long before it expires."
+        default=60.0, ge=0, description="Extend the CSPM token this long before it expires"
     )
     compute_token_ttl_s: float = Field(
         default=600.0,
         gt=0,
-        description="Re-authenticate to Compute after this long (SaaS wraps a 10-min token).",
+        description="Re-authenticate to Compute after this long (SaaS wraps a 10-min token)",
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 

@@ -1,8 +1,10 @@
 """Typed settings for the ServiceNow Table API client.
 
-The client takes a :class:`ServiceNowSettings` and never reads the environment; the streams layer
-builds one (``PRISMAFLOW_SERVICENOW_*`` variables or secret files) and passes it in. Unknown keys
-are rejected so a misspelt setting fails at start-up.
+The client takes a :class:`ServiceNowSettings` and never reads the environment; it is the
+``servicenow`` section of the settings tree (``PRISMAFLOW_SERVICENOW_*`` variables or secret files).
+One variable holds one value, so the credentials are also flat fields (``username`` + ``password``, or
+``bearer_token``, which wins) from which the model builds its ``auth`` when none is given; given an
+``auth``, the flat fields mirror it. Unknown keys are rejected so a misspelt setting fails at start-up.
 
 Two tables are supported: ``incident`` (ITSM) and ``sn_si_incident`` (Security Incident Response).
 They differ in their state codes, so :attr:`ServiceNowSettings.state_values` picks the right set
@@ -12,9 +14,9 @@ unless ``states`` overrides it (instances customise state models).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import RetryPolicy
 from processors.models import RiskTier
@@ -105,34 +107,64 @@ class ServiceNowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     instance_url: str = Field(description="https://<instance>.service-now.com")
-    table: ServiceNowTable = ServiceNowTable.INCIDENT
+    table: ServiceNowTable = Field(default=ServiceNowTable.INCIDENT, description="incident or sn_si_incident")
+    username: str | None = Field(default=None, min_length=1, description="Integration user (basic auth)")
+    password: SecretStr | None = Field(default=None, description="Its password (secret)")
+    bearer_token: SecretStr | None = Field(default=None, description="OAuth access token; wins over basic auth")
     auth: ServiceNowAuth
     urgency_by_tier: dict[RiskTier, ImpactLevel] = Field(default_factory=_default_urgency)
     impact_by_tier: dict[RiskTier, ImpactLevel] = Field(default_factory=_default_impact)
     team_groups: dict[str, str] = Field(
-        default_factory=dict, description="Owning team -> assignment_group (sys_id)."
+        default_factory=dict, description="Owning team -> assignment_group (sys_id); one variable per team, "
+        "`<VARIABLE>__<TEAM>` (the team in lower case)"
     )
     owner_groups: dict[str, str] = Field(
-        default_factory=dict, description="Owner (e-mail) -> assignment_group; wins over team."
+        default_factory=dict, description="Owner (e-mail) -> assignment_group; wins over team; one variable per "
+        "owner, `<VARIABLE>__<OWNER>` (lower case)"
     )
-    default_assignment_group: str = Field(default="", description="When no route matches.")
-    caller_id: str = Field(default="", description="sys_user sys_id of the integration caller.")
-    category: str = Field(default="security", description="Choice values are instance-specific.")
-    subcategory: str = ""
-    correlation_display: str = "Prismaflow"
+    default_assignment_group: str = Field(default="", description="Assignment group when no route matches")
+    caller_id: str = Field(default="", description="sys_user sys_id of the integration caller")
+    category: str = Field(default="security", description="Category (choice values are instance-specific)")
+    subcategory: str = Field(default="", description="Subcategory")
+    correlation_display: str = Field(default="Prismaflow", description="correlation_display of the records")
     close_code: str = Field(
         default="Resolved by caller",
-        description="Resolution code; older releases use e.g. 'Solved (Permanently)'.",
+        description="Resolution code; older releases use e.g. 'Solved (Permanently)'",
     )
-    close_notes: str = "Resolved in Prisma Cloud: the finding is no longer open."
+    close_notes: str = Field(
+        default="Resolved in Prisma Cloud: the finding is no longer open.", description="Close notes")
     states: StateValues | None = Field(default=None, description="Override the table's states.")
-    short_description_max: int = Field(default=160, ge=20, le=160)
-    description_max: int = Field(default=4000, ge=100)
+    short_description_max: int = Field(default=160, ge=20, le=160, description="Longest short description")
+    description_max: int = Field(default=4000, ge=100, description="Longest description")
     find_limit: int = Field(
-        default=5, ge=1, le=100, description="sysparm_limit of a correlation lookup (>1 spots dups)."
+        default=5, ge=1, le=100, description="sysparm_limit of a correlation lookup (>1 spots duplicates)"
     )
-    request_timeout_s: float = Field(default=30.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one request")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auth_from_flat_fields(cls, data: Any) -> Any:
+        """``auth`` from ``bearer_token``, else ``username`` + ``password``; or the flat fields from ``auth``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        auth = data.get("auth")
+        if auth is None:
+            if data.get("bearer_token"):
+                data["auth"] = {"kind": "bearer", "token": data["bearer_token"]}
+            elif data.get("username") and data.get("password"):
+                data["auth"] = {"kind": "basic", "username": data["username"], "password": data["password"]}
+            else:
+                raise ValueError("set bearer_token, or username and password (basic auth)")
+        else:
+            given = auth.model_dump() if isinstance(auth, BaseModel) else auth if isinstance(auth, dict) else {}
+            if given.get("kind") == "bearer":
+                data.setdefault("bearer_token", given.get("token"))
+            elif given.get("kind", "basic") == "basic":
+                data.setdefault("username", given.get("username"))
+                data.setdefault("password", given.get("password"))
+        return data
 
     @field_validator("instance_url")
     @classmethod

@@ -62,9 +62,9 @@ class ChatWebhookSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    kind: ChatKind
-    url: SecretStr = Field(description="Slack incoming webhook or Teams workflow URL (a secret)")
-    request_timeout_s: float = Field(default=10.0, gt=0)
+    kind: ChatKind = Field(description="slack (Block Kit) or teams (Adaptive Card)")
+    url: SecretStr = Field(description="Slack incoming webhook or Teams workflow URL (secret)")
+    request_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one request")
     retry: RetryPolicy = Field(default_factory=_default_retry)
 
     @field_validator("url")

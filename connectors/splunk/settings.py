@@ -1,8 +1,8 @@
 """Typed settings for the Splunk HTTP Event Collector (HEC) client.
 
-The client takes a :class:`SplunkHecSettings` and never reads the environment; the streams layer
-builds one (``PRISMAFLOW_SPLUNK_*`` variables or secret files) and passes it in. Unknown keys are
-rejected.
+The client takes a :class:`SplunkHecSettings` and never reads the environment; it is the ``splunk``
+section of the settings tree (``PRISMAFLOW_SPLUNK_*`` variables or secret files; the routing table and
+retry policy keep their defaults there). Unknown keys are rejected.
 
 Size limits: HEC refuses a whole request over ``max_content_length`` with 413. The default there
 is 800 MiB since Splunk 6.5.0 but 1,000,000 bytes on Splunk Cloud and older releases, so
@@ -60,23 +60,24 @@ class SplunkHecSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(description="https://<host>:8088 (the collector paths are added).")
-    token: SecretStr = Field(description="HEC token (a GUID); sent as 'Authorization: Splunk <t>'.")
-    index: str | None = Field(default=None, description="None: the token's default index.")
-    sourcetype: str = "prismaflow:alert"
-    source: str = "prismaflow"
-    host: str = "prismaflow"
+    url: str = Field(description="HEC base URL, https://<host>:8088 (the collector paths are added)")
+    token: SecretStr = Field(description="HEC token (secret), sent as 'Authorization: Splunk <token>'")
+    index: str | None = Field(default=None, description="Index; unset means the token's default index")
+    sourcetype: str = Field(default="prismaflow:alert", description="Sourcetype of the events")
+    source: str = Field(default="prismaflow", description="Source of the events")
+    host: str = Field(default="prismaflow", description="Host field of the events")
     routes: list[HecRoute] = Field(default_factory=list)
-    gzip: bool = True
-    use_ack: bool = False
+    gzip: bool = Field(default=True, description="Compress request bodies")
+    use_ack: bool = Field(default=False, description="Wait for indexer acknowledgement before committing offsets")
     channel: uuid.UUID | None = Field(
-        default=None, description="X-Splunk-Request-Channel; a random one per client when unset."
+        default=None, description="X-Splunk-Request-Channel; unset: a random one per client"
     )
-    ack_poll_interval_s: float = Field(default=1.0, gt=0)
-    ack_timeout_s: float = Field(default=60.0, gt=0)
-    max_batch_bytes: int = Field(default=HEC_CLOUD_MAX_CONTENT_LENGTH, ge=1024)
-    max_batch_events: int = Field(default=500, ge=1)
-    request_timeout_s: float = Field(default=30.0, gt=0)
+    ack_poll_interval_s: float = Field(default=1.0, gt=0, description="How often to ask for acknowledgements")
+    ack_timeout_s: float = Field(default=60.0, gt=0, description="How long to wait for acknowledgements")
+    max_batch_bytes: int = Field(
+        default=HEC_CLOUD_MAX_CONTENT_LENGTH, ge=1024, description="Uncompressed request size cap (bytes)")
+    max_batch_events: int = Field(default=500, ge=1, description="Events per request at most")
+    request_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one request")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
     @field_validator("url")

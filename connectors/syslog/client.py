@@ -65,21 +65,22 @@ class SyslogSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = Field(min_length=1)
-    port: int = Field(default=6514, ge=1, le=65535, description="6514 is syslog over TLS")
-    tls: bool = True
-    ca_file: Path | None = None
-    verify: bool = True
-    client_cert_file: Path | None = Field(default=None, description="For mutual TLS")
-    client_key_file: Path | None = None
-    server_name: str | None = Field(default=None, description="TLS name to check; default host")
-    facility: int = Field(default=16, ge=0, le=23)
-    app_name: str = Field(default="prismaflow", min_length=1, max_length=48)
-    hostname: str | None = Field(default=None, max_length=255)
+    host: str = Field(min_length=1, description="Syslog receiver host")
+    port: int = Field(default=6514, ge=1, le=65535, description="Receiver port; 6514 is syslog over TLS")
+    tls: bool = Field(default=True, description="Use TLS (certificate verified)")
+    ca_file: Path | None = Field(default=None, description="CA bundle for the receiver; unset means the system store")
+    verify: bool = Field(default=True, description="Verify the receiver's certificate (off: loopback tests only)")
+    client_cert_file: Path | None = Field(default=None, description="Client certificate for mutual TLS")
+    client_key_file: Path | None = Field(default=None, description="Client key for mutual TLS")
+    server_name: str | None = Field(default=None, description="TLS name to check; default the host")
+    facility: int = Field(default=16, ge=0, le=23, description="RFC 5424 facility code (16 = local0)")
+    app_name: str = Field(default="prismaflow", min_length=1, max_length=48, description="RFC 5424 APP-NAME")
+    hostname: str | None = Field(
+        default=None, max_length=255, description="RFC 5424 HOSTNAME; default this machine's name")
     bom: bool = Field(default=False, description="Put a UTF-8 BOM before MSG (off: CEF parsers)")
     max_message_octets: int = Field(default=8192, ge=512, description="Longer MSGs are cut")
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    write_timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one connection attempt")
+    write_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of writing one batch")
     retry: RetryPolicy = Field(default_factory=_default_retry)
 
 

@@ -7,7 +7,7 @@ grounding, the offline analyser, the completion port). Everything that runs it l
 * ``llm_call``  one structured-output call through the completion port, with one repair attempt
 * ``budget``    the gates, the alike-findings cache, the rate limit and the token budget, on clocks
 * ``metrics``   ``prismaflow_llm_*`` Prometheus metrics
-* ``settings``  :class:`AnalysisSettings` (the one model and its defaults) and its environment binding
+* ``settings``  :class:`AnalysisSettings` (the one model and its defaults) (the tree's ``analysis`` section)
 * ``inputs``    reading the shipped prompts, playbooks and knowledge documents
 * ``sink``      :class:`AnalysisSink`, the Kafka-facing worker side (audit records included)
 * ``evaluation`` ``prismaflow eval analysis``
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from streams.analysis.metrics import AnalysisMetrics
     from streams.analysis.service import AnalysisService, AnalysisStats
-    from streams.analysis.settings import AnalysisSettings, AnalysisStageSettings
+    from streams.analysis.settings import AnalysisSettings
     from streams.analysis.sink import AnalysisSink
 
 #: Where each export lives. The package loads them on first use (PEP 562), so that importing
@@ -32,7 +32,6 @@ _EXPORTS = {
     "AnalysisService": "streams.analysis.service",
     "AnalysisStats": "streams.analysis.service",
     "AnalysisSettings": "streams.analysis.settings",
-    "AnalysisStageSettings": "streams.analysis.settings",
     "AnalysisSink": "streams.analysis.sink",
 }
 
@@ -41,7 +40,6 @@ __all__ = [
     "AnalysisService",
     "AnalysisSettings",
     "AnalysisSink",
-    "AnalysisStageSettings",
     "AnalysisStats",
 ]
 

@@ -6,6 +6,11 @@ own environment prefix; the root reads them all through one pydantic-settings so
 so no module reads ``os.environ`` for a setting and no model reads it itself. :func:`load_settings`
 is how every command starts: it first refuses unknown ``PRISMAFLOW_*`` / ``KAFKA_*`` variables (a
 misspelled name would otherwise be silently ignored), naming the closest known one.
+
+The outside systems' sections are the connectors' own models; :mod:`streams.config.systems` holds how
+each binds to the environment (variable names that differ from field names, the local simulators as
+defaults). Two sections may share a prefix when they are one system's two sides: the connector's model
+and its sink's options (``splunk`` / ``splunk_sink``), or the analysis stage and its LLM endpoint.
 """
 
 from __future__ import annotations
@@ -18,20 +23,38 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from connectors.prisma.settings import PollerSettings, WebhookSettings
+from connectors.feeds.settings import FeedSettings
+from connectors.jira.settings import JiraSettings
+from connectors.llm.settings import LlmSettings
+from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
+from connectors.servicenow.settings import ServiceNowSettings
+from connectors.slack.client import ChatWebhookSettings
+from connectors.splunk.settings import SplunkHecSettings
+from connectors.syslog.client import SyslogSettings
 from processors.errors import ConfigurationError
 from processors.tickets import TicketRules
-from streams.analysis.settings import AnalysisStageSettings
-from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, sections_of
-from streams.config.stages import SiemStageSettings, SyncEnvSettings, WorkerSettings
-from streams.config.systems import (
+from streams.analysis.settings import AnalysisSettings
+from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, section_field, sections_of
+from streams.config.stages import (
+    CefSinkSettings,
     ChatSinkSettings,
-    FeedEnvSettings,
-    JiraEnvSettings,
-    PrismaConnectionSettings,
-    ServiceNowEnvSettings,
-    SplunkSinkSettings,
-    SyslogSinkSettings,
+    ForwardSinkSettings,
+    SiemStageSettings,
+    SyncEnvSettings,
+    WorkerSettings,
+)
+from streams.config.systems import (
+    CHAT_DEFAULTS,
+    CHAT_NAMES,
+    FEED_NAMES,
+    JIRA_DEFAULTS,
+    LLM_DEFAULTS,
+    PRISMA_DEFAULTS,
+    PRISMA_NAMES,
+    SERVICENOW_DEFAULTS,
+    SPLUNK_DEFAULTS,
+    SYSLOG_DEFAULTS,
+    SYSLOG_SINK_DEFAULTS,
 )
 from streams.settings import BrokerSettings, KafkaSettings, SchemaRegistrySettings
 
@@ -58,33 +81,38 @@ CHECKED_PREFIXES = ("PRISMAFLOW_", "KAFKA_")
 PASSTHROUGH_PREFIXES = ("KAFKA_CONFIG__",)
 
 
-def _section(model: type[BaseModel], prefix: str, title: str) -> Any:
-    """A section field: the component's model, filled from variables ``<prefix><FIELD>``."""
-    return Field(default_factory=model, title=title, json_schema_extra={"env_prefix": prefix})
-
-
 class PrismaflowSettings(BaseSettings):
     """Every setting of every component, one section per component, in the README's order."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    kafka: KafkaSettings = _section(KafkaSettings, "KAFKA_", "Kafka client")
-    schema_registry: SchemaRegistrySettings = _section(SchemaRegistrySettings, "SCHEMA_REGISTRY_", "Schema Registry")
-    broker: BrokerSettings = _section(BrokerSettings, "PRISMAFLOW_BROKER_", "Local broker")
-    prisma: PrismaConnectionSettings = _section(PrismaConnectionSettings, "PRISMAFLOW_PRISMA_", "Prisma Cloud API")
-    poller: PollerSettings = _section(PollerSettings, "PRISMAFLOW_POLLER_", "Prisma Cloud pollers")
-    webhook: WebhookSettings = _section(WebhookSettings, "PRISMAFLOW_WEBHOOK_", "Webhook receiver")
-    worker: WorkerSettings = _section(WorkerSettings, "PRISMAFLOW_WORKER_", "Stream workers")
-    feeds: FeedEnvSettings = _section(FeedEnvSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds")
-    analysis: AnalysisStageSettings = _section(AnalysisStageSettings, "PRISMAFLOW_LLM_", "Analysis stage and LLM")
-    tickets: TicketRules = _section(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
-    jira: JiraEnvSettings = _section(JiraEnvSettings, "PRISMAFLOW_JIRA_", "Jira sink")
-    servicenow: ServiceNowEnvSettings = _section(ServiceNowEnvSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink")
-    sync: SyncEnvSettings = _section(SyncEnvSettings, "PRISMAFLOW_SYNC_", "Ticket sync")
-    siem: SiemStageSettings = _section(SiemStageSettings, "PRISMAFLOW_SIEM_", "SIEM events stage")
-    splunk: SplunkSinkSettings = _section(SplunkSinkSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC sink")
-    syslog: SyslogSinkSettings = _section(SyslogSinkSettings, "PRISMAFLOW_SYSLOG_", "Syslog/CEF sink")
-    chat: ChatSinkSettings = _section(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
+    kafka: KafkaSettings = section_field(KafkaSettings, "KAFKA_", "Kafka client")
+    schema_registry: SchemaRegistrySettings = section_field(SchemaRegistrySettings, "SCHEMA_REGISTRY_", "Schema Registry")
+    broker: BrokerSettings = section_field(BrokerSettings, "PRISMAFLOW_BROKER_", "Local broker")
+    prisma: PrismaSettings = section_field(PrismaSettings, "PRISMAFLOW_PRISMA_", "Prisma Cloud API",
+                                           names=PRISMA_NAMES, defaults=PRISMA_DEFAULTS)
+    poller: PollerSettings = section_field(PollerSettings, "PRISMAFLOW_POLLER_", "Prisma Cloud pollers")
+    webhook: WebhookSettings = section_field(WebhookSettings, "PRISMAFLOW_WEBHOOK_", "Webhook receiver")
+    worker: WorkerSettings = section_field(WorkerSettings, "PRISMAFLOW_WORKER_", "Stream workers")
+    feeds: FeedSettings = section_field(FeedSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds", names=FEED_NAMES)
+    analysis: AnalysisSettings = section_field(AnalysisSettings, "PRISMAFLOW_LLM_", "Analysis stage")
+    llm: LlmSettings = section_field(LlmSettings, "PRISMAFLOW_LLM_", "LLM endpoint", defaults=LLM_DEFAULTS)
+    tickets: TicketRules = section_field(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
+    jira: JiraSettings = section_field(JiraSettings, "PRISMAFLOW_JIRA_", "Jira sink", defaults=JIRA_DEFAULTS)
+    servicenow: ServiceNowSettings = section_field(ServiceNowSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink",
+                                                   defaults=SERVICENOW_DEFAULTS)
+    sync: SyncEnvSettings = section_field(SyncEnvSettings, "PRISMAFLOW_SYNC_", "Ticket sync")
+    siem: SiemStageSettings = section_field(SiemStageSettings, "PRISMAFLOW_SIEM_", "SIEM events stage")
+    splunk: SplunkHecSettings = section_field(SplunkHecSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC",
+                                              defaults=SPLUNK_DEFAULTS)
+    splunk_sink: ForwardSinkSettings = section_field(ForwardSinkSettings, "PRISMAFLOW_SPLUNK_", "Splunk sink")
+    syslog: SyslogSettings = section_field(SyslogSettings, "PRISMAFLOW_SYSLOG_", "Syslog receiver",
+                                           defaults=SYSLOG_DEFAULTS)
+    syslog_sink: CefSinkSettings = section_field(CefSinkSettings, "PRISMAFLOW_SYSLOG_", "Syslog/CEF sink",
+                                                 defaults=SYSLOG_SINK_DEFAULTS)
+    chat: ChatWebhookSettings = section_field(ChatWebhookSettings, "PRISMAFLOW_CHAT_", "Chat webhook",
+                                              names=CHAT_NAMES, defaults=CHAT_DEFAULTS)
+    chat_sink: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
 
     @classmethod
     def settings_customise_sources(

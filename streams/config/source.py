@@ -9,23 +9,34 @@ unset. A field that is a mapping (``dict[str, ...]``) is also filled entry by en
 ``<section prefix><FIELD>__<KEY>`` (key in lower case; ``KAFKA_CONFIG__SSL_CA_LOCATION`` gives
 ``config["ssl_ca_location"]``), the way pydantic-settings' ``env_nested_delimiter="__"`` would. It
 also records where each value came from, which ``prismaflow config`` shows.
+
+A section is a component's own model (a connector's client settings, a stage's settings), so the tree
+binds it to the environment rather than the model knowing its variables: a section may name a field's
+variable differently (``PrismaSettings.username`` is ``PRISMAFLOW_PRISMA_ACCESS_KEY_ID``, the name in
+Prisma Cloud's console) and give the deployment's own defaults (the local simulators' addresses and
+credentials) where they differ from the model's. Only fields one variable can hold are settings
+(text, numbers, booleans, paths, secrets, enumerations, optional ones of these, and mappings entry by
+entry); nested models such as a retry policy or a routing table keep the component's default.
 """
 
 from __future__ import annotations
 
 import os
+import types
 import typing
+import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-__all__ = ["SECRETS_DIR_VARIABLE", "Origin", "Section", "SectionedEnvironmentSource", "sections_of", "secrets_dir"]
+__all__ = ["SECRETS_DIR_VARIABLE", "Origin", "Section", "SectionedEnvironmentSource", "is_setting", "section_field",
+           "sections_of", "secrets_dir"]
 
 SECRETS_DIR_VARIABLE = "PRISMAFLOW_SECRETS_DIR"
 
@@ -40,44 +51,96 @@ class Origin(str, Enum):
 
 @dataclass(frozen=True)
 class Section:
-    """One section of the root settings model: its field name, title, variable prefix and model."""
+    """One section of the root settings model: its field name, title, variable prefix and model, the
+    variable names that differ from the field names (``names``: field to name after the prefix) and
+    the deployment's defaults that differ from the model's (``defaults``: field to value)."""
 
     name: str
     title: str
     prefix: str
     model: type[BaseModel]
+    names: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def variable(self, field_name: str) -> str:
         """The environment variable of field ``field_name`` of this section."""
-        return (self.prefix + field_name).upper()
+        return (self.prefix + self.names.get(field_name, field_name)).upper()
 
     def variables(self) -> Iterator[tuple[str, str, FieldInfo]]:
-        """``(variable, field name, field)`` for every field of the section, in declaration order."""
-        for field_name, field in self.model.model_fields.items():
-            yield self.variable(field_name), field_name, field
+        """``(variable, field name, field)`` for every setting of the section (its fields one variable
+        can hold, see :func:`is_setting`), in declaration order."""
+        for field_name, info in self.model.model_fields.items():
+            if is_setting(info.annotation):
+                yield self.variable(field_name), field_name, info
 
     def entry_prefixes(self) -> list[tuple[str, str]]:
         """``(variable prefix, field name)`` of the mapping fields: ``<VARIABLE>__<KEY>`` sets one entry."""
-        return [(variable + "__", field_name) for variable, field_name, field in self.variables()
-                if _is_mapping(field.annotation)]
+        return [(variable + "__", field_name) for variable, field_name, info in self.variables()
+                if _is_mapping(info.annotation)]
+
+    def default(self, field_name: str) -> Any:
+        """The default of field ``field_name`` in this tree: the section's own, else the model's
+        (``PydanticUndefined`` for a required field)."""
+        if field_name in self.defaults:
+            return self.defaults[field_name]
+        info = self.model.model_fields[field_name]
+        return info.default if info.default_factory is None else info.get_default(call_default_factory=True)
+
+
+#: Types one variable's text can hold.
+_SCALARS: tuple[type, ...] = (str, int, float, bool, Path, SecretStr, uuid.UUID, Enum)
+
+
+def is_setting(annotation: Any) -> bool:
+    """True when a field of this type can be set from variables: a scalar (text, number, boolean,
+    path, secret, UUID, enumeration, literal), an optional one, or a mapping (entry by entry)."""
+    if _is_mapping(annotation):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        arguments = [argument for argument in typing.get_args(annotation) if argument is not type(None)]
+        return bool(arguments) and all(is_setting(argument) for argument in arguments)
+    return isinstance(annotation, type) and issubclass(annotation, _SCALARS)
 
 
 def _is_mapping(annotation: Any) -> bool:
+    """True for a mapping of text to scalars (``dict[str, str]``, optional or not): variables
+    ``<VARIABLE>__<KEY>`` fill it entry by entry (keys in lower case)."""
     origin = typing.get_origin(annotation)
     if origin in (dict, Mapping):
-        return True
-    return any(_is_mapping(argument) for argument in typing.get_args(annotation))  # dict[...] | None
+        key, value = typing.get_args(annotation) or (Any, Any)
+        return key in (str, Any) and (value is Any or (not _is_mapping(value) and is_setting(value)))
+    if origin in (typing.Union, types.UnionType):  # dict[...] | None
+        return any(_is_mapping(argument) for argument in typing.get_args(annotation))
+    return False
+
+
+def section_field(model: type[BaseModel], prefix: str, title: str, *, names: Mapping[str, str] | None = None,
+                  defaults: Mapping[str, Any] | None = None) -> Any:
+    """A section field of a root model: ``model``, filled from variables ``<prefix><FIELD>`` (or
+    ``<prefix><names[field]>``), with ``defaults`` over the model's own."""
+    own_defaults = dict(defaults or {})
+    return Field(default_factory=lambda: model.model_validate(own_defaults), title=title,
+                 json_schema_extra={"env_prefix": prefix, "env_names": dict(names or {}),
+                                    "env_defaults": own_defaults})
 
 
 def sections_of(root: type[BaseModel]) -> list[Section]:
     """The sections of ``root``: every field whose ``json_schema_extra`` names an ``env_prefix``."""
     found: list[Section] = []
-    for name, field in root.model_fields.items():
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    for name, info in root.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         prefix = extra.get("env_prefix")
-        model = field.annotation
+        names = extra.get("env_names")
+        defaults = extra.get("env_defaults")
+        model = info.annotation
         if isinstance(prefix, str) and isinstance(model, type) and issubclass(model, BaseModel):
-            found.append(Section(name=name, title=field.title or name, prefix=prefix, model=model))
+            found.append(Section(name=name, title=info.title or name, prefix=prefix, model=model,
+                                 names={str(key): str(value) for key, value in names.items()}
+                                 if isinstance(names, dict) else {},
+                                 defaults=defaults if isinstance(defaults, dict) else {}))
     return found
 
 
@@ -134,6 +197,6 @@ class SectionedEnvironmentSource(PydanticBaseSettingsSource):
                 entries = self._entries(prefix)
                 if entries and field_name not in section_values:
                     section_values[field_name] = entries
-            if section_values:
-                values[section.name] = section_values
+            if section_values or section.defaults:
+                values[section.name] = {**section.defaults, **section_values}
         return values

@@ -1,10 +1,14 @@
-"""The stream stages' sections of the settings tree: workers, ticket sync, SIEM stage.
+"""The stream stages' sections of the settings tree: workers, ticket sync, SIEM stage, and what the
+Splunk, syslog and chat sinks decide on the Kafka side.
 
 Plain models, filled by :class:`streams.config.PrismaflowSettings` from the environment
-(``PRISMAFLOW_WORKER_*``, ``PRISMAFLOW_SYNC_*``, ``PRISMAFLOW_SIEM_*``) and
-the secrets folder. Stages whose own model is all an operator sets need no section here: the ticket
-lifecycle's section is :class:`processors.tickets.TicketRules` itself, the analysis stage's is
-:class:`streams.analysis.settings.AnalysisStageSettings`.
+(``PRISMAFLOW_WORKER_*``, ``PRISMAFLOW_SYNC_*``, ``PRISMAFLOW_SIEM_*``) and the secrets folder. The
+sinks' options (:class:`ForwardSinkSettings`, :class:`CefSinkSettings`, :class:`ChatSinkSettings`)
+share their system's prefix (``PRISMAFLOW_SPLUNK_MIN_TIER``) with the connector's own model, which is
+that system's section: which risks to forward and whether to audit belong to the sink, not the client.
+Stages whose own model is all an operator sets need no section here: the ticket lifecycle's section is
+:class:`processors.tickets.TicketRules` itself, the analysis stage's is
+:class:`streams.analysis.settings.AnalysisSettings`.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from pathlib import Path
 
 from pydantic import Field
 
+from processors.models import RiskTier
+from processors.records import Tracker
 from processors.tickets import SyncPolicy
 from streams.settings import SettingsSection, default_home
 from streams.static_inputs import DEFAULT_POLICY_PATH
 
-__all__ = ["SiemStageSettings", "SyncEnvSettings", "WorkerSettings"]
+__all__ = ["CefSinkSettings", "ChatSinkSettings", "ForwardSinkSettings", "SiemStageSettings", "SyncEnvSettings",
+           "WorkerSettings"]
 
 
 class WorkerSettings(SettingsSection):
@@ -64,3 +71,30 @@ class SiemStageSettings(SettingsSection):
     max_cached: int = Field(default=10_000, ge=1, description="Alerts and analyses remembered for that (in memory)")
     redact_secrets: bool = Field(
         default=True, description="Replace secrets found in alert text with [REDACTED] (off: a SIEM cleared for raw text)")
+
+
+class ForwardSinkSettings(SettingsSection):
+    """A sink that forwards ``prisma.siem.events`` to a SIEM (``prismaflow sink splunk|syslog``): which
+    events it forwards and whether it audits them."""
+
+    min_tier: RiskTier = Field(default=RiskTier.LOW, description="Forward only events of this risk tier or above")
+    audit: bool = Field(default=False, description="Write one audit record per forwarded batch")
+
+
+class CefSinkSettings(ForwardSinkSettings):
+    """The syslog sink: a forward sink whose CEF lines also link to the console and name this instance."""
+
+    console_base_url: str | None = Field(default=None, description="Base URL for CEF request=<base>/<alert id>")
+    device_external_id: str | None = Field(default=None, description="CEF deviceExternalId: this instance or tenant")
+
+
+class ChatSinkSettings(SettingsSection):
+    """The chat sink (``prismaflow sink chat``): which risks it notifies, what it links, whether it audits."""
+
+    notify_tier: RiskTier = Field(default=RiskTier.CRITICAL, description="Notify risks of this tier or above")
+    approval_base_url: str | None = Field(
+        default=None, description="Approval page base URL; the button links to <base>/<alert id>; unset: no button")
+    tracker: Tracker | None = Field(
+        default=None, description="Link tickets of this tracker only; unset: the most recently updated ticket")
+    audit: bool = Field(
+        default=True, description="Record each notification in prisma.audit; a restart reads them back to stay quiet")

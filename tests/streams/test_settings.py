@@ -16,13 +16,14 @@ from pydantic_settings import BaseSettings
 from connectors.feeds.settings import FeedSettings
 from connectors.prisma.settings import DLQ_TOPIC, RAW_ALERTS_TOPIC, PollerSettings, PrismaSettings, WebhookSettings
 from connectors.servicenow.settings import ServiceNowTable
+from connectors.slack.client import ChatKind, ChatWebhookSettings
 from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.client import SyslogSettings
 from processors.errors import ConfigurationError
 from processors.models import RiskTier
 from processors.tickets import SyncPolicy
 from streams.cli import main
-from streams.config import PrismaflowSettings, known_variables, load_settings
+from streams.config import PrismaflowSettings, known_variables, load_settings, sections
 from streams.config.root import TOOLING_VARIABLES, unknown_variables
 from streams.config.source import SectionedEnvironmentSource
 from streams.config_reference import MASK, effective_settings
@@ -41,14 +42,14 @@ def test_a_secret_can_come_from_a_file_in_the_secrets_folder(secrets: Path, monk
     (secrets / "prismaflow_prisma_secret_key").write_text("from-a-file\n")
     monkeypatch.delenv("PRISMAFLOW_PRISMA_SECRET_KEY", raising=False)
     settings = load_settings()
-    assert settings.prisma.secret_key.get_secret_value() == "from-a-file"
+    assert settings.prisma.password.get_secret_value() == "from-a-file"
     assert "from-a-file" not in repr(settings)  # never printed
 
 
 def test_the_environment_wins_over_the_secrets_folder(secrets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (secrets / "prismaflow_prisma_secret_key").write_text("from-a-file")
     monkeypatch.setenv("PRISMAFLOW_PRISMA_SECRET_KEY", "from-env")
-    assert load_settings().prisma.secret_key.get_secret_value() == "from-env"
+    assert load_settings().prisma.password.get_secret_value() == "from-env"
 
 
 def test_kafka_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,17 +195,48 @@ def test_the_sources_default_topics_are_the_catalogues() -> None:
     assert (PollerSettings().raw_topic, WebhookSettings().dlq_topic) == (RAW_ALERTS.name, DLQ.name)
 
 
-def test_the_outside_systems_sections_share_the_connectors_defaults() -> None:
-    """Only what an operator sets differs from the connector's own model; everything else is its default."""
+def test_the_outside_systems_sections_are_the_connectors_own_models() -> None:
+    """No copies: each system's section is its connector's model; only the simulators' addresses and
+    credentials differ from the model's defaults."""
     defaults = PrismaflowSettings.model_validate({})  # no environment: every section at its defaults
-    splunk = defaults.splunk.client_settings()
-    assert splunk == SplunkHecSettings(url=splunk.url, token=splunk.token)
-    syslog = defaults.syslog.client_settings()
-    assert syslog == SyslogSettings(host=syslog.host)
-    assert defaults.feeds.feed_settings() == FeedSettings()
-    prisma = defaults.prisma.client_settings()
+    assert defaults.splunk == SplunkHecSettings(url="http://127.0.0.1:8288", token=defaults.splunk.token)
+    assert defaults.syslog == SyslogSettings(host="127.0.0.1")
+    assert defaults.feeds == FeedSettings()
+    assert defaults.chat == ChatWebhookSettings(kind=ChatKind.SLACK, url=defaults.chat.url)
+    prisma = defaults.prisma
+    assert isinstance(prisma, PrismaSettings) and prisma.api_url == "http://127.0.0.1:8181"
     assert prisma.page_size == PrismaSettings.model_fields["page_size"].default
-    assert defaults.servicenow.client_settings().table is ServiceNowTable.INCIDENT
+    assert defaults.servicenow.table is ServiceNowTable.INCIDENT and defaults.servicenow.auth.kind == "basic"
+    assert defaults.jira.auth.kind == "basic" and defaults.jira.base_url == "http://127.0.0.1:8281"
+
+
+def test_a_section_names_a_variable_its_own_way_and_the_sink_options_share_the_systems_prefix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_PRISMA_ACCESS_KEY_ID", "key-id")
+    monkeypatch.setenv("PRISMAFLOW_FEEDS_TIMEOUT_S", "7.5")
+    monkeypatch.setenv("PRISMAFLOW_FEEDS_MAX_ATTEMPTS", "5")
+    monkeypatch.setenv("PRISMAFLOW_CHAT_WEBHOOK_URL", "https://hooks.example/x")
+    monkeypatch.setenv("PRISMAFLOW_CHAT_NOTIFY_TIER", "high")
+    monkeypatch.setenv("PRISMAFLOW_SYSLOG_HOST", "siem.example.com")
+    monkeypatch.setenv("PRISMAFLOW_SYSLOG_CONSOLE_BASE_URL", "https://console.example")
+    settings = load_settings()
+    assert settings.prisma.username == "key-id" and settings.prisma.password.get_secret_value() == "sim-secret-key"
+    assert settings.feeds.request_timeout_s == 7.5 and settings.feeds.retry.max_attempts == 5
+    assert settings.chat.url.get_secret_value() == "https://hooks.example/x"
+    assert settings.chat_sink.notify_tier is RiskTier.HIGH and settings.chat_sink.audit
+    assert settings.syslog.host == "siem.example.com" and settings.syslog_sink.min_tier is RiskTier.MEDIUM
+    assert settings.syslog_sink.console_base_url == "https://console.example"
+    assert settings.splunk_sink.min_tier is RiskTier.LOW
+
+
+def test_every_setting_is_documented_no_variable_belongs_to_two_sections_and_nested_models_are_not_variables(
+        ) -> None:
+    assert all(field.description for section in sections() for _, _, field in section.variables())
+    variables = [variable for section in sections() for variable, _, _ in section.variables()]
+    assert len(variables) == len(set(variables))
+    assert "PRISMAFLOW_SPLUNK_RETRY" not in variables and "PRISMAFLOW_SPLUNK_ROUTES" not in variables
+    assert "PRISMAFLOW_PRISMA_USERNAME" not in variables  # it is PRISMAFLOW_PRISMA_ACCESS_KEY_ID
+    assert [name for name, _ in unknown_variables({"PRISMAFLOW_SPLUNK_RETRY": "3"})] == ["PRISMAFLOW_SPLUNK_RETRY"]
 
 
 class _Client(BaseModel):
@@ -230,3 +262,15 @@ def test_the_sync_section_builds_the_sync_policy_with_its_defaults(monkeypatch: 
     monkeypatch.setenv("PRISMAFLOW_SYNC_DISMISS_ON_ACCEPTED_RISK", "true")
     policy = load_settings().sync.policy()
     assert policy.dismiss_on_accepted_risk and policy.accepted_risk_resolutions == SyncPolicy().accepted_risk_resolutions
+
+
+def test_a_bearer_token_variable_switches_jira_and_servicenow_to_bearer_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_JIRA_BEARER_TOKEN", "jira-pat")
+    monkeypatch.setenv("PRISMAFLOW_SERVICENOW_USERNAME", "integration")
+    settings = load_settings()
+    assert settings.jira.auth.kind == "bearer" and settings.jira.auth.token.get_secret_value() == "jira-pat"
+    servicenow = settings.servicenow.auth
+    assert servicenow.kind == "basic" and servicenow.username == "integration"
+    assert servicenow.password.get_secret_value() == "sim-password"
+    monkeypatch.setenv("PRISMAFLOW_SERVICENOW_BEARER_TOKEN", "oauth-token")
+    assert load_settings().servicenow.auth.kind == "bearer"

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.base import RetryPolicy
 from connectors.feeds import FeedClient, FeedSettings, feeds_in_use, refresh_feeds
 from connectors.feeds.settings import CISA_KEV_URL
 from connectors.feeds.simulator import EPSS_CURRENT_PATH, KEV_PATH, FeedSimulator
@@ -103,7 +102,7 @@ async def test_offline_the_refresh_falls_back_and_says_which_files_with_dates(
         attempts.append(str(request.url))
         raise httpx.ConnectError("Name or service not known", request=request)
 
-    client = clients(httpx.MockTransport(unreachable), retry=RetryPolicy(max_attempts=3))
+    client = clients(httpx.MockTransport(unreachable), max_attempts=3)
     report = await refresh_feeds(client, feeds_dir)
 
     assert [(o.feed, o.status) for o in report.outcomes] == [("kev", "offline"), ("epss", "offline")]
@@ -119,7 +118,7 @@ async def test_a_feed_host_answering_5xx_counts_as_offline_and_4xx_as_failed(
 ) -> None:
     down = FeedSimulator.from_snapshot()
     down.fail_status = 503
-    report = await refresh_feeds(clients(_served(down), retry=RetryPolicy(max_attempts=2)), feeds_dir)
+    report = await refresh_feeds(clients(_served(down), max_attempts=2), feeds_dir)
     assert [o.status for o in report.outcomes] == ["offline", "offline"] and report.ok
     assert down.requests[KEV_PATH] == 2
 

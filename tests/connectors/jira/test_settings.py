@@ -56,3 +56,18 @@ def test_priority_mapping_prefers_the_analysis() -> None:
     assert s.priority_name(RiskTier.LOW) == "Low"
     assert s.priority_name(RiskTier.LOW, Priority.P1) == "Blocker"
     assert s.priority_name(RiskTier.MEDIUM, Priority.P3) == "Medium"  # P3 not mapped: tier
+
+
+def test_flat_credentials_build_the_auth_and_a_bearer_token_wins() -> None:
+    basic = JiraSettings(base_url="https://acme.atlassian.net", email="bot@acme.io", api_token=SecretStr("t"))
+    assert basic.auth.kind == "basic" and basic.auth.email == "bot@acme.io"
+    bearer = JiraSettings(base_url="https://acme.atlassian.net", email="bot@acme.io", api_token=SecretStr("t"),
+                          bearer_token=SecretStr("pat"))
+    assert isinstance(bearer.auth, BearerAuth) and bearer.auth.token.get_secret_value() == "pat"
+
+
+def test_a_given_auth_is_mirrored_in_the_flat_fields_and_no_credentials_is_refused() -> None:
+    settings = JiraSettings(base_url="https://acme.atlassian.net", auth=BearerAuth(token=SecretStr("pat")))
+    assert settings.bearer_token is not None and settings.bearer_token.get_secret_value() == "pat"
+    with pytest.raises(ValidationError, match="set bearer_token, or email and api_token"):
+        JiraSettings(base_url="https://acme.atlassian.net", email="bot@acme.io")

@@ -15,8 +15,7 @@ from processors.errors import InvalidRecordError
 from processors.models import RiskTier, ScoredAlert
 from processors.pipeline import StageStates, normalise_and_enrich, process_for_asset
 from processors.records import Analyser
-from streams.analysis import AnalysisService
-from streams.analysis import AnalysisStageSettings
+from streams.analysis import AnalysisService, AnalysisSettings
 from streams.static_inputs import load_scoring_policy
 
 
@@ -44,7 +43,7 @@ async def test_llm_calls_stay_under_ten_per_thousand_raw_alerts_and_the_top_tier
 ) -> None:
     raw_count = 5000
     scored = _scored(raw_count)
-    defaults = AnalysisStageSettings()  # the stage's shipped gates: analyse medium+, LLM for the top of critical
+    defaults = AnalysisSettings()  # the stage's shipped gates: analyse medium+, LLM for the top of critical
     service = make_service(llm=True, min_tier=defaults.min_tier, llm_min_tier=defaults.llm_min_tier,
                              llm_min_score=defaults.llm_min_score)
     top = [s for s in scored if s.tier is RiskTier.CRITICAL and s.alert.status.value == "open"]

@@ -1,11 +1,13 @@
-"""The analysis stage has one settings model: its section of the settings tree takes its defaults from it."""
+"""The analysis stage has one settings model, which is its section of the settings tree; the LLM endpoint is the
+connector's own model, the tree's llm section, used only with an API key."""
 
 from __future__ import annotations
 
 import pytest
 
 from processors.models import RiskTier
-from streams.analysis import AnalysisSettings, AnalysisStageSettings
+from streams.analysis import AnalysisSettings
+from streams.compose import analysis_settings
 from streams.config import load_settings
 
 
@@ -19,8 +21,8 @@ def test_the_environment_binding_shares_every_default_with_the_model(monkeypatch
                  "API_KEY"):
         monkeypatch.delenv(f"PRISMAFLOW_LLM_{name}", raising=False)
 
-    assert AnalysisStageSettings().analysis_settings() == AnalysisSettings()
-    assert load_settings().analysis.analysis_settings() == AnalysisSettings()
+    assert load_settings().analysis == AnalysisSettings()
+    assert analysis_settings(load_settings()) == AnalysisSettings()  # no API key: offline, llm is None
 
 
 def test_an_api_key_configures_the_llm_and_set_values_reach_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,7 +30,7 @@ def test_an_api_key_configures_the_llm_and_set_values_reach_the_model(monkeypatc
     monkeypatch.setenv("PRISMAFLOW_LLM_API_KEY", "k")
     monkeypatch.setenv("PRISMAFLOW_LLM_MODEL", "m")
 
-    settings = load_settings().analysis.analysis_settings()
+    settings = analysis_settings(load_settings())
 
     assert settings.llm is not None and settings.llm.model == "m"
     assert settings.llm_min_score == 80 and settings.llm_min_tier is RiskTier.CRITICAL
