@@ -51,10 +51,10 @@ from processors.records import TicketState, Tracker
 from processors.score import tier_at_least
 from processors.tickets import finding_fingerprint, fingerprint
 from streams.audit import AuditWriter, read_chains
-from streams.publish import read_compacted
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.sink import DeliveryFailure, Sink, SinkRecord
+from streams.topic_reader import read_compacted
 from streams.topics import AUDIT, SCORED_ALERTS, TICKETS
 
 __all__ = ["NOTIFIED_ACTION", "ChatSink"]

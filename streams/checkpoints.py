@@ -17,9 +17,10 @@ from collections.abc import Sequence
 
 from connectors.ports import OutgoingRecord, PublishFailedError, SourceCheckpoint
 from streams.errors import BrokerError
-from streams.publish import TransactionalPublisher, read_compacted
+from streams.publish import TransactionalPublisher
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.topic_reader import read_compacted
 from streams.topics import SOURCE_CHECKPOINTS
 
 __all__ = ["KafkaPageWriter", "KafkaCheckpointStore"]

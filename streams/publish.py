@@ -10,9 +10,6 @@ Two publishers, one per need:
 
 Both raise :class:`PublishError` when the broker refuses or times out a write; nothing is dropped
 silently. Records are Avro-encoded with the project's serde; keys are UTF-8 strings.
-
-``read_compacted`` and ``watermarks`` are re-exported from :mod:`streams.topic_reader` for the
-callers that import them from here.
 """
 
 from __future__ import annotations
@@ -21,14 +18,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from connectors.ports import OutgoingRecord, PublishFailedError
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.topic_reader import read_compacted, watermarks
 from streams.transactions import EncodedRecord, TransactionAborted, TransactionalProducer
 
 __all__ = [
@@ -37,9 +32,6 @@ __all__ = [
     "Delivery",
     "PublishError",
     "TransactionalPublisher",
-    "read_compacted",
-    "producer_config",
-    "watermarks",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,12 +57,6 @@ def encode_record(serde: AvroSerde, record: OutgoingRecord) -> EncodedRecord:
     value = serde.encode(record.value, topic=record.topic) if record.value is not None else None
     return EncodedRecord(record.topic, record.key.encode() if record.key is not None else None, value,
                          list(record.headers.items()) or None, record.partition)
-
-
-def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
-    """Producer settings for durable, ordered, duplicate-free writes
-    (:meth:`streams.kafka_clients.KafkaClients.producer_config`)."""
-    return KafkaClients(kafka).producer_config(**overrides)
 
 
 class TransactionalPublisher:

@@ -53,7 +53,7 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
     """Run the tracker → Prisma Cloud sync for tracker ``name`` until SIGTERM/SIGINT."""
     if name not in TRACKERS:
         raise ConfigurationError(f"unknown tracker {name!r}; choose one of {', '.join(TRACKERS)}")
-    serde, sync = build_serde(settings), settings.sync
+    serde = build_serde(settings)
     audit = audit_writer(f"sync.{name}", settings, serde)
     audit.start()
     HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [audit.topic]))
@@ -67,8 +67,8 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
         try:
             async with CspmClient(settings.prisma) as prisma:
                 syncer = TicketSyncer(tracker, prisma, settings.kafka, serde, topic_prefix=settings.worker.topic_prefix,
-                                      audit=audit, policy=sync.policy())
-                await syncer.run(stop, sync.interval_s)
+                                      audit=audit, policy=settings.sync)
+                await syncer.run(stop, settings.sync_schedule.interval_s)
             await tracker.aclose()
         finally:
             beating.cancel()

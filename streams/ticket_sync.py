@@ -30,9 +30,10 @@ from processors.tickets import OPEN, RESOLVED, SyncAction, SyncPolicy, TrackerSt
 from streams.audit import AuditWriter
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
-from streams.publish import OutgoingRecord, read_compacted
+from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
+from streams.topic_reader import read_compacted
 from streams.topics import TICKETS
 
 __all__ = ["TicketSyncer", "PrismaAlerts"]

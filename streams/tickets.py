@@ -36,10 +36,10 @@ from processors.tickets import (
     sync_hash,
 )
 from streams.audit import AuditWriter
-from streams.publish import read_compacted
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.sink import DeliveryFailure, SinkRecord
+from streams.topic_reader import read_compacted
 from streams.topics import ANALYSES, SCORED_ALERTS, TICKETS
 
 __all__ = ["TicketRef", "TrackerAdapter", "TicketSink"]

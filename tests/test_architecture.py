@@ -188,3 +188,52 @@ def test_the_function_local_scan_finds_what_it_looks_for(source: str, found: boo
     module = tmp_path / "m.py"
     module.write_text(source)
     assert bool(_function_local_imports(module)) is found
+
+
+# -- small modules with one job -----------------------------------------------------------------
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_of_the_packages_is_over_400_lines(repo_root: Path) -> None:
+    """A module that grows past ~400 lines is doing more than one job: split it by job."""
+    too_long = {str(path.relative_to(repo_root)): lines
+                for package in sorted(FIRST_PARTY)
+                for path in sorted((repo_root / package).rglob("*.py"))
+                if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert too_long == {}
+
+
+# -- the README's drawing of the layers names what exists -----------------------------------------
+
+_TOP_LEVEL = ("streams/", "connectors/", "processors/", "schemas/", "deploy/", "docs/")
+_PATH_TOKEN = re.compile(r"(?<![\w/.<])([\w-]+(?:/[\w.-]*)*(?:\.py|/))(?![\w])")
+
+
+def _named_paths(section: str) -> set[str]:
+    """Every file or folder the section names: whole paths anywhere, and inside the drawing of the
+    layers also bare names (``worker.py``, ``config/``) under the package whose block they are in."""
+    named = set()
+    package = ""
+    for line in section.splitlines():
+        top = line.lstrip()
+        if line.startswith(" ") and not line.startswith("  ") and top.startswith(_TOP_LEVEL):
+            package = top.split("/", 1)[0] + "/"
+        for token in _PATH_TOKEN.findall(line):
+            if "<" in token or token.startswith(("http", "prisma.")):
+                continue
+            if token.startswith(_TOP_LEVEL):
+                named.add(token)
+            elif package and "```" not in line:
+                named.add(package + token)
+    return named
+
+
+def test_every_path_the_readme_architecture_names_exists(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Architecture"):readme.index("### Topics")]
+    drawing = section[section.index("```\n streams/"):]
+    drawing = drawing[:drawing.index("```", 4)]
+    named = _named_paths(drawing) | {p for p in _named_paths(section) if p.startswith(_TOP_LEVEL)}
+    assert len(named) >= 25, f"the drawing of the layers names the modules of each layer, found {sorted(named)}"
+    assert sorted(path for path in named if not (repo_root / path).exists()) == []

@@ -28,8 +28,10 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.auth_fields import auth_from_flat_fields
 from connectors.base import RetryPolicy
-from connectors.jira.adf import alert_url
+from connectors.jira.adf.documents import alert_url
+from connectors.url_fields import HttpBaseUrl
 from processors.models import RiskTier
 from processors.records import Priority
 
@@ -109,7 +111,7 @@ class JiraSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = Field(description="Site base URL, e.g. https://acme.atlassian.net (no /rest)")
+    base_url: HttpBaseUrl = Field(description="Site base URL, e.g. https://acme.atlassian.net (no /rest)")
     flavour: Literal["cloud", "datacenter"] = Field(
         default="cloud", description="cloud (REST v3, ADF) or datacenter (REST v2, wiki markup)")
     email: str | None = Field(
@@ -144,7 +146,7 @@ class JiraSettings(BaseModel):
         description="Resolution name sent with the resolve transition; only when the "
         "transition screen has the field (otherwise Jira answers 400)",
     )
-    prisma_console_url: str = Field(
+    prisma_console_url: HttpBaseUrl = Field(
         default="https://app.prismacloud.io",
         description="Prisma Cloud app base; alert links are <base>/alerts/overview?alertId=<id>",
     )
@@ -158,32 +160,7 @@ class JiraSettings(BaseModel):
     @classmethod
     def _auth_from_flat_fields(cls, data: Any) -> Any:
         """``auth`` from ``bearer_token``, else ``email`` + ``api_token``; or the flat fields from ``auth``."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        auth = data.get("auth")
-        if auth is None:
-            if data.get("bearer_token"):
-                data["auth"] = {"kind": "bearer", "token": data["bearer_token"]}
-            elif data.get("email") and data.get("api_token"):
-                data["auth"] = {"kind": "basic", "email": data["email"], "api_token": data["api_token"]}
-            else:
-                raise ValueError("set bearer_token, or email and api_token (basic auth)")
-        else:
-            given = auth.model_dump() if isinstance(auth, BaseModel) else auth if isinstance(auth, dict) else {}
-            if given.get("kind") == "bearer":
-                data.setdefault("bearer_token", given.get("token"))
-            elif given.get("kind", "basic") == "basic":
-                data.setdefault("email", given.get("email"))
-                data.setdefault("api_token", given.get("api_token"))
-        return data
-
-    @field_validator("base_url", "prisma_console_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+        return auth_from_flat_fields(data, "email", "api_token")
 
     @field_validator("labels")
     @classmethod

@@ -8,7 +8,8 @@ travels as a label (and the sync property) set in the create request itself, so
 
 from __future__ import annotations
 
-from connectors.jira.adf import Node, text_comment
+from connectors.jira.adf.documents import text_comment
+from connectors.jira.adf.nodes import Node
 from connectors.jira.client import JiraClient
 from connectors.jira.models import SyncProperty
 from connectors.jira.settings import JiraSettings

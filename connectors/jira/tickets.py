@@ -11,7 +11,8 @@ import hashlib
 import json
 import re
 
-from connectors.jira.adf import clean_text, ticket_description
+from connectors.jira.adf.documents import ticket_description
+from connectors.jira.adf.nodes import clean_text
 from connectors.jira.models import IssueDraft
 from connectors.jira.settings import JiraSettings, OwnerRoute
 from connectors.jira.wiki import to_wiki

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from connectors.jira.adf import JIRA_TEXT_LIMIT
+from connectors.jira.adf.nodes import JIRA_TEXT_LIMIT
 
 __all__ = ["escape_wiki", "to_wiki"]
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from connectors.url_fields import HttpBaseUrl
 __all__ = ["LlmSettings"]
 
 
@@ -26,7 +27,7 @@ class LlmSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = Field(
+    base_url: HttpBaseUrl = Field(
         default="https://api.openai.com/v1",
         description="OpenAI-compatible endpoint (Azure, vLLM, Ollama: their /v1 URL)",
     )
@@ -51,13 +52,6 @@ class LlmSettings(BaseModel):
     strict_schema: bool = Field(default=True, description="Send json_schema with strict=true")
     price_per_1k_input_usd: float = Field(default=0.00015, ge=0.0, description="Price of 1,000 input tokens (USD)")
     price_per_1k_output_usd: float = Field(default=0.0006, ge=0.0, description="Price of 1,000 output tokens (USD)")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
 
     @property
     def configured(self) -> bool:

@@ -18,7 +18,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from connectors.auth_fields import auth_from_flat_fields
 from connectors.base import RetryPolicy
+from connectors.url_fields import HttpBaseUrl
 from processors.models import RiskTier
 
 __all__ = [
@@ -106,7 +108,7 @@ class ServiceNowSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    instance_url: str = Field(description="https://<instance>.service-now.com")
+    instance_url: HttpBaseUrl = Field(description="https://<instance>.service-now.com")
     table: ServiceNowTable = Field(default=ServiceNowTable.INCIDENT, description="incident or sn_si_incident")
     username: str | None = Field(default=None, min_length=1, description="Integration user (basic auth)")
     password: SecretStr | None = Field(default=None, description="Its password (secret)")
@@ -146,32 +148,7 @@ class ServiceNowSettings(BaseModel):
     @classmethod
     def _auth_from_flat_fields(cls, data: Any) -> Any:
         """``auth`` from ``bearer_token``, else ``username`` + ``password``; or the flat fields from ``auth``."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        auth = data.get("auth")
-        if auth is None:
-            if data.get("bearer_token"):
-                data["auth"] = {"kind": "bearer", "token": data["bearer_token"]}
-            elif data.get("username") and data.get("password"):
-                data["auth"] = {"kind": "basic", "username": data["username"], "password": data["password"]}
-            else:
-                raise ValueError("set bearer_token, or username and password (basic auth)")
-        else:
-            given = auth.model_dump() if isinstance(auth, BaseModel) else auth if isinstance(auth, dict) else {}
-            if given.get("kind") == "bearer":
-                data.setdefault("bearer_token", given.get("token"))
-            elif given.get("kind", "basic") == "basic":
-                data.setdefault("username", given.get("username"))
-                data.setdefault("password", given.get("password"))
-        return data
-
-    @field_validator("instance_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+        return auth_from_flat_fields(data, "username", "password")
 
     @field_validator("urgency_by_tier", "impact_by_tier")
     @classmethod

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from connectors.base import RetryPolicy
+from connectors.url_fields import HttpBaseUrl
 from processors.models import Module, RiskTier, Severity
 
 __all__ = ["HecRoute", "SplunkHecSettings"]
@@ -60,7 +61,7 @@ class SplunkHecSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(description="HEC base URL, https://<host>:8088 (the collector paths are added)")
+    url: HttpBaseUrl = Field(description="HEC base URL, https://<host>:8088 (the collector paths are added)")
     token: SecretStr = Field(description="HEC token (secret), sent as 'Authorization: Splunk <token>'")
     index: str | None = Field(default=None, description="Index; unset means the token's default index")
     sourcetype: str = Field(default="prismaflow:alert", description="Sourcetype of the events")
@@ -79,13 +80,6 @@ class SplunkHecSettings(BaseModel):
     max_batch_events: int = Field(default=500, ge=1, description="Events per request at most")
     request_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one request")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
 
     @field_validator("token")
     @classmethod

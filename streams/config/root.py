@@ -32,7 +32,7 @@ from connectors.slack.client import ChatWebhookSettings
 from connectors.splunk.settings import SplunkHecSettings
 from connectors.syslog.client import SyslogSettings
 from processors.errors import ConfigurationError
-from processors.tickets import TicketRules
+from processors.tickets import SyncPolicy, TicketRules
 from streams.analysis.settings import AnalysisSettings
 from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, section_field, sections_of
 from streams.config.stages import (
@@ -40,7 +40,7 @@ from streams.config.stages import (
     ChatSinkSettings,
     ForwardSinkSettings,
     SiemStageSettings,
-    SyncEnvSettings,
+    SyncScheduleSettings,
     WorkerSettings,
 )
 from streams.config.systems import (
@@ -101,7 +101,8 @@ class PrismaflowSettings(BaseSettings):
     jira: JiraSettings = section_field(JiraSettings, "PRISMAFLOW_JIRA_", "Jira sink", defaults=JIRA_DEFAULTS)
     servicenow: ServiceNowSettings = section_field(ServiceNowSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink",
                                                    defaults=SERVICENOW_DEFAULTS)
-    sync: SyncEnvSettings = section_field(SyncEnvSettings, "PRISMAFLOW_SYNC_", "Ticket sync")
+    sync: SyncPolicy = section_field(SyncPolicy, "PRISMAFLOW_SYNC_", "Ticket sync")
+    sync_schedule: SyncScheduleSettings = section_field(SyncScheduleSettings, "PRISMAFLOW_SYNC_", "Ticket sync schedule")
     siem: SiemStageSettings = section_field(SiemStageSettings, "PRISMAFLOW_SIEM_", "SIEM events stage")
     splunk: SplunkHecSettings = section_field(SplunkHecSettings, "PRISMAFLOW_SPLUNK_", "Splunk HEC",
                                               defaults=SPLUNK_DEFAULTS)

@@ -19,11 +19,10 @@ from pydantic import Field
 
 from processors.models import RiskTier
 from processors.records import Tracker
-from processors.tickets import SyncPolicy
 from streams.settings import SettingsSection, default_home
 from streams.static_inputs import DEFAULT_POLICY_PATH
 
-__all__ = ["CefSinkSettings", "ChatSinkSettings", "ForwardSinkSettings", "SiemStageSettings", "SyncEnvSettings",
+__all__ = ["CefSinkSettings", "ChatSinkSettings", "ForwardSinkSettings", "SiemStageSettings", "SyncScheduleSettings",
            "WorkerSettings"]
 
 
@@ -49,18 +48,11 @@ class WorkerSettings(SettingsSection):
                     "the snapshot shipped in `processors/enrich/data`")
 
 
-class SyncEnvSettings(SettingsSection):
-    """Bidirectional sync between the trackers and Prisma Cloud: how often it runs, and the part of its
-    :class:`~processors.tickets.SyncPolicy` an operator sets (default and description read from it)."""
+class SyncScheduleSettings(SettingsSection):
+    """When the bidirectional sync between the trackers and Prisma Cloud runs; what it does is the
+    ``sync`` section, :class:`~processors.tickets.SyncPolicy` itself."""
 
     interval_s: float = Field(default=300.0, gt=0, description="Seconds between two passes over the open tickets")
-    dismiss_on_accepted_risk: bool = Field(
-        default=SyncPolicy.model_fields["dismiss_on_accepted_risk"].default,
-        description=SyncPolicy.model_fields["dismiss_on_accepted_risk"].description)
-
-    def policy(self) -> SyncPolicy:
-        """The sync's :class:`~processors.tickets.SyncPolicy`: this value, its defaults for the rest."""
-        return SyncPolicy(dismiss_on_accepted_risk=self.dismiss_on_accepted_risk)
 
 
 class SiemStageSettings(SettingsSection):

@@ -257,10 +257,13 @@ def test_a_mapping_field_is_filled_entry_by_entry_from_double_underscore_variabl
     assert source.origins["DEMO_CONFIG__LINGER_MS"].value == "environment"
 
 
-def test_the_sync_section_builds_the_sync_policy_with_its_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_settings().sync.policy() == SyncPolicy()
+def test_the_sync_section_is_the_sync_policy_with_its_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().sync == SyncPolicy()
     monkeypatch.setenv("PRISMAFLOW_SYNC_DISMISS_ON_ACCEPTED_RISK", "true")
-    policy = load_settings().sync.policy()
+    monkeypatch.setenv("PRISMAFLOW_SYNC_INTERVAL_S", "60")
+    settings = load_settings()
+    policy = settings.sync
+    assert settings.sync_schedule.interval_s == 60
     assert policy.dismiss_on_accepted_risk and policy.accepted_risk_resolutions == SyncPolicy().accepted_risk_resolutions
 
 

@@ -1,7 +1,7 @@
 """Atlassian Document Format (ADF) builders for Prismaflow's Jira tickets and comments.
 
 Two modules: :mod:`.nodes` (text cleaning, block builders, fitting a document into Jira's limit)
-and :mod:`.documents` (the ticket description and comments Prismaflow writes); both re-exported here.
+and :mod:`.documents` (the ticket description and comments Prismaflow writes); import from them.
 
 Pure functions, no I/O. :func:`ticket_description` turns a :class:`ScoredAlert` (and the
 :class:`Analysis` of it, when there is one) into an ADF ``doc`` (version 1) for Jira Cloud;
@@ -14,48 +14,3 @@ builders put them, with URLs built from settings. Control and format characters 
 zero-width) are removed, every field is capped, and the whole document is cut to Jira's 32,767
 character description limit, dropping whole trailing sections and saying so.
 """
-
-from __future__ import annotations
-
-from connectors.jira.adf.documents import alert_url, iac_language, text_comment, ticket_description
-from connectors.jira.adf.nodes import (
-    JIRA_TEXT_LIMIT,
-    Node,
-    bullet_list,
-    clean_text,
-    code_block,
-    doc,
-    document_size,
-    fit_document,
-    heading,
-    inline,
-    link,
-    list_item,
-    ordered_list,
-    paragraph,
-    strong,
-    table,
-)
-
-__all__ = [
-    "JIRA_TEXT_LIMIT",
-    "Node",
-    "alert_url",
-    "bullet_list",
-    "clean_text",
-    "code_block",
-    "doc",
-    "document_size",
-    "fit_document",
-    "heading",
-    "iac_language",
-    "inline",
-    "link",
-    "list_item",
-    "ordered_list",
-    "paragraph",
-    "strong",
-    "table",
-    "text_comment",
-    "ticket_description",
-]

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
 
 from processors.pipeline import raw_alert_key
 from streams.devtools.bench.constants import _LATENCY_SEED_OFFSET, _POLL_S, _WARMUP_S
+from streams.devtools.bench.group_offsets import GroupOffsets
 from streams.devtools.bench.processes import _Child, _progress, _Run
 from streams.devtools.bench.traffic import _generate, _load, bench_clients
 from streams.errors import BrokerError
@@ -23,37 +24,6 @@ from streams.serde import AvroSerde
 from streams.topics import ALERTS, RAW_ALERTS, SCORED_ALERTS
 
 # --- the throughput phase ------------------------------------------------------------------------
-
-
-class _GroupOffsets:
-    """Committed offsets of a consumer group on one topic, summed over partitions."""
-
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
-        self.topic = topic
-        # A consumer that never subscribes does not join the group: it only reads its offsets.
-        self._consumer = bench_clients(bootstrap).consumer(group)
-        partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-
-    def committed(self) -> dict[int, int]:
-        for attempt in range(20):
-            try:
-                return {tp.partition: max(tp.offset, 0) for tp in self._consumer.committed(self._tps, timeout=10)}
-            except KafkaException as exc:
-                # NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS while a fresh group's coordinator loads.
-                error = exc.args[0]
-                coordinator = error.code() in (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-                                               KafkaError.COORDINATOR_NOT_AVAILABLE)
-                if not (coordinator or error.retriable()) or attempt == 19:
-                    raise
-                time.sleep(0.25)
-        raise AssertionError("unreachable")
-
-    def ends(self) -> dict[int, int]:
-        return {tp.partition: self._consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._tps}
-
-    def close(self) -> None:
-        self._consumer.close()
 
 
 def _wait_assigned(bootstrap: str, group: str, partitions: int, timeout_s: float, children: Sequence[_Child]) -> None:
@@ -144,8 +114,8 @@ def _throughput(run: _Run, args: argparse.Namespace,
     _progress(f"workers ready; loading {len(values)} raw alerts")
     raw_ends = _load(run.bootstrap, run.prefix + RAW_ALERTS.name, values)
     total = sum(raw_ends.values())
-    first_group = _GroupOffsets(run.bootstrap, f"{run.prefix}g.{first_stage}", run.prefix + RAW_ALERTS.name)
-    last_group = _GroupOffsets(run.bootstrap, f"{run.prefix}g.{last_stage}", run.prefix + last_input)
+    first_group = GroupOffsets(run.bootstrap, f"{run.prefix}g.{first_stage}", run.prefix + RAW_ALERTS.name)
+    last_group = GroupOffsets(run.bootstrap, f"{run.prefix}g.{last_stage}", run.prefix + last_input)
     started = time.monotonic()
     timeout_s = max(180.0, total / 300)
     t_first: float | None = None
@@ -176,12 +146,9 @@ def _throughput(run: _Run, args: argparse.Namespace,
                 last_done, t_last_last, cpu_last = done, now, run.cpu_seconds()
             if t_first_done is None and done_first >= total:
                 t_first_done = now
-            if t_first_done is not None:
-                # The last offset of a transactional partition is a commit marker (hence the -1).
-                ends = last_group.ends()
-                caught_up = all(committed_last.get(p, 0) >= end - 1 for p, end in ends.items())
-                if caught_up and t_last_last is not None and now - t_last_last > 1.0:
-                    break
+            quiet = t_last_last is not None and now - t_last_last > 1.0
+            if t_first_done is not None and quiet and last_group.caught_up(committed_last):
+                break
             if len(samples) % 50 == 0:
                 _progress(f"{first_stage} committed {done_first}/{total}, {last_stage} stage {done}")
             time.sleep(_POLL_S)

@@ -8,13 +8,8 @@ from typing import Any
 
 import pytest
 
-from connectors.jira.adf import (
-    JIRA_TEXT_LIMIT,
-    document_size,
-    iac_language,
-    text_comment,
-    ticket_description,
-)
+from connectors.jira.adf.documents import iac_language, text_comment, ticket_description
+from connectors.jira.adf.nodes import JIRA_TEXT_LIMIT, document_size
 from connectors.jira.simulator import adf_problems
 from connectors.jira.wiki import escape_wiki, to_wiki
 from tests.factories import (

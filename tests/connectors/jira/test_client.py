@@ -16,7 +16,7 @@ from connectors.base import (
     RetryPolicy,
     TransientError,
 )
-from connectors.jira.adf import text_comment
+from connectors.jira.adf.documents import text_comment
 from connectors.jira.client import JiraClient, WorkflowError, error_details
 from connectors.jira.models import IssueDraft, SyncProperty
 from connectors.jira.settings import BasicAuth, BearerAuth, JiraSettings, OwnerRoute
