@@ -105,8 +105,20 @@ def effective_settings(environ: Mapping[str, str] | None = None) -> list[Effecti
         for variable, field_name, _ in section.variables():
             rows.append(EffectiveSetting(variable=variable, section=section.title,
                                          value=_shown(getattr(values, field_name)),
-                                         origin=source.origins.get(variable, Origin.DEFAULT)))
+                                         origin=_origin(source.origins, variable)))
     return rows
+
+
+def _origin(origins: Mapping[str, Origin], variable: str) -> Origin:
+    """Where ``variable`` came from; a mapping set entry by entry (``<VARIABLE>__<KEY>``) from where its
+    entries came (the environment wins when they came from both)."""
+    if variable in origins:
+        return origins[variable]
+    entries = {origin for name, origin in origins.items() if name.startswith(variable + "__")}
+    for origin in (Origin.ENVIRONMENT, Origin.SECRETS_FILE):
+        if origin in entries:
+            return origin
+    return Origin.DEFAULT
 
 
 def render_effective(rows: list[EffectiveSetting]) -> str:

@@ -140,6 +140,16 @@ def test_the_effective_configuration_shows_values_and_origins_and_masks_secrets(
     assert rows["PRISMAFLOW_SPLUNK_TOKEN"].value == MASK  # a default secret is masked as well
 
 
+def test_a_mapping_set_entry_by_entry_shows_where_its_entries_came_from_and_masks_secret_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_CONFIG__SASL_PASSWORD", "passthrough-s3cret")
+    monkeypatch.setenv("KAFKA_CONFIG__LINGER_MS", "5")
+    row = next(row for row in effective_settings() if row.variable == "KAFKA_CONFIG")
+    assert row.origin.value == "environment"
+    assert "passthrough-s3cret" not in row.value and "linger_ms=5" in row.value
+
+
 def test_prismaflow_config_prints_the_effective_values_and_json_never_holds_a_secret(
     secrets: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
