@@ -46,6 +46,7 @@ from streams.config.systems import JIRA_DEFAULTS, SERVICENOW_DEFAULTS
 from streams.core_stage import is_link
 from streams.devtools.broker import LocalBroker, wait_for_metadata
 from streams.embedded import ServedApp, ThreadedSink, ThreadedWorker, free_port
+from streams.group_progress import group_caught_up
 from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
@@ -87,53 +88,27 @@ def _read(kafka: KafkaSettings, topic: str, *, settle_s: float = 1.5, timeout_s:
     return messages
 
 
-def _wait_quiet(kafka: KafkaSettings, topics: list[str], quiet_s: float = 3.0, timeout_s: float = 120.0) -> None:
-    """Wait until the end offsets of ``topics`` stop moving for ``quiet_s``."""
-    consumer = KafkaClients(kafka).reader("demo-watch")
-    try:
-        last_ends: list[int] = []
-        changed = time.monotonic()
-        deadline = changed + timeout_s
-        while time.monotonic() < deadline:
-            ends: list[int] = []
-            for topic in topics:
-                meta = consumer.list_topics(topic, timeout=10).topics[topic]
-                ends.extend(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                            for p in meta.partitions)
-            if ends != last_ends:
-                last_ends, changed = ends, time.monotonic()
-            elif time.monotonic() - changed > quiet_s:
-                return
-            time.sleep(0.3)
-    finally:
-        consumer.close()
+def _wait_settled(kafka: KafkaSettings, reads: dict[str, list[str]], timeout_s: float = 240.0) -> None:
+    """Wait until every consumer group of ``reads`` has read its topics to the end, twice in a row.
 
-
-def _wait_caught_up(kafka: KafkaSettings, topic: str, groups: list[str], timeout_s: float = 180.0) -> None:
-    """Wait until every consumer group in ``groups`` has committed the end of ``topic``.
-
-    A sink commits its offsets only after the far side confirmed, so a caught-up ticket sink has
-    every ticket in its tracker; a quiet topic alone is not enough when a tracker rate-limits
-    (the Jira simulator answers 429 like Jira Cloud, and the client waits before retrying).
+    The core (raw -> scored, and its own asset-graph messages back onto raw), the analysis stage and
+    the ticket sinks each commit only what they finished (a ticket sink only after its tracker
+    confirmed), so once all of them are caught up, and still are a moment later (no stage was
+    between a read and its commit), every ticket is in its tracker. A quiet topic alone is not
+    enough: a busy machine can pause a stage longer than any quiet period.
     """
     clients = KafkaClients(kafka)
-    watcher = clients.reader("demo-watch")
-    try:
-        partitions = [TopicPartition(topic, p) for p in watcher.list_topics(topic, timeout=10).topics[topic].partitions]
-        ends = {tp.partition: watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
-    finally:
-        watcher.close()
     deadline = time.monotonic() + timeout_s
-    for group in groups:
-        reader = clients.consumer(group)
-        try:
-            while time.monotonic() < deadline:
-                committed = reader.committed(partitions, timeout=10)
-                if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in committed):
-                    break
-                time.sleep(0.3)
-        finally:
-            reader.close()
+    settled = 0
+    while time.monotonic() < deadline:
+        if all(group_caught_up(clients, group, topics) for group, topics in reads.items()):
+            settled += 1
+            if settled == 2:
+                return
+        else:
+            settled = 0
+        time.sleep(1.0)
+    raise PrismaflowError(f"the pipeline did not settle within {timeout_s:.0f}s")
 
 
 async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, prefix: str, sim: Any) -> dict[str, Any]:
@@ -292,10 +267,11 @@ def run_demo(settings: PrismaflowSettings) -> int:
         if "p" in publisher:
             asyncio.run(publisher.pop("p").close())
 
-        _wait_quiet(kafka, [prefix + SCORED_ALERTS.name, prefix + DLQ.name,
-                            prefix + ANALYSES.name, prefix + TICKETS.name], quiet_s=4.0)
-        _wait_caught_up(kafka, prefix + SCORED_ALERTS.name,
-                        [f"{prefix}g.sink.{name}" for name in ("analyse", "jira", "servicenow")])
+        scored_topic, analyses_topic = prefix + SCORED_ALERTS.name, prefix + ANALYSES.name
+        _wait_settled(kafka, {f"{prefix}g.core": [prefix + RAW_ALERTS.name],
+                              f"{prefix}g.sink.analyse": [scored_topic],
+                              f"{prefix}g.sink.jira": [scored_topic, analyses_topic],
+                              f"{prefix}g.sink.servicenow": [scored_topic, analyses_topic]})
         # The raw topic also carries the core's own asset-graph messages: not alerts.
         raw = [m for m in _read(kafka, prefix + RAW_ALERTS.name) if not is_link(dict(m.headers() or []))]
         scored_msgs = _read(kafka, prefix + SCORED_ALERTS.name)

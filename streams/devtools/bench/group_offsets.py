@@ -1,11 +1,5 @@
-"""Where a consumer group stands on one topic, read from outside the group, and whether it is done.
-
-A transactional partition ends in control records (commit and abort markers) that take offsets
-but are never delivered, so "committed == end offset" never holds and "committed >= end - 1"
-fails when a partition ends in two markers in a row (a transaction that registered the partition
-and was aborted, e.g. when a replacement producer fenced its predecessor). :meth:`caught_up` asks
-the broker instead: is there a committed *data* record at or after the group's offset?
-"""
+"""Where a consumer group stands on one topic, read from outside the group, and whether it is done
+(see :mod:`streams.group_progress` for why "committed >= end - 1" is not the test)."""
 
 from __future__ import annotations
 
@@ -14,23 +8,19 @@ import time
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from streams.devtools.bench.traffic import bench_clients
+from streams.group_progress import group_caught_up
 
 __all__ = ["GroupOffsets"]
-
-#: How long a peek at the partitions behind may take to see a record or their end.
-_PEEK_TIMEOUT_S = 5.0
 
 
 class GroupOffsets:
     """Committed offsets of a consumer group on one topic, and whether the group has read it all."""
 
     def __init__(self, bootstrap: str, group: str, topic: str) -> None:
-        self.topic = topic
-        clients = bench_clients(bootstrap)
+        self.topic, self.group = topic, group
+        self._clients = bench_clients(bootstrap)
         # A consumer that never subscribes does not join the group: it only reads its offsets.
-        self._consumer = clients.consumer(group)
-        # A read_committed reader of its own group, assigned by hand: sees data records, not markers.
-        self._peek = clients.reader("bench-peek", **{"enable.partition.eof": True})
+        self._consumer = self._clients.consumer(group)
         partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
         self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
 
@@ -52,33 +42,10 @@ class GroupOffsets:
         return {tp.partition: self._consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._tps}
 
     def caught_up(self, committed: dict[int, int]) -> bool:
-        """True when no partition has a committed data record at or after the group's offset.
-
-        A partition whose offset is at its end offset is drained; one short of it by control
-        records only is too, which a read_committed peek from the offset shows: it reaches the
-        partition's end (an EOF event) without a record. Undecided within the timeout: False.
-        """
-        ends = self.ends()
-        behind = {p: committed.get(p, 0) for p, end in ends.items() if committed.get(p, 0) < end}
-        if not behind:
-            return True
-        self._peek.assign([TopicPartition(self.topic, p, offset) for p, offset in behind.items()])
-        try:
-            undecided = set(behind)
-            deadline = time.monotonic() + _PEEK_TIMEOUT_S
-            while undecided and time.monotonic() < deadline:
-                message = self._peek.poll(0.1)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None and error.code() == KafkaError._PARTITION_EOF:
-                    undecided.discard(message.partition())
-                elif error is None:
-                    return False  # a data record the group has not committed past
-            return not undecided
-        finally:
-            self._peek.unassign()
+        """True when no partition has a committed data record at or after the group's offset
+        (:func:`streams.group_progress.group_caught_up`)."""
+        return group_caught_up(self._clients, self.group, [self.topic],
+                               committed={(self.topic, p): offset for p, offset in committed.items()})
 
     def close(self) -> None:
-        self._peek.close()
         self._consumer.close()

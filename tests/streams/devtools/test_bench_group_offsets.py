@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from streams.devtools.bench.group_offsets import GroupOffsets
+from streams.group_progress import group_caught_up
 from streams.kafka_clients import KafkaClients
 from streams.settings import KafkaSettings
 from tests.kafka_helpers import create_topic
@@ -52,3 +53,17 @@ def test_a_partition_ending_in_a_commit_and_an_abort_marker_is_drained_once_its_
         assert offsets.caught_up(offsets.committed())
     finally:
         offsets.close()
+
+
+def test_a_group_that_never_committed_is_behind_a_topic_with_data_and_caught_up_on_an_empty_one(
+        kafka: KafkaSettings, unique_name: Callable[[str], str]) -> None:
+    clients, full, empty, group = KafkaClients(kafka), unique_name("full"), unique_name("empty"), unique_name("g")
+    create_topic(clients, full)
+    create_topic(clients, empty)
+    producer = clients.producer()
+    producer.produce(full, key=b"k", value=b"data", partition=0)
+    producer.flush(10)
+    assert not group_caught_up(clients, group, [full, empty])
+    assert group_caught_up(clients, group, [empty])
+    _commit(clients, group, full, 1)
+    assert group_caught_up(clients, group, [full, empty])
