@@ -36,7 +36,7 @@ from connectors.syslog.sink import SyslogCefForwarder
 from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
-from streams.analysis import AnalysisService, AnalysisSettings, AnalysisSink
+from streams.analysis.settings import AnalysisSettings
 from streams.async_publish import AsyncPublisher
 from streams.audit import AuditWriter
 from streams.chat import ChatSink
@@ -158,6 +158,10 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
     if name == "analyse":
         if not settings.llm.configured:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")
+        # The analysis service loads the openai SDK (~0.5 s of CPU and ~25 MB per process): only the
+        # analysis stage needs it, not the core workers and the other sinks built here.
+        from streams.analysis import AnalysisService, AnalysisSink  # lazy: the openai SDK, see above
+
         return AnalysisSink(AnalysisService(analysis_settings(settings)), topic_prefix=prefix,
                             audit=_started(audit_writer(name, settings, serde)))
     if name == "siem":
