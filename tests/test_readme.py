@@ -1,9 +1,11 @@
-"""The README matches the code: its configuration reference and its commands are the real ones."""
+"""The README matches the code: its configuration reference, its commands and its runbooks are the real ones."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import yaml
 
 from streams.cli import build_parser
 from streams.config_reference import render_reference
@@ -31,3 +33,15 @@ def test_ci_runs_exactly_the_readme_test_command(repo_root: Path) -> None:
     ci = (repo_root / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines() if line.startswith("exec ")]
     assert commands == ["exec make test"]
+
+
+def test_every_alert_rule_has_a_runbook_in_operating_prismaflow(repo_root: Path) -> None:
+    rules = yaml.safe_load((repo_root / "deploy/prometheus/alerts.yml").read_text())
+    names = [rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+    readme = (repo_root / "README.md").read_text()
+    section = readme.split("## Operating Prismaflow", 1)[1].split("\n## ", 1)[0]
+    runbook_rows = {line.split("|")[1].strip().strip("`") for line in section.splitlines()
+                    if line.startswith("| `Prismaflow")}
+    assert names, "no alert rules found"
+    assert sorted(set(names) - runbook_rows) == [], "alert rules without a runbook row"
+    assert sorted(runbook_rows - set(names)) == [], "runbook rows for rules that do not exist"
