@@ -43,6 +43,8 @@ from streams.chat import ChatSink
 from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
 from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
+from streams.kafka_clients import KafkaClients
+from streams.metrics import Health, broker_check
 from streams.serde import AvroSerde, SerdeSettings
 from streams.siem import SiemTopicSink
 from streams.siem_forward import SiemForwardSink
@@ -245,6 +247,10 @@ class _LazyPublisher:
         self._open = open_publisher
         self._publisher: AsyncPublisher | None = None
 
+    def started(self) -> bool | str:
+        """Readiness check: the publisher is open."""
+        return True if self._publisher is not None else "the Kafka publisher has not started"
+
     async def send_many(self, records: list[Any]) -> list[Any]:
         if self._publisher is None:
             raise RuntimeError("the webhook app has not started")
@@ -267,6 +273,13 @@ def build_webhook_app(settings: PrismaflowSettings, webhook: WebhookSettings | N
     publisher = _LazyPublisher(lambda: AsyncPublisher(
         settings.kafka, build_serde(settings), transactional_id=receiver.effective_transactional_id(),
         timeout_s=receiver.write_timeout_s, max_record_bytes=receiver.max_record_bytes))
-    app = create_webhook_app(webhook, publisher)
+    health = Health()
+    health.add_check("publisher", publisher.started)
+    health.add_check("broker", broker_check(KafkaClients(settings.kafka), [webhook.raw_topic, webhook.dlq_topic]))
+
+    def readiness() -> dict[str, str | None]:
+        return {result.name: None if result.ok else result.detail for result in health.ready()}
+
+    app = create_webhook_app(webhook, publisher, readiness=readiness)
     app.router.lifespan_context = publisher.lifespan
     return app

@@ -27,8 +27,12 @@ A request is validated whole before anything is written, then written whole:
    ``Retry-After`` when Kafka does not confirm within ``write_timeout_s``, and then none is visible,
    so Prisma's retry duplicates nothing.
 
-``GET /healthz`` and ``GET /metrics`` serve health and Prometheus metrics, ``GET /openapi.json`` the
-receiver's OpenAPI document (``webhook_openapi.json`` beside this module).
+``GET /healthz`` is liveness: it is answered by the event loop that serves the alerts, so an answer
+means the loop turns (a blocked loop times the probe out). ``GET /readyz`` is readiness: 200 when
+every check of the ``readiness`` probe the composition root passes in passes (the Kafka publisher
+has started, the broker answers and holds the raw and dead-letter topics), else 503 naming the
+failing checks. ``GET /metrics`` serves Prometheus metrics, ``GET /openapi.json`` the receiver's
+OpenAPI document (``webhook_openapi.json`` beside this module).
 """
 
 from __future__ import annotations
@@ -38,13 +42,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -62,7 +67,11 @@ from processors.normalise.compute_webhook import (
 from processors.pipeline import raw_alert_key
 from processors.sanitise import REPLACED_CHARACTERS_HEADER, admit_raw_alert, clean_payload, clean_text
 from processors.strict_json import JsonRejectedError, parse_json
-__all__ = ["create_webhook_app", "Publisher"]
+__all__ = ["create_webhook_app", "Publisher", "ReadinessProbe"]
+
+#: Readiness checks of the receiver: check name → None when it passes, else why it fails. Called on a
+#: worker thread (checks may block on the broker for a few seconds).
+ReadinessProbe = Callable[[], Mapping[str, "str | None"]]
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +214,13 @@ class _Intake:
 
 def create_webhook_app(settings: WebhookSettings, publisher: RecordPublisher,
                        *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                       new_ingest_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> Starlette:
-    """Build the receiver around a publisher that writes a request's records all or none."""
+                       new_ingest_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+                       readiness: ReadinessProbe | None = None) -> Starlette:
+    """Build the receiver around a publisher that writes a request's records all or none.
+
+    ``readiness`` answers ``/readyz``; without one the receiver is ready whenever it serves (tests that
+    run it on an in-memory publisher).
+    """
     if settings.auth_token is None and not settings.allow_unauthenticated:
         raise ConfigurationError(
             "PRISMAFLOW_WEBHOOK_AUTH_TOKEN is not set: set it (and configure the same header value in "
@@ -292,7 +306,16 @@ def create_webhook_app(settings: WebhookSettings, publisher: RecordPublisher,
         return await receive(request, "compute", AlertSource.COMPUTE_WEBHOOK)
 
     async def healthz(request: Request) -> Response:
+        # Served by the same event loop as the alerts: answering at all is the liveness signal.
         return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        failing = {} if readiness is None else {
+            name: reason for name, reason in (await run_in_threadpool(readiness)).items() if reason is not None}
+        if failing:
+            return JSONResponse({"status": "not ready",
+                                 "failing": {name: failing[name] for name in sorted(failing)}}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -304,6 +327,7 @@ def create_webhook_app(settings: WebhookSettings, publisher: RecordPublisher,
         Route("/webhooks/prisma/cspm", cspm, methods=["POST"]),
         Route("/webhooks/prisma/compute", compute, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_document, methods=["GET"]),
     ])

@@ -105,8 +105,9 @@ def test_containers_run_real_commands_with_probes_on_health_and_readiness(everyt
         if name.endswith("-topics"):
             assert container["args"] == ["topics", "create"]
         elif name.endswith("-webhook"):
-            assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
-            assert "tcpSocket" in container["livenessProbe"]
+            # The receiver serves its own probes on its HTTP port (connectors/prisma/webhook.py).
+            assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+            assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         else:
             assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
             assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}

@@ -99,6 +99,22 @@ def test_the_webhook_receiver_writes_to_the_prefixed_raw_and_dead_letter_topics(
 
 
 @pytest.mark.broker
+def test_the_webhook_receiver_is_ready_only_once_its_topics_exist_on_the_broker(
+    prefixed: str, kafka_bootstrap: str, served: list[ServedApp], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRISMAFLOW_WEBHOOK_AUTH_TOKEN", TOKEN)
+    served.append(ServedApp(build_webhook_app(load_settings())))
+    assert httpx.get(f"{served[0].url}/healthz", timeout=10).status_code == 200
+    response = httpx.get(f"{served[0].url}/readyz", timeout=10)
+    assert response.status_code == 503, response.text
+    assert prefixed + RAW_ALERTS.name in response.json()["failing"]["broker"]
+
+    create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), (RAW_ALERTS, DLQ), prefix=prefixed)
+    response = httpx.get(f"{served[0].url}/readyz", timeout=10)
+    assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
+@pytest.mark.broker
 async def test_the_pollers_write_alerts_and_checkpoints_to_the_prefixed_topics(
     prefixed: str, kafka_bootstrap: str, served: list[ServedApp], monkeypatch: pytest.MonkeyPatch,
 ) -> None:

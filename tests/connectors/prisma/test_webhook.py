@@ -211,6 +211,24 @@ async def test_a_compute_event_naming_no_resource_is_dead_lettered(settings: Web
     assert "names no host, function, image, container, cluster or account" in letter.error_message
 
 
+async def test_readyz_names_each_failing_check_and_answers_503(settings: WebhookSettings) -> None:
+    answers: dict[str, str | None] = {"publisher": None, "broker": "topics missing on the broker: prisma.dlq"}
+    async with _client(create_webhook_app(settings, RecordingPublisher(), readiness=lambda: answers)) as client:
+        response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json() == {"status": "not ready",
+                                   "failing": {"broker": "topics missing on the broker: prisma.dlq"}}
+        answers["broker"] = None
+        response = await client.get("/readyz")
+    assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
+async def test_readyz_without_a_probe_is_ready_while_the_app_serves(settings: WebhookSettings) -> None:
+    async with _client(create_webhook_app(settings, RecordingPublisher())) as client:
+        response = await client.get("/readyz")
+    assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
 def test_the_receiver_refuses_to_start_without_a_token() -> None:
     with pytest.raises(ConfigurationError, match="PRISMAFLOW_WEBHOOK_AUTH_TOKEN"):
         create_webhook_app(WebhookSettings(), RecordingPublisher())
