@@ -18,8 +18,8 @@ from tests.deploy.chart import REPO, tool
 
 DEPLOY = REPO / "deploy"
 _SIMULATED = {"prisma", "jira", "servicenow", "splunk", "slack", "llm"}
-#: Left out, with the reason in the compose file: the syslog sink needs an rsyslog server.
-_NOT_IN_STACK = {("sink", "syslog")}
+#: Left out of the stack on purpose, with the reason in the compose file (none at present).
+_NOT_IN_STACK: set[tuple[str, ...]] = set()
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +99,12 @@ def test_grafana_provisions_the_dashboard_on_the_stacks_prometheus(stack: dict[s
     dashboard = mounts[f"{provider['options']['path']}/prismaflow-dashboard.json"]
     assert dashboard == DEPLOY / "grafana" / "prismaflow-dashboard.json"
     assert json.loads(dashboard.read_text())["uid"] == "prismaflow"
+
+
+def test_the_syslog_sink_sends_to_the_stacks_own_rsyslog(stack: dict[str, Any]) -> None:
+    services = stack["services"]
+    environment = services["sink-syslog"]["environment"]
+    assert environment["PRISMAFLOW_SYSLOG_HOST"] == "rsyslog"
+    assert services["rsyslog"]["build"]["context"].endswith("deploy/compose/rsyslog")
+    conf = (DEPLOY / "compose/rsyslog/rsyslog.conf").read_text()
+    assert f'port="{environment["PRISMAFLOW_SYSLOG_PORT"]}"' in conf
