@@ -9,8 +9,10 @@ asks the tracker for its status and Prisma Cloud for the status of the ticket's 
   comment saying which alerts are still open;
 - a ticket resolved here and there: recorded as resolved.
 
-Each action updates ``prisma.tickets`` and is an AuditRecord. Only CSPM alert ids (``P-…``) are
-checked against Prisma Cloud; Compute findings have no CSPM alert to dismiss.
+Each action updates ``prisma.tickets`` and is an AuditRecord. Only ids of the Alert API (``P-…`` for
+configuration, network and audit-event policies, ``I-…`` for IAM/CIEM ones; see
+:func:`processors.alert_ids.is_alert_api_id`) are checked against Prisma Cloud; Compute findings have
+no CSPM alert to dismiss.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from prometheus_client import Counter
 from connectors.base import NotFoundError
 from connectors.ports import TicketRef
 from processors.records import TicketState
+from processors.alert_ids import is_alert_api_id
 from processors.tickets import OPEN, RESOLVED, SyncAction, SyncPolicy, TrackerStatus, decide_sync
 from streams.audit import AuditWriter
 from streams.errors import BrokerError
@@ -70,7 +73,7 @@ class TicketSyncer:
     async def _open_in_prisma(self, alert_ids: list[str]) -> tuple[str, ...]:
         still_open = []
         for alert_id in alert_ids:
-            if not alert_id.startswith("P-"):
+            if not is_alert_api_id(alert_id):
                 continue
             try:
                 alert = await self.prisma.get_alert(alert_id, detailed=False)
