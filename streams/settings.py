@@ -120,8 +120,8 @@ class SchemaRegistrySettings(SettingsSection):
     )
     auto_register: bool = Field(
         default=False,
-        description="Let producers register the schemas they write. Off: schemas come from `prismaflow schemas "
-                    "register` and a producer whose schema is not registered stops (the demo turns it on)",
+        description="Let producers register the schemas they write (local work only). Off: schemas come from "
+                    "`prismaflow schemas register`, and a producer whose schema is not registered stops",
     )
     compatibility: Literal["BACKWARD", "BACKWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"] = Field(
         default="BACKWARD",
