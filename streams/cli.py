@@ -62,6 +62,12 @@ def _registry(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     return 0
 
 
+def _schemas(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.schema_registration import run_schemas  # lazy: start-up speed, only the layers this command runs
+
+    return run_schemas(args.action, settings)
+
+
 def _topics(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     from streams.kafka_clients import KafkaClients  # lazy: start-up speed, librdkafka loads only when needed
 
@@ -209,6 +215,8 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "broker": ("run the local Kafka broker (KRaft) for development and tests", _broker),
     "registry": ("run a local Confluent-compatible Schema Registry (Apicurio, in memory)", _registry),
     "topics": ("create or list the topics of the catalogue", _topics),
+    "schemas": ("register the Avro schemas in the Schema Registry, or check them against it before a deploy",
+                _schemas),
     "config": ("print every setting's effective value and where it came from (secrets masked)", _config),
     "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
     "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
@@ -250,6 +258,8 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("action", choices=["start", "stop", "status"])
         elif name == "topics":
             command.add_argument("action", choices=["create", "list"])
+        elif name == "schemas":
+            command.add_argument("action", choices=["register", "check"])
         elif name == "audit":
             command.add_argument("action", choices=["verify"])
             command.add_argument("--topic", default=None,

@@ -68,9 +68,7 @@ SINKS = ("analyse", "chat", "jira", "servicenow", "siem", "splunk", "syslog")
 
 def build_serde(settings: PrismaflowSettings) -> AvroSerde:
     """The Avro serde: Confluent wire format with a Schema Registry URL, single-object encoding without."""
-    registry = settings.schema_registry
-    return AvroSerde(SerdeSettings(schema_registry_url=registry.url,
-                                   schema_registry_basic_auth_user_info=registry.basic_auth_user_info))
+    return AvroSerde(SerdeSettings(registry=settings.schema_registry))
 
 
 # -- stream-core workers ----------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """``make demo``: the pipeline end to end on the embedded defaults, narrated.
 
-A local Kafka broker (or ``KAFKA_BOOTSTRAP_SERVERS``), the Prisma Cloud simulator served over real
+A local Kafka broker (or ``KAFKA_BOOTSTRAP_SERVERS``), a Schema Registry (``SCHEMA_REGISTRY_URL`` or the
+local Apicurio, with the schemas registered as a deploy registers them, so every topic carries the
+Confluent wire format), the Prisma Cloud simulator served over real
 HTTP, the pollers and the webhook receiver writing to ``prisma.alerts.raw``, the normalise and score
 workers, then a summary: what each stage did, the top risks with the factors behind their scores, a
 correlated incident, and one alert's journey topic by topic. Every run uses its own topic prefix,
@@ -48,7 +50,8 @@ from streams.devtools.broker import LocalBroker, wait_for_metadata
 from streams.embedded import ServedApp, ThreadedSink, ThreadedWorker, free_port
 from streams.group_progress import group_caught_up
 from streams.kafka_clients import KafkaClients
-from streams.serde import AvroSerde
+from streams.devtools.demo_registry import DemoRegistry
+from streams.serde import AvroSerde, SerdeSettings
 from streams.settings import KafkaSettings
 from streams.topics import (
     ANALYSES,
@@ -111,9 +114,9 @@ def _wait_settled(kafka: KafkaSettings, reads: dict[str, list[str]], timeout_s: 
     raise PrismaflowError(f"the pipeline did not settle within {timeout_s:.0f}s")
 
 
-async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, prefix: str, sim: Any) -> dict[str, Any]:
+async def _ingest(sim_url: str, receiver_url: str, kafka: KafkaSettings, serde: AvroSerde, prefix: str,
+                  sim: Any) -> dict[str, Any]:
     """Poll the simulator over HTTP and have it push webhooks; return what happened."""
-    serde = AvroSerde()
     prisma = PrismaSettings(api_url=sim_url, compute_url=sim_url, username="sim-access-key",
                             password=SecretStr("sim-secret-key"), page_size=200)
     poller = PollerSettings(raw_topic=prefix + RAW_ALERTS.name, initial_look_back_s=60 * 86400)
@@ -223,11 +226,14 @@ def run_demo(settings: PrismaflowSettings) -> int:
     prefix = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}."
     created = create_topics(KafkaClients(kafka).admin(), CATALOGUE, prefix=prefix)
     _say("topics", f"created {len(created.created)} topics, prefix {prefix}")
+    registry = DemoRegistry(settings.schema_registry, _say)
     serde = AvroSerde()
     served: list[ServedApp] = []
     workers: list[ThreadedWorker] = []
     sinks: list[Any] = []
     try:
+        registry_settings = registry.start(prefix)
+        serde = AvroSerde(SerdeSettings(registry=registry_settings))
         sim = PrismaCloudSimulator(config=SimConfig(rate_limits=False), seed=7, n_alerts=400)
         sim_app = ServedApp(sim)
         served.append(sim_app)
@@ -249,13 +255,14 @@ def run_demo(settings: PrismaflowSettings) -> int:
         served.append(receiver)
         _say("webhook", f"receiver at {receiver.url}/webhooks/prisma/cspm (token required)")
 
-        demo = settings.model_copy(update={"kafka": kafka, "worker": settings.worker.model_copy(
+        demo = settings.model_copy(update={"kafka": kafka, "schema_registry": registry_settings,
+                                           "worker": settings.worker.model_copy(
             update={"topic_prefix": prefix, "group_prefix": prefix + "g", "instance_id": "demo"})})
         workers = [ThreadedWorker("core", demo, serde)]
         _say("workers", "core stage running: normalise, enrich, dedupe, correlate, score in one exactly-once hop")
         trackers = _start_sinks(demo, serde, served, sinks)
 
-        ingest = asyncio.run(_ingest(sim_app.url, receiver.url, kafka, prefix, sim))
+        ingest = asyncio.run(_ingest(sim_app.url, receiver.url, kafka, serde, prefix, sim))
         _say("poll", f"CSPM /v2/alert: {ingest['cspm'].alerts} alerts in {ingest['cspm'].pages} pages; "
                      f"Compute: {ingest['compute'].alerts} records in {ingest['compute'].pages} pages")
         _say("poll", f"6 simulated hours later ({ingest['changed']} status changes in the simulator) the next window re-read "
@@ -327,6 +334,7 @@ def run_demo(settings: PrismaflowSettings) -> int:
         print(json.dumps({"summary": {"raw": len(raw), "alerts": alerts, "scored": len(scored),
                                        "dead_letters": len(dead), "incidents": len({s.incident_id for s in incidents}),
                                        **tickets},
+                          "framing": serde.mode, "prefix": prefix,
                           "elapsed_s": round(time.monotonic() - started_at, 1)}))
         if not scored or not alerts:
             raise PrismaflowError("the pipeline produced no scored alerts")
@@ -340,6 +348,8 @@ def run_demo(settings: PrismaflowSettings) -> int:
         workers.clear()
         for app in served:
             app.stop()
+        serde.close()
+        registry.stop()
         gc.collect()  # release every Kafka client before the broker goes, so none reconnects noisily
         if broker is not None:
             broker.stop()

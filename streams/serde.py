@@ -4,9 +4,11 @@
 The schema for a record is the ``.avsc`` of the same name as its model class (see :mod:`schemas`).
 Two framings, chosen by :class:`SerdeSettings`:
 
-- **Confluent** (``schema_registry_url`` set): magic byte 0, 4-byte big-endian schema id, Avro
-  body. Schemas are registered (auto-register on) under the topic's ``<topic>-value`` subject
-  (TopicNameStrategy) through ``confluent_kafka.schema_registry``.
+- **Confluent** (a registry URL set): magic byte 0, 4-byte big-endian schema id, Avro body, through
+  ``confluent_kafka.schema_registry``. The subject is the topic's ``<topic>-value``
+  (TopicNameStrategy; :mod:`streams.subjects`). With ``auto_register`` off (the default outside the
+  demo) the schema must already be registered (``prismaflow schemas register``); a producer whose
+  schema is not raises :class:`~processors.errors.ConfigurationError`, never a dead letter.
 - **Single-object** (no registry): the Avro specification's single-object encoding, marker
   ``C3 01``, the schema's 8-byte little-endian CRC-64-AVRO fingerprint, Avro body. Decoding
   looks the fingerprint up among the current *and* the baseline (last released) schemas, so data
@@ -30,7 +32,6 @@ a schema registry that cannot be reached or refuses our credentials raises
 from __future__ import annotations
 
 import io
-import json
 import logging
 import struct
 from collections.abc import Callable
@@ -40,16 +41,18 @@ from typing import Any, Literal, TypeVar
 
 import fastavro
 from confluent_kafka import KafkaException
-from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro.read import SchemaResolutionError
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict
 
-from processors.errors import ExternalServiceError, SchemaError, SerializationError
-from schemas import SCHEMA_NAMES, baseline_dir, expand, fingerprint, load_schemas
+from processors.errors import ConfigurationError, ExternalServiceError, SchemaError, SerializationError
+from schemas import SCHEMA_NAMES, baseline_dir, fingerprint, load_schemas
 from streams.avro_datum import model_from_avro, model_to_avro
+from streams.settings import SchemaRegistrySettings
+from streams.subjects import registry_schema_text, subject_for
 
 __all__ = [
     "SINGLE_OBJECT_MARKER",
@@ -84,17 +87,14 @@ _AVRO_ERRORS = (
 class SerdeSettings(BaseModel):
     """How records are framed on Kafka.
 
-    ``schema_registry_url`` switches on Confluent framing through that registry (``mock://...``
-    gives confluent-kafka's in-memory registry, for tests); without it records use Avro
-    single-object encoding and need no registry.
+    ``registry.url`` switches on Confluent framing through that registry (``mock://...`` gives
+    confluent-kafka's in-memory registry, for tests), with the registry section's TLS, auth and
+    ``auto_register``; without it records use Avro single-object encoding and need no registry.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_registry_url: str | None = None
-    schema_registry_basic_auth_user_info: SecretStr | None = None
-    """``user:password`` for the registry's HTTP basic auth, if it needs any."""
-    auto_register_schemas: bool = True
+    registry: SchemaRegistrySettings = SchemaRegistrySettings()
     schema_dir: Path | None = None
     """Folder of the current ``.avsc`` files; default: the ``schemas`` package."""
     baseline_schema_dir: Path | None = None
@@ -126,7 +126,7 @@ class AvroSerde:
         self._writers: dict[bytes, _Writer] = {fingerprint(s): _Writer(n, s) for n, s in baseline.items()}
         self._writers.update({fp: _Writer(name, self._schemas[name]) for name, fp in self._fingerprints.items()})
         # A client we built from the URL is ours to close; an injected one belongs to the caller.
-        self._owns_registry = registry is None and self._settings.schema_registry_url is not None
+        self._owns_registry = registry is None and self._settings.registry.url is not None
         self._registry = registry if registry is not None else self._registry_from(self._settings)
         self._serializers: dict[tuple[str, str], AvroSerializer] = {}
         self._deserializers: dict[tuple[str, str], AvroDeserializer] = {}
@@ -151,13 +151,10 @@ class AvroSerde:
 
     @staticmethod
     def _registry_from(settings: SerdeSettings) -> SchemaRegistryClient | None:
-        if settings.schema_registry_url is None:
+        if settings.registry.url is None:
             return None
-        conf: dict[str, Any] = {"url": settings.schema_registry_url}
-        if settings.schema_registry_basic_auth_user_info is not None:
-            conf["basic.auth.user.info"] = settings.schema_registry_basic_auth_user_info.get_secret_value()
         try:
-            return SchemaRegistryClient.new_client(conf)
+            return SchemaRegistryClient.new_client(settings.registry.client_config())
         except (ValueError, TypeError) as exc:
             raise SchemaError(f"invalid schema registry settings: {exc}") from exc
 
@@ -194,7 +191,15 @@ class AvroSerde:
             return body.getvalue()
         datum = model_to_avro(record)
         serializer = self._serializer(name, topic)
-        encoded = self._call_registry(lambda: serializer(datum, _context(topic)), f"encode {name} for topic {topic}")
+        try:
+            encoded = self._call_registry(lambda: serializer(datum, _context(topic)), f"encode {name} for topic {topic}")
+        except SerializationError as exc:
+            if _not_found(exc) and not self._settings.registry.auto_register:
+                raise ConfigurationError(
+                    f"the {name} schema is not registered under subject {subject_for(topic, name)} of the schema "
+                    "registry: run `prismaflow schemas register` (or set SCHEMA_REGISTRY_AUTO_REGISTER=true in "
+                    "development)") from exc
+            raise
         if not isinstance(encoded, bytes):
             raise SerializationError(f"schema registry serializer returned no bytes for {name} on topic {topic}")
         return encoded
@@ -299,8 +304,8 @@ class AvroSerde:
         key = (name, topic)
         if key not in self._serializers:
             conf = {
-                "auto.register.schemas": self._settings.auto_register_schemas,
-                "subject.name.strategy": topic_subject_name_strategy,
+                "auto.register.schemas": self._settings.registry.auto_register,
+                "subject.name.strategy": _fixed_subject(subject_for(topic, name)),
             }
             self._serializers[key] = AvroSerializer(self._registry, self._schema_json(name), conf=conf)
         return self._serializers[key]
@@ -308,12 +313,12 @@ class AvroSerde:
     def _deserializer(self, name: str, topic: str) -> AvroDeserializer:
         key = (name, topic)
         if key not in self._deserializers:
-            conf = {"subject.name.strategy": topic_subject_name_strategy}
+            conf = {"subject.name.strategy": _fixed_subject(subject_for(topic, name))}
             self._deserializers[key] = AvroDeserializer(self._registry, self._schema_json(name), conf=conf)
         return self._deserializers[key]
 
     def _schema_json(self, name: str) -> str:
-        return json.dumps(expand(self._schemas[name]))
+        return registry_schema_text(self._schemas[name])
 
     @staticmethod
     def _call_registry(call: Callable[[], Any], what: str) -> Any:
@@ -341,3 +346,18 @@ class AvroSerde:
 
 def _context(topic: str) -> SerializationContext:
     return SerializationContext(topic, MessageField.VALUE)
+
+
+def _fixed_subject(subject: str) -> Callable[[SerializationContext | None, str | None], str]:
+    """A confluent subject name strategy that always answers ``subject`` (one serializer per subject)."""
+
+    def strategy(ctx: SerializationContext | None, record_name: str | None) -> str:
+        return subject
+
+    return strategy
+
+
+def _not_found(error: SerializationError) -> bool:
+    """Whether the registry answered 404: the subject or the schema under it is not registered."""
+    cause = error.__cause__
+    return isinstance(cause, SchemaRegistryError) and cause.http_status_code == 404

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from streams.kafka_logging import KAFKA_LOGGER
 
@@ -88,7 +88,14 @@ class KafkaSettings(SettingsSection):
 
 
 class SchemaRegistrySettings(SettingsSection):
-    """Where Avro schemas are registered. Without a URL, records carry Avro single-object encoding."""
+    """Where Avro schemas are registered, and how Prismaflow treats them there.
+
+    Without a URL, records carry Avro single-object encoding. With one, producers write the Confluent
+    wire format and every client (serde, ``prismaflow schemas``) talks to the registry over the same
+    TLS and auth settings. Schemas are registered by ``prismaflow schemas register`` before a deploy;
+    ``auto_register`` lets producers register them themselves, which only the demo and local
+    development should do (a producer could otherwise publish a schema nobody reviewed).
+    """
 
     url: str | None = Field(
         default=None,
@@ -97,6 +104,55 @@ class SchemaRegistrySettings(SettingsSection):
     basic_auth_user_info: SecretStr | None = Field(
         default=None, description="user:password for the registry (secret)"
     )
+    ssl_ca_location: str | None = Field(
+        default=None,
+        description="CA bundle (PEM file or folder) that verifies the registry's TLS certificate; "
+                    "unset: the system's trust store",
+    )
+    ssl_certificate_location: str | None = Field(
+        default=None, description="Client certificate (PEM) for a registry that asks for mutual TLS",
+    )
+    ssl_key_location: str | None = Field(
+        default=None, description="Private key (PEM) of the client certificate; needs the certificate",
+    )
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of the client key, if it is encrypted (secret)",
+    )
+    auto_register: bool = Field(
+        default=False,
+        description="Let producers register the schemas they write (local work only). Off: schemas come from "
+                    "`prismaflow schemas register`, and a producer whose schema is not registered stops",
+    )
+    compatibility: Literal["BACKWARD", "BACKWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"] = Field(
+        default="BACKWARD",
+        description="Compatibility level `prismaflow schemas register` sets on every subject: BACKWARD "
+                    "(consumers upgrade first) or FULL (either side first); _TRANSITIVE checks every version",
+    )
+
+    @model_validator(mode="after")
+    def _key_needs_certificate(self) -> SchemaRegistrySettings:
+        if (self.ssl_key_location or self.ssl_key_password) and not self.ssl_certificate_location:
+            raise ValueError("a client key for the schema registry needs SCHEMA_REGISTRY_SSL_CERTIFICATE_LOCATION")
+        return self
+
+    def client_config(self) -> dict[str, str]:
+        """The ``SchemaRegistryClient`` configuration (secrets included); requires :attr:`url`."""
+        if self.url is None:
+            raise ValueError("no schema registry URL configured (SCHEMA_REGISTRY_URL)")
+        config = {"url": self.url}
+        optional = {
+            "basic.auth.user.info": self.basic_auth_user_info,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
+        for key, value in optional.items():
+            if isinstance(value, SecretStr):
+                config[key] = value.get_secret_value()
+            elif value:
+                config[key] = value
+        return config
 
 
 class BrokerSettings(SettingsSection):

@@ -40,7 +40,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from processors.errors import SerializationError
+from processors.errors import ConfigurationError, SerializationError
 from streams import metrics
 from streams.dlq import dead_letter
 from streams.errors import BrokerError
@@ -226,6 +226,8 @@ class TransactionalWorker(Generic[InT]):
             outputs.extend(self.state.take_writes())
         try:
             encoded = [self._encode(record) for record in outputs]
+        except ConfigurationError:
+            raise  # a deployment fault (e.g. a schema not registered): no record is to blame
         except Exception as exc:  # noqa: BLE001 - some output of the batch cannot be encoded
             log.warning("a batch output cannot be encoded stage=%s count=%d error=%s; processing the "
                         "batch one record at a time", self.stage.name, len(batch), exc)
@@ -265,6 +267,8 @@ class TransactionalWorker(Generic[InT]):
             poisoned = False
             try:
                 encoded = [self._encode(record) for record in outputs]
+            except ConfigurationError:
+                raise
             except Exception as exc:  # noqa: BLE001 - this record is the poison: dead-letter it
                 poisoned = True
                 error = SerializationError(f"an output of this record cannot be encoded: {exc}")

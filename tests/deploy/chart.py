@@ -46,7 +46,8 @@ def render(*sets: str, release: str = "pf") -> tuple[str, list[dict[str, Any]]]:
     return text, [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-#: Every optional part switched on: all sinks and syncs, KEDA, the PodMonitor.
+#: Every optional part switched on: all sinks and syncs, KEDA, the PodMonitor, a Schema Registry (its Job).
 EVERYTHING = ("existingSecret=prismaflow-secrets", "keda.enabled=true", "podMonitor.enabled=true",
               "sinks.servicenow.enabled=true", "sinks.splunk.enabled=true", "sinks.syslog.enabled=true",
-              "sinks.chat.enabled=true", "sync.jira.enabled=true", "sync.servicenow.enabled=true")
+              "sinks.chat.enabled=true", "sync.jira.enabled=true", "sync.servicenow.enabled=true",
+              "config.SCHEMA_REGISTRY_URL=https://registry.example:8081")

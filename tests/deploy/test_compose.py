@@ -48,12 +48,13 @@ def test_the_stack_has_broker_registry_monitoring_and_a_simulator_per_outside_sy
 
 def test_every_long_running_prismaflow_process_runs(stack: dict[str, Any]) -> None:
     commands = {tuple(s["command"]) for s in _prismaflow(stack).values()}
-    expected = {("topics", "create"), ("poll",), ("webhook",), ("run", "core"), ("run", "analyse"), ("sync", "jira")}
+    expected = {("topics", "create"), ("schemas", "register"), ("poll",), ("webhook",), ("run", "core"),
+                ("run", "analyse"), ("sync", "jira")}
     expected |= {("sink", name) for name in SINKS if name != "analyse"} - _NOT_IN_STACK  # analyse: `run analyse`
     assert commands == expected
 
 
-def test_prismaflow_containers_are_hardened_and_wait_for_the_topics(stack: dict[str, Any]) -> None:
+def test_prismaflow_containers_are_hardened_and_wait_for_the_topics_and_schemas(stack: dict[str, Any]) -> None:
     for name, service in _prismaflow(stack).items():
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in service["security_opt"], name
@@ -62,8 +63,11 @@ def test_prismaflow_containers_are_hardened_and_wait_for_the_topics(stack: dict[
         assert env["SCHEMA_REGISTRY_URL"].startswith("http://registry:")
         if name == "topics":
             assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+        elif name == "schemas":
+            assert "registry" in service["depends_on"] and "SCHEMA_REGISTRY_AUTO_REGISTER" not in env
         else:
             assert service["depends_on"]["topics"]["condition"] == "service_completed_successfully", name
+            assert service["depends_on"]["schemas"]["condition"] == "service_completed_successfully", name
             assert service["healthcheck"]["test"][0] == "CMD", name
     for secret in stack["secrets"].values():
         assert Path(secret["file"]).is_file()
@@ -78,7 +82,7 @@ def test_prometheus_scrapes_every_process_and_loads_the_rules(stack: dict[str, A
     (job,) = config["scrape_configs"]
     assert "prismaflow" in job["job_name"]  # the target-down rules select job=~".*prismaflow.*"
     targets = {t.split(":")[0]: int(t.split(":")[1]) for t in job["static_configs"][0]["targets"]}
-    long_running = {n for n in _prismaflow(stack) if n != "topics"}
+    long_running = {n for n in _prismaflow(stack) if n not in ("topics", "schemas")}
     assert set(targets) == long_running
     assert targets["webhook"] == 8088 and {p for n, p in targets.items() if n != "webhook"} == {9400}
     shutil.copy(config_file, tmp_path / "prometheus.yml")

@@ -104,6 +104,8 @@ def test_containers_run_real_commands_with_probes_on_health_and_readiness(everyt
         assert container["args"][0] in commands, container["args"]
         if name.endswith("-topics"):
             assert container["args"] == ["topics", "create"]
+        elif name.endswith("-schemas"):
+            assert container["args"] == ["schemas", "register"]
         elif name.endswith("-webhook"):
             # The receiver serves its own probes on its HTTP port (connectors/prisma/webhook.py).
             assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -188,6 +190,13 @@ def test_the_pod_monitor_scrapes_every_worker_and_the_webhook(everything: list[d
     for doc in everything:
         if doc["kind"] in ("StatefulSet", "Deployment"):
             assert selector.items() <= doc["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_a_configured_registry_gets_its_schemas_registered_by_a_hook_job(everything: list[dict[str, Any]]) -> None:
+    (job,) = [d for d in _of(everything, "Job").values() if d["metadata"]["name"].endswith("-schemas")]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    _, without_registry = render("existingSecret=prismaflow-secrets")
+    assert not [d for d in without_registry if d["metadata"]["name"].endswith("-schemas")]
 
 
 def test_values_list_every_setting_the_processes_read() -> None:

@@ -31,9 +31,12 @@ from schemas import (
 )
 from streams.avro_datum import model_from_avro, model_to_avro
 from streams.serde import AvroSerde, SerdeSettings
+from streams.settings import SchemaRegistrySettings
 from tests.factories import FACTORIES, make_alert, make_dead_letter, make_resource_ref, make_siem_event
 
 TOPIC = "prisma.test"
+# Producers register their schemas themselves only when told to (the default is off outside the demo).
+_AUTO_REGISTER = SchemaRegistrySettings(auto_register=True)
 
 # confluent-kafka's in-memory registry, reached through its public factory ("mock://" URLs).
 MockSchemaRegistryClient = type(SchemaRegistryClient.new_client({"url": "mock://probe"}))
@@ -51,7 +54,7 @@ def registry() -> SchemaRegistryClient:
 
 @pytest.fixture
 def registry_serde(registry: SchemaRegistryClient) -> AvroSerde:
-    return AvroSerde(SerdeSettings(), registry=registry)
+    return AvroSerde(SerdeSettings(registry=_AUTO_REGISTER), registry=registry)
 
 
 # --- single-object encoding ----------------------------------------------------------------------
@@ -178,7 +181,7 @@ def test_every_record_round_trips_in_confluent_framing(
 
 
 def test_a_registry_url_switches_to_confluent_framing() -> None:
-    serde = AvroSerde(SerdeSettings(schema_registry_url="mock://from-settings"))
+    serde = AvroSerde(SerdeSettings(registry=SchemaRegistrySettings(url="mock://from-settings", auto_register=True)))
     alert = make_alert()
 
     data = serde.encode(alert, topic=TOPIC)
@@ -197,7 +200,7 @@ class _ClosableRegistry(MockSchemaRegistryClient):  # type: ignore[misc,valid-ty
 
 def test_the_serde_closes_only_a_registry_client_it_built(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SchemaRegistryClient, "new_client", staticmethod(lambda conf: _ClosableRegistry(conf)))
-    with AvroSerde(SerdeSettings(schema_registry_url="mock://owned")):
+    with AvroSerde(SerdeSettings(registry=SchemaRegistrySettings(url="mock://owned"))):
         pass
     assert _ClosableRegistry.closed == 1
 
@@ -245,7 +248,7 @@ class _FailingRegistry(MockSchemaRegistryClient):  # type: ignore[misc,valid-typ
 def test_registry_failures_are_ours_bad_data_apart_from_an_unavailable_registry(
     error: Exception, expected: type[Exception]
 ) -> None:
-    serde = AvroSerde(registry=_FailingRegistry(error))
+    serde = AvroSerde(SerdeSettings(registry=_AUTO_REGISTER), registry=_FailingRegistry(error))
 
     with pytest.raises(expected) as raised:
         serde.encode(make_alert(), topic=TOPIC)

@@ -11,7 +11,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from schemas import SCHEMA_NAMES
 from streams.devtools.registry import LocalSchemaRegistry
 from streams.serde import AvroSerde, SerdeSettings
-from streams.settings import KafkaSettings
+from streams.settings import KafkaSettings, SchemaRegistrySettings
 from tests.factories import FACTORIES
 from tests.kafka_helpers import produce, read_topic
 
@@ -32,7 +32,7 @@ def test_every_schema_round_trips_through_the_broker(
     registry = (
         SchemaRegistryClient.new_client({"url": f"mock://{unique_name('sr')}"}) if framing == "confluent" else None
     )
-    serde = AvroSerde(SerdeSettings(), registry=registry)
+    serde = AvroSerde(SerdeSettings(registry=SchemaRegistrySettings(auto_register=True)), registry=registry)
     topic = unique_name("serde")
     _create_topic(kafka.bootstrap_servers, topic)
     records = {name: FACTORIES[name]() for name in SCHEMA_NAMES}
@@ -59,12 +59,13 @@ def test_every_schema_round_trips_through_the_broker_with_a_real_schema_registry
     topics = {name: unique_name(name.lower()) for name in SCHEMA_NAMES}
     for topic in topics.values():
         _create_topic(kafka.bootstrap_servers, topic)
-    with AvroSerde(SerdeSettings(schema_registry_url=schema_registry.url)) as writer:
+    settings = SerdeSettings(registry=SchemaRegistrySettings(url=schema_registry.url, auto_register=True))
+    with AvroSerde(settings) as writer:
         for name, record in records.items():
             data = writer.encode(record, topic=topics[name])
             assert data[0] == 0  # Confluent magic byte, then the registry's schema id
             produce(kafka, topics[name], [(name.encode(), data)])
-    with AvroSerde(SerdeSettings(schema_registry_url=schema_registry.url)) as reader:
+    with AvroSerde(SerdeSettings(registry=SchemaRegistrySettings(url=schema_registry.url))) as reader:
         for name, record in records.items():
             (message,) = read_topic(kafka, topics[name], expect=1, settle_s=0, timeout_s=60)
             value = message.value()
