@@ -23,7 +23,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from processors.redaction import redact_data, redact_text
 from processors.remediation.plan import ActionKind, PlannedAction, RemediationPlan
@@ -75,7 +75,8 @@ class ExecutionRequest(_Value):
 
 
 class ActionOutcome(_Value):
-    """What one action did. ``output`` is redacted JSON (never a credential)."""
+    """What one action did. ``output`` and ``error_message`` are redacted and cut on construction
+    (:func:`clean_output`, :func:`clean_text`): never a credential, never an unbounded text."""
 
     index: int = Field(ge=0, description="Position of the action in the plan")
     kind: ActionKind
@@ -87,6 +88,18 @@ class ActionOutcome(_Value):
     error_message: str = ""
     started_at: datetime
     ended_at: datetime
+
+    @field_validator("output")
+    @classmethod
+    def _clean_output(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Whatever a plug-in captured, an outcome never holds a credential or an unbounded text.
+        cleaned: dict[str, Any] = clean_output(value)
+        return cleaned
+
+    @field_validator("error_message")
+    @classmethod
+    def _clean_message(cls, value: str) -> str:
+        return clean_text(value)
 
 
 class ExecutionResult(_Value):
