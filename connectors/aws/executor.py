@@ -4,7 +4,8 @@
 action it
 
 1. refuses anything but an ``AWS_API`` action whose ``service``/``operation`` is in
-   :data:`connectors.aws.operations.REGISTRY` (before any process starts);
+   :data:`connectors.aws.operations.REGISTRY` and whose parameters change its declared target
+   resource (before any process starts);
 2. takes the credentials (settings, or the credentials file read now) and refuses long-lived ones
    unless the settings allow them;
 3. starts ``python -I -m connectors.aws.child`` (:func:`connectors.sandbox.run_child`) with only the
@@ -137,9 +138,13 @@ class AwsExecutor:
         if action.kind is not ActionKind.AWS_API:
             return outcome(ActionStatus.FAILED, error_class="WrongPlugin",
                            message=f"the AWS plug-in runs aws_api actions, not {action.kind.value}")
-        if supported(action.service, action.operation) is None:
+        plugin = supported(action.service, action.operation)
+        if plugin is None:
             return outcome(ActionStatus.FAILED, error_class="UnsupportedOperation",
                            message=f"{name} is not in the executor's registry of supported operations")
+        if not plugin.targets(action.parameters, action.target_resource):
+            return outcome(ActionStatus.FAILED, error_class="TargetMismatch",
+                           message=f"{plugin.target_parameter} does not name the action's target resource")
         try:
             credentials = resolve_credentials(self._settings)
         except CredentialsError as exc:

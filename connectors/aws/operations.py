@@ -3,8 +3,9 @@
 Nothing outside :data:`REGISTRY` is ever called: the executor checks a planned action against it
 before it starts a child process, and the child checks again before it calls boto3. Each entry
 knows how to read the state the operation changes (so a dry run can show what is there now and a
-real run can show the state before and after) and whether the API has its own ``DryRun`` flag
-(EC2): then a dry run asks AWS whether the call would succeed, with the executor's own permissions.
+real run can show the state before and after), whether the API has its own ``DryRun`` flag (EC2:
+then a dry run asks AWS whether the call would succeed, with the executor's own permissions), and
+which parameter names the resource changed (it must be the action's ``target_resource``).
 
 =====================  ==================================  ========  =====================================
 service                operation                           DryRun    state read
@@ -42,6 +43,25 @@ class SupportedOperation:
     native_dry_run: bool
     read_state: StateReader
     description: str
+    target_parameter: str | None = None  # the parameter naming the resource changed; None: region-wide
+
+    def targets(self, parameters: Mapping[str, Any], target_resource: str) -> bool:
+        """True when ``parameters`` change ``target_resource`` (its name, id or ARN) and nothing else.
+
+        The last line of defence behind plan validation: an action whose parameters name another
+        resource than the one it declares (and the alert names) is never run.
+        """
+        if self.target_parameter is None:
+            return True
+        value = parameters.get(self.target_parameter)
+        if not isinstance(value, str) or not value:
+            return False
+        return value == target_resource or _last_segment(target_resource) == value
+
+
+def _last_segment(resource: str) -> str:
+    """``payroll`` for ``arn:aws:s3:::payroll``, ``role/x`` -> ``x``, ``sg-1`` for ``...:security-group/sg-1``."""
+    return resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
 def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,15 +116,17 @@ def _trails(client: Any, parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 _ENTRIES = (
     SupportedOperation("s3", "PutPublicAccessBlock", False, _public_access_block,
-                       "Block public ACLs and policies on one bucket"),
+                       "Block public ACLs and policies on one bucket", "Bucket"),
     SupportedOperation("ec2", "RevokeSecurityGroupIngress", True, _security_group,
-                       "Remove inbound rules from one security group"),
-    SupportedOperation("iam", "DetachRolePolicy", False, _role_policies, "Detach a managed policy from a role"),
-    SupportedOperation("iam", "DetachUserPolicy", False, _user_policies, "Detach a managed policy from a user"),
+                       "Remove inbound rules from one security group", "GroupId"),
+    SupportedOperation("iam", "DetachRolePolicy", False, _role_policies, "Detach a managed policy from a role",
+                       "RoleName"),
+    SupportedOperation("iam", "DetachUserPolicy", False, _user_policies, "Detach a managed policy from a user",
+                       "UserName"),
     SupportedOperation("ec2", "EnableEbsEncryptionByDefault", True, _ebs_default_encryption,
                        "Encrypt new EBS volumes of the region by default"),
-    SupportedOperation("cloudtrail", "StartLogging", False, _trail_status, "Start logging on a trail"),
-    SupportedOperation("cloudtrail", "CreateTrail", False, _trails, "Create a trail (before StartLogging)"),
+    SupportedOperation("cloudtrail", "StartLogging", False, _trail_status, "Start logging on a trail", "Name"),
+    SupportedOperation("cloudtrail", "CreateTrail", False, _trails, "Create a trail (before StartLogging)", "Name"),
 )
 
 #: ``(service, operation)`` to its plug-in: every operation the executor may call.

@@ -181,3 +181,24 @@ def test_invalid_parameters_are_refused_by_botocore_before_the_call(executor: Aw
     action = aws_action("iam", "DetachRolePolicy", name, {"RoleName": name, "PolicyArn": 7, "Extra": "x"})
     outcome = executor.run(action, index=0, dry_run=False, time_limit_s=60)
     assert outcome.status is ActionStatus.FAILED and outcome.error_class == "ParamValidationError"
+
+
+@pytest.mark.parametrize(("target", "parameters"), [
+    ("payroll", {"Bucket": "someone-elses-bucket"}),
+    ("arn:aws:s3:::payroll", {"Bucket": "payroll-logs"}),
+    ("payroll", {}),
+])
+def test_an_action_whose_parameters_name_another_resource_is_refused(executor: AwsExecutor, target: str,
+                                                                    parameters: dict[str, Any]) -> None:
+    action = aws_action("s3", "PutPublicAccessBlock", target,
+                        {**parameters, "PublicAccessBlockConfiguration": PRIVATE})
+    outcome = executor.run(action, index=0, dry_run=True, time_limit_s=60)
+    assert outcome.status is ActionStatus.FAILED and outcome.error_class == "TargetMismatch"
+
+
+def test_a_target_given_as_an_arn_matches_its_name(executor: AwsExecutor, aws: Aws, name: str) -> None:
+    aws("iam").create_role(RoleName=name, AssumeRolePolicyDocument="{}")
+    action = aws_action("iam", "DetachRolePolicy", f"arn:aws:iam::123456789012:role/{name}",
+                        {"RoleName": name, "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    outcome = executor.run(action, index=0, dry_run=True, time_limit_s=60)
+    assert outcome.status is ActionStatus.DRY_RUN and outcome.output["current_state"] == {"AttachedPolicies": []}
