@@ -1,7 +1,8 @@
 """The plan loop: each action of an approved plan to the plug-in its kind names, in order, within the time limit.
 
 :class:`PlanExecutor` asks :func:`processors.remediation.execution.step_decision` whether each action
-runs (not after a failure, never Terraform, not past the plan's time limit) and
+runs (not after a failure, never Terraform, not past the plan's time limit, nothing when the plan's
+digest is not the approved one) and
 :func:`~processors.remediation.execution.plugin_for` which plug-in runs it; an action whose plug-in is
 not configured here fails with ``PluginNotConfigured``. It never raises for a failed action: the
 :class:`~processors.remediation.execution.ExecutionResult` says what happened to each.
@@ -53,7 +54,8 @@ class PlanExecutor:
         outcomes: list[ActionOutcome] = []
         for index, action in enumerate(plan.actions):
             time_left = deadline - self._monotonic()
-            decision = step_decision(action, outcomes, time_left)
+            decision = (step_decision(action, outcomes, time_left) if request.digest_matches
+                        else StepDecision.REFUSE_DIGEST_MISMATCH)
             name = plugin_for(action.kind)
             plugin = self._plugins.get(name) if name is not None else None
             if decision is not StepDecision.RUN:

@@ -72,6 +72,14 @@ class ExecutionRequest(_Value):
     plan: RemediationPlan
     dry_run: bool = Field(default=True, description="Check only; nothing changes (the default)")
     time_limit_s: float = Field(default=120.0, gt=0, le=3600, description="Time the whole plan may take")
+    approved_digest: str = Field(
+        default="", description="The plan digest the approval signed; when set, the plan runs only if its "
+                                "digest is still this one")
+
+    @property
+    def digest_matches(self) -> bool:
+        """False when an approved digest is given and the plan's own digest differs from it."""
+        return not self.approved_digest or self.approved_digest == self.plan.digest()
 
 
 class ActionOutcome(_Value):
@@ -156,6 +164,7 @@ class StepDecision(str, Enum):
     SKIP_AFTER_FAILURE = "skip_after_failure"
     SKIP_NOT_EXECUTABLE = "skip_not_executable"
     SKIP_OUT_OF_TIME = "skip_out_of_time"
+    REFUSE_DIGEST_MISMATCH = "refuse_digest_mismatch"
 
 
 def step_decision(action: PlannedAction, previous: Sequence[ActionOutcome], time_left_s: float) -> StepDecision:

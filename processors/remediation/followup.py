@@ -56,16 +56,20 @@ class _Value(BaseModel):
 
 
 def skipped_outcome(action: PlannedAction, index: int, decision: StepDecision, at: datetime) -> ActionOutcome:
-    """The outcome of an action the executor did not run, saying why."""
+    """The outcome of an action the executor did not run, saying why (a refusal is a failure)."""
     reasons = {
         StepDecision.SKIP_AFTER_FAILURE: "an earlier action of the plan failed",
         StepDecision.SKIP_NOT_EXECUTABLE: f"{action.kind.value} actions are not run by the executor "
                                           "(the owner's pipeline applies them)",
         StepDecision.SKIP_OUT_OF_TIME: "the plan's time limit was spent",
+        StepDecision.REFUSE_DIGEST_MISMATCH: "the plan is not the one that was approved (its digest differs)",
     }
+    reason = reasons.get(decision, decision.value)
+    refused = decision is StepDecision.REFUSE_DIGEST_MISMATCH
     return ActionOutcome(index=index, kind=action.kind, target_resource=action.target_resource,
                          operation=f"{action.service}:{action.operation}" if action.service else "",
-                         status=ActionStatus.SKIPPED, output={"reason": reasons.get(decision, decision.value)},
+                         status=ActionStatus.FAILED if refused else ActionStatus.SKIPPED, output={"reason": reason},
+                         error_class="DigestMismatch" if refused else "", error_message=reason if refused else "",
                          started_at=at, ended_at=at)
 
 

@@ -88,3 +88,17 @@ def test_the_assembled_executor_creates_and_starts_a_trail_for_real(moto_url: st
     real = executor.execute(ExecutionRequest(plan=plan, dry_run=False))
     assert [o.status for o in real.outcomes] == [ActionStatus.OK, ActionStatus.OK, ActionStatus.SKIPPED]
     assert aws("cloudtrail").get_trail_status(Name=name)["IsLogging"] is True
+
+
+def test_a_plan_whose_digest_is_not_the_approved_one_runs_nothing() -> None:
+    aws = RecordingPlugin(ActionStatus.OK, ActionStatus.OK)
+    approved = make_plan(_bucket_fix())
+    tampered = make_plan(_bucket_fix("payroll-2"), resource_id="payroll-2")
+    executor = PlanExecutor({PluginName.AWS: aws})
+
+    refused = executor.execute(ExecutionRequest(plan=tampered, dry_run=False, approved_digest=approved.digest()))
+    assert aws.calls == []
+    assert [(o.status, o.error_class) for o in refused.outcomes] == [(ActionStatus.FAILED, "DigestMismatch")]
+
+    ran = executor.execute(ExecutionRequest(plan=approved, dry_run=False, approved_digest=approved.digest()))
+    assert [o.status for o in ran.outcomes] == [ActionStatus.OK] and len(aws.calls) == 1
