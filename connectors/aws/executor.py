@@ -11,7 +11,7 @@ action it
 3. starts ``python -I -m connectors.aws.child`` (:func:`connectors.sandbox.run_child`) with only the
    variables in :data:`CHILD_VARIABLES` (credentials, region, no profiles, no instance metadata),
    the job on stdin, and a time limit that kills it;
-4. turns the child's result line into an :class:`ActionOutcome` with redacted output.
+4. turns the child's result line into an :class:`ActionOutcome` (which redacts the output and message itself).
 
 Dry run is the default of :class:`~processors.remediation.execution.ExecutionRequest`; what a dry
 run does per operation is the registry's business (EC2's own ``DryRun``, else the current state read).
@@ -33,7 +33,7 @@ from pydantic import SecretStr
 from connectors.aws.operations import supported
 from connectors.aws.settings import AwsExecutorSettings
 from connectors.sandbox import ChildRun, run_child
-from processors.remediation.execution import ActionOutcome, ActionStatus, clean_output, clean_text
+from processors.remediation.execution import ActionOutcome, ActionStatus
 from processors.remediation.plan import ActionKind, PlannedAction
 
 __all__ = ["CHILD_VARIABLES", "DEFAULT_CHILD_COMMAND", "AwsCredentials", "AwsExecutor", "CredentialsError",
@@ -132,8 +132,8 @@ class AwsExecutor:
         def outcome(status: ActionStatus, output: dict[str, Any] | None = None, error_class: str = "",
                     message: str = "") -> ActionOutcome:
             return ActionOutcome(index=index, kind=action.kind, target_resource=action.target_resource, operation=name,
-                                 status=status, output=clean_output(output or {}), error_class=error_class,
-                                 error_message=clean_text(message), started_at=started, ended_at=self._clock())
+                                 status=status, output=output or {}, error_class=error_class,
+                                 error_message=message, started_at=started, ended_at=self._clock())
 
         if action.kind is not ActionKind.AWS_API:
             return outcome(ActionStatus.FAILED, error_class="WrongPlugin",

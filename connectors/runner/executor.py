@@ -17,7 +17,7 @@ from typing import Any
 
 from connectors.runner.settings import RunnerSettings, parse_command
 from connectors.sandbox import run_child
-from processors.remediation.execution import ActionOutcome, ActionStatus, clean_output, clean_text
+from processors.remediation.execution import ActionOutcome, ActionStatus
 from processors.remediation.plan import ActionKind, PlannedAction
 
 __all__ = ["RUNNER_ENVIRONMENT", "RunnerExecutor"]
@@ -47,8 +47,8 @@ class RunnerExecutor:
         def outcome(status: ActionStatus, output: dict[str, Any] | None = None, error_class: str = "",
                     message: str = "") -> ActionOutcome:
             return ActionOutcome(index=index, kind=action.kind, target_resource=action.target_resource,
-                                 operation=program, status=status, output=clean_output(output or {}),
-                                 error_class=error_class, error_message=clean_text(message), started_at=started,
+                                 operation=program, status=status, output=output or {},
+                                 error_class=error_class, error_message=message, started_at=started,
                                  ended_at=self._clock())
 
         if command is None:
