@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 __all__ = ["ChildRun", "run_child"]
 
+#: How long to read what a killed child left in its pipes.
+_DRAIN_S = 5.0
+
 
 @dataclass(frozen=True)
 class ChildRun:
@@ -58,7 +61,10 @@ def run_child(argv: Sequence[str], *, env: Mapping[str, str], stdin: bytes = b""
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(process.pid)
-            stdout, stderr = process.communicate()
+            try:
+                stdout, stderr = process.communicate(timeout=_DRAIN_S)
+            except subprocess.TimeoutExpired:  # a process that left the group still holds the pipes
+                stdout, stderr = b"", b""
         finally:
             _kill_group(process.pid)  # anything the child started and left behind
             if process.poll() is None:
