@@ -9,13 +9,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 from pydantic import SecretStr
 
 from connectors.aws.executor import CHILD_VARIABLES, AwsExecutor
 from processors.remediation.execution import ActionStatus
 from tests.connectors.aws.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN, executor_settings
+from tests.connectors.process_support import descendants, left_behind
 from tests.processors.remediation.plan_factory import aws_action
 
 BUCKET_FIX = aws_action("s3", "PutPublicAccessBlock", "payroll", {"Bucket": "payroll", "PublicAccessBlockConfiguration": {
@@ -58,20 +58,22 @@ def test_the_child_sees_only_the_allowlisted_variables(monkeypatch: pytest.Monke
 
 def test_a_hung_call_is_killed_at_the_time_limit_and_reported_failed(silent_endpoint: str) -> None:
     executor = AwsExecutor(executor_settings(silent_endpoint, action_time_limit_s=3.0, request_timeout_s=120.0))
+    before = descendants()
 
     outcome = executor.run(BUCKET_FIX, index=0, dry_run=False, time_limit_s=60)
 
     assert outcome.status is ActionStatus.FAILED and outcome.error_class == "TimeLimitExceeded"
     assert "3 s" in outcome.error_message
     assert 2.5 <= (outcome.ended_at - outcome.started_at).total_seconds() < 30
-    assert psutil.Process().children(recursive=True) == []  # the child is gone, nothing left behind
+    assert left_behind(before) == set()  # the child is gone, nothing left behind
 
 
 def test_the_plans_remaining_time_bounds_the_action(silent_endpoint: str) -> None:
     executor = AwsExecutor(executor_settings(silent_endpoint, action_time_limit_s=60.0, request_timeout_s=120.0))
+    before = descendants()
     outcome = executor.run(BUCKET_FIX, index=0, dry_run=True, time_limit_s=2.0)
     assert outcome.error_class == "TimeLimitExceeded" and "2 s" in outcome.error_message
-    assert psutil.Process().children(recursive=True) == []
+    assert left_behind(before) == set()
 
 
 def test_long_lived_keys_are_refused_unless_allowed() -> None:

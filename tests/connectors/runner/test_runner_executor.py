@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 
-import psutil
 import pytest
 from pydantic import ValidationError
 
@@ -13,6 +12,7 @@ from connectors.runner.executor import RUNNER_ENVIRONMENT, RunnerExecutor
 from connectors.runner.settings import RunnerSettings
 from processors.remediation.execution import ActionStatus
 from processors.remediation.plan import ActionKind
+from tests.connectors.process_support import descendants, left_behind
 from tests.processors.remediation.plan_factory import aws_action, cli_action
 
 # A runner that reports how it was called: its arguments and its environment.
@@ -63,9 +63,10 @@ def test_a_runner_that_fails_or_hangs_is_reported_failed_and_killed() -> None:
 
     hanging = RunnerExecutor(RunnerSettings(
         gcloud_command=json.dumps([sys.executable, "-I", "-c", "import time; time.sleep(60)"]), time_limit_s=1.5))
+    before = descendants()
     outcome = hanging.run(cli_action(ActionKind.GCLOUD_CLI, "b", "x"), index=0, dry_run=False, time_limit_s=30)
     assert outcome.error_class == "TimeLimitExceeded"
-    assert psutil.Process().children(recursive=True) == []
+    assert left_behind(before) == set()
 
 
 def test_the_runner_refuses_aws_actions_and_a_missing_program_is_a_failure() -> None:
