@@ -23,10 +23,12 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connectors.aws.settings import AwsExecutorSettings
 from connectors.feeds.settings import FeedSettings
 from connectors.jira.settings import JiraSettings
 from connectors.llm.settings import LlmSettings
 from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
+from connectors.runner.settings import RunnerSettings
 from connectors.servicenow.settings import ServiceNowSettings
 from connectors.slack.client import ChatWebhookSettings
 from connectors.splunk.settings import SplunkHecSettings
@@ -114,6 +116,8 @@ class PrismaflowSettings(BaseSettings):
     chat: ChatWebhookSettings = section_field(ChatWebhookSettings, "PRISMAFLOW_CHAT_", "Chat webhook",
                                               names=CHAT_NAMES, defaults=CHAT_DEFAULTS)
     chat_sink: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
+    aws_executor: AwsExecutorSettings = section_field(AwsExecutorSettings, "PRISMAFLOW_AWS_", "AWS executor")
+    runner: RunnerSettings = section_field(RunnerSettings, "PRISMAFLOW_RUNNER_", "Azure/GCP runner")
 
     @classmethod
     def settings_customise_sources(

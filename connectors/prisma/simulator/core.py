@@ -4,6 +4,9 @@
 ``httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url=...)``. Every public route
 passes through :meth:`PrismaCloudSimulator.endpoint`, which counts the call for ``/_sim/stats``,
 applies injected faults, authenticates, enforces per-user rate limits, then runs the handler.
+Besides simkit's admin routes it serves ``/_sim/advance`` (move time, churn alerts),
+``/_sim/expire_tokens``, ``/_sim/workloads`` and ``POST /_sim/alerts/{id}/status`` (``{"status":
+"resolved", "reason": "RESOURCE_UPDATED"}``: what the next scan does once a fix is applied).
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from connectors.simkit import (Fault, Simulator, TokenBucket, basic_credentials,
 __all__ = ["PrismaCloudSimulator"]
 
 logger = logging.getLogger(__name__)
+
+#: Statuses ``POST /_sim/alerts/{id}/status`` may set (what a scan or a person does to an alert).
+_SETTABLE_STATUSES = frozenset({"open", "resolved"})
 
 
 class PrismaCloudSimulator(Simulator):
@@ -261,8 +267,24 @@ class PrismaCloudSimulator(Simulator):
         async def workloads(request: Request) -> Response:
             return JSONResponse([asdict(w) for w in self.estate.workloads])
 
+        async def set_status(request: Request) -> Response:
+            # What Prisma Cloud's next scan does once a fix is applied: the alert moves to
+            # ``resolved`` (reason RESOURCE_UPDATED); tests of the executor's re-check drive it here.
+            alert = self.alerts.get(request.path_params["id"])
+            if alert is None:
+                return JSONResponse({"error": "no such alert"}, status_code=404)
+            raw = await request.json()
+            status = raw.get("status") if isinstance(raw, dict) else None
+            if status not in _SETTABLE_STATUSES:
+                return JSONResponse({"error": f"status must be one of {sorted(_SETTABLE_STATUSES)}"},
+                                    status_code=400)
+            reason = str(raw.get("reason") or "RESOURCE_UPDATED")
+            self.update_alert(transition(alert, status, reason, self.clock.now_ms()))
+            return JSONResponse({"id": alert["id"], "status": status, "reason": reason})
+
         return [
             Route("/_sim/advance", advance, methods=["POST"]),
             Route("/_sim/expire_tokens", expire, methods=["POST"]),
             Route("/_sim/workloads", workloads, methods=["GET"]),
+            Route("/_sim/alerts/{id}/status", set_status, methods=["POST"]),
         ]
