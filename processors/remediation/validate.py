@@ -102,7 +102,7 @@ def validate_plan(plan: RemediationPlan, families: FamilyCatalog, catalog: Servi
         elif action.kind in _CLI_CLOUD:
             reasons = _cli_reasons(plan, family, action)
         else:
-            reasons = _terraform_reasons(plan, family, action, terraform)
+            reasons = _terraform_reasons(plan, family, action, terraform, run_checkov=not plan_reasons)
         verdicts.append(ActionVerdict(index, label, tuple(dict.fromkeys(reasons))))
     return PlanVerdict(plan.plan_id, plan.digest(), tuple(plan_reasons), tuple(verdicts))
 
@@ -198,7 +198,7 @@ def _cli_reasons(plan: RemediationPlan, family: Family, action: PlannedAction) -
 
 
 def _terraform_reasons(plan: RemediationPlan, family: Family, action: PlannedAction,
-                       checker: TerraformChecker | None) -> list[str]:
+                       checker: TerraformChecker | None, *, run_checkov: bool) -> list[str]:
     snippet = action.terraform
     reasons = [*credential_reasons(snippet), *unicode_reasons(snippet)]
     if action.parameters or action.argv:
@@ -224,7 +224,7 @@ def _terraform_reasons(plan: RemediationPlan, family: Family, action: PlannedAct
         if attribute and block.attributes.get(attribute) not in _identifiers(plan.resource_id):
             value = str(block.attributes.get(attribute))[:80]
             reasons.append(f"{block.type}.{block.name} {attribute}={value!r} is not the alert's resource")
-    # Checkov takes seconds; it runs only on a snippet that passed every other rule.
-    if family.checkov_checks and not reasons:
+    # Checkov takes seconds; it runs only on a snippet (and plan) that passed every other rule.
+    if family.checkov_checks and not reasons and run_checkov:
         reasons += [f"fails Checkov {f.check_id}: {f.message}" for f in checker.failed_checks(snippet, family.checkov_checks)]
     return reasons
