@@ -8,10 +8,13 @@ import pytest
 
 from connectors.aws.service_models import BotocoreServiceCatalog
 from processors.models import Cloud
+from processors.normalise import normalise
 from processors.remediation.families import FamilyCatalog
 from processors.remediation.plan import ActionKind, PlannedAction, RemediationPlan
 from processors.remediation.planner import plan_for_alert
 from processors.remediation.validate import PlanVerdict, validate_plan
+from tests.factories import make_scored_alert
+from tests.processors.real_corpus import raw_alerts, sample
 from tests.processors.remediation.conftest import ACCOUNT, FAMILY_ALERTS, MemoisingChecker, family_alert
 
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -221,3 +224,16 @@ def test_the_verdict_lists_every_failure_of_every_action(families: FamilyCatalog
     assert verdict.actions[0].accepted and not verdict.actions[1].accepted
     assert len(verdict.actions[1].reasons) >= 3
     assert all(r.startswith("action 2 iam CreateUser: ") for r in verdict.reasons)
+
+
+@pytest.mark.parametrize("sample_name", ["dassana/prisma_sqs_P-2388888.json",
+                                         "xsoar-prismacloud/redlock_example_alert_P-4021.json"])
+def test_real_prisma_alerts_go_from_payload_to_a_validated_plan(
+        sample_name: str, families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:
+    (raw,) = raw_alerts(sample(sample_name))
+    scored = make_scored_alert(alert=normalise(raw))
+    outcome = plan_for_alert(scored, families)
+    assert outcome.plan is not None, outcome.reason
+    assert outcome.plan.alert_id == scored.alert.alert_id and outcome.plan.resource_id == scored.alert.resource.resource_id
+    verdict = validate_plan(outcome.plan, families, catalog, terraform)
+    assert verdict.accepted, verdict.reasons
