@@ -12,10 +12,13 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from processors.redaction import contains_secret, is_secret_key
+
 __all__ = [
     "MAX_VALUE_LENGTH",
     "credential_reasons",
     "iter_strings",
+    "secret_field_reasons",
     "shell_syntax_reasons",
     "unicode_reasons",
 ]
@@ -56,7 +59,8 @@ def shell_syntax_reasons(text: str) -> list[str]:
 
 
 def credential_reasons(text: str) -> list[str]:
-    """Why ``text`` carries (or asks for) credentials: key ids, secret keys, profiles, tokens."""
+    """Why ``text`` carries (or asks for) credentials: key ids, secret keys, profiles, tokens, and
+    whatever else :func:`processors.redaction.contains_secret` knows as a secret."""
     reasons = []
     if _ACCESS_KEY_ID.search(text):
         reasons.append("credentials: an AWS access key id")
@@ -65,6 +69,24 @@ def credential_reasons(text: str) -> list[str]:
     match = _CREDENTIAL_WORDS.search(text)
     if match:
         reasons.append(f"credentials: {match.group(1).lower()!r} is not allowed in a fix")
+    if not reasons and contains_secret(text):
+        # The project's redaction patterns: tokens, private keys, passwords in URLs or assignments.
+        reasons.append("credentials: a secret (token, key or password) is in the text")
+    return reasons
+
+
+def secret_field_reasons(value: Any, path: str = "") -> list[str]:
+    """Why a JSON value has a field whose name says it holds a secret (``SecretAccessKey``, ``Password``)."""
+    reasons: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if is_secret_key(str(key)):
+                reasons.append(f"credentials: parameter {where[:80]} holds a secret")
+            reasons += secret_field_reasons(item, where)
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
+        for index, item in enumerate(value):
+            reasons += secret_field_reasons(item, f"{path}[{index}]")
     return reasons
 
 

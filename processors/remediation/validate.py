@@ -40,6 +40,7 @@ from processors.remediation.ports import ServiceCatalog, TerraformChecker
 from processors.remediation.text_rules import (
     credential_reasons,
     iter_strings,
+    secret_field_reasons,
     shell_syntax_reasons,
     unicode_reasons,
 )
@@ -144,6 +145,7 @@ def _aws_reasons(plan: RemediationPlan, family: Family, action: PlannedAction,
         reasons += [f"invalid parameters: {e}" for e in catalog.parameter_errors(
             action.service, action.operation, action.parameters)]
     reasons += _value_reasons([*iter_strings(action.parameters), action.target_resource])
+    reasons += secret_field_reasons(action.parameters)
     allowed = family.allowed(action.service, action.operation)
     if allowed is None:
         reasons.append(f"{action.service} {action.operation} is not on the {family.name} allowlist")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from processors.remediation.text_rules import credential_reasons, iter_strings, shell_syntax_reasons, unicode_reasons
+from processors.remediation.text_rules import (
+    credential_reasons,
+    iter_strings,
+    secret_field_reasons,
+    shell_syntax_reasons,
+    unicode_reasons,
+)
 
 ORDINARY = [
     "payroll-exports",
@@ -54,3 +60,16 @@ def test_hidden_foreign_and_over_long_text_is_named(text: str, reason: str) -> N
 
 def test_every_string_of_a_json_value_is_visited_keys_included() -> None:
     assert list(iter_strings({"a": ["b", {"c": 1, "d": "e"}], "f": True})) == ["a", "b", "c", "d", "e", "f"]
+
+
+@pytest.mark.parametrize("text", ["ghp_1234567890abcdefghijklmnopqrstuvwxyzAB", "password=hunter2",
+                                  "https://admin:s3cret@db.example.com/x"])
+def test_the_projects_redaction_patterns_count_as_credentials_too(text: str) -> None:
+    assert "credentials: a secret (token, key or password) is in the text" in credential_reasons(text)
+
+
+def test_parameters_named_as_secrets_are_found_wherever_they_are() -> None:
+    assert secret_field_reasons({"Name": "t", "Auth": [{"SecretAccessKey": "x"}], "SessionToken": "y"}) == [
+        "credentials: parameter Auth[0].SecretAccessKey holds a secret",
+        "credentials: parameter SessionToken holds a secret"]
+    assert secret_field_reasons({"KmsKeyId": "alias/x", "PublicAccessBlockConfiguration": {"BlockPublicAcls": True}}) == []
