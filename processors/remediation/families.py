@@ -3,8 +3,8 @@
 The data lives in ``processors/remediation/families.yaml`` so that people can edit it; this module
 parses it (unknown keys rejected, patterns compiled once) and answers two questions: which family an
 alert belongs to (:meth:`FamilyCatalog.classify`), and what a plan of that family may do
-(:class:`Family`: the allowlisted AWS operations with the member that must name the alert's own
-resource, Azure/GCP command prefixes, Terraform resource types and Checkov checks).
+(:class:`Family`: its cloud, the allowlisted AWS operations with the member that must name the
+alert's own resource, Azure/GCP command prefixes, Terraform resource types and Checkov checks).
 
 The file is read by the caller (once, at start-up) and handed over as text, so this stays pure.
 """
@@ -76,6 +76,7 @@ class Family(_Strict):
     """What a fix for one policy family may do."""
 
     name: str
+    cloud: Cloud = Field(description="The cloud of the alerts it covers and of its actions")
     match: FamilyMatch
     aws_operations: tuple[AllowedOperation, ...] = ()
     cli_prefixes: CliPrefixes = CliPrefixes()
@@ -116,13 +117,8 @@ class FamilyCatalog:
         return self._by_name.get(name)
 
     def classify(self, alert: Alert) -> Family | None:
-        """The family of ``alert``'s policy, or None when no family covers it.
-
-        Only AWS alerts are classified for now: the five families' plans are AWS operations.
-        """
-        if alert.resource.cloud is not Cloud.AWS:
-            return None
-        return next((f for f in self.families if f.covers(alert)), None)
+        """The family of ``alert``'s policy among those of its cloud, or None when no family covers it."""
+        return next((f for f in self.families if f.cloud is alert.resource.cloud and f.covers(alert)), None)
 
 
 def parse_families(text: str, origin: str) -> FamilyCatalog:

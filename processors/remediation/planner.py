@@ -1,4 +1,4 @@
-"""The deterministic planner: the remediation plan for a scored alert of one of the five AWS families.
+"""The deterministic planner: the remediation plan for a scored alert of one of the policy families.
 
 Called with a scored alert and the families file; returns a :class:`PlanOutcome`: a plan, or no
 plan and the reason. The same alert always yields the same plan (same actions, same ``plan_id``),
@@ -19,6 +19,10 @@ Families and what their plans do:
                               ``aws_ebs_encryption_by_default``
 * ``cloudtrail_disabled``     cloudtrail StartLogging for a trail; for an account without one,
                               CreateTrail (multi-region, log file validation) then StartLogging
+* ``azure_storage_public_access``  ``az storage account update --allow-blob-public-access false``
+                              (run by the configured runner), Terraform ``azurerm_storage_account``
+* ``gcp_storage_public_access``    ``gcloud storage buckets update --public-access-prevention``,
+                              Terraform ``google_storage_bucket``
 """
 
 from __future__ import annotations
@@ -109,12 +113,19 @@ def build_plan(alert: Alert, family: Family, actions: list[PlannedAction], *, su
 
 
 def resource_name(resource_id: str) -> str:
-    """The name an API takes for a resource given as an ARN (its last path segment), else the id itself."""
+    """The name an API takes for a resource given as an ARN or an Azure resource id (its last path
+    segment), else the id itself."""
     if resource_id.startswith("arn:"):
         parts = resource_id.split(":", 5)
         if len(parts) == 6:
             return re.split(r"[/:]", parts[5])[-1]
+    if resource_id.lower().startswith("/subscriptions/"):
+        return resource_id.rstrip("/").rsplit("/", 1)[-1]
     return resource_id
+
+
+_ARM_ID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+                     r"Microsoft\.Storage/storageAccounts/(?P<name>[^/]+)$", re.IGNORECASE)
 
 
 def hcl_string(value: str) -> str:
@@ -266,12 +277,50 @@ def _cloudtrail_disabled(alert: Alert, settings: PlannerSettings) -> list[Planne
     ]
 
 
+def _cli(alert: Alert, kind: ActionKind, argv: tuple[str, ...], description: str) -> PlannedAction:
+    return PlannedAction(kind=kind, description=description, target_resource=alert.resource.resource_id,
+                         region=_region(alert), argv=argv)
+
+
+def _azure_storage_public_access(alert: Alert, settings: PlannerSettings) -> list[PlannedAction]:
+    match = _ARM_ID.match(alert.resource.resource_id)
+    if match is None:
+        raise _NoPlan("the resource id is not an Azure storage account id (/subscriptions/.../storageAccounts/...)")
+    name, group, subscription = match["name"], match["rg"], match["sub"]
+    return [
+        _cli(alert, ActionKind.AZURE_CLI, ("storage", "account", "update", "--name", name, "--resource-group", group,
+                                           "--subscription", subscription, "--allow-blob-public-access", "false"),
+             "Disallow anonymous public access to the account's blobs"),
+        _terraform(alert, (
+            'resource "azurerm_storage_account" "this" {\n'
+            f"  name                            = {hcl_string(name)}\n"
+            f"  resource_group_name             = {hcl_string(group)}\n"
+            "  allow_nested_items_to_be_public = false\n}\n"), "The same setting in Terraform"),
+    ]
+
+
+def _gcp_storage_public_access(alert: Alert, settings: PlannerSettings) -> list[PlannedAction]:
+    bucket = alert.resource.resource_id
+    argv: tuple[str, ...] = ("storage", "buckets", "update", f"gs://{bucket}", "--public-access-prevention")
+    if alert.resource.account_id:
+        argv += ("--project", alert.resource.account_id)
+    return [
+        _cli(alert, ActionKind.GCLOUD_CLI, argv, "Enforce public access prevention on the bucket"),
+        _terraform(alert, (
+            'resource "google_storage_bucket" "this" {\n'
+            f"  name                     = {hcl_string(bucket)}\n"
+            '  public_access_prevention = "enforced"\n}\n'), "The same setting in Terraform"),
+    ]
+
+
 _BUILDERS: dict[str, Callable[[Alert, PlannerSettings], list[PlannedAction]]] = {
     "s3_public_access": _s3_public_access,
     "security_group_ingress": _security_group_ingress,
     "iam_policy_attachment": _iam_policy_attachment,
     "ebs_default_encryption": _ebs_default_encryption,
     "cloudtrail_disabled": _cloudtrail_disabled,
+    "azure_storage_public_access": _azure_storage_public_access,
+    "gcp_storage_public_access": _gcp_storage_public_access,
 }
 
 _SUMMARIES = {
@@ -280,4 +329,6 @@ _SUMMARIES = {
     "iam_policy_attachment": "Detach over-permissive managed policies from the IAM principal",
     "ebs_default_encryption": "Turn on EBS encryption by default in the region",
     "cloudtrail_disabled": "Turn CloudTrail logging on",
+    "azure_storage_public_access": "Disallow anonymous public access to the storage account's blobs",
+    "gcp_storage_public_access": "Enforce public access prevention on the Cloud Storage bucket",
 }

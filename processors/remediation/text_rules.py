@@ -90,6 +90,10 @@ def secret_field_reasons(value: Any, path: str = "") -> list[str]:
     return reasons
 
 
+# Format (zero-width, bidi), control, private-use, unassigned, and line/paragraph separators.
+_HIDDEN = frozenset({"Cf", "Cc", "Co", "Cn", "Zl", "Zp"})
+
+
 def unicode_reasons(text: str) -> list[str]:
     """Why ``text`` is not plain: invisible or direction-changing characters, controls, non-ASCII,
     or longer than :data:`MAX_VALUE_LENGTH`.
@@ -101,11 +105,10 @@ def unicode_reasons(text: str) -> list[str]:
     reasons = []
     if len(text) > MAX_VALUE_LENGTH:
         reasons.append(f"value longer than {MAX_VALUE_LENGTH} characters ({len(text)})")
-    hidden = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cf", "Cc", "Co", "Cn")
-                     and c not in "\n\r\t"})
+    hidden = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in _HIDDEN and c not in "\n\r\t"})
     if hidden:
         reasons.append(f"invisible or control characters {', '.join(hidden[:5])}")
-    foreign = sorted({c for c in text if ord(c) > 0x7E and unicodedata.category(c) not in ("Cf", "Cc", "Co", "Cn")})
+    foreign = sorted({c for c in text if ord(c) > 0x7E and unicodedata.category(c) not in _HIDDEN})
     if foreign:
         names = ", ".join(f"U+{ord(c):04X}" for c in foreign[:5])
         reasons.append(f"non-ASCII characters {names} (a look-alike of another name?)")

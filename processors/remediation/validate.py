@@ -50,6 +50,7 @@ __all__ = ["ActionVerdict", "GLOBAL_SERVICES", "PlanVerdict", "validate_plan"]
 GLOBAL_SERVICES = frozenset({"iam", "organizations", "sts"})
 """Services whose calls need no region."""
 
+_OTHER_REGION = re.compile(r"^[a-z][a-z0-9-]{1,39}$")  # westeurope, europe-west4, us-central1-a
 _PROVISIONER = re.compile(r"\b(provisioner|local-exec|remote-exec)\b")
 _ACCOUNT_FLAGS = {ActionKind.AZURE_CLI: ("--subscription",), ActionKind.GCLOUD_CLI: ("--project",)}
 _CLI_CLOUD = {ActionKind.AZURE_CLI: (Cloud.AZURE, "azure"), ActionKind.GCLOUD_CLI: (Cloud.GCP, "gcp")}
@@ -116,8 +117,11 @@ def _plan_reasons(plan: RemediationPlan, family: Family | None) -> list[str]:
         reasons += [f"{name}: {r}" for r in shell_syntax_reasons(value) + unicode_reasons(value)]
     if not plan.resource_id.strip():
         reasons.append("the plan names no resource")
-    if plan.region and not REGION.match(plan.region):
-        reasons.append(f"region {plan.region[:40]!r} is not an AWS region name")
+    if family is not None and family.cloud is not plan.cloud:
+        reasons.append(f"family {family.name} is for {family.cloud.value}, the plan for {plan.cloud.value}")
+    region_format = REGION if plan.cloud is Cloud.AWS else _OTHER_REGION
+    if plan.region and not region_format.match(plan.region):
+        reasons.append(f"region {plan.region[:40]!r} is not a {plan.cloud.value} region name")
     return reasons
 
 

@@ -18,7 +18,7 @@ import processors.remediation
 from connectors.aws.iam_lint import ParliamentLinter
 from connectors.aws.service_models import BotocoreServiceCatalog
 from connectors.iac.terraform import HclTerraformChecker, TerraformCheckerSettings
-from processors.models import Alert, Environment, ScoredAlert
+from processors.models import Alert, Cloud, Environment, ScoredAlert
 from processors.remediation.families import FamilyCatalog, parse_families
 from processors.remediation.ports import TerraformBlock, TerraformFinding
 from tests.factories import make_alert, make_enrichment, make_resource_ref, make_scored_alert
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 FAMILIES_FILE = Path(processors.remediation.__file__).parent / "families.yaml"
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 ACCOUNT = "123456789012"
+SUBSCRIPTION = "8f3c2a1e-4b5d-4c6e-9f70-112233445566"
 
 
 class MemoisingChecker:
@@ -96,18 +97,28 @@ FAMILY_ALERTS: dict[str, dict[str, Any]] = {
     "cloudtrail_disabled": {
         "policy_name": "AWS CloudTrail is not enabled with multi trail and not capturing all management events",
         "resource_id": ACCOUNT, "resource_type": "account-agg-entity", "region": "global", "config": {}},
+    "azure_storage_public_access": {
+        "policy_name": "Azure Storage account has blob container with public access",
+        "resource_id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/"
+                       "storageAccounts/payrollexports",
+        "resource_type": "azure-storage-account-list", "cloud": Cloud.AZURE, "account_id": SUBSCRIPTION,
+        "region": "westeurope", "config": {}},
+    "gcp_storage_public_access": {
+        "policy_name": "GCP Storage buckets are publicly accessible to all users", "resource_id": "analytics-exports",
+        "resource_type": "gcloud-storage-buckets-list", "cloud": Cloud.GCP, "account_id": "analytics-prod-123456",
+        "region": "us-central1", "config": {}},
 }
 
 
 def family_alert(family: str, **changes: Any) -> ScoredAlert:
     """A scored alert of ``family`` (see :data:`FAMILY_ALERTS`); ``changes`` override alert or resource fields.
 
-    Resource fields: ``resource_id``, ``name``, ``resource_type``, ``region``, ``tags``, ``account_id``;
+    Resource fields: ``resource_id``, ``name``, ``resource_type``, ``region``, ``tags``, ``account_id``, ``cloud``;
     ``config`` replaces the resource configuration; anything else is an :class:`Alert` field.
     """
     spec = {**FAMILY_ALERTS[family], **changes}
     resource_fields = {k: spec.pop(k) for k in ("resource_id", "name", "resource_type", "region", "tags",
-                                                "account_id") if k in spec}
+                                                "account_id", "cloud") if k in spec}
     resource_fields.setdefault("name", resource_fields["resource_id"])
     resource_fields.setdefault("region", "eu-west-1")
     resource = make_resource_ref(asset_id=f"aws:{ACCOUNT}:eu-west-1:{family}:{resource_fields['resource_id']}",

@@ -64,8 +64,9 @@ def test_a_security_group_policy_on_an_instance_is_not_a_security_group_fix(fami
 @pytest.mark.parametrize(("text", "message"), [
     ("families: {x: {match: {}, change_risk: low, touches_iam: false, surprise: 1}}", "surprise"),
     ("families: {x: {match: {name_patterns: ['(']}, change_risk: low, touches_iam: false}}", "invalid pattern"),
-    ("families: {x: {match: {}, change_risk: reckless, touches_iam: false}}", "change_risk"),
-    ("families: {x: {match: {}, change_risk: low, touches_iam: false, aws_operations: "
+    ("families: {x: {cloud: aws, match: {}, change_risk: reckless, touches_iam: false}}", "change_risk"),
+    ("families: {x: {cloud: mars, match: {}, change_risk: low, touches_iam: false}}", "cloud"),
+    ("families: {x: {cloud: aws, match: {}, change_risk: low, touches_iam: false, aws_operations: "
      "[{service: cloudtrail, operation: StartLogging, target: Name, or_created_by: CreateTrail}]}}",
      "refers to CreateTrail, which is not in its allowlist"),
     ("nothing: here", "families"),

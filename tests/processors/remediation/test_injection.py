@@ -68,6 +68,13 @@ CASES = [
          alert={"resource_id": "payroll\u200b-exports"}),
     Case("resource-id-rtl-override", "security_group_ingress", False, "invisible or control characters U+202E",
          alert={"resource_id": "sg-0a1b2c3d\u202e4e5f60718"}),
+    Case("azure-resource-id-command-substitution", "azure_storage_public_access", False,
+         "resource id: shell syntax: '$(' (command substitution)",
+         alert={"resource_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
+                               "x$(az role assignment create --role Owner)"}),
+    Case("gcp-bucket-name-carries-a-flag", "gcp_storage_public_access", False,
+         "invisible or control characters U+2028",
+         alert={"resource_id": "analytics-exports\u2028--no-public-access-prevention"}),
     Case("resource-id-over-long", "s3_public_access", False, "value longer than 2048 characters",
          alert={"resource_id": "a" * 3000}),
     # --- analysis commands outside the allowlist ---------------------------------------------------

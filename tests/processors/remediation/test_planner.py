@@ -13,7 +13,7 @@ from processors.remediation.plan import ActionKind, ChangeRisk
 from processors.remediation.planner import plan_for_alert
 from tests.factories import make_resource_ref, make_scored_alert
 from tests.processors.real_corpus import raw_alerts, sample
-from tests.processors.remediation.conftest import ACCOUNT, family_alert
+from tests.processors.remediation.conftest import ACCOUNT, SUBSCRIPTION, family_alert
 
 
 def _real(name: str) -> ScoredAlert:
@@ -167,3 +167,29 @@ def test_a_bucket_name_with_quotes_cannot_break_out_of_the_terraform_string(fami
     snippet = outcome.plan.actions[1].terraform
     assert json.dumps(name).replace("${", "$${") in snippet
     assert '\n  provisioner' not in snippet
+
+
+
+def test_a_public_azure_storage_account_gets_an_az_argument_vector_for_the_runner(families: FamilyCatalog) -> None:
+    outcome = plan_for_alert(family_alert("azure_storage_public_access"), families)
+    assert outcome.plan is not None and outcome.family == "azure_storage_public_access"
+    cli, terraform = outcome.plan.actions
+    assert cli.kind is ActionKind.AZURE_CLI and cli.argv == (
+        "storage", "account", "update", "--name", "payrollexports", "--resource-group", "rg-data",
+        "--subscription", SUBSCRIPTION, "--allow-blob-public-access", "false")
+    assert "allow_nested_items_to_be_public = false" in terraform.terraform
+    not_arm = plan_for_alert(family_alert("azure_storage_public_access", resource_id="payrollexports"), families)
+    assert not_arm.plan is None and "not an Azure storage account id" in not_arm.reason
+
+
+def test_a_public_gcs_bucket_gets_a_gcloud_argument_vector_for_the_runner(families: FamilyCatalog) -> None:
+    outcome = plan_for_alert(family_alert("gcp_storage_public_access"), families)
+    assert outcome.plan is not None and outcome.family == "gcp_storage_public_access"
+    assert outcome.plan.actions[0].kind is ActionKind.GCLOUD_CLI
+    assert outcome.plan.actions[0].argv == ("storage", "buckets", "update", "gs://analytics-exports",
+                                            "--public-access-prevention", "--project", "analytics-prod-123456")
+
+
+def test_an_aws_policy_name_on_an_azure_resource_is_not_an_aws_fix(families: FamilyCatalog) -> None:
+    scored = family_alert("azure_storage_public_access", policy_name="AWS S3 buckets are accessible to public")
+    assert plan_for_alert(scored, families).plan is None

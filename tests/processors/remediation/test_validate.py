@@ -163,12 +163,15 @@ def test_azure_and_gcp_argument_vectors_pass_on_an_allowlisted_prefix(
     azure = _cli(ActionKind.AZURE_CLI, "storage", "account", "update", "--name", "payroll",
                  "--allow-blob-public-access", "false", "--subscription", ACCOUNT)
     gcp = _cli(ActionKind.GCLOUD_CLI, "storage", "buckets", "update", "gs://payroll", "--public-access-prevention")
-    assert _verdict(_plan(azure, cloud=Cloud.AZURE, region=""), families, catalog).accepted
-    assert _verdict(_plan(gcp, cloud=Cloud.GCP, region=""), families, catalog).accepted
+    assert _verdict(_plan(azure, family="azure_storage_public_access", cloud=Cloud.AZURE, region="westeurope"),
+                    families, catalog).accepted
+    assert _verdict(_plan(gcp, family="gcp_storage_public_access", cloud=Cloud.GCP, region="us-central1"),
+                    families, catalog).accepted
 
 
 @pytest.mark.parametrize(("argv", "reason"), [
-    (("storage", "account", "delete", "--name", "payroll"), "is not an allowlisted azure command of s3_public_access"),
+    (("storage", "account", "delete", "--name", "payroll"),
+     "is not an allowlisted azure command of azure_storage_public_access"),
     (("storage", "account", "update", "--name", "other"), "no argument names the alert's resource 'payroll'"),
     (("storage", "account", "update", "--name", "payroll", "--subscription", "other-sub"),
      "--subscription 'other-sub' is not the alert's account"),
@@ -178,13 +181,22 @@ def test_azure_and_gcp_argument_vectors_pass_on_an_allowlisted_prefix(
 ])
 def test_azure_argument_vectors_outside_the_rules_are_refused(
         families: FamilyCatalog, catalog: BotocoreServiceCatalog, argv: tuple[str, ...], reason: str) -> None:
-    _only_reason(_verdict(_plan(_cli(ActionKind.AZURE_CLI, *argv), cloud=Cloud.AZURE, region=""), families, catalog),
-                 reason)
+    plan = _plan(_cli(ActionKind.AZURE_CLI, *argv), family="azure_storage_public_access", cloud=Cloud.AZURE, region="")
+    _only_reason(_verdict(plan, families, catalog), reason)
 
 
 def test_a_gcloud_command_in_an_aws_plan_is_refused(families: FamilyCatalog, catalog: BotocoreServiceCatalog) -> None:
     gcp = _cli(ActionKind.GCLOUD_CLI, "storage", "buckets", "update", "gs://payroll")
-    _only_reason(_verdict(_plan(gcp), families, catalog), "a gcp command in a plan for aws")
+    verdict = _verdict(_plan(gcp), families, catalog)
+    _only_reason(verdict, "a gcp command in a plan for aws")
+    _only_reason(verdict, "is not an allowlisted gcp command of s3_public_access")
+
+
+def test_a_plan_for_another_cloud_than_its_familys_is_refused(families: FamilyCatalog,
+                                                              catalog: BotocoreServiceCatalog) -> None:
+    gcp = _cli(ActionKind.GCLOUD_CLI, "storage", "buckets", "update", "gs://payroll")
+    _only_reason(_verdict(_plan(gcp, family="gcp_storage_public_access", cloud=Cloud.AZURE, region=""), families,
+                          catalog), "family gcp_storage_public_access is for gcp, the plan for azure")
 
 
 def _tf(snippet: str) -> PlannedAction:
@@ -237,3 +249,4 @@ def test_real_prisma_alerts_go_from_payload_to_a_validated_plan(
     assert outcome.plan.alert_id == scored.alert.alert_id and outcome.plan.resource_id == scored.alert.resource.resource_id
     verdict = validate_plan(outcome.plan, families, catalog, terraform)
     assert verdict.accepted, verdict.reasons
+
