@@ -6,6 +6,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# Checkov (fixed Terraform snippets of a remediation must pass its checks) pins exact versions of
+# boto3, packaging and networkx that would override the project's, so it gets its own virtualenv;
+# connectors/iac/terraform.py runs it as a subprocess (tests find it at .venv-checkov/bin/checkov).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 .PHONY: demo test fuzz bench chaos install clean broker-stop system-deps-demo system-deps-test deploy-tools
 # Prerequisites run left to right: the system packages are checked before the virtualenv is built.
@@ -20,14 +26,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $(CHECKOV_STAMP)
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 ## Run the pipeline end to end on the embedded defaults (local broker, simulators, offline analyser).
 demo: system-deps-demo $(STAMP)
 	$(BIN)/prismaflow demo
 
 ## Run the whole test suite, broker tests included, against a real Kafka broker.
-test: system-deps-test deploy-tools $(STAMP)
+test: system-deps-test deploy-tools $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest
 
 ## Build helm, kube-score and docker-compose from the Go module proxy into .prismaflow/tools/bin
