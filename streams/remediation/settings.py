@@ -34,6 +34,9 @@ class RemediationSettings(SettingsSection):
         default=None, description="Secret (at least 16 bytes) the approval service signs and verifies decisions "
                                   "with, HMAC-SHA256 (secret; e.g. file `prismaflow_remediation_signing_key`)")
     signing_key_id: str = Field(default="k1", description="Id of the signing key, recorded on every decision")
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token the approval channels (console, chat, tracker sync) present to POST "
+                                  "decisions to the approval service (secret)")
     service_host: str = Field(default="127.0.0.1", description="Address the approval service's web API listens on")
     service_port: int = Field(default=6066, ge=1, le=65535, description="Port of the approval service's web API")
     timer_interval_s: float = Field(default=30.0, gt=0, description="Seconds between two SLA checks of the pending table")
