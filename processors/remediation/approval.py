@@ -171,6 +171,8 @@ def may_run(request: RemediationRequest, votes: Sequence[RemediationDecision], k
     ignored: list[str] = []  # votes that count for nothing, said for the record
     if request.plan() is None:
         blocking.append("the request carries no plan")
+    if request.mode is RolloutMode.MONITOR:
+        blocking.append("monitor mode: nothing runs")
     if request.expires_at is not None and now > request.expires_at:
         blocking.append("the request expired")
     approvers: dict[str, str] = {}
@@ -245,8 +247,13 @@ def _outcome(state: PendingRequest, decision: Decision, at: datetime, approver: 
 
 
 def open_request(request: RemediationRequest) -> Transition:
-    """A new request: pending, or approved at once when it needs no approval (auto mode)."""
+    """A new request: pending, approved at once when it needs no approval (auto mode), or rejected at
+    once when it was made in monitor mode (where nothing may run; the planner should not make one)."""
     state = PendingRequest(request=request)
+    if request.mode is RolloutMode.MONITOR:
+        state = state.model_copy(update={"status": RequestStatus.REJECTED})
+        return Transition(state, _outcome(state, Decision.REJECTED, request.requested_at,
+                                          reason="monitor mode: nothing runs"), note="monitor")
     if state.needed == 0 and request.plan() is not None:
         state = state.model_copy(update={"status": RequestStatus.APPROVED})
         return Transition(state, _outcome(state, Decision.APPROVED, request.requested_at,

@@ -228,3 +228,12 @@ def test_an_allowlisted_auto_fix_outside_production_is_approved_on_arrival() -> 
     assert may_run_outcome(request, opened.outcome, KEYS, T0 + timedelta(minutes=1)).allowed
     # The same plan in assist mode waits for one approver.
     assert open_request(_request(_bucket_plan(Environment.DEV), auto=True)).state.status is RequestStatus.PENDING
+
+
+def test_a_request_made_in_monitor_mode_never_runs() -> None:
+    request = _request(_bucket_plan(Environment.DEV), mode=RolloutMode.MONITOR)
+    opened = open_request(request)
+    assert opened.state.status is RequestStatus.REJECTED
+    assert opened.outcome is not None and opened.outcome.reason == "monitor mode: nothing runs"
+    verdict = may_run(request, [_vote(request, "alice@example.com")], KEYS, T0 + timedelta(hours=1))
+    assert not verdict.allowed and "monitor mode: nothing runs" in verdict.reasons

@@ -4,6 +4,7 @@ pending table from the changelog and goes on counting."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -166,3 +167,31 @@ def test_two_approvals_through_the_web_api_publish_the_outcome_and_a_restart_rec
     for message in read_topic(kafka, requests_topic, expect=2, settle_s=1):
         assert message.partition() == librdkafka_partition(message.key(), REMEDIATIONS.partitions)
     assert (datetime.now(UTC) - now) < timedelta(minutes=10)
+
+
+def test_an_unanswered_request_is_escalated_then_expires_and_can_no_longer_be_approved(
+        service: Service, kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> None:
+    from processors.records import AuditRecord
+    from streams.topics import AUDIT
+
+    now = datetime.now(UTC)
+    # A short SLA in the request itself (the planner sets it from PRISMAFLOW_REMEDIATION_SLA_HOURS).
+    rules = ApprovalRules(sla_hours=25 / 3600, escalate_after_hours=3 / 3600, escalation_channel="#sec-oncall")
+    request = new_request(_iam_plan("backup-admin"), mode=RolloutMode.ASSIST, requested_at=now, rules=rules)
+    produce_models(kafka, serde, catalogue + REMEDIATIONS.name, [(request.request_id, request)])
+    service.wait_for(request.request_id, "pending")
+    service.wait_for(request.request_id, "expired", timeout_s=90)
+    assert service.approve(request.request_id, "alice@example.com").status_code == 409
+
+    topic = catalogue + REMEDIATION_DECISIONS.name
+    outcomes = [d for d in (serde.decode(m.value(), RemediationDecision, topic=topic)
+                            for m in read_topic(kafka, topic, committed=False, settle_s=2)) if d.final]
+    assert [(o.request_id, o.decision) for o in outcomes] == [(request.request_id, Decision.EXPIRED)]
+    assert not may_run_outcome(request, outcomes[0], KEYS, datetime.now(UTC)).allowed
+    audit_topic = catalogue + AUDIT.name
+    actions = [(r.action, json.loads(r.details_json).get("channel"))
+               for r in (serde.decode(m.value(), AuditRecord, topic=audit_topic)
+                         for m in read_topic(kafka, audit_topic, committed=False, settle_s=2))
+               if json.loads(r.details_json).get("request_id") == request.request_id]
+    assert actions == [("remediation_requested", None), ("remediation_escalated", "#sec-oncall"),
+                       ("remediation_expired", None)]
