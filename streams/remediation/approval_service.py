@@ -19,8 +19,8 @@ pure state machine :mod:`processors.remediation.approval`:
 - the decisions agent folds each vote in (votes that do not verify, are for another plan digest,
   came after the deadline or repeat an approver count for nothing);
 - a timer sends a tick per pending request every ``timer_interval_s``; the ticks agent applies the
-  SLA at the tick's time: escalation once (an audit record naming the channel, and a log line), then
-  expiry.
+  SLA at the tick's time: escalation once (an audit record naming the channel, a log line and the
+  ``on_escalation`` hook, which ``prismaflow approvals`` does not wire to chat yet), then expiry.
 
 Outcomes are published before the table is updated: after a crash the event is processed again and the
 outcome may be published twice (at least once); the executor keys its work by request_id.
@@ -41,7 +41,7 @@ import asyncio
 import hmac
 import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -112,11 +112,13 @@ class ApprovalService:
     def __init__(self, *, app_id: str, kafka: KafkaSettings, serde: AvroSerde, keys: dict[str, SigningKey],
                  signing_key_id: str, api_token: str, topic_prefix: str = "", datadir: Path,
                  web_host: str = "127.0.0.1", web_port: int = 6066, timer_interval_s: float = 30.0,
-                 audit: AuditWriter | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 audit: AuditWriter | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_escalation: Callable[[RemediationRequest], Awaitable[None]] | None = None) -> None:
         _require_zstd()
         if not api_token:
             raise ValueError("the approval API needs a token (PRISMAFLOW_REMEDIATION_API_TOKEN)")
         self.serde, self.keys, self.clock, self.audit = serde, keys, clock, audit
+        self.on_escalation = on_escalation  # where an overdue request is announced besides the ledger and log
         self.signing_key = keys[signing_key_id]
         self._api_token = api_token
         self._lock = asyncio.Lock()
@@ -188,6 +190,8 @@ class ApprovalService:
             log.warning("remediation request overdue, escalated request_id=%s channel=%s",
                         request.request_id, request.escalation_channel)
             await self._audit("remediation_escalated", request, {"channel": request.escalation_channel})
+            if self.on_escalation is not None:
+                await self.on_escalation(request)
         self.pending[key] = step.state.model_dump_json().encode()
 
     async def _audit(self, action: str, request: RemediationRequest, details: dict[str, Any]) -> None:
