@@ -17,7 +17,7 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # Prerequisites run left to right: the system packages are checked before the virtualenv is built.
 .NOTPARALLEL:
 
-# The test extra includes the dev and bench extras (launchers, faust-streaming, psutil), so this one
+# The test extra includes the dev and bench extras (launchers, psutil), so this one
 # install serves demo, test, bench and chaos; runtime dependencies alone are `pip install .`.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'

@@ -1,6 +1,7 @@
 """The records that leave the alert path: analyses, tickets, audit, remediation, SIEM and dead letters.
 
-These sit beside :mod:`processors.models` (raw, normalised and scored alerts) and follow the same
+The remediation records (requests, decisions) live in :mod:`processors.remediation.requests` and
+are re-exported here. These sit beside :mod:`processors.models` (raw, normalised and scored alerts) and follow the same
 contract: each model has an Avro schema of the same name in ``schemas/`` (``Analysis`` ↔
 ``schemas/Analysis.avsc``), a test keeps the two in step field by field, and the models are frozen
 values: a stage makes a new record instead of changing one it received.
@@ -22,6 +23,14 @@ from processors.models import Alert, AlertStatus, Cloud, Environment, Module, Ri
 from processors.correlate import AssetState
 from processors.dedupe import DedupeEntry
 from processors.graph.state import AssetGraph
+from processors.remediation.requests import (
+    ApprovalVote,
+    Decision,
+    RemediationDecision,
+    RemediationRequest,
+    RemediationStep,
+    RolloutMode,
+)
 from processors.score import DismissalHistory
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
     "RolloutMode",
     "RemediationRequest",
     "Decision",
+    "ApprovalVote",
     "RemediationDecision",
     "SiemEvent",
     "DeadLetter",
@@ -80,15 +90,6 @@ class Analyser(str, Enum):
 
     LLM = "llm"
     OFFLINE = "offline"
-
-
-class RemediationStep(_Record):
-    """One step of a fix, in the order a person (or the executor) should apply it."""
-
-    order: int = Field(ge=1, le=_INT_MAX, description="1-based position of the step in the plan")
-    description: str
-    command: str = Field(default="", description="A CLI command that performs the step, if any")
-    iac_snippet: str = Field(default="", description="Terraform/CloudFormation/ARM snippet that performs the step")
 
 
 class Evidence(_Record):
@@ -198,60 +199,6 @@ class AuditRecord(_Record):
     outcome: str = Field(description="Result of the action, e.g. ok, failed, rejected")
     details_json: str = Field(default="{}", description="Further details, JSON; never secrets")
     at: datetime
-
-
-# --- Remediation ---------------------------------------------------------------------------------
-
-
-class RolloutMode(str, Enum):
-    """How far Prismaflow may act in an environment."""
-
-    MONITOR = "monitor"
-    ASSIST = "assist"
-    AUTO = "auto"
-
-
-class RemediationRequest(_Record):
-    """A proposed fix waiting for approval (or, in auto mode, for the allowlist check).
-
-    Key on ``prisma.remediations``: ``request_id``.
-    """
-
-    request_id: str
-    alert_id: str
-    incident_id: str | None = None
-    asset_id: str
-    mode: RolloutMode
-    environment: Environment = Environment.UNKNOWN
-    summary: str = ""
-    steps: list[RemediationStep] = Field(default_factory=list)
-    approval_path: str = ""
-    requested_by: str = Field(default="system", description="Component or person that asked for the fix")
-    requested_at: datetime
-    expires_at: datetime | None = Field(default=None, description="Approval deadline (SLA); expired after it")
-
-
-class Decision(str, Enum):
-    """What became of a remediation request."""
-
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-
-
-class RemediationDecision(_Record):
-    """The answer to a remediation request.
-
-    Key on ``prisma.remediations.decisions``: ``request_id``.
-    """
-
-    request_id: str
-    alert_id: str
-    asset_id: str
-    decision: Decision
-    approver: str | None = Field(default=None, description="Identity of the person who decided; None when expired")
-    reason: str = ""
-    decided_at: datetime
 
 
 # --- SIEM ----------------------------------------------------------------------------------------

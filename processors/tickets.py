@@ -116,11 +116,13 @@ def _open(status: AlertStatus) -> bool:
 
 
 def decide(state: TicketState | None, scored: ScoredAlert, rules: TicketRules, now: datetime, *,
-           fingerprint_: str | None = None) -> TicketDecision:
+           fingerprint_: str | None = None, tickets_allowed: bool = True) -> TicketDecision:
     """What the tracker needs for ``scored``, given what was last synced for its fingerprint.
 
     ``fingerprint_``: the ticket ``scored`` is filed under when the sink routes it elsewhere than
     its own fingerprint (a finding an incident's ticket tracks); default :func:`fingerprint`.
+    ``tickets_allowed``: False in rollout mode ``monitor`` (:mod:`processors.remediation.modes`):
+    no ticket is created or reopened; one that exists is still kept in step.
     """
     fp = fingerprint_ or fingerprint(scored)
     alert = scored.alert
@@ -139,6 +141,8 @@ def decide(state: TicketState | None, scored: ScoredAlert, rules: TicketRules, n
     def out(action: TicketAction, reason: str) -> TicketDecision:
         return TicketDecision(action, fp, reason, ids, top.tier, top.score, risks)
 
+    if not tickets_allowed and (state is None or state.status == RESOLVED):
+        return out(TicketAction.NONE, "rollout mode monitor: no tickets")
     if state is None:
         if _open(alert.status) and _TIER_ORDER[scored.tier] >= _TIER_ORDER[rules.min_tier] \
                 and not scored.suggested_dismissal:

@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from processors.errors import PrismaflowError
@@ -205,6 +206,18 @@ def _chaos(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     return run_chaos(args)
 
 
+def _approvals(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.remediation.run import run_approval_service  # lazy: start-up speed, loads faust only here
+
+    return run_approval_service(settings)
+
+
+def _report(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.remediation.shadow import run_shadow_report  # lazy: start-up speed, only the layers this command runs
+
+    return run_shadow_report(args, settings)
+
+
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     from streams.demo import run_demo  # lazy: start-up speed, only the layers this command runs
 
@@ -228,6 +241,8 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
+    "approvals": ("run the approval service (pending remediation requests, SLA, approval API) until stopped", _approvals),
+    "report": ("reports over the topics: shadow (what a stricter or looser rollout mode would have done)", _report),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -276,6 +291,11 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
         elif name in _DEV_OPTIONS and dev_options:
             _dev_arguments(name, command)
+        elif name == "report":
+            command.add_argument("report", choices=["shadow"])
+            command.add_argument("--since", type=datetime.fromisoformat, help="only alerts scored from this ISO time")
+            command.add_argument("--until", type=datetime.fromisoformat, help="only alerts scored before this ISO time")
+            command.add_argument("--json", action="store_true", help="print the report as JSON")
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":

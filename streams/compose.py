@@ -51,6 +51,7 @@ from streams.siem_forward import SiemForwardSink
 from streams.sink import Sink, SinkOptions, SinkWorker
 from streams.stages import CoreStage, NormaliseEnrichStage, ScoreStage
 from streams.static_inputs import load_owner_map, load_scoring_policy
+from streams.remediation.policy import load_rollout_policy
 from streams.tickets import TicketSink
 from streams.topics import ALERTS, AUDIT, DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS, SOURCE_CHECKPOINTS
 from streams.worker import TransactionalWorker, WorkerOptions
@@ -154,7 +155,8 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
     prefix, kafka = settings.worker.topic_prefix, settings.kafka
     if name in TRACKERS:
         return TicketSink(build_tracker(name, settings), kafka, serde, topic_prefix=prefix,
-                          audit=_started(audit_writer(name, settings, serde)), rules=settings.tickets)
+                          audit=_started(audit_writer(name, settings, serde)), rules=settings.tickets,
+                          rollout=load_rollout_policy(settings.remediation.rollout_policy_file))
     if name == "analyse":
         if not settings.llm.configured:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")

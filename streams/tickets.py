@@ -22,7 +22,8 @@ from pydantic import BaseModel
 
 from connectors.ports import OutgoingRecord, TargetUnavailableError, TicketRef, TrackerAdapter
 from processors.models import ScoredAlert
-from processors.records import Analysis, TicketState
+from processors.records import Analysis, RolloutMode, TicketState
+from processors.remediation.modes import RolloutPolicy, mode_for
 from processors.tickets import (
     OPEN,
     RESOLVED,
@@ -54,8 +55,10 @@ class TicketSink:
 
     def __init__(self, adapter: TrackerAdapter, kafka: KafkaSettings, serde: AvroSerde, *,
                  rules: TicketRules = TicketRules(), topic_prefix: str = "",
-                 audit: AuditWriter | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 audit: AuditWriter | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 rollout: RolloutPolicy | None = None) -> None:
         self.adapter = adapter
+        self.rollout = rollout  # None: every risk may have a ticket (no rollout policy applies)
         self.kafka, self.serde, self.rules, self.clock = kafka, serde, rules, clock
         self.name = f"tickets.{adapter.tracker.value}"
         self.scored_topic = topic_prefix + SCORED_ALERTS.name
@@ -134,7 +137,8 @@ class TicketSink:
 
     async def _on_scored(self, scored: ScoredAlert) -> None:
         fp, state = self._route(scored)
-        decision = decide(state, scored, self.rules, self.clock(), fingerprint_=fp)
+        allowed = self.rollout is None or mode_for(scored.alert, self.rollout) is not RolloutMode.MONITOR
+        decision = decide(state, scored, self.rules, self.clock(), fingerprint_=fp, tickets_allowed=allowed)
         if decision.action is TicketAction.NONE:
             if state is not None and fp not in self.state:
                 self._record(state, state.status, scored, decision)  # remember the adoption

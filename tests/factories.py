@@ -46,6 +46,7 @@ from processors.models import (
     UpdateKind,
     Vulnerability,
 )
+from processors.remediation.plan import ActionKind, ChangeRisk, PlannedAction, RemediationPlan, canonical_json
 from processors.records import (
     AssetLink,
     LinkKind,
@@ -54,6 +55,7 @@ from processors.records import (
     ActorType,
     Analyser,
     Analysis,
+    ApprovalVote,
     AnalysisOutcome,
     AuditRecord,
     DeadLetter,
@@ -362,6 +364,15 @@ def make_audit_record(**overrides: Any) -> AuditRecord:
     return _build(AuditRecord, defaults, overrides)
 
 
+_IMDS_PLAN = RemediationPlan(
+    plan_id="plan-imds-1", alert_id=ALERT_ID, asset_id=ASSET_ID, policy_family="ec2_imdsv1", cloud=Cloud.AWS,
+    account_id="123456789012", region="eu-west-1", resource_id="i-0abc123def4567890", environment=Environment.PROD,
+    summary="Require IMDSv2 on payments-api-1", change_risk=ChangeRisk.MEDIUM,
+    actions=(PlannedAction(kind=ActionKind.AWS_API, target_resource="i-0abc123def4567890", region="eu-west-1",
+                           service="ec2", operation="ModifyInstanceMetadataOptions",
+                           parameters={"InstanceId": "i-0abc123def4567890", "HttpTokens": "required"}),))
+
+
 def make_remediation_request(**overrides: Any) -> RemediationRequest:
     """A fix waiting for approval in assist mode."""
     defaults = {
@@ -377,6 +388,16 @@ def make_remediation_request(**overrides: Any) -> RemediationRequest:
         "requested_by": "analyser",
         "requested_at": T0 + timedelta(seconds=10),
         "expires_at": T0 + timedelta(hours=24, seconds=10),
+        "plan_id": _IMDS_PLAN.plan_id,
+        "policy_family": _IMDS_PLAN.policy_family,
+        "target_resource": _IMDS_PLAN.resource_id,
+        "change_risk": _IMDS_PLAN.change_risk,
+        "touches_iam": False,
+        "required_approvals": 2,
+        "plan_digest": _IMDS_PLAN.digest(),
+        "plan_json": canonical_json(_IMDS_PLAN.model_dump(mode="json")),
+        "escalate_at": T0 + timedelta(hours=18, seconds=10),
+        "escalation_channel": "#security-oncall",
     }
     return _build(RemediationRequest, defaults, overrides)
 
@@ -391,6 +412,13 @@ def make_remediation_decision(**overrides: Any) -> RemediationDecision:
         "approver": "alice@example.com",
         "reason": "Change window tonight",
         "decided_at": T0 + timedelta(hours=2),
+        "plan_digest": _IMDS_PLAN.digest(),
+        # Placeholder signatures (shape only): tests that check signatures sign their own decisions.
+        "signature": "ab" * 32,
+        "key_id": "k1",
+        "final": True,
+        "approvals": [ApprovalVote(approver="alice@example.com", decided_at=T0 + timedelta(hours=1),
+                                   plan_digest=_IMDS_PLAN.digest(), signature="00" * 32, key_id="k1")],
     }
     return _build(RemediationDecision, defaults, overrides)
 

@@ -58,6 +58,7 @@ from streams.config.systems import (
     SYSLOG_DEFAULTS,
     SYSLOG_SINK_DEFAULTS,
 )
+from streams.remediation.settings import RemediationSettings
 from streams.settings import BrokerSettings, KafkaSettings, SchemaRegistrySettings
 
 __all__ = ["CHECKED_PREFIXES", "GENERAL_VARIABLES", "PASSTHROUGH_PREFIXES", "TOOLING_VARIABLES",
@@ -118,6 +119,8 @@ class PrismaflowSettings(BaseSettings):
     chat_sink: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
     aws_executor: AwsExecutorSettings = section_field(AwsExecutorSettings, "PRISMAFLOW_AWS_", "AWS executor")
     runner: RunnerSettings = section_field(RunnerSettings, "PRISMAFLOW_RUNNER_", "Azure/GCP runner")
+    remediation: RemediationSettings = section_field(RemediationSettings, "PRISMAFLOW_REMEDIATION_",
+                                                     "Remediation: rollout modes and approval")
 
     @classmethod
     def settings_customise_sources(

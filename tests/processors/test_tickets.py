@@ -88,3 +88,27 @@ def test_sync_back_from_the_tracker(tracker: TrackerStatus, prisma_open: tuple[s
                                     expected: SyncAction) -> None:
     action, reason = decide_sync(_state(_scored()), tracker, prisma_open, policy)
     assert action is expected and reason
+
+
+# --- rollout mode gate (issue 13): monitor mode opens no ticket -----------------------------------
+
+
+def test_in_monitor_mode_no_ticket_is_created_or_reopened_but_an_existing_one_is_kept_in_step() -> None:
+    from processors.tickets import RESOLVED, TicketAction, TicketRules, decide
+    from tests.factories import make_scored_alert
+
+    scored = make_scored_alert()
+    now = scored.scored_at
+    assert decide(None, scored, TicketRules(), now).action is TicketAction.CREATE
+    gated = decide(None, scored, TicketRules(), now, tickets_allowed=False)
+    assert gated.action is TicketAction.NONE and gated.reason == "rollout mode monitor: no tickets"
+
+    opened = decide(None, scored, TicketRules(), now)
+    from processors.records import TicketState, Tracker
+    state = TicketState(fingerprint=opened.fingerprint, tracker=Tracker.JIRA, ticket_key="SEC-1", ticket_url="",
+                        status="open", last_synced_hash="stale", alert_ids=list(opened.alert_ids), updated_at=now,
+                        member_risk=dict(opened.member_risk))
+    assert decide(state, scored, TicketRules(), now, tickets_allowed=False).action is TicketAction.UPDATE
+    resolved = state.model_copy(update={"status": RESOLVED})
+    assert decide(resolved, scored, TicketRules(), now).action is TicketAction.REOPEN
+    assert decide(resolved, scored, TicketRules(), now, tickets_allowed=False).action is TicketAction.NONE

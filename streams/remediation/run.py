@@ -1,0 +1,53 @@
+"""``prismaflow approvals``: build the approval service from the settings tree and run it until stopped."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from processors.errors import ConfigurationError
+from streams.audit import AuditWriter
+from streams.compose import build_serde
+from streams.config import PrismaflowSettings
+from streams.remediation.approval_service import ApprovalService
+from streams.remediation.policy import audit_policy_change, load_rollout_policy
+from streams.serde import AvroSerde
+from streams.settings import default_home
+from streams.topics import AUDIT
+
+__all__ = ["app_id", "build_service", "run_approval_service"]
+
+
+def app_id(settings: PrismaflowSettings) -> str:
+    """The faust app id: the consumer group and the prefix of the table's changelog topic."""
+    return f"{settings.worker.group_prefix}.{settings.worker.topic_prefix}approvals"
+
+
+def build_service(settings: PrismaflowSettings, serde: AvroSerde) -> ApprovalService:
+    """The service with its audit chain resumed and the rollout policy's change (if any) queued for the ledger."""
+    remediation, worker = settings.remediation, settings.worker
+    if remediation.api_token is None:
+        raise ConfigurationError("PRISMAFLOW_REMEDIATION_API_TOKEN is not set: the approval API would be open")
+    audit_topic = worker.topic_prefix + AUDIT.name
+    audit = AuditWriter(f"approvals/{worker.instance_id}", settings.kafka, serde, topic=audit_topic)
+    audit.start()
+    service = ApprovalService(
+        app_id=app_id(settings), kafka=settings.kafka, serde=serde, keys=remediation.signing_keys(),
+        signing_key_id=remediation.signing_key_id, api_token=remediation.api_token.get_secret_value(),
+        topic_prefix=worker.topic_prefix, datadir=default_home() / "approvals" / app_id(settings),
+        web_host=remediation.service_host, web_port=remediation.service_port,
+        timer_interval_s=remediation.timer_interval_s, audit=audit)
+    policy = load_rollout_policy(remediation.rollout_policy_file)
+    change = audit_policy_change(policy, remediation.rollout_policy_file, settings.kafka, serde, topic=audit_topic)
+    if change is not None:
+        service.queue_at_start(change)
+    return service
+
+
+def run_approval_service(settings: PrismaflowSettings) -> int:
+    """Run the approval service's faust worker until SIGTERM or SIGINT."""
+    service = build_service(settings, build_serde(settings))
+    logging.getLogger("faust").setLevel(logging.WARNING)
+    faust.Worker(service.app, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
+    return 0
