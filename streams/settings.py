@@ -246,6 +246,16 @@ class BrokerSettings(SettingsSection):
                     "small machine the broker's C2 compiler otherwise takes up to half a core for minutes after "
                     "each start, competing with the pipeline (see README, Performance)")
     start_timeout_s: float = Field(default=90.0, gt=0, description="How long to wait for the broker to answer")
+    secure_listeners: bool = Field(
+        default=False, description="Also open a mutual-TLS listener and a SASL_SSL/SCRAM-SHA-512 listener, with a "
+                                   "throw-away CA and client certificate in `<home>/tls` (streams/devtools/broker_security.py)")
+    ssl_port: int = Field(default=9094, ge=1, le=65535,
+                          description="Port of the SSL listener that requires a client certificate (secure listeners)")
+    sasl_ssl_port: int = Field(default=9095, ge=1, le=65535,
+                               description="Port of the SASL_SSL listener with SCRAM-SHA-512 (secure listeners)")
+    scram_username: str = Field(
+        default="prismaflow", description="SCRAM user of the SASL_SSL listener; its random password is in "
+                                          "`<home>/tls/scram.password`")
 
     @property
     def bootstrap_servers(self) -> str:
