@@ -26,7 +26,13 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 
 from processors.errors import ConfigurationError
-from streams.devtools.broker_security import TlsMaterial, ensure_tls_material, listener_properties, open_secure_listeners
+from streams.devtools.broker_security import (
+    TlsMaterial,
+    ensure_tls_material,
+    jvm_options,
+    listener_properties,
+    open_secure_listeners,
+)
 from streams.devtools.local_process import find_maven, log_tail, pid_alive, port_open, signal_group
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
@@ -209,7 +215,7 @@ class LocalBroker:
         cmd = [
             java, f"-Xmx{self.settings.heap}", f"-Xms{min_heap(self.settings.heap)}",
             "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-            *self.settings.jvm_options.split(),
+            *self.settings.jvm_options.split(), *(jvm_options(self.tls) if secure else ()),
             f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.home}",
             "-cp", f"{jars}/*", "kafka.Kafka", str(self.config_file),
         ]

@@ -5,24 +5,27 @@ Only when ``PRISMAFLOW_BROKER_SECURE_LISTENERS=true``: ``prismaflow broker start
 * ``SSL://host:PRISMAFLOW_BROKER_SSL_PORT`` — TLS that requires a client certificate signed by the
   broker's CA (``ssl.client.auth=required``), as Strimzi's and MSK's mTLS listeners do;
 * ``SASL_SSL://host:PRISMAFLOW_BROKER_SASL_SSL_PORT`` — TLS, then SCRAM-SHA-512 with one user, as
-  MSK, Aiven or Confluent Platform run it.
+  MSK, Aiven or Confluent Platform run it, or OAUTHBEARER with a JWT signed by the local issuer's key
+  (:mod:`streams.devtools.oidc_issuer` serves the token endpoint), as Confluent Cloud and Event Hubs
+  take OIDC tokens. The broker checks the token's signature against a JWK set file and its audience.
 
 The TLS material is throw-away, made with ``cryptography`` into ``<home>/tls`` on the first secure start
 and kept for the next (so clients keep trusting the same CA): a CA, the broker's certificate (for
-``localhost``, ``127.0.0.1`` and the configured host) and a client certificate whose private key is
-encrypted with a random password. Kafka 4 reads PEM directly (``ssl.keystore.type=PEM``), so no
+``localhost``, ``127.0.0.1`` and the configured host), a client certificate whose private key is
+encrypted with a random password, and the OIDC issuer's key with its JWK set. Kafka 4 reads PEM directly (``ssl.keystore.type=PEM``), so no
 keytool or openssl is run. The SCRAM user is created through the Admin API over the PLAINTEXT
 listener once the broker answers (``alter_user_scram_credentials``), which works on fresh and
 existing storage alike; its random password lives in ``<home>/tls/scram.password``.
 
-:func:`mtls_client_settings` and :func:`scram_client_settings` give the
-:class:`~streams.settings.KafkaSettings` a client needs for each listener.
+:func:`mtls_client_settings`, :func:`scram_client_settings` and :func:`oauth_client_settings` give the
+:class:`~streams.settings.KafkaSettings` a client needs for each listener and mechanism.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -38,16 +41,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from joserfc.jwk import RSAKey
 from pydantic import SecretStr
 
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
 from streams.settings import BrokerSettings, KafkaSettings
 
-__all__ = ["SCRAM_MECHANISM", "TlsMaterial", "create_scram_user", "ensure_tls_material", "listener_properties",
-           "mtls_client_settings", "open_secure_listeners", "scram_client_settings", "wait_for_secure_listeners"]
+__all__ = ["OAUTH_AUDIENCE", "OAUTH_KEY_ID", "SCRAM_MECHANISM", "TlsMaterial", "create_scram_user",
+           "ensure_tls_material", "jvm_options", "listener_properties", "mtls_client_settings", "oauth_client_settings",
+           "open_secure_listeners", "scram_client_settings", "wait_for_secure_listeners"]
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
+OAUTH_AUDIENCE = "prismaflow-local-broker"
+"""The audience the broker expects in OAUTHBEARER tokens (``aud``)."""
+OAUTH_KEY_ID = "prismaflow-local-issuer"
 _VALID_FOR = dt.timedelta(days=825)
 
 
@@ -76,6 +84,16 @@ class TlsMaterial:
         return self.folder / "client.key"
 
     @property
+    def oauth_issuer_key(self) -> Path:
+        """The private key a local OIDC issuer signs tokens with (:mod:`streams.devtools.oidc_issuer`)."""
+        return self.folder / "oauth-issuer.key"
+
+    @property
+    def oauth_jwks(self) -> Path:
+        """The issuer's public key as a JWK set, which the broker validates OAUTHBEARER tokens with."""
+        return self.folder / "oauth-jwks.json"
+
+    @property
     def client_key_password_file(self) -> Path:
         return self.folder / "client.key.password"
 
@@ -94,7 +112,7 @@ class TlsMaterial:
     def complete(self) -> bool:
         return all(path.is_file() for path in (self.ca_certificate, self.broker_keystore, self.client_certificate,
                                                self.client_key, self.client_key_password_file,
-                                               self.scram_password_file))
+                                               self.scram_password_file, self.oauth_issuer_key, self.oauth_jwks))
 
 
 def ensure_tls_material(folder: Path, host: str) -> TlsMaterial:
@@ -130,6 +148,10 @@ def ensure_tls_material(folder: Path, host: str) -> TlsMaterial:
     _write(material.broker_keystore, _key_pem(broker_key, None) + _pem(broker) + _pem(ca))
     _write(material.client_certificate, _pem(client))
     _write(material.client_key, _key_pem(client_key, key_password))
+    issuer_key = _new_key()
+    _write(material.oauth_issuer_key, _key_pem(issuer_key, None))
+    jwk = RSAKey.import_key(_key_pem(issuer_key, None), parameters={"kid": OAUTH_KEY_ID, "use": "sig"})
+    _write(material.oauth_jwks, json.dumps({"keys": [jwk.as_dict(private=False)]}) + "\n")
     return material
 
 
@@ -147,10 +169,37 @@ def listener_properties(settings: BrokerSettings, material: TlsMaterial) -> dict
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": str(material.ca_certificate),
         "listener.name.ssl.ssl.client.auth": "required",
-        "listener.name.sasl_ssl.sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "listener.name.sasl_ssl.sasl.enabled.mechanisms": f"{SCRAM_MECHANISM},OAUTHBEARER",
         f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config":
             "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        # OAUTHBEARER: tokens signed by the local issuer's key (a JWK set file), for this audience.
+        "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config":
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+        "listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class":
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+        # Kafka 4.1's default validator (DefaultJwtValidator built without a key resolver) checks a
+        # token's claims but not its signature (a test pins that a stranger's token is refused), so
+        # the broker-side validator is named here; it loads the JWK set below.
+        "listener.name.sasl_ssl.sasl.oauthbearer.jwt.validator.class":  # read unprefixed by mechanism
+            "org.apache.kafka.common.security.oauthbearer.BrokerJwtValidator",
+        "listener.name.sasl_ssl.oauthbearer.sasl.oauthbearer.jwks.endpoint.url": material.oauth_jwks.as_uri(),
+        "listener.name.sasl_ssl.oauthbearer.sasl.oauthbearer.expected.audience": OAUTH_AUDIENCE,
     }
+
+
+def jvm_options(material: TlsMaterial) -> list[str]:
+    """JVM options the secure listeners need: Kafka 4 fetches JWKS only from URLs it is allowed to."""
+    return [f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={material.oauth_jwks.as_uri()}"]
+
+
+def oauth_client_settings(settings: BrokerSettings, material: TlsMaterial, token_endpoint_url: str,
+                          client_id: str, client_secret: str, **overrides: object) -> KafkaSettings:
+    """Client settings for OAUTHBEARER on the SASL_SSL listener, tokens from a local OIDC issuer."""
+    return KafkaSettings.model_validate({
+        "bootstrap_servers": f"{settings.host}:{settings.sasl_ssl_port}", "security_protocol": "SASL_SSL",
+        "ssl_ca_location": str(material.ca_certificate), "sasl_mechanism": "OAUTHBEARER",
+        "sasl_oauthbearer_client_id": client_id, "sasl_oauthbearer_client_secret": SecretStr(client_secret),
+        "sasl_oauthbearer_token_endpoint_url": token_endpoint_url, "sasl_oauthbearer_scope": "kafka", **overrides})
 
 
 def mtls_client_settings(settings: BrokerSettings, material: TlsMaterial, **overrides: object) -> KafkaSettings:

@@ -1,11 +1,13 @@
 """The pipeline over the secure listeners a managed Kafka offers, on a real broker: mutual TLS (a
-client certificate required) and SASL_SSL with SCRAM-SHA-512.
+client certificate required), SASL_SSL with SCRAM-SHA-512, and SASL_SSL with OAUTHBEARER tokens that
+librdkafka fetches itself from an OIDC token endpoint (client credentials; a local issuer).
 
 A broker of its own, started by the launcher with ``secure_listeners`` on free ports in its own home
 (the session's broker stays PLAINTEXT only). Through each listener: raw alerts are produced, the core
 stage scores them and the SIEM sink turns the scored alerts into SIEM events, every client of the
 pipeline built from the listener's :class:`~streams.settings.KafkaSettings` and nothing else. Then
-the refusals: no client certificate, a wrong SCRAM password.
+the refusals: no client certificate, a wrong SCRAM password, a wrong OIDC client secret, and tokens
+the broker must not take (signed by another key, issued for another audience).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +31,14 @@ from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
 from streams.compose import build_sink_worker
 from streams.devtools.broker import LocalBroker
-from streams.devtools.broker_security import mtls_client_settings, scram_client_settings
-from streams.embedded import ThreadedSink, ThreadedWorker
+from streams.devtools.broker_security import (
+    ensure_tls_material,
+    mtls_client_settings,
+    oauth_client_settings,
+    scram_client_settings,
+)
+from streams.devtools.oidc_issuer import oidc_issuer_app
+from streams.embedded import ServedApp, ThreadedSink, ThreadedWorker
 from streams.kafka_clients import KafkaClients
 from streams.serde import AvroSerde
 from streams.settings import BrokerSettings, KafkaSettings
@@ -60,17 +69,32 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBro
         broker.stop()
 
 
-LISTENERS: dict[str, Callable[[LocalBroker], KafkaSettings]] = {
-    "mutual TLS": lambda broker: mtls_client_settings(broker.settings, broker.tls),
-    "SASL_SSL with SCRAM-SHA-512": lambda broker: scram_client_settings(broker.settings, broker.tls),
+OIDC_CLIENT, OIDC_SECRET = "prismaflow-workers", "oidc-s3cret-4b1d"
+
+
+@pytest.fixture(scope="module")
+def token_endpoint(secure_broker: LocalBroker) -> Iterator[str]:
+    """The URL of a local OIDC token endpoint that signs with the key whose JWK set the broker checks."""
+    served = ServedApp(oidc_issuer_app(secure_broker.tls.oauth_issuer_key, {OIDC_CLIENT: OIDC_SECRET}))
+    try:
+        yield f"http://127.0.0.1:{served.port}/token"
+    finally:
+        served.stop()
+
+
+LISTENERS: dict[str, Callable[[LocalBroker, str], KafkaSettings]] = {
+    "mutual TLS": lambda broker, _: mtls_client_settings(broker.settings, broker.tls),
+    "SASL_SSL with SCRAM-SHA-512": lambda broker, _: scram_client_settings(broker.settings, broker.tls),
+    "SASL_SSL with OAUTHBEARER (OIDC client credentials)": lambda broker, url: oauth_client_settings(
+        broker.settings, broker.tls, url, OIDC_CLIENT, OIDC_SECRET),
 }
 
 
 @pytest.mark.parametrize("listener", LISTENERS)
 def test_the_pipeline_runs_end_to_end_over_the_secure_listener(
-    secure_broker: LocalBroker, listener: str, unique_name: Callable[[str], str],
+    secure_broker: LocalBroker, token_endpoint: str, listener: str, unique_name: Callable[[str], str],
 ) -> None:
-    kafka = LISTENERS[listener](secure_broker)
+    kafka = LISTENERS[listener](secure_broker, token_endpoint)
     assert kafka.security_protocol in ("SSL", "SASL_SSL")
     assert kafka.bootstrap_servers != secure_broker.bootstrap_servers  # not the PLAINTEXT listener
     prefix = unique_name("secure") + "."
@@ -140,3 +164,35 @@ def test_a_wrong_scram_password_is_an_authentication_error_that_names_the_mechan
     lines = [record.getMessage() for record in caplog.records]
     assert any("SASL authentication error" in line for line in lines)  # the operator sees why, once
     assert not any(wrong in line for line in lines)
+
+
+def test_a_wrong_oidc_client_secret_fails_at_the_token_endpoint_naming_the_mechanism(
+    secure_broker: LocalBroker, token_endpoint: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    wrong = "not-the-secret-77aa"
+    kafka = oauth_client_settings(secure_broker.settings, secure_broker.tls, token_endpoint, OIDC_CLIENT, wrong)
+    with caplog.at_level(logging.WARNING, logger="prismaflow.kafka"):
+        errors = _first_errors(kafka)
+    assert any("SASL OAUTHBEARER token" in error.str() and "invalid_client" in error.str() for error in errors)
+    assert not any(wrong in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("flaw", ["signed by a key the broker does not trust", "issued for another audience"])
+def test_the_broker_checks_the_tokens_signature_and_audience(
+    secure_broker: LocalBroker, tmp_path: Path, flaw: str,
+) -> None:
+    """The token endpoint answers, but the broker validates what it got against its JWK set and audience."""
+    if flaw.startswith("signed"):
+        key = ensure_tls_material(tmp_path / "other", "127.0.0.1").oauth_issuer_key  # same kind, not the broker's
+        app = oidc_issuer_app(key, {OIDC_CLIENT: OIDC_SECRET})
+    else:
+        app = oidc_issuer_app(secure_broker.tls.oauth_issuer_key, {OIDC_CLIENT: OIDC_SECRET}, audience="another-cluster")
+    served = ServedApp(app)
+    try:
+        kafka = oauth_client_settings(secure_broker.settings, secure_broker.tls,
+                                      f"http://127.0.0.1:{served.port}/token", OIDC_CLIENT, OIDC_SECRET)
+        errors = _first_errors(kafka)
+    finally:
+        served.stop()
+    assert errors and errors[0].code() == KafkaError._AUTHENTICATION
+    assert "invalid_token" in errors[0].str()  # the broker's OAUTHBEARER answer (RFC 7628)

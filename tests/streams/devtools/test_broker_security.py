@@ -15,7 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from streams.devtools.broker import LocalBroker
-from streams.devtools.broker_security import ensure_tls_material, mtls_client_settings, scram_client_settings
+from streams.devtools.broker_security import (
+    OAUTH_AUDIENCE,
+    ensure_tls_material,
+    mtls_client_settings,
+    scram_client_settings,
+)
 from streams.kafka_clients import KafkaClients
 from streams.settings import BrokerSettings
 
@@ -60,7 +65,10 @@ def test_secure_listeners_add_mutual_tls_and_scram_over_tls_on_their_own_ports(t
     assert properties["advertised.listeners"] == ("PLAINTEXT://127.0.0.1:19092,SSL://127.0.0.1:19094,"
                                                   "SASL_SSL://127.0.0.1:19095")
     assert properties["listener.name.ssl.ssl.client.auth"] == "required"  # mTLS: no certificate, no entry
-    assert properties["listener.name.sasl_ssl.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert properties["listener.name.sasl_ssl.sasl.enabled.mechanisms"] == "SCRAM-SHA-512,OAUTHBEARER"
+    oauthbearer = "listener.name.sasl_ssl.oauthbearer."
+    assert properties[oauthbearer + "sasl.oauthbearer.jwks.endpoint.url"] == broker.tls.oauth_jwks.as_uri()
+    assert properties[oauthbearer + "sasl.oauthbearer.expected.audience"] == OAUTH_AUDIENCE
     assert (properties["ssl.keystore.type"], properties["ssl.truststore.type"]) == ("PEM", "PEM")
     assert Path(properties["ssl.keystore.location"]) == broker.tls.broker_keystore
     assert properties["inter.broker.listener.name"] == "PLAINTEXT"
