@@ -191,5 +191,5 @@ def _describe(error: ValidationError) -> str:
             name = f"{section.prefix}*"
         else:
             name = ".".join(location) or "settings"
-        problems.append(f"{name}: {item['msg']}")
+        problems.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")  # pydantic's prefix says nothing
     return "invalid setting " + "; ".join(problems)
