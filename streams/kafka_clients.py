@@ -6,8 +6,10 @@ password, a CA bundle, a librdkafka tuning knob) reaches all of them or none.
 
 Each client's configuration is assembled in this order, later entries winning:
 
-1. the connection settings (``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL``, SASL, SSL CA,
-   client id; :meth:`~streams.settings.KafkaSettings.client_config`);
+1. the connection settings (``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL``, TLS: CA, client
+   certificate and key, host name check; SASL: PLAIN, SCRAM, OAUTHBEARER with OIDC client
+   credentials; client id; :meth:`~streams.settings.KafkaSettings.client_config`, checked for
+   consistency when the settings are read);
 2. the role's defaults (a producer is idempotent with ``acks=all``, ``zstd`` and ``linger.ms=5``);
 3. what the calling component asks for (a worker's ``transactional.id`` and short
    ``retry.backoff.ms``, a sink's ``message.timeout.ms=0``, the bench's what-if overrides);

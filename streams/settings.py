@@ -11,16 +11,19 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from streams.kafka_logging import KAFKA_LOGGER
 
 __all__ = [
     "KafkaSettings",
+    "SaslMechanism",
+    "SecurityProtocol",
     "SchemaRegistrySettings",
     "BrokerSettings",
     "SettingsSection",
     "default_home",
+    "security_problems",
 ]
 
 
@@ -37,19 +40,58 @@ class SettingsSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"]
+_SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+_SSL_PROTOCOLS = ("SSL", "SASL_SSL")
+_PASSWORD_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 class KafkaSettings(SettingsSection):
-    """How every worker reaches Kafka."""
+    """How every worker reaches Kafka: the broker list, TLS (CA, client certificate, host name check)
+    and SASL (PLAIN, SCRAM, OAUTHBEARER with OIDC client credentials).
+
+    Validation refuses combinations librdkafka would accept and then fail on at the first connection
+    (or silently ignore): a SASL mechanism on a protocol without SASL, a client certificate without
+    its key, credentials of one mechanism given for another. Each message names the librdkafka
+    properties involved; ``KAFKA_<PROPERTY>`` (dots as underscores) is the variable.
+    """
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers"
     )
-    security_protocol: str = Field(
+    security_protocol: SecurityProtocol = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
     )
-    sasl_mechanism: str | None = Field(default=None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
-    sasl_username: str | None = Field(default=None, description="SASL user name")
-    sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret)")
-    ssl_ca_location: str | None = Field(default=None, description="CA bundle for SSL listeners")
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (OIDC client credentials, "
+                                  "`KAFKA_SASL_OAUTHBEARER_*`) or GSSAPI (Kerberos, its settings through "
+                                  "`KAFKA_CONFIG__SASL_KERBEROS_*`); needs a SASL security protocol")
+    sasl_username: str | None = Field(default=None, description="SASL user name (PLAIN, SCRAM)")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (PLAIN, SCRAM; secret)")
+    sasl_oauthbearer_client_id: str | None = Field(
+        default=None, description="OAUTHBEARER: OIDC client id, sent to the token endpoint (client credentials grant)")
+    sasl_oauthbearer_client_secret: SecretStr | None = Field(
+        default=None, description="OAUTHBEARER: OIDC client secret (secret)")
+    sasl_oauthbearer_token_endpoint_url: str | None = Field(
+        default=None, description="OAUTHBEARER: the identity provider's token endpoint (https URL)")
+    sasl_oauthbearer_scope: str | None = Field(
+        default=None, description="OAUTHBEARER: scope requested with the token (optional; some providers need one)")
+    sasl_oauthbearer_extensions: str | None = Field(
+        default=None, description="OAUTHBEARER: SASL extensions as comma-separated key=value (Confluent Cloud: "
+                                  "`logicalCluster=lkc-...,identityPoolId=pool-...`)")
+    ssl_ca_location: str | None = Field(
+        default=None, description="CA bundle (PEM) that signed the brokers' certificates; unset: the system's CAs")
+    ssl_certificate_location: str | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS (Strimzi, MSK); needs the key")
+    ssl_key_location: str | None = Field(
+        default=None, description="Private key (PEM) of the client certificate")
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of the client certificate's private key, when it is encrypted (secret)")
+    ssl_endpoint_identification: bool = Field(
+        default=True, description="Check that the broker's certificate names the host connected to "
+                                  "(`ssl.endpoint.identification.algorithm=https`); turn off only for brokers whose "
+                                  "certificates do not name their address")
     client_id: str = Field(default="prismaflow", description="Client id prefix seen by the broker")
     topic_replication_factor: int = Field(
         default=1, ge=1, description="Replication factor used by `prismaflow topics create`"
@@ -64,6 +106,19 @@ class KafkaSettings(SettingsSection):
         description="Java-properties file of librdkafka properties for every client, applied over "
                     "Prismaflow's own settings and under `KAFKA_CONFIG__*`")
 
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: Any) -> Any:
+        """librdkafka takes these names in any case; the checks below compare upper case."""
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
+        problems = security_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def client_config(self) -> dict[str, Any]:
         """The librdkafka configuration common to producers, consumers and admin clients.
 
@@ -76,15 +131,82 @@ class KafkaSettings(SettingsSection):
             "client.id": self.client_id,
             "logger": KAFKA_LOGGER,
         }
-        if self.sasl_mechanism:
-            config["sasl.mechanism"] = self.sasl_mechanism
-        if self.sasl_username:
-            config["sasl.username"] = self.sasl_username
-        if self.sasl_password is not None:
-            config["sasl.password"] = self.sasl_password.get_secret_value()
-        if self.ssl_ca_location:
-            config["ssl.ca.location"] = self.ssl_ca_location
+        optional: dict[str, str | SecretStr | None] = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "sasl.oauthbearer.client.id": self.sasl_oauthbearer_client_id,
+            "sasl.oauthbearer.client.secret": self.sasl_oauthbearer_client_secret,
+            "sasl.oauthbearer.token.endpoint.url": self.sasl_oauthbearer_token_endpoint_url,
+            "sasl.oauthbearer.scope": self.sasl_oauthbearer_scope,
+            "sasl.oauthbearer.extensions": self.sasl_oauthbearer_extensions,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
+        for name, value in optional.items():
+            if value is not None and value != "":
+                config[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if self.sasl_mechanism == "OAUTHBEARER":
+            config["sasl.oauthbearer.method"] = "oidc"  # librdkafka fetches and refreshes the token itself
+        if self.security_protocol in _SSL_PROTOCOLS:
+            config["ssl.endpoint.identification.algorithm"] = "https" if self.ssl_endpoint_identification else "none"
         return config
+
+
+def security_problems(settings: KafkaSettings) -> list[str]:
+    """What is inconsistent in ``settings``' TLS and SASL choices, one sentence each (empty: fine).
+
+    Names librdkafka properties, never values (a value may be a secret).
+    """
+    s = settings
+    problems: list[str] = []
+    sasl = s.security_protocol in _SASL_PROTOCOLS
+    tls = s.security_protocol in _SSL_PROTOCOLS
+    oidc = {"sasl.oauthbearer.client.id": s.sasl_oauthbearer_client_id,
+            "sasl.oauthbearer.client.secret": s.sasl_oauthbearer_client_secret,
+            "sasl.oauthbearer.token.endpoint.url": s.sasl_oauthbearer_token_endpoint_url}
+    oidc_optional = {"sasl.oauthbearer.scope": s.sasl_oauthbearer_scope,
+                     "sasl.oauthbearer.extensions": s.sasl_oauthbearer_extensions}
+    passwords = {"sasl.username": s.sasl_username, "sasl.password": s.sasl_password}
+    if s.sasl_mechanism and not sasl:
+        problems.append(f"sasl.mechanism {s.sasl_mechanism} needs security.protocol SASL_SSL or SASL_PLAINTEXT "
+                        f"(it is {s.security_protocol})")
+    if sasl and not s.sasl_mechanism:
+        problems.append(f"security.protocol {s.security_protocol} needs sasl.mechanism (PLAIN, SCRAM-SHA-256, "
+                        "SCRAM-SHA-512, OAUTHBEARER or GSSAPI)")
+    if s.sasl_mechanism in _PASSWORD_MECHANISMS:
+        missing = [name for name, value in passwords.items() if not value]
+        if missing:
+            problems.append(f"sasl.mechanism {s.sasl_mechanism} needs {' and '.join(missing)}")
+    elif any(passwords.values()):
+        problems.append("sasl.username and sasl.password are for sasl.mechanism PLAIN or SCRAM-SHA-256/512 "
+                        f"(it is {s.sasl_mechanism or 'unset'})")
+    if s.sasl_mechanism == "OAUTHBEARER":
+        missing = [name for name, value in oidc.items() if not value]
+        if missing:
+            problems.append(f"sasl.mechanism OAUTHBEARER (OIDC client credentials) needs {', '.join(missing)}")
+        url = s.sasl_oauthbearer_token_endpoint_url
+        if url and not url.lower().startswith(("https://", "http://")):
+            problems.append("sasl.oauthbearer.token.endpoint.url must be an http(s) URL")
+    elif any(oidc.values()) or any(oidc_optional.values()):
+        problems.append(f"sasl.oauthbearer.* settings are for sasl.mechanism OAUTHBEARER "
+                        f"(it is {s.sasl_mechanism or 'unset'})")
+    if bool(s.ssl_certificate_location) != bool(s.ssl_key_location):
+        given, lacking = (("ssl.certificate.location", "ssl.key.location") if s.ssl_certificate_location
+                          else ("ssl.key.location", "ssl.certificate.location"))
+        problems.append(f"{given} needs {lacking}: a client certificate and its private key go together")
+    if s.ssl_key_password is not None and not s.ssl_key_location:
+        problems.append("ssl.key.password is set but ssl.key.location is not")
+    client_tls = [name for name, value in (("ssl.ca.location", s.ssl_ca_location),
+                                           ("ssl.certificate.location", s.ssl_certificate_location),
+                                           ("ssl.key.location", s.ssl_key_location)) if value]
+    if client_tls and not tls:
+        verb = "needs" if len(client_tls) == 1 else "need"
+        problems.append(f"{', '.join(client_tls)} {verb} security.protocol SSL or SASL_SSL "
+                        f"(it is {s.security_protocol})")
+    return problems
 
 
 class SchemaRegistrySettings(SettingsSection):
@@ -180,6 +302,16 @@ class BrokerSettings(SettingsSection):
                     "small machine the broker's C2 compiler otherwise takes up to half a core for minutes after "
                     "each start, competing with the pipeline (see README, Performance)")
     start_timeout_s: float = Field(default=90.0, gt=0, description="How long to wait for the broker to answer")
+    secure_listeners: bool = Field(
+        default=False, description="Also open a mutual-TLS listener and a SASL_SSL/SCRAM-SHA-512 listener, with a "
+                                   "throw-away CA and client certificate in `<home>/tls` (streams/devtools/broker_security.py)")
+    ssl_port: int = Field(default=9094, ge=1, le=65535,
+                          description="Port of the SSL listener that requires a client certificate (secure listeners)")
+    sasl_ssl_port: int = Field(default=9095, ge=1, le=65535,
+                               description="Port of the SASL_SSL listener with SCRAM-SHA-512 (secure listeners)")
+    scram_username: str = Field(
+        default="prismaflow", description="SCRAM user of the SASL_SSL listener; its random password is in "
+                                          "`<home>/tls/scram.password`")
 
     @property
     def bootstrap_servers(self) -> str:

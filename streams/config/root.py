@@ -194,7 +194,9 @@ def _describe(error: ValidationError) -> str:
         section = by_name.get(location[0]) if location else None
         if section is not None and len(location) > 1:
             name = section.variable(location[1])
+        elif section is not None:  # a rule over several settings of the section (its message names them)
+            name = f"{section.prefix}*"
         else:
             name = ".".join(location) or "settings"
-        problems.append(f"{name}: {item['msg']}")
+        problems.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")  # pydantic's prefix says nothing
     return "invalid setting " + "; ".join(problems)

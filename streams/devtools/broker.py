@@ -26,6 +26,13 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 
 from processors.errors import ConfigurationError
+from streams.devtools.broker_security import (
+    TlsMaterial,
+    ensure_tls_material,
+    jvm_options,
+    listener_properties,
+    open_secure_listeners,
+)
 from streams.devtools.local_process import find_maven, log_tail, pid_alive, port_open, signal_group
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
@@ -48,10 +55,12 @@ class BrokerStatus:
     pid: int | None
     bootstrap_servers: str
     home: Path
+    secure_listeners: str = ""  # "ssl=host:port sasl_ssl=host:port tls=<folder>" when they are on
 
     def describe(self) -> str:
         if self.running:
-            return f"broker running pid={self.pid} bootstrap={self.bootstrap_servers} home={self.home}"
+            secure = f" {self.secure_listeners}" if self.secure_listeners else ""
+            return f"broker running pid={self.pid} bootstrap={self.bootstrap_servers}{secure} home={self.home}"
         return f"broker stopped home={self.home}"
 
 
@@ -128,6 +137,7 @@ class LocalBroker:
         self.log_file = self.home / "broker.log"
         self.config_file = self.home / "server.properties"
         self.jar_dir = settings.jar_cache / f"kafka-{settings.kafka_version}"
+        self.tls = TlsMaterial(self.home / "tls")
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -169,7 +179,10 @@ class LocalBroker:
     def status(self) -> BrokerStatus:
         pid = self._read_pid()
         running = pid is not None and pid_alive(pid)
-        return BrokerStatus(running, pid if running else None, self.bootstrap_servers, self.home)
+        s = self.settings
+        secure = (f"ssl={s.host}:{s.ssl_port} sasl_ssl={s.host}:{s.sasl_ssl_port} tls={self.tls.folder}"
+                  if s.secure_listeners else "")
+        return BrokerStatus(running, pid if running else None, self.bootstrap_servers, self.home, secure)
 
     def start(self) -> BrokerStatus:
         """Start the broker unless it already runs; return once it answers metadata requests."""
@@ -178,16 +191,22 @@ class LocalBroker:
             wait_for_metadata(self.bootstrap_servers, self.settings.start_timeout_s)
             log.info("broker already running pid=%s", current.pid)
             return current
-        for port in (self.settings.port, self.settings.controller_port):
+        secure = self.settings.secure_listeners
+        ports = (self.settings.port, self.settings.controller_port,
+                 *((self.settings.ssl_port, self.settings.sasl_ssl_port) if secure else ()))
+        for port in ports:
             if port_open(self.settings.host, port):
                 raise BrokerError(
                     f"port {self.settings.host}:{port} is taken by another process; stop it, or set "
-                    "PRISMAFLOW_BROKER_PORT / PRISMAFLOW_BROKER_CONTROLLER_PORT, or point "
-                    "KAFKA_BOOTSTRAP_SERVERS at that broker"
+                    "PRISMAFLOW_BROKER_PORT / PRISMAFLOW_BROKER_CONTROLLER_PORT"
+                    + (" / PRISMAFLOW_BROKER_SSL_PORT / PRISMAFLOW_BROKER_SASL_SSL_PORT" if secure else "")
+                    + ", or point KAFKA_BOOTSTRAP_SERVERS at that broker"
                 )
         java = find_java()
         jars = self.ensure_installed()
         self.home.mkdir(parents=True, exist_ok=True)
+        if secure:
+            ensure_tls_material(self.tls.folder, self.settings.host)
         self._write_config()
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage(java, jars)
@@ -196,7 +215,7 @@ class LocalBroker:
         cmd = [
             java, f"-Xmx{self.settings.heap}", f"-Xms{min_heap(self.settings.heap)}",
             "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-            *self.settings.jvm_options.split(),
+            *self.settings.jvm_options.split(), *(jvm_options(self.tls) if secure else ()),
             f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.home}",
             "-cp", f"{jars}/*", "kafka.Kafka", str(self.config_file),
         ]
@@ -209,6 +228,8 @@ class LocalBroker:
         self.pid_file.write_text(f"{proc.pid}\n")
         try:
             self._wait_until_ready(proc)
+            if secure:
+                open_secure_listeners(self.settings, self.tls, self.settings.start_timeout_s)
         except BrokerError:
             self._terminate(proc.pid)
             raise
@@ -276,17 +297,22 @@ class LocalBroker:
 
     def _write_config(self) -> None:
         s = self.settings
+        listeners = {
+            "listeners": f"PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{s.host}:{s.port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        }
+        if s.secure_listeners:
+            listeners = listener_properties(s, self.tls)
         self.config_file.write_text(
             "\n".join([
                 "# Written by prismaflow broker start; edits are overwritten.",
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{s.host}:{s.controller_port}",
-                f"listeners=PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}",
-                f"advertised.listeners=PLAINTEXT://{s.host}:{s.port}",
                 "controller.listener.names=CONTROLLER",
                 "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                *(f"{key}={value}" for key, value in listeners.items()),
                 f"log.dirs={self.data_dir}",
                 "num.partitions=3",
                 "offsets.topic.replication.factor=1",

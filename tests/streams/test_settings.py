@@ -54,6 +54,9 @@ def test_the_environment_wins_over_the_secrets_folder(secrets: Path, monkeypatch
 
 def test_kafka_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "prismaflow")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
     settings = load_settings().kafka
     assert settings.client_config()["bootstrap.servers"] == "kafka-1:9092,kafka-2:9092"
@@ -124,6 +127,9 @@ def test_the_effective_configuration_shows_values_and_origins_and_masks_secrets(
 ) -> None:
     (secrets / "prismaflow_jira_api_token").write_text("jira-s3cret\n")
     monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCH", "7")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "prismaflow")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-s3cret")
     rows = {row.variable: row for row in effective_settings()}
     assert set(rows) == set(known_variables()) - set(TOOLING_VARIABLES)  # tooling: not the program's
