@@ -199,6 +199,12 @@ def _chaos(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     return run_chaos(args)
 
 
+def _console(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.console.command import console_command  # lazy: start-up speed, only the layers this command runs
+
+    return console_command(args, settings.console)
+
+
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     from streams.demo import run_demo  # lazy: start-up speed, only the layers this command runs
 
@@ -220,6 +226,8 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
+    "console": ("serve the approval console (remediation requests: review, approve, reject; Slack buttons)",
+                _console),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -266,6 +274,11 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
         elif name in _DEV_OPTIONS and dev_options:
             _dev_arguments(name, command)
+        elif name == "console":
+            command.add_argument("action", nargs="?", choices=["serve", "hash-password"], default="serve",
+                                 help="hash-password: print the argon2 hash of a password read from stdin")
+            command.add_argument("--demo", action="store_true",
+                                 help="serve over an in-memory desk with sample requests (not the approval service)")
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":

@@ -56,6 +56,7 @@ from streams.config.systems import (
     SYSLOG_DEFAULTS,
     SYSLOG_SINK_DEFAULTS,
 )
+from streams.console.settings import ConsoleSettings
 from streams.settings import BrokerSettings, KafkaSettings, SchemaRegistrySettings
 
 __all__ = ["CHECKED_PREFIXES", "GENERAL_VARIABLES", "PASSTHROUGH_PREFIXES", "TOOLING_VARIABLES",
@@ -114,6 +115,7 @@ class PrismaflowSettings(BaseSettings):
     chat: ChatWebhookSettings = section_field(ChatWebhookSettings, "PRISMAFLOW_CHAT_", "Chat webhook",
                                               names=CHAT_NAMES, defaults=CHAT_DEFAULTS)
     chat_sink: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
+    console: ConsoleSettings = section_field(ConsoleSettings, "PRISMAFLOW_CONSOLE_", "Approval console")
 
     @classmethod
     def settings_customise_sources(
