@@ -57,5 +57,7 @@ def run_console(settings: ConsoleSettings, desk: ApprovalDesk) -> int:
     app = console_from_settings(settings, desk)
     log.info("console host=%s port=%d slack=%s", settings.host, settings.port,
              settings.slack_signing_secret is not None)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=10)
+    # No access log: a one-click link's signature is in its query string; the console logs each vote itself.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
+                timeout_graceful_shutdown=10)
     return 0
