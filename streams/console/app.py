@@ -36,7 +36,8 @@ from processors.remediation.desk import ApprovalDesk, DeskVerdict, PendingReques
 from streams.console.links import LinkSigner
 from streams.console.security import (SecurityHeaders, checked_form, csrf_token, current_user, flash, log_in,
                                       log_out)
-from streams.console.users import ConsoleUser, UserStore
+from streams.console.oidc import OidcLogin
+from streams.console.users import Principal, UserStore
 
 __all__ = ["ConsoleApp", "HISTORY_STATUSES", "build_console_app"]
 
@@ -73,9 +74,10 @@ class ConsoleApp:
 
     def __init__(self, desk: ApprovalDesk, users: UserStore, *, session_secret: str, links: LinkSigner,
                  secure_cookies: bool = True, session_max_age_s: int = 8 * 3600,
-                 extra_routes: Sequence[Route] = ()) -> None:
+                 extra_routes: Sequence[Route] = (), sso: OidcLogin | None = None) -> None:
         self.desk = desk
         self.users = users
+        self.sso = sso
         self.links = links
         self.templates = _templates()
         routes = [
@@ -89,6 +91,7 @@ class ConsoleApp:
             Route("/r/{request_id}", self.one_click, methods=["GET"]),
             Route("/static/console.css", self.stylesheet, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
+            *(sso.routes() if sso is not None else []),
             *extra_routes,
         ]
         middleware = [
@@ -100,13 +103,19 @@ class ConsoleApp:
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _render(self, request: Request, name: str, user: ConsoleUser | None, status_code: int = 200,
+    def _resolve(self, name: str, source: str) -> Principal | None:
+        """A session's user with their current role: from the user store, or the SSO role mapping."""
+        if source == "local":
+            return self.users.principal(name)
+        return self.sso.principal(name) if source == "sso" and self.sso is not None else None
+
+    def _render(self, request: Request, name: str, user: Principal | None, status_code: int = 200,
                 **context: object) -> Response:
-        context.update(user=user, csrf=csrf_token(request), message=flash(request))
+        context.update(user=user, csrf=csrf_token(request), message=flash(request), sso=self.sso is not None)
         return self.templates.TemplateResponse(request, name, context, status_code=status_code)
 
-    def _user_or_login(self, request: Request) -> ConsoleUser | RedirectResponse:
-        user = current_user(request, self.users)
+    def _user_or_login(self, request: Request) -> Principal | RedirectResponse:
+        user = current_user(request, self._resolve)
         if user is None:
             return RedirectResponse("/login?next=" + quote(request.url.path, safe="/"), status_code=303)
         return user
@@ -131,7 +140,7 @@ class ConsoleApp:
             log.info("console login refused")  # never the name typed: it may be a password
             flash(request, "Wrong user name or password.")
             return self._render(request, "login.html", None, status_code=401, next=target)
-        log_in(request, user)
+        log_in(request, Principal(user.name, user.role))
         log.info("console login user=%s role=%s", user.name, user.role.value)
         return RedirectResponse(target, status_code=303)
 
@@ -158,7 +167,7 @@ class ConsoleApp:
 
     async def decide(self, request: Request) -> Response:
         form = await checked_form(request)
-        user = current_user(request, self.users)
+        user = current_user(request, self._resolve)
         if user is None or not user.role.may_decide:
             raise HTTPException(403, "only approvers decide")
         request_id = request.path_params["request_id"]
@@ -197,7 +206,7 @@ class ConsoleApp:
         if not self.links.valid(request_id, request.query_params.get("sig", "")):
             raise HTTPException(403, "link invalid or expired")
         target = f"/requests/{quote(request_id, safe='')}"
-        if current_user(request, self.users) is None:
+        if current_user(request, self._resolve) is None:
             return RedirectResponse("/login?next=" + quote(target, safe="/"), status_code=303)
         return RedirectResponse(target, status_code=303)
 
@@ -210,7 +219,7 @@ def _matches(request: PendingRequest, status: str, alert_id: str, since: date | 
 
 def build_console_app(desk: ApprovalDesk, users: UserStore, *, session_secret: str, links: LinkSigner,
                       secure_cookies: bool = True, session_max_age_s: int = 8 * 3600,
-                      extra_routes: Sequence[Route] = ()) -> Starlette:
+                      extra_routes: Sequence[Route] = (), sso: OidcLogin | None = None) -> Starlette:
     """The console's ASGI app (see :class:`ConsoleApp`)."""
     return ConsoleApp(desk, users, session_secret=session_secret, links=links, secure_cookies=secure_cookies,
-                      session_max_age_s=session_max_age_s, extra_routes=extra_routes).app
+                      session_max_age_s=session_max_age_s, extra_routes=extra_routes, sso=sso).app

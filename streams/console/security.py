@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
-
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from streams.console.users import ConsoleUser, UserStore
+from streams.console.users import Principal
 
-__all__ = ["CSP", "SecurityHeaders", "checked_form", "csrf_token", "current_user", "flash", "log_in", "log_out", "read_form"]
+__all__ = ["CSP", "SecurityHeaders", "checked_form", "csrf_token", "current_user", "flash", "log_in", "log_out", "read_form", "Resolver"]
 
 #: No script at all, styles from the console only, forms post to the console only, never framed.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -94,16 +94,21 @@ async def checked_form(request: Request) -> dict[str, str]:
     return form
 
 
-def current_user(request: Request, users: UserStore) -> ConsoleUser | None:
-    """The logged-in user, looked up again in the store (a removed user or a changed role counts now)."""
-    name = request.session.get("user")
-    return users.get(name) if isinstance(name, str) else None
+Resolver = Callable[[str, str], Principal | None]
+"""``(name, source) -> principal``: looks a session's user up again on every request."""
 
 
-def log_in(request: Request, user: ConsoleUser) -> None:
+def current_user(request: Request, resolve: Resolver) -> Principal | None:
+    """The logged-in user, looked up again (a removed user or a changed role counts at once)."""
+    name, source = request.session.get("user"), request.session.get("source", "local")
+    return resolve(name, source) if isinstance(name, str) and isinstance(source, str) else None
+
+
+def log_in(request: Request, user: Principal) -> None:
     """Start a fresh session for ``user``: a new CSRF token, nothing kept from before (no fixation)."""
     request.session.clear()
     request.session["user"] = user.name
+    request.session["source"] = user.source
     csrf_token(request)
 
 

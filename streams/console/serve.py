@@ -18,11 +18,12 @@ from processors.errors import ConfigurationError
 from processors.remediation.desk import ApprovalDesk
 from streams.console.app import build_console_app
 from streams.console.links import LinkSigner
+from streams.console.oidc import OidcLogin, OidcProvider
 from streams.console.settings import ConsoleSettings
 from streams.console.slack import SlackApprovalChannel
-from streams.console.users import UserStore
+from streams.console.users import Role, UserStore
 
-__all__ = ["console_from_settings", "link_signer", "run_console"]
+__all__ = ["console_from_settings", "link_signer", "run_console", "sso_login"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,32 @@ def console_from_settings(settings: ConsoleSettings, desk: ApprovalDesk, *, user
         extra = slack.routes()
     return build_console_app(desk, users, session_secret=settings.session_secret.get_secret_value(),
                              links=link_signer(settings, clock), secure_cookies=settings.secure_cookies,
-                             session_max_age_s=settings.session_max_age_s, extra_routes=extra)
+                             session_max_age_s=settings.session_max_age_s, extra_routes=extra,
+                             sso=sso_login(settings, clock))
+
+
+def sso_login(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> OidcLogin | None:
+    """The OpenID Connect login when ``PRISMAFLOW_CONSOLE_OIDC_ISSUER`` is set (then all its parts must be)."""
+    if settings.oidc_issuer is None:
+        return None
+    parts = {"CLIENT_ID": settings.oidc_client_id, "CLIENT_SECRET": settings.oidc_client_secret,
+             "AUTHORIZATION_ENDPOINT": settings.oidc_authorization_endpoint,
+             "TOKEN_ENDPOINT": settings.oidc_token_endpoint}
+    missing = [f"PRISMAFLOW_CONSOLE_OIDC_{name}" for name, value in parts.items() if value is None]
+    if missing:
+        raise ConfigurationError("single sign-on needs " + ", ".join(missing))
+    assert settings.oidc_client_secret is not None and settings.oidc_token_endpoint is not None
+    # The ID token is trusted because it comes straight from the token endpoint over TLS (see streams.console.oidc).
+    if not settings.oidc_token_endpoint.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ConfigurationError("PRISMAFLOW_CONSOLE_OIDC_TOKEN_ENDPOINT must be https://")
+    bad_roles = sorted(role for role in settings.oidc_roles.values() if role not in {r.value for r in Role})
+    if bad_roles:
+        raise ConfigurationError(f"PRISMAFLOW_CONSOLE_OIDC_ROLES: unknown role(s) {', '.join(bad_roles)}")
+    provider = OidcProvider(issuer=settings.oidc_issuer, client_id=str(settings.oidc_client_id),
+                            client_secret=settings.oidc_client_secret.get_secret_value(),
+                            authorization_endpoint=str(settings.oidc_authorization_endpoint),
+                            token_endpoint=settings.oidc_token_endpoint, identity_claim=settings.oidc_identity_claim)
+    return OidcLogin(provider, settings.oidc_roles, base_url=settings.base_url, clock=clock)
 
 
 def run_console(settings: ConsoleSettings, desk: ApprovalDesk) -> int:

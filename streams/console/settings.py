@@ -49,3 +49,17 @@ class ConsoleSettings(SettingsSection):
     jira_pending_status: str = Field(default="Pending Approval", description="Jira status of a ticket awaiting a vote")
     jira_approved_status: str = Field(default="Approved", description="Moving a ticket here is an approval")
     jira_rejected_status: str = Field(default="Rejected", description="Moving a ticket here is a rejection")
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID Connect provider (issuer URL, as in its ID tokens); set with the client "
+                                  "and endpoints below to offer single sign-on next to the local users")
+    oidc_client_id: str | None = Field(default=None, description="The console's client id at the provider")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="The console's client secret (secret)")
+    oidc_authorization_endpoint: str | None = Field(
+        default=None, description="The provider's authorization endpoint (its discovery document's "
+                                  "`authorization_endpoint`)")
+    oidc_token_endpoint: str | None = Field(
+        default=None, description="The provider's token endpoint (discovery's `token_endpoint`; HTTPS)")
+    oidc_identity_claim: str = Field(default="email", description="ID token claim that names the person")
+    oidc_roles: dict[str, str] = Field(
+        default_factory=dict, description="Identity (the claim's value) to role (viewer, approver, admin), one "
+                                          "`PRISMAFLOW_CONSOLE_OIDC_ROLES__<IDENTITY>=<role>` each; others are refused")

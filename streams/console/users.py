@@ -17,6 +17,7 @@ File format::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from processors.errors import ConfigurationError
 
-__all__ = ["ConsoleUser", "Role", "UserStore", "hash_password"]
+__all__ = ["ConsoleUser", "Principal", "Role", "UserStore", "hash_password"]
 
 _HASHER = PasswordHasher()
 # Verified when the name is unknown, so that a wrong name costs as long as a wrong password.
@@ -44,6 +45,15 @@ class Role(str, Enum):
     @property
     def may_decide(self) -> bool:
         return self is not Role.VIEWER
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a session belongs to: a name, a role, and where the login came from (``local`` or ``sso``)."""
+
+    name: str
+    role: Role
+    source: str = "local"
 
 
 class ConsoleUser(BaseModel):
@@ -98,6 +108,11 @@ class UserStore:
 
     def get(self, name: str) -> ConsoleUser | None:
         return self._users.get(name)
+
+    def principal(self, name: str) -> Principal | None:
+        """The local user ``name`` as a session principal (its current role), or None."""
+        user = self._users.get(name)
+        return None if user is None else Principal(user.name, user.role)
 
     def authenticate(self, name: str, password: str) -> ConsoleUser | None:
         """The user when ``password`` is theirs, else None (same work either way)."""
