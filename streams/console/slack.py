@@ -66,7 +66,8 @@ class SlackApprovalChannel:
             return JSONResponse({"error": "unknown Slack user"}, status_code=403)
         vote = Vote.APPROVE if click.approve else Vote.REJECT
         outcome = self.desk.decide(click.request_id, approver=approver, vote=vote, plan_digest=click.plan_digest,
-                                   reason=f"{vote.value}d with the Slack button", channel="slack")
+                                   reason=f"{'approved' if click.approve else 'rejected'} with the Slack button",
+                                   channel="slack")
         log.info("slack vote request=%s approver=%s vote=%s verdict=%s", click.request_id, approver, vote.value,
                  outcome.verdict.value)
         return JSONResponse({"verdict": outcome.verdict.value, "reason": outcome.reason})

@@ -52,6 +52,7 @@ async def test_a_reject_click_rejects(channel: tuple[InMemoryDesk, Clock, httpx.
     value = f"req-prod|{desk.get('req-prod').plan_digest}"  # type: ignore[union-attr]
     await _click(http, clock, click_body(REJECT_ACTION, value, user="U0BOB"))
     assert desk.get("req-prod").status == "rejected"  # type: ignore[union-attr]
+    assert (desk.votes[0].approver, desk.votes[0].reason) == ("bob", "rejected with the Slack button")
 
 
 @pytest.mark.parametrize(("case", "status"), [("bad signature", 401), ("replayed", 401), ("unknown user", 403),
