@@ -13,8 +13,9 @@ ticket is moved back to "Pending Approval" so that the next approver can move it
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,7 +24,7 @@ from connectors.jira.approvals import JiraApprovalClient, StatusChange
 from processors.remediation.desk import ApprovalDesk, DeskVerdict, Vote, VoteOutcome
 from streams.console.settings import ConsoleSettings
 
-__all__ = ["JiraPollResult", "JiraVoteWatermark", "poll_jira_votes"]
+__all__ = ["JiraPollResult", "JiraVoteWatermark", "poll_jira_votes", "watch_jira_votes"]
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +101,25 @@ async def _reopen_if_more_needed(jira: JiraApprovalClient, key: str, outcomes: l
             await jira.transition(key, back[:1])
     except ConnectorError as exc:  # the vote stands; people see the ticket as approved until someone moves it
         log.warning("jira reopen for another approval failed issue=%s error=%s", key, type(exc).__name__)
+
+
+async def watch_jira_votes(jira: JiraApprovalClient, desk: ApprovalDesk, settings: ConsoleSettings, *,
+                           watermark: JiraVoteWatermark, interval_s: float, stop: asyncio.Event,
+                           save: Callable[[JiraVoteWatermark], Awaitable[None]] | None = None) -> JiraVoteWatermark:
+    """Poll every ``interval_s`` until ``stop`` is set; hand each new watermark to ``save`` (where the
+    caller keeps it across restarts). A pass that fails on Jira's side is logged and tried again at the
+    next interval from the same watermark, so nothing is skipped. Returns the last watermark."""
+    while not stop.is_set():
+        try:
+            result = await poll_jira_votes(jira, desk, settings, watermark)
+        except ConnectorError as exc:
+            log.warning("jira vote poll failed error=%s; retrying in %.0fs", type(exc).__name__, interval_s)
+        else:
+            if result.watermark != watermark and save is not None:
+                await save(result.watermark)
+            watermark = result.watermark
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        except TimeoutError:
+            pass
+    return watermark

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
+from connectors.base import RetryPolicy
 from connectors.jira.adf.nodes import doc, paragraph
 from connectors.jira.approvals import APPROVAL_LABEL, REQUEST_PROPERTY, JiraApprovalClient
 from connectors.jira.models import IssueDraft
@@ -53,7 +54,7 @@ class JiraSite:
 
 def jira_site(http: httpx.AsyncClient, sim: JiraSimulator) -> JiraSite:
     settings = JiraSettings(base_url=SITE, auth=BasicAuth(email="bot@example.com", api_token=SecretStr("sim-api-token")),
-                            project_key="SEC")
+                            project_key="SEC", retry=RetryPolicy(max_attempts=1))  # failures reach the poller at once
     return JiraSite(sim, http, JiraApprovalClient(settings, client=http))
 
 

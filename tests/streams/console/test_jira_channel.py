@@ -4,6 +4,7 @@ votes as them; unknown accounts are skipped; a second pass casts nothing twice."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from connectors.jira.approvals import JiraApprovalClient
 from processors.remediation.desk import DeskVerdict
 from processors.remediation.memory_desk import InMemoryDesk
-from streams.console.jira import JiraVoteWatermark, poll_jira_votes
+from streams.console.jira import JiraVoteWatermark, poll_jira_votes, watch_jira_votes
 from streams.console.settings import ConsoleSettings
 from tests.streams.console.desk_factory import desk_with, make_request
 from tests.streams.console.jira_site import JiraSite, approval_sim, jira_site
@@ -91,3 +92,32 @@ async def test_tickets_without_the_request_property_are_not_counted(site: JiraSi
     key = await site.raise_ticket(make_request())
     await client.set_property(key, "prismaflow.remediation", {"something": "else"})
     assert [t async for t in client.approval_tickets(["Pending Approval"])] == []
+
+
+async def test_the_watcher_keeps_polling_through_a_jira_outage_and_saves_each_new_watermark(
+        site: JiraSite, caplog: pytest.LogCaptureFixture) -> None:
+    from connectors.jira.simulator import Fault
+
+    request = make_request("req-dev", required=1)
+    desk = desk_with(request)
+    key = await site.raise_ticket(request)
+    site.sim.add_fault(Fault(kind="5xx", status=503, route="/rest/api/3/search/jql", count=10))
+    saved: list[JiraVoteWatermark] = []
+    stop = asyncio.Event()
+
+    async def save(watermark: JiraVoteWatermark) -> None:
+        saved.append(watermark)
+        stop.set()
+
+    async def outage_then_vote() -> None:
+        await asyncio.sleep(0.05)
+        site.sim.fault_book.clear()
+        await site.move("bob@example.com", key, "Reject")
+
+    watcher = asyncio.create_task(watch_jira_votes(site.jira, desk, SETTINGS, watermark=JiraVoteWatermark(),
+                                                   interval_s=0.02, stop=stop, save=save))
+    await outage_then_vote()
+    last = await asyncio.wait_for(watcher, timeout=10)
+    assert saved and saved[-1] == last and last.seen[key] > 0
+    assert [(v.approver, v.vote.value) for v in desk.votes] == [("bob", "reject")]
+    assert "jira vote poll failed" in caplog.text  # the outage was met, and outlived
