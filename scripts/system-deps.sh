@@ -8,7 +8,8 @@
 # test: Java 17+ and Maven (the suite also tests the broker launcher itself), rsyslog,
 #       rsyslog-gnutls and openssl (the syslog sink is tested against a real rsyslogd over TCP and
 #       TLS), prometheus (promtool checks and unit-tests the alert rules; a real Prometheus scrapes a
-#       worker). The chart and compose checkers (helm, kube-score, docker-compose) are built from the
+#       worker), chromium and chromium-driver (the approval console is tested in a real headless
+#       Chromium through Selenium). The chart and compose checkers (helm, kube-score, docker-compose) are built from the
 #       Go module proxy by scripts/deploy-tools.sh, which `make test` runs next.
 # both: python3, and python3-venv while the virtualenv does not exist (Debian's python3 lacks ensurepip).
 #
@@ -71,6 +72,8 @@ missing() {
     gtls_ok || need+=(rsyslog-gnutls)
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
     { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
   fi
   if ! command -v "$python" >/dev/null 2>&1; then
     need+=(python3 python3-venv)

@@ -218,6 +218,12 @@ def _report(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     return run_shadow_report(args, settings)
 
 
+def _console(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.console.command import console_command  # lazy: start-up speed, only the layers this command runs
+
+    return console_command(args, settings.console)
+
+
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     from streams.demo import run_demo  # lazy: start-up speed, only the layers this command runs
 
@@ -243,6 +249,8 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
     "approvals": ("run the approval service (pending remediation requests, SLA, approval API) until stopped", _approvals),
     "report": ("reports over the topics: shadow (what a stricter or looser rollout mode would have done)", _report),
+    "console": ("serve the approval console (remediation requests: review, approve, reject; Slack buttons)",
+                _console),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -296,6 +304,11 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("--since", type=datetime.fromisoformat, help="only alerts scored from this ISO time")
             command.add_argument("--until", type=datetime.fromisoformat, help="only alerts scored before this ISO time")
             command.add_argument("--json", action="store_true", help="print the report as JSON")
+        elif name == "console":
+            command.add_argument("action", nargs="?", choices=["serve", "hash-password"], default="serve",
+                                 help="hash-password: print the argon2 hash of a password read from stdin")
+            command.add_argument("--demo", action="store_true",
+                                 help="serve over an in-memory desk with sample requests (not the approval service)")
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":

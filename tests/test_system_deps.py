@@ -39,7 +39,7 @@ class Machine:
 
     def install_all(self) -> None:
         self.command("java", JAVA_17)
-        for name in ("mvn", "rsyslogd", "openssl", "promtool", "prometheus"):
+        for name in ("mvn", "rsyslogd", "openssl", "promtool", "prometheus", "chromium", "chromedriver"):
             self.command(name, "exit 0")
         (self.lib / "x86_64-linux-gnu" / "rsyslog").mkdir(parents=True)
         (self.lib / "x86_64-linux-gnu" / "rsyslog" / "lmnsd_gtls.so").write_bytes(b"")
@@ -88,16 +88,17 @@ def test_as_root_it_installs_what_is_missing_with_apt_get(machine: Machine) -> N
     machine.command("apt-get", "\n".join([
         f'echo "$@" >> {machine.log}',
         'if [ "$1" = install ]; then',
-        f"  for c in java mvn rsyslogd openssl promtool prometheus; do {cp} {stand_in} {machine.bin}/$c; done",
+        f"  for c in java mvn rsyslogd openssl promtool prometheus chromium chromedriver; do {cp} {stand_in} {machine.bin}/$c; done",
         f"  {mkdir} -p {gtls} && {touch} {gtls}/lmnsd_gtls.so",
         "fi",
     ]))
     result = machine.run("test")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "make test: installing openjdk-17-jre-headless maven rsyslog rsyslog-gnutls openssl prometheus with apt-get\n"
+    assert result.stdout == "make test: installing openjdk-17-jre-headless maven rsyslog rsyslog-gnutls openssl prometheus chromium chromium-driver with apt-get\n"
     assert machine.log.read_text().splitlines() == [
         "update -qq",
-        "install -y -qq --no-install-recommends openjdk-17-jre-headless maven rsyslog rsyslog-gnutls openssl prometheus",
+        "install -y -qq --no-install-recommends openjdk-17-jre-headless maven rsyslog rsyslog-gnutls openssl prometheus "
+        "chromium chromium-driver",
     ]
 
 
@@ -108,6 +109,16 @@ def test_the_tests_need_prometheus_and_promtool_and_the_demo_does_not(machine: M
     result = machine.run("test")
     assert result.returncode == 1
     assert "run 'sudo apt-get install -y prometheus'" in result.stderr
+    assert machine.run("demo").returncode == 0
+
+
+def test_the_tests_need_chromium_and_its_driver_and_the_demo_does_not(machine: Machine) -> None:
+    machine.install_all()
+    (machine.bin / "chromedriver").unlink()
+    machine.command("apt-get", "exit 0")
+    result = machine.run("test")
+    assert result.returncode == 1
+    assert "run 'sudo apt-get install -y chromium-driver'" in result.stderr
     assert machine.run("demo").returncode == 0
 
 

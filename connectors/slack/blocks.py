@@ -41,6 +41,7 @@ LIMITS: dict[str, int] = {
     "context_elements": 10,
     "button_text": 75,
     "button_url": 3000,
+    "button_value": 2000,
     "action_id": 255,
     "message_text": 40_000,
 }

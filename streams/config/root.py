@@ -59,6 +59,7 @@ from streams.config.systems import (
     SYSLOG_SINK_DEFAULTS,
 )
 from streams.remediation.settings import RemediationSettings
+from streams.console.settings import ConsoleSettings
 from streams.settings import BrokerSettings, KafkaSettings, SchemaRegistrySettings
 
 __all__ = ["CHECKED_PREFIXES", "GENERAL_VARIABLES", "PASSTHROUGH_PREFIXES", "TOOLING_VARIABLES",
@@ -121,6 +122,7 @@ class PrismaflowSettings(BaseSettings):
     runner: RunnerSettings = section_field(RunnerSettings, "PRISMAFLOW_RUNNER_", "Azure/GCP runner")
     remediation: RemediationSettings = section_field(RemediationSettings, "PRISMAFLOW_REMEDIATION_",
                                                      "Remediation: rollout modes and approval")
+    console: ConsoleSettings = section_field(ConsoleSettings, "PRISMAFLOW_CONSOLE_", "Approval console")
 
     @classmethod
     def settings_customise_sources(

@@ -2,7 +2,9 @@
 
 One Starlette ASGI app (:class:`JiraSimulator`) serves ``/rest/api/3`` (ADF) and ``/rest/api/2``
 (strings): create with field and ADF validation, get and edit, entity properties, comments,
-transitions over a small workflow (To Do → In Progress → Done, Done → To Do by "Reopen"), JQL
+transitions over a small workflow (To Do → In Progress → Done, Done → To Do by "Reopen";
+``approval_workflow()`` adds Pending Approval → Approved or Rejected), each transition recorded in
+the issue's changelog with its author (``/issue/{key}/changelog``, Cloud), JQL
 search (``/search/jql`` with ``nextPageToken``; ``/search`` answers 410 on Cloud and pages by
 ``startAt`` on Data Center), basic and bearer auth, read-only users, a per-user token bucket with
 Jira's rate-limit headers, and an admin API under ``/_sim`` (faults, stats, issues, time).
@@ -17,6 +19,7 @@ from connectors.jira.simulator.store import (
     Status,
     Transition,
     Workflow,
+    approval_workflow,
     default_workflow,
 )
 from connectors.jira.simulator.validation import adf_problems
@@ -30,5 +33,6 @@ __all__ = [
     "Transition",
     "Workflow",
     "adf_problems",
+    "approval_workflow",
     "default_workflow",
 ]

@@ -1,6 +1,8 @@
-"""Comment and transition routes: ``/issue/{key}/comment`` and ``/issue/{key}/transitions``.
+"""Comment, transition and changelog routes: ``/issue/{key}/comment``, ``/issue/{key}/transitions``
+and ``/issue/{key}/changelog``.
 
-Both change an issue's history; a transition may carry a resolution and comments to add.
+Comments and transitions change an issue's history; a transition may carry a resolution and
+comments to add, and is recorded in the changelog with the user who made it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from connectors.jira.simulator.validation import jira_error
 if TYPE_CHECKING:
     from connectors.jira.simulator.core import JiraSimulator
 
-__all__ = ["add_comment", "do_transition", "get_transitions", "list_comments"]
+__all__ = ["add_comment", "do_transition", "get_changelog", "get_transitions", "list_comments"]
 
 
 async def add_comment(sim: JiraSimulator, request: Request, ctx: Ctx) -> Response:
@@ -66,7 +68,18 @@ async def do_transition(sim: JiraSimulator, request: Request, ctx: Ctx) -> Respo
         if problem:
             return jira_error(400, [], {"comment": problem})
     resolution = (fields.get("resolution") or {}).get("name")
-    sim.store.transition(issue, chosen, sim.clock.now(), resolution)
+    sim.store.transition(issue, chosen, sim.clock.now(), resolution, author=ctx.user)
     for value in comments:
         sim.store.add_comment(issue, value, ctx.user, sim.clock.now())
     return Response(status_code=204)
+
+
+async def get_changelog(sim: JiraSimulator, request: Request, ctx: Ctx) -> Response:
+    """``GET /issue/{key}/changelog``: a ``PageBeanChangelog``, oldest first, paged by ``startAt``."""
+    issue = issue_or_404(sim, request.path_params["key"])
+    start = int(request.query_params.get("startAt", "0"))
+    size = min(int(request.query_params.get("maxResults", "100")), 100)
+    page = issue.changelog[start:start + size]
+    return JSONResponse({"self": f"{sim.config.base_url}/rest/api/{ctx.version}/issue/{issue.key}/changelog",
+                         "startAt": start, "maxResults": size, "total": len(issue.changelog),
+                         "isLast": start + len(page) >= len(issue.changelog), "values": page})

@@ -37,6 +37,8 @@ _TABLE: list[tuple[str, str, Handler, bool]] = [
     ("POST", "/search", search.legacy_search, False),
 ]
 _CLOUD_ONLY: list[tuple[str, str, Handler, bool]] = [
+    # Data Center has no paged changelog route (it expands ``changelog`` on the issue instead).
+    ("GET", "/issue/{key}/changelog", comments.get_changelog, False),
     ("GET", "/search/jql", search.search_jql, False),
     ("POST", "/search/jql", search.search_jql, False),
     ("POST", "/search/approximate-count", search.approximate_count, False),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Issue", "IssueStore", "Status", "Transition", "Workflow", "default_workflow",
+__all__ = ["Issue", "IssueStore", "Status", "Transition", "Workflow", "approval_workflow", "default_workflow",
            "jira_time"]
 
 _CATEGORIES = {"new": (2, "To Do", "blue-gray"), "indeterminate": (4, "In Progress", "yellow"),
@@ -69,6 +69,22 @@ def default_workflow() -> Workflow:
     ))
 
 
+def approval_workflow() -> Workflow:
+    """The default workflow plus an approval step: To Do → Pending Approval → Approved or Rejected
+    (by a person), and "Needs Another Approval" from Approved back to Pending Approval (a request
+    that needs more approvers than one transition gives)."""
+    base = default_workflow()
+    statuses = {**base.statuses, **{s.name: s for s in (Status("10100", "Pending Approval", "indeterminate"),
+                                                         Status("10101", "Approved", "done"),
+                                                         Status("10102", "Rejected", "done"))}}
+    return Workflow(statuses, base.initial, (*base.transitions,
+        Transition("51", "Request Approval", ("To Do",), "Pending Approval"),
+        Transition("61", "Approve", ("Pending Approval",), "Approved"),
+        Transition("71", "Reject", ("Pending Approval",), "Rejected"),
+        Transition("81", "Needs Another Approval", ("Approved",), "Pending Approval"),
+    ))
+
+
 @dataclass
 class Issue:
     """One issue: Jira's fields as set (rich text kept as sent), properties, comments."""
@@ -81,6 +97,7 @@ class Issue:
     updated: float
     properties: dict[str, Any] = field(default_factory=dict)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    changelog: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -100,6 +117,7 @@ class IssueStore:
         self._next_id = first_id
         self._counters: dict[str, int] = {}
         self._comment_id = 10_000
+        self._history_id = 20_000
 
     def add(self, project: str, fields: dict[str, Any], now: float) -> Issue:
         self._next_id += 1
@@ -128,14 +146,26 @@ class IssueStore:
         return comment
 
     def transition(self, issue: Issue, transition: Transition, now: float,
-                   resolution: str | None) -> None:
+                   resolution: str | None, author: str = "") -> None:
+        """Move ``issue`` along ``transition``; the changelog records who (``author``) and what changed."""
+        source = self.workflow.statuses[issue.status]
         target = self.workflow.statuses[transition.target]
+        old_resolution = issue.fields.get("resolution")
         issue.fields["status"] = target.name
         if target.category == "done":
             issue.fields["resolution"] = resolution or "Done"
         else:
             issue.fields["resolution"] = None
         issue.updated = now
+        items: list[dict[str, Any]] = [{"field": "status", "fieldtype": "jira", "fieldId": "status", "from": source.id,
+                  "fromString": source.name, "to": target.id, "toString": target.name}]
+        if issue.fields["resolution"] != old_resolution:
+            items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution", "from": None,
+                          "fromString": old_resolution, "to": None, "toString": issue.fields["resolution"]})
+        self._history_id += 1
+        issue.changelog.append({"id": str(self._history_id),
+                                "author": {"accountId": author, "displayName": author, "active": True},
+                                "created": jira_time(now), "items": items})
 
     # -- representation ------------------------------------------------------------------------
 

@@ -64,6 +64,8 @@ def validate_blocks(blocks: Any) -> str | None:
                         return f"block {index}: button text length"
                     if len(str(element.get("url", ""))) > LIMITS["button_url"]:
                         return f"block {index}: button url length"
+                    if len(str(element.get("value", ""))) > LIMITS["button_value"]:
+                        return f"block {index}: button value length"
                     if len(str(element.get("action_id", ""))) > LIMITS["action_id"]:
                         return f"block {index}: action_id length"
         elif kind not in {"divider", "image", "rich_text", "input", "file", "video"}:
