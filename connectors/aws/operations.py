@@ -126,7 +126,8 @@ _ENTRIES = (
     SupportedOperation("ec2", "EnableEbsEncryptionByDefault", True, _ebs_default_encryption,
                        "Encrypt new EBS volumes of the region by default"),
     SupportedOperation("cloudtrail", "StartLogging", False, _trail_status, "Start logging on a trail", "Name"),
-    SupportedOperation("cloudtrail", "CreateTrail", False, _trails, "Create a trail (before StartLogging)", "Name"),
+    # A new trail's name is not the alert's resource: the plan targets the account it is created in.
+    SupportedOperation("cloudtrail", "CreateTrail", False, _trails, "Create a trail (before StartLogging)"),
 )
 
 #: ``(service, operation)`` to its plug-in: every operation the executor may call.

@@ -135,7 +135,8 @@ def test_a_stopped_trail_starts_logging(executor: AwsExecutor, aws: Aws, name: s
 
 def test_a_missing_trail_is_created_then_started(executor: AwsExecutor, aws: Aws, name: str) -> None:
     aws("s3").create_bucket(Bucket=name)
-    create = aws_action("cloudtrail", "CreateTrail", name, {"Name": name, "S3BucketName": name})
+    # The planner targets the account for a trail it creates (the alert's resource), the new trail by name after.
+    create = aws_action("cloudtrail", "CreateTrail", "123456789012", {"Name": name, "S3BucketName": name})
 
     dry = executor.run(create, index=0, dry_run=True, time_limit_s=60)
     assert dry.status is ActionStatus.DRY_RUN and dry.output["current_state"] == {"trailList": []}
