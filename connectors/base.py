@@ -302,6 +302,13 @@ def error_for_response(
     return cls(message, status_code=status, method=method, path=path, body_excerpt=excerpt)
 
 
+#: Transport errors raised before the request left: sending it again cannot do anything twice.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Answers that say the server did not act on the request (timed out reading it, too early, throttled,
+#: unavailable), as opposed to a 500/502/504 that may come after it acted.
+_REFUSED_WITHOUT_ACTING = frozenset({408, 425, 429, 503})
+
+
 async def send_with_retry(
     client: httpx.AsyncClient,
     request_factory: RequestFactory,
@@ -310,10 +317,17 @@ async def send_with_retry(
     sleep: Sleep = asyncio.sleep,
     rng: Callable[[], float] = random.random,
     clock: Callable[[], float] = time.time,
+    replay_safe: bool = True,
 ) -> httpx.Response:
     """Send the request ``request_factory`` builds, retrying per ``policy``; return the response.
 
     The factory is called once per attempt, so a caller can put a fresh token into each attempt.
+    ``replay_safe=False`` marks a request that must not be sent twice (it creates something, such as
+    a Jira issue): it is retried only when it surely did not take effect — the connection was never
+    made, or the server refused it without acting (408, 425, 429, 503). A timeout or a broken
+    connection after it was sent is ambiguous (the server may have created the issue and the answer
+    was lost), so it is raised at once as a :class:`TransientError` and the caller, who can look
+    for what it created, decides.
     Returns any response below 400 (body read). Raises :class:`AuthenticationError`,
     :class:`NotFoundError`, :class:`BadRequestError` or :class:`UnexpectedStatusError` at once for
     other 4xx, and :class:`RetriesExhaustedError` when the last allowed attempt still failed
@@ -337,6 +351,8 @@ async def send_with_retry(
                 path=request.url.path,
             )
             last.__cause__ = exc
+            if not replay_safe and not isinstance(exc, _NEVER_SENT):
+                raise last from exc  # it may have taken effect: sending it again could do it twice
         else:
             if response.status_code < 400:
                 logger.debug(
@@ -352,6 +368,7 @@ async def send_with_retry(
             if not (
                 isinstance(error, TransientError)
                 and policy.is_retryable_status(response.status_code)
+                and (replay_safe or response.status_code in _REFUSED_WITHOUT_ACTING)
             ):
                 raise error
             last = error

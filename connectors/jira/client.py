@@ -58,6 +58,7 @@ class JiraClient(HttpConnector):
         *,
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
+        replay_safe: bool = True,
     ) -> httpx.Response:
         url = self._api + path
         headers = {"Accept": "application/json", "Authorization": auth_header(self.settings.auth)}
@@ -69,7 +70,7 @@ class JiraClient(HttpConnector):
 
         try:
             return await send_with_retry(
-                self._client, build, self._retry, sleep=self._sleep, rng=self._rng
+                self._client, build, self._retry, sleep=self._sleep, rng=self._rng, replay_safe=replay_safe
             )
         except TransientError:
             raise
@@ -128,7 +129,8 @@ class JiraClient(HttpConnector):
         body: dict[str, Any] = {"fields": fields}
         if sync is not None:
             body["properties"] = [{"key": self.settings.property_key, "value": sync.model_dump()}]
-        response = await self._send("POST", "/issue", json_body=body)
+        # Not replayed after a lost answer: the issue may exist; the sink looks for it by fingerprint.
+        response = await self._send("POST", "/issue", json_body=body, replay_safe=False)
         try:
             created = CreatedIssue.model_validate(self._json(response))
         except ValidationError as exc:

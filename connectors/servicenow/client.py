@@ -169,7 +169,8 @@ class ServiceNowClient(HttpConnector):
 
     async def create_record(self, fields: Mapping[str, str]) -> ServiceNowRecord:
         """POST ``fields`` as one new record (201) and return it as stored."""
-        return await self._write("POST", self._settings.table_path, dict(fields))
+        # Not replayed after a lost answer: the record may exist; the sink looks for it by correlation id.
+        return _record(await self._send("POST", self._settings.table_path, json=dict(fields), replay_safe=False))
 
     async def ensure(self, draft: TicketDraft) -> tuple[ServiceNowRecord, bool]:
         """The active record for ``draft.fingerprint``, creating it when none exists.
@@ -290,6 +291,7 @@ class ServiceNowClient(HttpConnector):
         *,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+        replay_safe: bool = True,
     ) -> httpx.Response:
         query = {"sysparm_display_value": "false", "sysparm_exclude_reference_link": "true",
                  **(params or {})}
@@ -304,7 +306,7 @@ class ServiceNowClient(HttpConnector):
 
         try:
             return await send_with_retry(self._client, build, self._retry, sleep=self._sleep,
-                                         rng=self._rng)
+                                         rng=self._rng, replay_safe=replay_safe)
         except AuthenticationError as exc:
             if exc.status_code == 403 and _is_policy_refusal(exc.body_excerpt):
                 raise DataPolicyError(

@@ -17,6 +17,7 @@ from connectors.base import (
     RateLimitedError,
     RetriesExhaustedError,
     RetryPolicy,
+    TransientError,
     UnexpectedStatusError,
     parse_retry_after,
     send_with_retry,
@@ -56,6 +57,7 @@ async def run(
     *,
     rng: Callable[[], float] = lambda: 0.5,
     clock: Callable[[], float] = lambda: 1_700_000_000.0,
+    replay_safe: bool = True,
 ) -> tuple[httpx.Response | ConnectorError, Recorder, Sleeps]:
     recorder, sleeps = Recorder(script), Sleeps()
     async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
@@ -65,8 +67,8 @@ async def run(
             )
         try:
             result: httpx.Response | ConnectorError = await send_with_retry(
-                client, build, policy or RetryPolicy(), sleep=sleeps, rng=rng, clock=clock
-            )
+                client, build, policy or RetryPolicy(), sleep=sleeps, rng=rng, clock=clock,
+                replay_safe=replay_safe)
         except ConnectorError as exc:
             result = exc
     return result, recorder, sleeps
@@ -88,6 +90,30 @@ async def test_transport_errors_and_timeouts_are_retried() -> None:
     result, recorder, _ = await run(script)
     assert isinstance(result, httpx.Response) and result.status_code == 200
     assert recorder.calls["POST /v2/alert"] == 3
+
+
+async def test_a_create_whose_answer_was_lost_is_not_sent_again() -> None:
+    # A read timeout after the request left: the server may have created the issue. Sending it again
+    # could create a second one, so the caller gets the ambiguity and looks for what it created.
+    for lost in (httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("closed"), httpx.ReadError("reset")):
+        result, recorder, _ = await run([lost, httpx.Response(201)], replay_safe=False)
+        assert isinstance(result, TransientError) and type(lost).__name__ in str(result)
+        assert recorder.calls["POST /v2/alert"] == 1
+
+
+async def test_a_create_that_surely_did_not_happen_is_retried() -> None:
+    script: Script = [httpx.ConnectError("refused"), httpx.ConnectTimeout("no answer"), httpx.Response(429),
+                      httpx.Response(503), httpx.Response(201)]
+    result, recorder, _ = await run(script, replay_safe=False)
+    assert isinstance(result, httpx.Response) and result.status_code == 201
+    assert recorder.calls["POST /v2/alert"] == 5
+
+
+async def test_a_create_answered_500_or_504_is_not_sent_again() -> None:
+    for status in (500, 502, 504):
+        result, recorder, _ = await run([httpx.Response(status), httpx.Response(201)], replay_safe=False)
+        assert isinstance(result, ConnectorError) and result.status_code == status
+        assert recorder.calls["POST /v2/alert"] == 1
 
 
 async def test_408_is_retried() -> None:

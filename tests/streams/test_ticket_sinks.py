@@ -30,6 +30,7 @@ from connectors.servicenow.sink import ServiceNowTicketTracker
 from processors.models import AlertStatus, ScoredAlert
 from processors.tickets import TicketRules, fingerprint
 from streams.audit import AuditWriter, verify_audit
+from streams.embedded import ServedApp
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from tests.kafka_helpers import produce_models, read_topic
@@ -230,3 +231,27 @@ def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, serde: Av
     assert not report.report.ok
     assert [p.kind for p in report.report.problems] == ["tampered"]
     assert report.report.problems[0].sequence == 2
+
+
+def test_a_create_whose_answer_jira_lost_is_found_not_sent_again(
+    kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
+) -> None:
+    # Jira creates the issue but its answer comes after the client's timeout (a loaded machine, a
+    # proxy): resending the POST would open a second issue. The client gives the ambiguity to the
+    # sink, which pauses, and on its retry finds the issue by fingerprint instead of creating again.
+    records = _scored_stream()[:6]
+    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
+    clock = SimClock(base=lambda: T0.timestamp())
+    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    sim.add_fault(Fault(route="/rest/api/3/issue", method="POST", kind="lost_answer", delay_s=2.0, count=2))
+    served = ServedApp(sim)
+    try:
+        settings = JiraSettings(base_url=served.url, auth=BasicAuth(email="bot@example.com",
+                                                                     api_token=SecretStr("sim-api-token")),
+                                project_key="SEC", request_timeout_s=0.5,
+                                retry=RetryPolicy(max_attempts=4, base_delay_s=0.1, max_delay_s=0.5))
+        _run_sink(kafka, serde, catalogue, JiraTicketTracker(settings), unique_name("g"), len(records))
+    finally:
+        served.stop()
+    assert sim.faults == [], "both lost answers happened"
+    assert _issues_per_fingerprint(sim) == Counter({fingerprint(r): 1 for r in records})

@@ -90,7 +90,7 @@ class JiraSimulator(Simulator):
         fault = self.fault_book.take(method, template, request.url.path)
         if fault is not None and fault.kind == "slow":
             await wait_out(fault)
-        elif fault is not None:
+        elif fault is not None and fault.kind != "lost_answer":
             return self._fault_answer(fault, now)
         user = self._authenticate(request)
         if user is None:
@@ -105,6 +105,8 @@ class JiraSimulator(Simulator):
                 return jira_error(429, ["Rate limit exceeded."],
                                   headers=rate_headers(bucket, now, limited=True))
         response = await handler(self, request, Ctx(user, version))
+        if fault is not None and fault.kind == "lost_answer":
+            await wait_out(fault)  # the work is done; the answer comes after the client gave up on it
         if bucket is not None:
             response.headers.update(rate_headers(bucket, now, limited=False))
         response.headers["X-AAccountId"] = user

@@ -54,13 +54,15 @@ def _needs_5xx_status(fault: Fault) -> str | None:
 
 
 FAULT_RULES = FaultRules(
-    kinds=frozenset({"5xx", "429", "slow"}),
+    kinds=frozenset({"5xx", "429", "slow", "lost_answer"}),
     fields=("kind", "route", "count", "status", "duration_s", "delay_s", "retry_after_s", "method"),
     defaults={"kind": "5xx"},
     check=_needs_5xx_status,
 )
-"""Jira's faults: ``5xx`` (``status``), ``429`` (with Jira's rate-limit headers) or ``slow``,
-for ``count`` calls or, with ``duration_s``, for that many simulated seconds ("Jira is down")."""
+"""Jira's faults: ``5xx`` (``status``), ``429`` (with Jira's rate-limit headers), ``slow`` (the answer
+waits ``delay_s`` before the work) or ``lost_answer`` (the work is done, then the answer waits
+``delay_s``: a client that times out meanwhile does not know its issue was created), for ``count``
+calls or, with ``duration_s``, for that many simulated seconds ("Jira is down")."""
 
 
 def rate_headers(bucket: TokenBucket, now: float, *, limited: bool) -> dict[str, str]:
