@@ -237,11 +237,23 @@ def _dev_arguments(name: str, command: argparse.ArgumentParser) -> None:
     add_arguments(command)
 
 
+def _package_version() -> str:
+    """The installed distribution's version (pyproject ``version``), as ``pip show prismaflow`` gives it."""
+    from importlib.metadata import PackageNotFoundError, version  # lazy: only the parser needs it
+
+    try:
+        return version("prismaflow")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
     """The ``prismaflow`` parser; without ``dev_options`` the bench and chaos options are left out,
     so that parsing a runtime command never imports the development tools."""
     parser = argparse.ArgumentParser(prog="prismaflow", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--version", action="version", version=f"prismaflow {_package_version()}",
+                        help="print the installed package's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, handler) in _COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
