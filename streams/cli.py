@@ -200,6 +200,10 @@ def _chaos(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    if "bootstrap_servers" in settings.kafka.model_fields_set:  # its broker, probed before the pipeline loads
+        from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
+
+        require_broker(settings.kafka)
     from streams.demo import run_demo  # lazy: start-up speed, only the layers this command runs
 
     return run_demo(settings)
@@ -223,6 +227,9 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
+
+_NEEDS_BROKER = frozenset({"topics", "poll", "webhook", "run", "sink", "sync", "audit", "dlq", "replay"})
+"""Commands that cannot do anything without the broker: they probe it first (streams.operator.preflight)."""
 
 _DEV_OPTIONS = ("bench", "chaos")
 """Development commands whose options come from their tool in :mod:`streams.devtools`."""
@@ -307,7 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs (webhook secrets)
     handler: Handler = args.handler
     try:
-        return handler(args, load_settings())
+        settings = load_settings()
+        if args.command in _NEEDS_BROKER:  # one clear line within seconds when the broker is away
+            from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
+
+            require_broker(settings.kafka)
+        return handler(args, settings)
     except PrismaflowError as exc:
         print(f"prismaflow {args.command}: error: {exc}", file=sys.stderr)
         return 2

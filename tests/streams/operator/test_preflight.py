@@ -1,0 +1,67 @@
+"""Before it starts work, a command checks the broker answers and its topics exist, and says so in
+one line when not: no flood of librdkafka errors, no traceback, no idling forever."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.topics import DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
+from tests.streams.operator.cli_process import run_cli
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A local port bound but not listening: connections to it are refused while the test runs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "core"], ["run", "analyse"], ["sink", "jira"], ["sync", "jira"], ["poll"], ["topics", "list"],
+    ["topics", "create"], ["audit", "verify"], ["demo"],
+])
+def test_a_command_without_a_broker_fails_within_10_s_with_one_clear_line(
+        command: list[str], closed_port: int, tmp_path: Path) -> None:
+    bootstrap = f"127.0.0.1:{closed_port}"
+    result = run_cli(*command, env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap}, home=tmp_path, timeout_s=60)
+    assert result.returncode != 0
+    assert result.wall_s < 10, f"took {result.wall_s:.1f} s"
+    assert result.stderr_lines == [
+        f"prismaflow {command[0]}: error: cannot reach Kafka at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS): connection "
+        "refused — is the broker running? start one with: prismaflow broker start"], result.stderr
+
+
+@pytest.mark.broker
+def test_a_stage_whose_topics_are_missing_fails_naming_them_and_the_command_that_creates_them(
+        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    result = run_cli("run", "core", home=tmp_path, timeout_s=90, env={
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "PRISMAFLOW_WORKER_TOPIC_PREFIX": topic_prefix,
+        "PRISMAFLOW_WORKER_GROUP_PREFIX": topic_prefix + "prismaflow", "PRISMAFLOW_WORKER_METRICS_PORT": "0"})
+    assert result.returncode != 0
+    error = result.stderr_lines[-1]
+    assert error.startswith("prismaflow run: error: topics missing on the broker: ")
+    for spec in (RAW_ALERTS, SCORED_ALERTS, SCORE_CHANGELOG, DLQ):
+        assert topic_prefix + spec.name in error
+    assert "create them with: prismaflow topics create" in error
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize(("command", "expected"), [
+    (["sink", "siem"], [SCORED_ALERTS, DLQ]),
+    (["poll"], [RAW_ALERTS, DLQ]),
+])
+def test_sinks_and_pollers_whose_topics_are_missing_fail_too(
+        command: list[str], expected: list[object], kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    result = run_cli(*command, home=tmp_path, timeout_s=90, env={
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "PRISMAFLOW_WORKER_TOPIC_PREFIX": topic_prefix,
+        "PRISMAFLOW_WORKER_GROUP_PREFIX": topic_prefix + "prismaflow", "PRISMAFLOW_WORKER_METRICS_PORT": "0",
+        "PRISMAFLOW_POLLER_METRICS_PORT": "0"})
+    assert result.returncode != 0
+    error = result.stderr_lines[-1]
+    assert error.startswith(f"prismaflow {command[0]}: error: topics missing on the broker: ")
+    assert all(topic_prefix + spec.name in error for spec in expected)  # type: ignore[attr-defined]
