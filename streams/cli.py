@@ -67,9 +67,10 @@ def _topics(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
     prefix = settings.worker.topic_prefix
     if args.action == "list":
-        for spec in CATALOGUE:
-            print(f"{prefix + spec.name:32} partitions={spec.partitions:<3} cleanup={spec.cleanup_policy:8} "
-                  f"value={spec.value_schema:20} key={spec.key}")
+        from streams.operator.topics_view import describe_topics, render_json, render_table  # lazy: start-up speed
+
+        views = describe_topics(KafkaClients(settings.kafka), prefix)
+        print((render_json if args.json else render_table)(views), end="")
         return 0
     admin = KafkaClients(settings.kafka).admin()
     result = create_topics(admin, replication_factor=settings.kafka.topic_replication_factor, prefix=prefix)
@@ -269,6 +270,7 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("action", choices=["start", "stop", "status"])
         elif name == "topics":
             command.add_argument("action", choices=["create", "list"])
+            command.add_argument("--json", action="store_true", help="list: print the broker's view as JSON")
         elif name == "audit":
             command.add_argument("action", choices=["verify"])
             command.add_argument("--topic", default=None,
