@@ -19,6 +19,7 @@ from pathlib import Path
 from processors.errors import PrismaflowError
 from streams.config import PrismaflowSettings, check_variables, load_settings
 from streams.config_reference import effective_settings, render_effective, render_reference
+from streams.operator.dlq_args import add_arguments as add_dlq_arguments
 from streams.settings import default_home
 from streams.topics import AUDIT, CATALOGUE, create_topics
 
@@ -200,6 +201,12 @@ def _chaos(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     return run_chaos(args)
 
 
+def _dlq(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.operator.dlq_command import run_dlq  # lazy: start-up speed, only the layers this command runs
+
+    return run_dlq(args, settings)
+
+
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     if "bootstrap_servers" in settings.kafka.model_fields_set:  # its broker, probed before the pipeline loads
         from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
@@ -225,6 +232,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
+    "dlq": ("list, show or redrive dead letters (redrive: re-checked, audited, once)", _dlq),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -287,6 +295,8 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
         elif name in _DEV_OPTIONS and dev_options:
             _dev_arguments(name, command)
+        elif name == "dlq":
+            add_dlq_arguments(command)
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":
