@@ -207,6 +207,12 @@ def _dlq(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     return run_dlq(args, settings)
 
 
+def _replay(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.operator.replay import run_replay  # lazy: start-up speed, only the layers this command runs
+
+    return run_replay(args, settings)
+
+
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     if "bootstrap_servers" in settings.kafka.model_fields_set:  # its broker, probed before the pipeline loads
         from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
@@ -233,6 +239,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
     "dlq": ("list, show or redrive dead letters (redrive: re-checked, audited, once)", _dlq),
+    "replay": ("re-triage the raw alerts of a time range through today's scoring, no ticket twice", _replay),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
@@ -295,6 +302,10 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
         elif name in _DEV_OPTIONS and dev_options:
             _dev_arguments(name, command)
+        elif name == "replay":
+            command.add_argument("--from", dest="from_time", required=True, metavar="TIME",
+                                 help="start of the range, ISO 8601 (UTC unless an offset is given)")
+            command.add_argument("--to", dest="to_time", metavar="TIME", help="end of the range (default: now)")
         elif name == "dlq":
             add_dlq_arguments(command)
         elif name == "sync":

@@ -23,7 +23,7 @@ def closed_port() -> Iterator[int]:
 
 @pytest.mark.parametrize("command", [
     ["run", "core"], ["run", "analyse"], ["sink", "jira"], ["sync", "jira"], ["poll"], ["topics", "list"],
-    ["topics", "create"], ["audit", "verify"], ["dlq", "list"], ["demo"],
+    ["topics", "create"], ["audit", "verify"], ["dlq", "list"], ["replay", "--from", "2026-12-06T00:00Z"], ["demo"],
 ])
 def test_a_command_without_a_broker_fails_within_10_s_with_one_clear_line(
         command: list[str], closed_port: int, tmp_path: Path) -> None:
