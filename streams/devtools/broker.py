@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from processors.errors import ConfigurationError
 from streams.devtools.local_process import find_maven, log_tail, pid_alive, port_open, signal_group
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
+from streams.operator.progress import progress_bar
 from streams.settings import BrokerSettings, KafkaSettings
 
 __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]
@@ -155,11 +157,10 @@ class LocalBroker:
             f"-Dkafka.version={self.settings.kafka_version}",
             f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
         ]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+        returncode, output = _run_counting_jars(cmd, staging)
+        if returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
             shutil.rmtree(staging, ignore_errors=True)
-            tail = (result.stdout + result.stderr)[-2000:]
-            raise BrokerError(f"Maven could not resolve the Kafka jars (exit {result.returncode}):\n{tail}")
+            raise BrokerError(f"Maven could not resolve the Kafka jars (exit {returncode}):\n{output[-2000:]}")
         (staging / ".complete").write_text(self.settings.kafka_version + "\n")
         shutil.rmtree(self.jar_dir, ignore_errors=True)
         staging.rename(self.jar_dir)
@@ -322,6 +323,22 @@ class LocalBroker:
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=self.home)
         if result.returncode != 0:
             raise BrokerError(f"formatting the broker storage failed:\n{(result.stdout + result.stderr)[-2000:]}")
+
+
+def _run_counting_jars(cmd: list[str], staging: Path) -> tuple[int, str]:
+    """Run Maven, showing the jars it has copied so far (a progress bar on a terminal); its exit code
+    and output."""
+    with tempfile.TemporaryFile() as output, progress_bar("Kafka jars from Maven Central") as advance:
+        proc = subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        counted = 0
+        while proc.poll() is None or counted < len(list(staging.glob("*.jar"))):
+            jars = len(list(staging.glob("*.jar")))
+            advance(jars - counted)
+            counted = jars
+            if proc.poll() is None:
+                time.sleep(0.5)
+        output.seek(0)
+        return int(proc.returncode), output.read().decode("utf-8", "replace")
 
 
 def _reap(pid: int) -> None:

@@ -11,6 +11,7 @@ answer when the broker is away, and the one line the probe raises says it better
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterable
@@ -23,6 +24,8 @@ from streams.kafka_clients import KafkaClients
 from streams.settings import KafkaSettings
 
 __all__ = ["BrokerUnreachable", "TopicsMissing", "PROBE_TIMEOUT_S", "require_broker", "require_topics"]
+
+log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 5.0
 """How long the probe waits for a metadata answer: well under the 10 s an operator should wait for the
@@ -86,13 +89,25 @@ def _no_listener(bootstrap: str, deadline: float) -> str | None:
     return reason
 
 
-def require_topics(kafka: KafkaSettings | KafkaClients, topics: Iterable[str], *,
+def require_topics(kafka: KafkaSettings | KafkaClients, topics: Iterable[str], *, wait_s: float = 0.0,
                    metadata: Any | None = None) -> None:
-    """Return when every one of ``topics`` exists on the broker; else raise :class:`TopicsMissing`.
+    """Return when every one of ``topics`` exists on the broker, waiting up to ``wait_s`` for them
+    (``PRISMAFLOW_WORKER_TOPICS_WAIT_S``); else raise :class:`TopicsMissing`.
 
-    ``metadata`` from :func:`require_broker` saves a second request.
+    ``metadata`` from :func:`require_broker` saves the first request.
     """
-    present = (metadata if metadata is not None else require_broker(kafka)).topics
-    missing = {name for name in topics if name not in present or present[name].error is not None}
-    if missing:
-        raise TopicsMissing(missing)
+    wanted = set(topics)
+    deadline = time.monotonic() + wait_s
+    logged = False
+    while True:
+        present = (metadata if metadata is not None else require_broker(kafka)).topics
+        missing = {name for name in wanted if name not in present or present[name].error is not None}
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise TopicsMissing(missing)
+        if not logged:
+            log.warning("waiting for topics missing=%s wait_s=%.0f", ",".join(sorted(missing)), wait_s)
+            logged = True
+        metadata = None
+        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))

@@ -1,23 +1,20 @@
 """Progress of long operator work (replay, redrive, the broker's first start, the bench): a rich
-progress bar when stderr is a terminal, plain log lines otherwise (CI logs, Kubernetes Jobs).
+progress bar when stderr is a terminal, plain lines otherwise (CI logs, Kubernetes Jobs).
 
 :func:`progress_bar` yields ``advance(n)``; with a ``total`` the bar shows done/total and the time
-left, without one it counts. The log-line fallback reports at most every 10 % (or every 1,000 items
-without a total) and once at the end, so a redrive of 100,000 dead letters logs a dozen lines.
+left, without one it counts. The plain fallback writes a line at most every 10 % (or every 1,000
+items without a total) and one at the end, so a redrive of 100,000 dead letters prints a dozen
+lines; they go to the same stream, whatever the logging level of the command.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
 __all__ = ["progress_bar"]
-
-log = logging.getLogger(__name__)
-
 
 @contextmanager
 def progress_bar(description: str, *, total: int | None = None,
@@ -40,7 +37,7 @@ def progress_bar(description: str, *, total: int | None = None,
         done[0] += n
         if done[0] - done[1] >= step:
             done[1] = done[0]
-            log.info("progress task=%s done=%d total=%s", description, done[0], total if total is not None else "?")
+            print(f"{description}: {done[0]}/{total if total is not None else '?'}", file=out, flush=True)
 
     yield advance
-    log.info("finished task=%s done=%d", description, done[0])
+    print(f"{description}: done, {done[0]}", file=out, flush=True)

@@ -10,15 +10,15 @@ as ``kafka-consumer-groups --describe`` counts it). Missing topics are marked, n
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import ConfigResource, ResourceType  # type: ignore[attr-defined]
 
 from streams.kafka_clients import KafkaClients
+from streams.topic_reader import watermarks
 from streams.topics import CATALOGUE, TopicSpec
 
 __all__ = ["TopicView", "describe_topics", "render_table", "render_json"]
@@ -67,26 +67,12 @@ def describe_topics(clients: KafkaClients, prefix: str = "",
 
 
 def _end_offsets(clients: KafkaClients, partitions: dict[str, list[int]]) -> dict[tuple[str, int], int]:
-    """High watermarks, by a plain consumer."""
+    """High watermarks, by a plain consumer (waiting out "not leader" just after a topic's creation)."""
     reader = clients.reader("topics-list")
     try:
-        return {(name, p): _high_watermark(reader, TopicPartition(name, p)) for name, ps in partitions.items() for p in ps}
+        return {(name, p): watermarks(reader, name, p, _TIMEOUT_S)[1] for name, ps in partitions.items() for p in ps}
     finally:
         reader.close()
-
-
-def _high_watermark(reader: Any, partition: TopicPartition) -> int:
-    """The partition's end offset; retried for a few seconds on a retriable error (a topic created a
-    moment ago answers NOT_LEADER_FOR_PARTITION for about half a second, though it has a leader)."""
-    deadline = time.monotonic() + _TIMEOUT_S
-    while True:
-        try:
-            return int(reader.get_watermark_offsets(partition, timeout=_TIMEOUT_S)[1])
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if not (isinstance(error, KafkaError) and error.retriable()) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def _configs(admin: Any, names: list[str]) -> dict[str, dict[str, str]]:

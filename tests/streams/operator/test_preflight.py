@@ -4,12 +4,17 @@ one line when not: no flood of librdkafka errors, no traceback, no idling foreve
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from streams.topics import DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
+from streams.kafka_clients import KafkaClients
+from streams.operator.preflight import TopicsMissing, require_topics
+from streams.settings import KafkaSettings
+from streams.topics import DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS, create_topics
 from tests.streams.operator.cli_process import run_cli
 
 
@@ -65,3 +70,22 @@ def test_sinks_and_pollers_whose_topics_are_missing_fail_too(
     error = result.stderr_lines[-1]
     assert error.startswith(f"prismaflow {command[0]}: error: topics missing on the broker: ")
     assert all(topic_prefix + spec.name in error for spec in expected)  # type: ignore[attr-defined]
+
+
+@pytest.mark.broker
+def test_with_a_topics_wait_a_worker_waits_for_topics_created_meanwhile_and_fails_once_it_is_over(
+        kafka: KafkaSettings, topic_prefix: str) -> None:
+    clients = KafkaClients(kafka)
+    wanted = [topic_prefix + RAW_ALERTS.name, topic_prefix + DLQ.name]
+    started = time.monotonic()
+    with pytest.raises(TopicsMissing) as missing:
+        require_topics(clients, wanted, wait_s=1.0)
+    assert missing.value.missing == tuple(sorted(wanted)) and time.monotonic() - started >= 1.0
+    creator = threading.Timer(2.0, create_topics, args=(clients.admin(), (RAW_ALERTS, DLQ)),
+                              kwargs={"prefix": topic_prefix})
+    creator.start()
+    try:
+        require_topics(clients, wanted, wait_s=60.0)  # returns once the topics appeared
+    finally:
+        creator.join()
+    assert time.monotonic() - started >= 3.0
