@@ -341,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in _NEEDS_BROKER:  # one clear line within seconds when the broker is away
             from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
 
-            require_broker(settings.kafka)
+            require_broker(settings.kafka, wait_s=settings.worker.start_wait_s)
         return handler(args, settings)
     except PrismaflowError as exc:
         print(f"prismaflow {args.command}: error: {exc}", file=sys.stderr)

@@ -28,7 +28,7 @@ def run_stage(name: str, settings: PrismaflowSettings) -> int:
     """Run one stage until SIGTERM/SIGINT (the CLI's ``prismaflow run``)."""
     worker = build_stage_worker(name, settings, build_serde(settings))
     require_topics(worker.clients, [*_stage_topics(worker), worker.options.dlq_topic],  # fail, never idle
-                   wait_s=settings.worker.topics_wait_s)
+                   wait_s=settings.worker.start_wait_s)
     serve_worker_health(worker, settings)
     log.info("worker starting stage=%s instance=%s", name, settings.worker.instance_id)
     return run_until_signalled(worker.run, worker.stop, name=f"run {name}")

@@ -44,7 +44,7 @@ def run_analysis(settings: PrismaflowSettings) -> int:
 def _run(name: str, settings: PrismaflowSettings) -> int:
     worker = build_sink_worker(name, settings, build_serde(settings))
     require_topics(worker.kafka, [*worker.sink.topics, worker.options.dlq_topic],  # fail, never idle
-                   wait_s=settings.worker.topics_wait_s)
+                   wait_s=settings.worker.start_wait_s)
     HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), worker.sink.topics))
     HEALTH.add_check("group", group_joined_check(worker))
     HEALTH.add_check("target", sink_target_check(worker.sink.name))
@@ -60,7 +60,7 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
     serde = build_serde(settings)
     audit = audit_writer(f"sync.{name}", settings, serde)
     require_topics(settings.kafka, [audit.topic, settings.worker.topic_prefix + TICKETS.name],  # fail, never idle
-                   wait_s=settings.worker.topics_wait_s)
+                   wait_s=settings.worker.start_wait_s)
     audit.start()
     HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [audit.topic]))
     serve_metrics(settings.worker.metrics_port, settings.worker.metrics_addr)

@@ -40,7 +40,7 @@ def run_pollers(settings: PrismaflowSettings) -> int:
     poller = poller_settings(settings)
     require_topics(settings.kafka, [poller.raw_topic, poller.dlq_topic,  # fail, never idle
                                     settings.worker.topic_prefix + SOURCE_CHECKPOINTS.name],
-                   wait_s=settings.worker.topics_wait_s)
+                   wait_s=settings.worker.start_wait_s)
     HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [poller.raw_topic, poller.dlq_topic]))
     serve_metrics(poller.metrics_port, poller.metrics_addr)
     stopper = AsyncStopper()

@@ -49,15 +49,28 @@ def _clients(kafka: KafkaSettings | KafkaClients) -> KafkaClients:
     return kafka if isinstance(kafka, KafkaClients) else KafkaClients(kafka)
 
 
-def require_broker(kafka: KafkaSettings | KafkaClients, *, timeout_s: float = PROBE_TIMEOUT_S) -> Any:
-    """The cluster metadata (every topic) when a broker answers within ``timeout_s``.
+def require_broker(kafka: KafkaSettings | KafkaClients, *, wait_s: float = 0.0,
+                   timeout_s: float = PROBE_TIMEOUT_S) -> Any:
+    """The cluster metadata (every topic) once a broker answers; probes for ``timeout_s``, again
+    every 2 s for ``wait_s`` (``PRISMAFLOW_WORKER_START_WAIT_S``; 0: one probe).
 
     First a plain TCP connection to each bootstrap address, so a refused port or an unknown host is
     reported at once rather than after librdkafka's retries; then a metadata request, which also
     proves that security settings (TLS, SASL) are accepted. Raises :class:`BrokerUnreachable` naming
     the bootstrap servers, why, and how to start a local broker.
     """
-    clients = _clients(kafka)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return _probe(_clients(kafka), timeout_s)
+        except BrokerUnreachable as exc:
+            if time.monotonic() + 2.0 > deadline:
+                raise
+            log.warning("waiting for the broker wait_s=%.0f: %s", wait_s, exc)
+            time.sleep(2.0)
+
+
+def _probe(clients: KafkaClients, timeout_s: float) -> Any:
     bootstrap = clients.settings.bootstrap_servers
     deadline = time.monotonic() + timeout_s
     reason = _no_listener(bootstrap, deadline)
@@ -92,7 +105,7 @@ def _no_listener(bootstrap: str, deadline: float) -> str | None:
 def require_topics(kafka: KafkaSettings | KafkaClients, topics: Iterable[str], *, wait_s: float = 0.0,
                    metadata: Any | None = None) -> None:
     """Return when every one of ``topics`` exists on the broker, waiting up to ``wait_s`` for them
-    (``PRISMAFLOW_WORKER_TOPICS_WAIT_S``); else raise :class:`TopicsMissing`.
+    (and for the broker: ``PRISMAFLOW_WORKER_START_WAIT_S``); else raise :class:`TopicsMissing`.
 
     ``metadata`` from :func:`require_broker` saves the first request.
     """
@@ -100,7 +113,8 @@ def require_topics(kafka: KafkaSettings | KafkaClients, topics: Iterable[str], *
     deadline = time.monotonic() + wait_s
     logged = False
     while True:
-        present = (metadata if metadata is not None else require_broker(kafka)).topics
+        present = (metadata if metadata is not None else require_broker(
+            kafka, wait_s=max(0.0, deadline - time.monotonic()))).topics
         missing = {name for name in wanted if name not in present or present[name].error is not None}
         if not missing:
             return

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.kafka_clients import KafkaClients
-from streams.operator.preflight import TopicsMissing, require_topics
+from streams.operator.preflight import BrokerUnreachable, TopicsMissing, require_broker, require_topics
 from streams.settings import KafkaSettings
 from streams.topics import DLQ, RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS, create_topics
 from tests.streams.operator.cli_process import run_cli
@@ -89,3 +89,11 @@ def test_with_a_topics_wait_a_worker_waits_for_topics_created_meanwhile_and_fail
     finally:
         creator.join()
     assert time.monotonic() - started >= 3.0
+
+
+def test_with_a_start_wait_the_probe_tries_again_until_the_wait_is_over(closed_port: int) -> None:
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{closed_port}")
+    started = time.monotonic()
+    with pytest.raises(BrokerUnreachable, match="connection refused"):
+        require_broker(settings, wait_s=3.0)
+    assert 2.0 <= time.monotonic() - started < 10.0
