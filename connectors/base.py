@@ -1,8 +1,7 @@
 """The one HTTP retry policy and the error tree every Prismaflow connector shares.
 
-Every connector sends its HTTP requests through :func:`send_with_retry`, so a Prisma Cloud poller, a
-Jira sink and a Splunk sink all retry, back off and fail the same way. Foreign errors (httpx
-transport errors, unexpected status codes) are translated into our own classes here, once::
+Every connector sends its HTTP requests through :func:`send_with_retry`, so every connector retries,
+backs off and fails the same way. Foreign errors are translated into our own classes here, once::
 
     ExternalServiceError                 (processors.errors)
     └── ConnectorError                   any failure talking to an outside system
@@ -302,10 +301,9 @@ def error_for_response(
     return cls(message, status_code=status, method=method, path=path, body_excerpt=excerpt)
 
 
-#: Transport errors raised before the request left: sending it again cannot do anything twice.
+#: Transport errors raised before the request left, and answers that say the server did not act on
+#: it (unlike a 500/502/504, which may come after it acted): safe to send again.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-#: Answers that say the server did not act on the request (timed out reading it, too early, throttled,
-#: unavailable), as opposed to a 500/502/504 that may come after it acted.
 _REFUSED_WITHOUT_ACTING = frozenset({408, 425, 429, 503})
 
 
@@ -322,12 +320,10 @@ async def send_with_retry(
     """Send the request ``request_factory`` builds, retrying per ``policy``; return the response.
 
     The factory is called once per attempt, so a caller can put a fresh token into each attempt.
-    ``replay_safe=False`` marks a request that must not be sent twice (it creates something, such as
-    a Jira issue): it is retried only when it surely did not take effect — the connection was never
-    made, or the server refused it without acting (408, 425, 429, 503). A timeout or a broken
-    connection after it was sent is ambiguous (the server may have created the issue and the answer
-    was lost), so it is raised at once as a :class:`TransientError` and the caller, who can look
-    for what it created, decides.
+    ``replay_safe=False`` marks a request that must not be sent twice (it creates a ticket): it is
+    retried only when it surely did not take effect (no connection; 408, 425, 429, 503). A timeout
+    or broken connection after sending is ambiguous, so it is raised at once as a
+    :class:`TransientError`: the caller looks for what it may have created.
     Returns any response below 400 (body read). Raises :class:`AuthenticationError`,
     :class:`NotFoundError`, :class:`BadRequestError` or :class:`UnexpectedStatusError` at once for
     other 4xx, and :class:`RetriesExhaustedError` when the last allowed attempt still failed

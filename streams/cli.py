@@ -20,6 +20,7 @@ from pathlib import Path
 from processors.errors import PrismaflowError
 from streams.config import PrismaflowSettings, check_variables, load_settings
 from streams.config_reference import effective_settings, render_effective, render_reference
+from streams.operator.dlq_args import add_arguments as add_dlq_arguments
 from streams.settings import default_home
 from streams.topics import AUDIT, CATALOGUE, create_topics
 
@@ -74,9 +75,10 @@ def _topics(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
     prefix = settings.worker.topic_prefix
     if args.action == "list":
-        for spec in CATALOGUE:
-            print(f"{prefix + spec.name:32} partitions={spec.partitions:<3} cleanup={spec.cleanup_policy:8} "
-                  f"value={spec.value_schema:20} key={spec.key}")
+        from streams.operator.topics_view import describe_topics, render_json, render_table  # lazy: start-up speed
+
+        views = describe_topics(KafkaClients(settings.kafka), prefix)
+        print((render_json if args.json else render_table)(views), end="")
         return 0
     admin = KafkaClients(settings.kafka).admin()
     result = create_topics(admin, replication_factor=settings.kafka.topic_replication_factor, prefix=prefix)
@@ -224,7 +226,23 @@ def _console(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     return console_command(args, settings.console)
 
 
+def _dlq(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.operator.dlq_command import run_dlq  # lazy: start-up speed, only the layers this command runs
+
+    return run_dlq(args, settings)
+
+
+def _replay(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    from streams.operator.replay import run_replay  # lazy: start-up speed, only the layers this command runs
+
+    return run_replay(args, settings)
+
+
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    if "bootstrap_servers" in settings.kafka.model_fields_set:  # its broker, probed before the pipeline loads
+        from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
+
+        require_broker(settings.kafka)
     from streams.demo import run_demo  # lazy: start-up speed, only the layers this command runs
 
     return run_demo(settings)
@@ -251,9 +269,15 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "report": ("reports over the topics: shadow (what a stricter or looser rollout mode would have done)", _report),
     "console": ("serve the approval console (remediation requests: review, approve, reject; Slack buttons)",
                 _console),
+    "dlq": ("list, show or redrive dead letters (redrive: re-checked, audited, once)", _dlq),
+    "replay": ("re-triage the raw alerts of a time range through today's scoring, no ticket twice", _replay),
     "demo": ("run the pipeline end to end on the local broker and simulators", _demo),
 }
 
+
+_NEEDS_BROKER = frozenset({"topics", "poll", "webhook", "run", "sink", "sync", "audit", "dlq", "replay", "approvals",
+                           "report"})
+"""Commands that cannot do anything without the broker: they probe it first (streams.operator.preflight)."""
 
 _DEV_OPTIONS = ("bench", "chaos")
 """Development commands whose options come from their tool in :mod:`streams.devtools`."""
@@ -268,11 +292,23 @@ def _dev_arguments(name: str, command: argparse.ArgumentParser) -> None:
     add_arguments(command)
 
 
+def _package_version() -> str:
+    """The installed distribution's version (pyproject ``version``), as ``pip show prismaflow`` gives it."""
+    from importlib.metadata import PackageNotFoundError, version  # lazy: only the parser needs it
+
+    try:
+        return version("prismaflow")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
     """The ``prismaflow`` parser; without ``dev_options`` the bench and chaos options are left out,
     so that parsing a runtime command never imports the development tools."""
     parser = argparse.ArgumentParser(prog="prismaflow", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--version", action="version", version=f"prismaflow {_package_version()}",
+                        help="print the installed package's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, handler) in _COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -281,6 +317,7 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
             command.add_argument("action", choices=["start", "stop", "status"])
         elif name == "topics":
             command.add_argument("action", choices=["create", "list"])
+            command.add_argument("--json", action="store_true", help="list: print the broker's view as JSON")
         elif name == "schemas":
             command.add_argument("action", choices=["register", "check"])
         elif name == "audit":
@@ -309,6 +346,12 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
                                  help="hash-password: print the argon2 hash of a password read from stdin")
             command.add_argument("--demo", action="store_true",
                                  help="serve over an in-memory desk with sample requests (not the approval service)")
+        elif name == "replay":
+            command.add_argument("--from", dest="from_time", required=True, metavar="TIME",
+                                 help="start of the range, ISO 8601 (UTC unless an offset is given)")
+            command.add_argument("--to", dest="to_time", metavar="TIME", help="end of the range (default: now)")
+        elif name == "dlq":
+            add_dlq_arguments(command)
         elif name == "sync":
             command.add_argument("tracker", choices=["jira", "servicenow"])
         elif name == "eval":
@@ -338,7 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs (webhook secrets)
     handler: Handler = args.handler
     try:
-        return handler(args, load_settings())
+        settings = load_settings()
+        if args.command in _NEEDS_BROKER:  # one clear line within seconds when the broker is away
+            from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
+
+            require_broker(settings.kafka, wait_s=settings.worker.start_wait_s)
+        return handler(args, settings)
     except PrismaflowError as exc:
         print(f"prismaflow {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -45,13 +45,16 @@ from streams.stage import InputMessage
 from streams.state_store import PartitionStore
 from streams.topics import RAW_ALERTS, SCORE_CHANGELOG, SCORED_ALERTS
 
-__all__ = ["CoreStage", "RECORD_HEADER", "RESOLVED_HEADER", "is_link"]
+__all__ = ["CoreStage", "RECORD_HEADER", "REPLAY_HEADER", "RESOLVED_HEADER", "is_link"]
 
 log = logging.getLogger(__name__)
 
 RECORD_HEADER = "prismaflow-record"
 """Header naming the record type of a message on the raw topic that is not a RawAlert."""
 RESOLVED_HEADER = "prismaflow-resolved-from"
+REPLAY_HEADER = "prismaflow-replay"
+"""On a raw alert ``prismaflow replay`` re-published: score it again if it is the current version
+(:func:`processors.graph.step.step_alert`, ``rescore``). Kept when the core re-keys the record."""
 """Header of a raw alert re-keyed from a host known by name to its instance: the host's asset id."""
 _LINK = b"AssetLink"
 
@@ -115,7 +118,8 @@ class CoreStage:
         finding = f"{asset}|{alert.alert_id}"
         before = view_of(state, asset, finding)
         # The record's own ingestion time, not the wall clock: a replay reproduces the same result.
-        step = step_alert(before, alert, data, self.policy, alert.ingested_at)
+        step = step_alert(before, alert, data, self.policy, alert.ingested_at,
+                          rescore=REPLAY_HEADER in message.headers)
         out = self._outputs(state, before, step, finding)
         if step.scored and step.scored[0].alert.alert_id == alert.alert_id and not step.scored[0].incident_update:
             self._latency.observe(max(0.0, datetime.now(UTC).timestamp() - alert.ingested_at.timestamp()))
@@ -126,7 +130,8 @@ class CoreStage:
         self._rekeyed.inc()
         log.debug("re-keyed stage=%s alert=%s key=%r to=%s partition=%d offset=%d", self.name,
                   record.source_alert_id, message.key, key, message.partition, message.offset)
-        return OutgoingRecord(self.input_topic, key, record, headers=dict(headers or {}))
+        replay = {REPLAY_HEADER: message.headers[REPLAY_HEADER]} if REPLAY_HEADER in message.headers else {}
+        return OutgoingRecord(self.input_topic, key, record, headers={**replay, **(headers or {})})
 
     def _outputs(self, state: PartitionStore, before: AssetView, step: Step, finding: str | None) -> list[OutgoingRecord]:
         apply_view(state, before, step.view, finding)

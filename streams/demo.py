@@ -46,11 +46,12 @@ from streams.compose import build_sink_worker
 from streams.config import PrismaflowSettings
 from streams.config.systems import JIRA_DEFAULTS, SERVICENOW_DEFAULTS
 from streams.core_stage import is_link
-from streams.devtools.broker import LocalBroker, wait_for_metadata
+from streams.devtools.broker import LocalBroker
 from streams.embedded import ServedApp, ThreadedSink, ThreadedWorker, free_port
 from streams.group_progress import group_caught_up
 from streams.kafka_clients import KafkaClients
 from streams.devtools.demo_registry import DemoRegistry
+from streams.operator.preflight import require_broker
 from streams.serde import AvroSerde, SerdeSettings
 from streams.settings import KafkaSettings
 from streams.topics import (
@@ -212,7 +213,7 @@ def run_demo(settings: PrismaflowSettings) -> int:
     broker: LocalBroker | None = None
     bootstrap = settings.kafka.bootstrap_servers if "bootstrap_servers" in settings.kafka.model_fields_set else None
     if bootstrap:
-        wait_for_metadata(bootstrap, 30)
+        require_broker(settings.kafka)  # a dead broker: one clear line within seconds, not a 30 s wait
         _say("broker", f"using KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
     else:
         local = LocalBroker(settings.broker)

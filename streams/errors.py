@@ -5,6 +5,8 @@
     │   ├── PublishError          (streams.publish) a produce or transaction call failed
     │   ├── TransactionAborted    (streams.transactions) the broker aborted a transaction
     │   ├── CallTimedOut/Stopping (streams.outage) a client call outlived its timeout, or shutdown began
+    │   ├── BrokerUnreachable     (streams.operator.preflight) no broker answered a command's probe
+    │   ├── TopicsMissing         (streams.operator.preflight) topics a command needs do not exist
     │   └── LocalRegistryError    (streams.devtools.registry) the local Schema Registry failed
     └── SchemaError → SerializationError
         └── RecordsRejectedError  (connectors.ports) records of a batch can never be written; none was

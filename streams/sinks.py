@@ -18,8 +18,10 @@ from streams.compose import SINKS, TRACKERS, audit_writer, build_serde, build_si
 from streams.config import PrismaflowSettings
 from streams.kafka_clients import KafkaClients
 from streams.metrics import HEALTH, beat_while_running, broker_check, group_joined_check, serve_metrics, sink_target_check
+from streams.operator.preflight import require_topics
 from streams.process import AsyncStopper, run_until_signalled
 from streams.ticket_sync import TicketSyncer
+from streams.topics import TICKETS
 
 __all__ = ["run_analysis", "run_sink", "run_sync"]
 
@@ -41,6 +43,8 @@ def run_analysis(settings: PrismaflowSettings) -> int:
 
 def _run(name: str, settings: PrismaflowSettings) -> int:
     worker = build_sink_worker(name, settings, build_serde(settings))
+    require_topics(worker.kafka, [*worker.sink.topics, worker.options.dlq_topic],  # fail, never idle
+                   wait_s=settings.worker.start_wait_s)
     HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), worker.sink.topics))
     HEALTH.add_check("group", group_joined_check(worker))
     HEALTH.add_check("target", sink_target_check(worker.sink.name))
@@ -55,6 +59,8 @@ def run_sync(name: str, settings: PrismaflowSettings) -> int:
         raise ConfigurationError(f"unknown tracker {name!r}; choose one of {', '.join(TRACKERS)}")
     serde = build_serde(settings)
     audit = audit_writer(f"sync.{name}", settings, serde)
+    require_topics(settings.kafka, [audit.topic, settings.worker.topic_prefix + TICKETS.name],  # fail, never idle
+                   wait_s=settings.worker.start_wait_s)
     audit.start()
     HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [audit.topic]))
     serve_metrics(settings.worker.metrics_port, settings.worker.metrics_addr)

@@ -26,7 +26,9 @@ from streams.compose import build_webhook_app, poller_settings, run_pollers as p
 from streams.config import PrismaflowSettings
 from streams.kafka_clients import KafkaClients
 from streams.metrics import HEALTH, beat_while_running, broker_check, serve_metrics
+from streams.operator.preflight import require_topics
 from streams.process import AsyncStopper, run_until_signalled
+from streams.topics import SOURCE_CHECKPOINTS
 
 __all__ = ["run_pollers", "run_webhook"]
 
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 def run_pollers(settings: PrismaflowSettings) -> int:
     """Poll CSPM (and Compute) until SIGTERM/SIGINT."""
     poller = poller_settings(settings)
+    require_topics(settings.kafka, [poller.raw_topic, poller.dlq_topic,  # fail, never idle
+                                    settings.worker.topic_prefix + SOURCE_CHECKPOINTS.name],
+                   wait_s=settings.worker.start_wait_s)
     HEALTH.add_check("broker", broker_check(KafkaClients(settings.kafka), [poller.raw_topic, poller.dlq_topic]))
     serve_metrics(poller.metrics_port, poller.metrics_addr)
     stopper = AsyncStopper()

@@ -154,11 +154,19 @@ def _merge(view: AssetView, state: AssetState | None, derived: Derived, alerts: 
 
 
 def step_alert(view: AssetView, alert: Alert, data: Mapping[str, Any] | None, policy: ScoringPolicy,
-               now: datetime) -> Step:
+               now: datetime, *, rescore: bool = False) -> Step:
     """Dedupe, correlate and score ``alert`` (on ``view.asset_id``), merge its graph facts, forward
-    it to its hubs, and re-emit the incident's members when the incident changed."""
+    it to its hubs, and re-emit the incident's members when the incident changed.
+
+    ``rescore`` (a replayed record, ``prismaflow replay``): when the alert is the very version dedupe
+    accepted last (same content hash), it is scored again under today's policy and passed on as a
+    ``RECURRENCE`` update instead of being dropped; an older version is still dropped, so a replay
+    never reverts a status or reopens what was resolved since.
+    """
     cfg = policy.correlation
     decision, entry = decide(view.dedupe, alert)
+    replayed = (rescore and decision is Decision.DROP and view.dedupe is not None
+                and alert.content_hash == view.dedupe.content_hash)
     state: AssetState | None = correlate(view.state, alert, now, None, cfg)[1]
     history = view.history
     if (decision is Decision.STATUS_CHANGE and alert.status is AlertStatus.DISMISSED
@@ -179,11 +187,12 @@ def step_alert(view: AssetView, alert: Alert, data: Mapping[str, Any] | None, po
         graph, state, links, new_hubs = merged.graph, merged.state, merged.links, merged.new_hubs
     _prune(alerts, state)
     scored: list[ScoredAlert] = []
-    if decision is not Decision.DROP:
-        primary = score(alert, _result_for(state, alert, cfg), history, policy, now, update_kind=_KIND[decision])
+    if decision is not Decision.DROP or replayed:
+        kind = UpdateKind.RECURRENCE if replayed else _KIND[decision]
+        primary = score(alert, _result_for(state, alert, cfg), history, policy, now, update_kind=kind)
         scored.append(leaving(primary, view.state, state, key) if alert.status is not AlertStatus.OPEN else primary)
     scored.extend(reemit(view.state, state, alerts, history, policy, now,
-                         skip=key if decision is not Decision.DROP else None))
+                         skip=key if decision is not Decision.DROP or replayed else None))
     if graph is not None and decision is not Decision.DROP:
         # A hub just told of this asset got its open findings already; a closing one it must hear of.
         closing = alert.status is not AlertStatus.OPEN

@@ -33,6 +33,12 @@ class WorkerSettings(SettingsSection):
         default="0", description="Stable, distinct per process of a stage (e.g. a pod ordinal); names its transactions")
     group_prefix: str = Field(default="prismaflow", description="Consumer group prefix; the group is <prefix>.<stage>")
     topic_prefix: str = Field(default="", description="Prefix for every topic name (side-by-side deployments, tests)")
+    start_wait_s: float = Field(
+        default=0.0, ge=0,
+        description="How long a command waits at start for the broker to answer and a stage, sink, the sync or the "
+                    "pollers for their topics, before failing with one line that names what is missing; 0 fails at "
+                    "once (a console). For deployments, where the broker or the topics may come up after a worker "
+                    "(the Helm chart's topics Job runs after the workers; it sets 300)")
     max_batch: int = Field(default=2000, ge=1, description="Records per poll and per transaction at most")
     poll_timeout_ms: int = Field(default=100, ge=0, description="How long a poll waits for the first record of a batch (it returns as soon as one arrives)")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics, /healthz and /readyz; 0 turns it off")

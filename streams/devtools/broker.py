@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,16 +34,17 @@ from streams.devtools.broker_security import (
     listener_properties,
     open_secure_listeners,
 )
+from streams.devtools.java import find_java
 from streams.devtools.local_process import find_maven, log_tail, pid_alive, port_open, signal_group
 from streams.errors import BrokerError
 from streams.kafka_clients import KafkaClients
+from streams.operator.progress import progress_bar
 from streams.settings import BrokerSettings, KafkaSettings
 
 __all__ = ["LocalBroker", "BrokerStatus", "find_java", "wait_for_metadata"]
 
 log = logging.getLogger(__name__)
 
-_MIN_JAVA = 17
 BROKER_POM = Path(__file__).resolve().parents[2] / "deploy" / "broker" / "pom.xml"
 _STOP_GRACE_S = 30.0
 
@@ -62,38 +64,6 @@ class BrokerStatus:
             secure = f" {self.secure_listeners}" if self.secure_listeners else ""
             return f"broker running pid={self.pid} bootstrap={self.bootstrap_servers}{secure} home={self.home}"
         return f"broker stopped home={self.home}"
-
-
-def find_java() -> str:
-    """Return the path of a ``java`` of version 17 or newer, or raise ConfigurationError."""
-    java_home = os.environ.get("JAVA_HOME")
-    candidates = [str(Path(java_home) / "bin" / "java")] if java_home else []
-    on_path = shutil.which("java")
-    if on_path:
-        candidates.append(on_path)
-    for java in candidates:
-        if not Path(java).exists():
-            continue
-        version = _java_major_version(java)
-        if version is not None and version >= _MIN_JAVA:
-            return java
-    raise ConfigurationError(
-        "Java 17 or newer is needed to run the local Kafka broker but none was found on PATH or in "
-        "JAVA_HOME. Install it (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`) or point "
-        "KAFKA_BOOTSTRAP_SERVERS at an existing broker."
-    )
-
-
-def _java_major_version(java: str) -> int | None:
-    try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if not match:
-        return None
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major
 
 
 def wait_for_metadata(bootstrap_servers: str, timeout_s: float) -> None:
@@ -165,11 +135,10 @@ class LocalBroker:
             f"-Dkafka.version={self.settings.kafka_version}",
             f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
         ]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+        returncode, output = _run_counting_jars(cmd, staging)
+        if returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
             shutil.rmtree(staging, ignore_errors=True)
-            tail = (result.stdout + result.stderr)[-2000:]
-            raise BrokerError(f"Maven could not resolve the Kafka jars (exit {result.returncode}):\n{tail}")
+            raise BrokerError(f"Maven could not resolve the Kafka jars (exit {returncode}):\n{output[-2000:]}")
         (staging / ".complete").write_text(self.settings.kafka_version + "\n")
         shutil.rmtree(self.jar_dir, ignore_errors=True)
         staging.rename(self.jar_dir)
@@ -348,6 +317,22 @@ class LocalBroker:
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=self.home)
         if result.returncode != 0:
             raise BrokerError(f"formatting the broker storage failed:\n{(result.stdout + result.stderr)[-2000:]}")
+
+
+def _run_counting_jars(cmd: list[str], staging: Path) -> tuple[int, str]:
+    """Run Maven, showing the jars it has copied so far (a progress bar on a terminal); its exit code
+    and output."""
+    with tempfile.TemporaryFile() as output, progress_bar("Kafka jars from Maven Central") as advance:
+        proc = subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        counted = 0
+        while proc.poll() is None or counted < len(list(staging.glob("*.jar"))):
+            jars = len(list(staging.glob("*.jar")))
+            advance(jars - counted)
+            counted = jars
+            if proc.poll() is None:
+                time.sleep(0.5)
+        output.seek(0)
+        return int(proc.returncode), output.read().decode("utf-8", "replace")
 
 
 def _reap(pid: int) -> None:

@@ -86,6 +86,15 @@ def pipeline(kafka_bootstrap: str, catalogue: str, tmp_path: Path) -> Iterator[t
     """The stream core and the SIEM sink running, and a Prometheus scraping both."""
     core = start_core_worker(kafka_bootstrap, catalogue, tmp_path / "core")
     sink = start_worker(["sink", "siem"], kafka_bootstrap, catalogue, tmp_path / "sink")
+    # Prometheus starts once both serve: a worker still starting after the test's 6 s `for` would
+    # rightly count as a target down (seen on a loaded machine, where start-up took longer).
+    try:
+        core.wait_for("/readyz", 200)
+        sink.wait_for("/readyz", 200)
+    except AssertionError:
+        core.stop()
+        sink.stop()
+        raise
     prometheus = Prometheus(tmp_path / "prometheus", [f"127.0.0.1:{core.port}", f"127.0.0.1:{sink.port}"])
     try:
         yield prometheus, core, sink

@@ -30,19 +30,6 @@ def test_a_running_core_worker_is_alive_ready_and_scrapeable(kafka_bootstrap: st
         assert worker.stop() == 0
 
 
-def test_a_worker_whose_topics_are_missing_is_alive_but_not_ready(kafka_bootstrap: str, topic_prefix: str,
-                                                                   tmp_path: Path) -> None:
-    worker = start_core_worker(kafka_bootstrap, topic_prefix, tmp_path / "home")  # no catalogue created
-    try:
-        worker.wait_for("/healthz", 200)
-        not_ready = worker.wait_for("/readyz", 503)
-        broker = not_ready["checks"]["broker"]
-        assert broker.startswith("failing: topics missing on the broker:")
-        assert f"{topic_prefix}prisma.alerts.raw" in broker
-    finally:
-        worker.stop()
-
-
 def test_a_running_sink_reports_its_target_in_readiness(kafka_bootstrap: str, catalogue: str, tmp_path: Path) -> None:
     worker = start_worker(["sink", "siem"], kafka_bootstrap, catalogue, tmp_path / "home")
     try:

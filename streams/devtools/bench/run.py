@@ -19,6 +19,7 @@ from streams.devtools.bench.constants import GOALS
 from streams.devtools.bench.phases import _latency, _overrides, _passthrough, _throughput
 from streams.devtools.bench.processes import _broker, _Peaks, _progress, _Run, _workdir
 from streams.devtools.bench.traffic import _count_committed, _generate, _load, bench_clients
+from streams.operator.progress import progress_bar
 from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
 from streams.serde import AvroSerde
@@ -72,7 +73,9 @@ def run_bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     bench_id = uuid.uuid4().hex[:8]
     prefix = f"bench-{bench_id}."
     began = time.monotonic()
-    with _workdir(args.workdir) as workdir, _broker(workdir, settings.kafka) as (bootstrap, pid, kv):
+    phases = 2 + (args.warmup_alerts > 0) + (0 if args.no_passthrough else 2 + (0 if args.no_faust else 2))
+    with _workdir(args.workdir) as workdir, _broker(workdir, settings.kafka) as (bootstrap, pid, kv), \
+            progress_bar("bench phases", total=phases) as phase_done:
         run = _Run(bootstrap, prefix, workdir, _Peaks(), pid, kv)
         passthrough_topics = tuple(replace(ALERTS, name=f"bench.passthrough.{m}") for m in ("plain", "transactional"))
         # aiokafka (under faust) reads no zstd without an extra codec package: faust gets its own
@@ -90,10 +93,13 @@ def run_bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
                       for r in _generate(args.alerts, args.seed)]
             if args.warmup_alerts > 0:
                 _warm_up(run, args, values[:args.warmup_alerts])
+                phase_done(1)
             mean_bytes = sum(len(v) for _, v in values) / max(1, len(values))
             throughput, workers, raw_ends = _throughput(run, args, values)
+            phase_done(1)
             _progress(f"throughput: {throughput['sustained_alerts_per_s']} alerts/s; measuring latency")
             latency = _latency(run, args, workers)
+            phase_done(1)
             for child in workers:
                 child.stop(run.peaks)
             outputs = {"alerts": _count_committed(bootstrap, prefix + ALERTS.name),
@@ -107,15 +113,18 @@ def run_bench(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
                     transport[mode] = _passthrough(
                         run, mode, raw_topic, prefix + spec.name, raw_ends, "zstd", max_batch,
                         _overrides(args.producer_override) if mode == "transactional" else None)
+                    phase_done(1)
                 if not args.no_faust:
                     source, faust_dest, plain_dest = (prefix + t.name for t in faust_topics)
                     ends = _load(bootstrap, source, values, compression="none")
                     _progress("transport limit: plain passthrough on uncompressed topics")
                     transport["plain_uncompressed"] = _passthrough(run, "plain", source, plain_dest, ends, "none",
                                                                    max_batch)
+                    phase_done(1)
                     _progress("transport limit: faust-streaming passthrough on uncompressed topics")
                     transport["faust_uncompressed"] = _passthrough(run, "faust", source, faust_dest, ends, "none",
                                                                    max_batch)
+                    phase_done(1)
             run.sample_all()
         finally:
             for child in run.children:

@@ -128,6 +128,9 @@ class ChaosStack:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "PRISMAFLOW_WORKER_INSTANCE_ID": "0",
             "PRISMAFLOW_WORKER_MAX_BATCH": "200",
+            # As the Helm chart runs them: a process started while the broker is away waits for it
+            # (a fault may begin before a slow process finished starting).
+            "PRISMAFLOW_WORKER_START_WAIT_S": "300",
             "PRISMAFLOW_JIRA_BASE_URL": f"http://127.0.0.1:{self.jira_port}",
             "PRISMAFLOW_WEBHOOK_PORT": str(self.webhook_port),
             "PRISMAFLOW_WEBHOOK_AUTH_TOKEN": WEBHOOK_TOKEN,
