@@ -161,24 +161,56 @@ def _webhook(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    if args.action == "keygen":
+        return _audit_keygen(args)
     from streams.audit import verify_audit  # lazy: start-up speed, only the layers this command runs
     from streams.compose import build_serde  # lazy: start-up speed, only the layers this command runs
 
     topic = args.topic or settings.worker.topic_prefix + AUDIT.name
-    reports = verify_audit(settings.kafka, build_serde(settings), topic)
+    keyring = settings.audit.keyring()
+    if not keyring.key_ids:
+        print("no audit keys configured (PRISMAFLOW_AUDIT_SIGNING_KEY or PRISMAFLOW_AUDIT_VERIFY_KEYS__<KEY ID>): "
+              "no signature can verify", file=sys.stderr)
+    reports = verify_audit(settings.kafka, build_serde(settings), topic, keyring=keyring)
     if not reports:
         print(f"{topic}: no audit records")
         return 0
+    print(f"{topic}: accepted keys {', '.join(keyring.key_ids) or '(none)'}")
     bad = 0
     for item in reports:
         r = item.report
         verdict = "ok" if r.ok else f"{len(r.problems)} problem(s)"
         print(f"partition {item.partition} chain {item.chain}: {r.checked} records, sequences "
               f"{r.first_sequence}..{r.last_sequence}, head {(r.head_hash or '')[:16]}: {verdict}")
+        first = r.first_problem
+        if first is not None:
+            print(f"    first bad record: partition {item.partition} offset "
+                  f"{'-' if first.offset is None else first.offset} key {item.chain} "
+                  f"key_id {first.key_id or '-'}: {first.kind.value}, {first.detail}")
         for problem in r.problems:
             print(f"    {problem}")
         bad += 0 if r.ok else 1
     return 1 if bad else 0
+
+
+def _audit_keygen(args: argparse.Namespace) -> int:
+    """Write a new signing key to ``--out`` (owner-only, never overwritten); print its public key."""
+    from processors.audit import AuditSigner, check_key_id  # lazy: start-up speed
+    from streams.audit import write_signing_key  # lazy: start-up speed, only the layers this command runs
+
+    if not args.key_id or not args.out:
+        print("prismaflow audit keygen needs --key-id and --out", file=sys.stderr)
+        return 2
+    try:
+        signer = AuditSigner.generate(check_key_id(args.key_id))
+        write_signing_key(signer, Path(args.out))
+    except (ValueError, FileExistsError) as exc:
+        print(f"prismaflow audit keygen: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote signing key {signer.key_id} to {args.out}: use it as PRISMAFLOW_AUDIT_SIGNING_KEY "
+          f"(the secrets file prismaflow_audit_signing_key)")
+    print(f"PRISMAFLOW_AUDIT_VERIFY_KEYS__{signer.key_id.upper()}={signer.public_key_text()}")
+    return 0
 
 
 def _feeds(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
@@ -216,7 +248,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "sink": ("run one sink until stopped (jira, servicenow, ...)", _sink),
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage and the risk tiers on their labelled sets", _eval),
-    "audit": ("verify the hash chains of the audit topic", _audit),
+    "audit": ("verify the signed audit ledger (signatures, chains, gaps) or make a signing key", _audit),
     "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
@@ -251,9 +283,12 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
         elif name == "topics":
             command.add_argument("action", choices=["create", "list"])
         elif name == "audit":
-            command.add_argument("action", choices=["verify"])
+            command.add_argument("action", choices=["verify", "keygen"],
+                                 help="verify: check signatures, chains and gaps; keygen: make a signing key")
             command.add_argument("--topic", default=None,
                                  help="audit topic (default: <PRISMAFLOW_WORKER_TOPIC_PREFIX>prisma.audit)")
+            command.add_argument("--key-id", default=None, help="keygen: the new key's id (lower case)")
+            command.add_argument("--out", default=None, help="keygen: the file to write the secret key to (mode 600)")
         elif name == "config":
             command.add_argument("--reference", action="store_true",
                                  help="print the configuration reference instead (every setting, its variable, its default)")

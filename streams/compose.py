@@ -138,9 +138,10 @@ def analysis_settings(settings: PrismaflowSettings) -> AnalysisSettings:
 
 
 def audit_writer(chain: str, settings: PrismaflowSettings, serde: AvroSerde) -> AuditWriter:
-    """An audit writer for chain ``<chain>/<instance id>`` on the prefixed audit topic (not started)."""
+    """An audit writer for chain ``<chain>/<instance id>`` on the prefixed audit topic (not started),
+    signing with the ``audit`` section's key: :class:`ConfigurationError` without one."""
     worker = settings.worker
-    return AuditWriter(f"{chain}/{worker.instance_id}", settings.kafka, serde,
+    return AuditWriter(f"{chain}/{worker.instance_id}", settings.kafka, serde, signer=settings.audit.signer(),
                        topic=worker.topic_prefix + AUDIT.name)
 
 

@@ -21,7 +21,7 @@ def test_the_demo_runs_the_pipeline_and_narrates_an_alerts_journey(kafka_bootstr
     out = result.stdout
     for expected in ("poll", "webhook", "normalise", "score", "Top risks", "Correlated incident",
                      "One alert's journey", "prisma.alerts.raw[", "prisma.alerts.scored", "prisma.analyses",
-                     "prisma.tickets", "Downstream:", "verified"):
+                     "prisma.tickets", "Downstream:", "signing audit records with key", "signed records", "verified"):
         assert expected in out, f"demo output lacks {expected!r}"
     summary = json.loads(next(line for line in out.splitlines() if line.startswith('{"summary"')))["summary"]
     assert summary["raw"] > 0 and summary["scored"] > 0 and summary["incidents"] > 0
