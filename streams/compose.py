@@ -37,6 +37,7 @@ from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
 from streams.analysis import AnalysisService, AnalysisSettings, AnalysisSink
+from streams.analysis.budget import AnalysisGate
 from streams.async_publish import AsyncPublisher
 from streams.audit import AuditWriter
 from streams.chat import ChatSink
@@ -154,8 +155,11 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
     """Sink ``name`` (one of :data:`SINKS`) configured by its section of the tree."""
     prefix, kafka = settings.worker.topic_prefix, settings.kafka
     if name in TRACKERS:
+        # A new ticket waits (PRISMAFLOW_TICKETS_ANALYSIS_WAIT_S) for the analysis the stage's own gate says it writes.
+        gate = AnalysisGate(analysis_settings(settings))
         return TicketSink(build_tracker(name, settings), kafka, serde, topic_prefix=prefix,
-                          audit=_started(audit_writer(name, settings, serde)), rules=settings.tickets)
+                          audit=_started(audit_writer(name, settings, serde)), rules=settings.tickets,
+                          expects_analysis=gate.should_analyse)
     if name == "analyse":
         if not settings.llm.configured:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")

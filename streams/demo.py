@@ -197,6 +197,10 @@ def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: S
         print(f"  5. {TICKETS.name}  {state.tracker.value} {state.ticket_key} {state.ticket_url} status={state.status}")
     jira_issues = trackers["jira"].issues_json()
     sn_records = trackers["servicenow"].records("incident")
+    # The ADF description of an issue created with its analysis has the "Analysis" heading.
+    with_analysis = sum(1 for issue in jira_issues if '"text": "Analysis"' in json.dumps(issue["fields"].get("description")))
+    print(f"  6. {with_analysis} of {len(jira_issues)} Jira issues were created with their analysis in the body "
+          f"(the rest got it as a comment)")
     reports = verify_audit(kafka, serde, prefix + AUDIT.name, keyring=keyring)
     checked = sum(r.report.checked for r in reports)
     print(f"\nDownstream: {len(analyses)} analyses, {len(jira_issues)} Jira issues, {len(sn_records)} ServiceNow "
@@ -205,7 +209,7 @@ def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: S
     if not all(r.report.ok for r in reports):
         raise PrismaflowError("the audit trail did not verify")
     return {"analyses": len(analyses), "jira_issues": len(jira_issues), "servicenow_incidents": len(sn_records),
-            "audit_records": checked}
+            "jira_issues_with_analysis": with_analysis, "audit_records": checked}
 
 
 def _describe(s: ScoredAlert) -> str:

@@ -28,3 +28,4 @@ def test_the_demo_runs_the_pipeline_and_narrates_an_alerts_journey(kafka_bootstr
     assert summary["dead_letters"] >= 1  # the malformed webhook record was dead-lettered, not dropped
     assert summary["analyses"] > 0 and summary["audit_records"] > 0
     assert summary["jira_issues"] == summary["servicenow_incidents"] > 0
+    assert summary["jira_issues_with_analysis"] > 0, "tickets are created with their analysis in the body"
