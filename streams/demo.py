@@ -36,7 +36,7 @@ from connectors.servicenow.simulator import ServiceNowSimulator
 from processors.errors import PrismaflowError
 from processors.models import RawAlert, ScoredAlert, UpdateKind
 from processors.records import Analysis, DeadLetter, TicketState
-from processors.tickets import fingerprint
+from processors.tickets import TicketRules, fingerprint
 from streams.async_publish import AsyncPublisher
 from processors.audit import AuditKeyring
 from streams.audit import local_signing_key, verify_audit
@@ -180,6 +180,18 @@ def _signed(settings: PrismaflowSettings) -> PrismaflowSettings:
     return settings.model_copy(update={"audit": audit})
 
 
+#: How long the demo's new tickets wait for their analysis, unless PRISMAFLOW_TICKETS_ANALYSIS_WAIT_S is set:
+#: the whole estate arrives at once, and on a busy laptop the analysis stage falls minutes behind.
+DEMO_ANALYSIS_WAIT_S = 180.0
+
+
+def _patient(settings: PrismaflowSettings) -> TicketRules:
+    """The ticket rules of the demo: the configured ones, with a longer wait for analyses by default."""
+    if "analysis_wait_s" in settings.tickets.model_fields_set:
+        return settings.tickets
+    return settings.tickets.model_copy(update={"analysis_wait_s": DEMO_ANALYSIS_WAIT_S})
+
+
 def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: ScoredAlert,
                        trackers: dict[str, Any], keyring: AuditKeyring) -> dict[str, int]:
     analyses = [serde.decode(m.value(), Analysis, topic=prefix + ANALYSES.name) for m in _read(kafka, prefix + ANALYSES.name)]
@@ -269,8 +281,10 @@ def run_demo(settings: PrismaflowSettings) -> int:
         served.append(receiver)
         _say("webhook", f"receiver at {receiver.url}/webhooks/prisma/cspm (token required)")
 
-        demo = _signed(settings).model_copy(update={"kafka": kafka, "worker": settings.worker.model_copy(
-            update={"topic_prefix": prefix, "group_prefix": prefix + "g", "instance_id": "demo"})})
+        demo = _signed(settings).model_copy(update={"kafka": kafka, "tickets": _patient(settings), "worker":
+                                                    settings.worker.model_copy(update={
+                                                        "topic_prefix": prefix, "group_prefix": prefix + "g",
+                                                        "instance_id": "demo"})})
         workers = [ThreadedWorker("core", demo, serde)]
         _say("workers", "core stage running: normalise, enrich, dedupe, correlate, score in one exactly-once hop")
         trackers = _start_sinks(demo, serde, served, sinks)

@@ -16,7 +16,9 @@ stage usually writes it a moment *after* the scored alert the ticket sink sees, 
 alert the stage will analyse (``expects_analysis``, the stage's own gate) is *parked*: its creation
 waits until the analysis arrives, at most ``TicketRules.analysis_wait_s``; then it is created
 without, and the analysis follows as a comment, as does any analysis that arrives after creation.
-Later records of a parked ticket queue behind it, in order. The wait is durable: while a record is
+Later records of a parked ticket queue behind it, in order; so do the records of an incident its
+finding joins while parked (one queue), so that the incident adopts the finding's ticket as without
+the wait. The wait is durable: while a record is
 parked the worker commits its partition only up to that record (:meth:`TicketSink.held_offsets`), so
 a restart delivers it again rather than losing the ticket; what is redelivered past it is handled
 idempotently (a repeated analysis comment is possible, as after any redelivery).
@@ -126,7 +128,7 @@ class TicketSink:
         for record in records:
             try:
                 if isinstance(record.value, ScoredAlert):
-                    await self._on_scored(record.value, record)
+                    failures.extend(await self._on_scored(record.value, record))
                 elif isinstance(record.value, Analysis):
                     failures.extend(await self._on_analysis(record.value))
             except TargetUnavailableError:
@@ -136,6 +138,8 @@ class TicketSink:
                 failures.append(DeliveryFailure(record, exc))
         now = self.monotonic()
         for fp in [fp for fp, parked in self._parked.items() if parked.deadline <= now]:
+            if fp not in self._parked:
+                continue  # released with the fingerprint it shared a queue with
             TICKETS_PARKED.labels(self.adapter.tracker.value, "timed_out").inc()
             log.info("no analysis within the wait, creating without sink=%s fingerprint=%s", self.name, fp)
             failures.extend(await self._release(fp))
@@ -151,11 +155,24 @@ class TicketSink:
     def held_offsets(self) -> dict[tuple[str, int], int]:
         """Per (topic, partition) the first offset not to commit yet: the oldest parked record's."""
         held: dict[tuple[str, int], int] = {}
-        for parked in self._parked.values():
+        for parked in {id(queue): queue for queue in self._parked.values()}.values():
             for record in parked.records:
                 where = (record.topic, record.partition)
                 held[where] = min(held.get(where, record.offset), record.offset)
         return held
+
+    def _expects_analysis(self, scored: ScoredAlert) -> bool:
+        """Whether the analysis stage will write an analysis this new ticket should wait for.
+
+        A member re-emitted because its incident formed (``incident_update``) is not analysed again,
+        but the record that formed the incident is, with the incident's id: the incident's new ticket
+        waits for that analysis when the stage would analyse the member itself.
+        """
+        if self.rules.analysis_wait_s <= 0 or self.expects_analysis is None:
+            return False
+        if scored.incident_update and scored.incident_id:
+            scored = scored.model_copy(update={"incident_update": False})
+        return self.expects_analysis(scored)
 
     def _remember(self, analysis: Analysis) -> None:
         for key in (f"alert:{analysis.alert_id}", f"incident:{analysis.incident_id}" if analysis.incident_id else ""):
@@ -166,12 +183,11 @@ class TicketSink:
             self._analyses.popitem(last=False)
 
     def _analysis_for(self, fingerprint: str, scored: ScoredAlert) -> Analysis | None:
-        """The latest analysis known for the ticket's incident, else for the alert itself."""
-        if is_incident_fingerprint(fingerprint):
-            found = self._analyses.get(f"incident:{fingerprint}")
-            if found is not None:
-                return found
-        return self._analyses.get(f"alert:{scored.alert.alert_id}")
+        """The latest analysis known for the ticket's incident, else for the alert itself, else for
+        one of the incident's members."""
+        keys = [f"incident:{fingerprint}"] if is_incident_fingerprint(fingerprint) else []
+        keys += [f"alert:{scored.alert.alert_id}", *(f"alert:{member}" for member in scored.incident_members)]
+        return next((self._analyses[key] for key in keys if key in self._analyses), None)
 
     def _parked_for(self, analysis: Analysis) -> str | None:
         """The parked fingerprint ``analysis`` completes, if any."""
@@ -189,18 +205,21 @@ class TicketSink:
         worker retries the batch) leaves the rest parked and their offsets uncommitted.
         """
         failures: list[DeliveryFailure] = []
-        parked = self._parked[fp]
+        parked = self._parked.get(fp)
+        if parked is None:
+            return failures  # released already, under the fingerprint it shares a queue with
         while parked.records:
             record = parked.records[0]
             try:
-                await self._on_scored(record.value, record, waited=True)
+                failures.extend(await self._on_scored(record.value, record, waited=True))
             except TargetUnavailableError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a refusal for this record only: dead-letter it
                 log.warning("ticket action failed sink=%s offset=%d error=%s", self.name, record.offset, exc)
                 failures.append(DeliveryFailure(record, exc))
             parked.records.pop(0)
-        del self._parked[fp]
+        for key in [key for key, queue in self._parked.items() if queue is parked]:
+            del self._parked[key]
         return failures
 
     # -- scored alerts ------------------------------------------------------------------------
@@ -235,23 +254,29 @@ class TicketSink:
         return fp, self._current(fp, scored)
 
     async def _on_scored(self, scored: ScoredAlert, record: SinkRecord[Any] | None = None, *,
-                         waited: bool = False) -> None:
+                         waited: bool = False) -> list[DeliveryFailure]:
+        """Keep the ticket of ``scored`` in step; the failures of parked records this released."""
+        released: list[DeliveryFailure] = []
         fp, state = self._route(scored)
+        own = finding_fingerprint(scored)
+        if not waited and record is not None and fp != own and own in self._parked and fp not in self._parked:
+            # The finding joined an incident while its own ticket waits: the incident waits with it
+            # (one queue), so that it adopts the finding's ticket as it would have without the wait.
+            self._parked[fp] = self._parked[own]
         if not waited and fp in self._parked and record is not None:
             self._parked[fp].records.append(record)  # behind the parked creation, in order
-            return
+            return released
         decision = decide(state, scored, self.rules, self.clock(), fingerprint_=fp)
         analysis = self._analysis_for(fp, scored) if decision.action is TicketAction.CREATE else None
         if (decision.action is TicketAction.CREATE and analysis is None and not waited and record is not None
-                and self.rules.analysis_wait_s > 0 and self.expects_analysis is not None
-                and self.expects_analysis(scored)):
+                and self._expects_analysis(scored)):
             self._parked[fp] = _Parked(self.monotonic() + self.rules.analysis_wait_s, [record])
             log.debug("new ticket waits for its analysis sink=%s fingerprint=%s", self.name, fp)
-            return
+            return released
         if decision.action is TicketAction.NONE:
             if state is not None and fp not in self.state:
                 self._record(state, state.status, scored, decision)  # remember the adoption
-            return
+            return released
         # The tracker shows the ticket's priority: its worst open alert's, not this member's.
         view = scored.model_copy(update={"tier": decision.tier, "score": decision.score})
         ref = TicketRef(state.ticket_key, state.ticket_url, state.status) if state else None
@@ -288,6 +313,7 @@ class TicketSink:
         created_with = analysis if decision.action is TicketAction.CREATE and analysis is not None \
             and analysis.input_hash in self._analysed else None
         self._record(new, status, scored, decision, created_with)
+        return released
 
     def _record(self, new: TicketState, status: str, scored: ScoredAlert, decision: TicketDecision,
                 with_analysis: Analysis | None = None) -> None:
@@ -307,11 +333,14 @@ class TicketSink:
     async def _on_analysis(self, analysis: Analysis) -> list[DeliveryFailure]:
         self._remember(analysis)
         parked = self._parked_for(analysis)
-        if parked is not None:
-            TICKETS_PARKED.labels(self.adapter.tracker.value, "analysis_arrived").inc()
-            return await self._release(parked)
-        await self._comment(analysis)
-        return []
+        if parked is None:
+            await self._comment(analysis)
+            return []
+        TICKETS_PARKED.labels(self.adapter.tracker.value, "analysis_arrived").inc()
+        failures = await self._release(parked)
+        if analysis.input_hash not in self._analysed:  # it released the ticket but is not in its body
+            await self._comment(analysis)
+        return failures
 
     async def _comment(self, analysis: Analysis) -> None:
         """An analysis for a ticket created without it: added as a comment (once per analysis)."""

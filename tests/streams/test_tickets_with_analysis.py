@@ -187,3 +187,31 @@ def _marks(node: Any) -> list[dict[str, Any]]:
             found += _marks(child)
         return found
     return []
+
+
+async def test_a_parked_finding_that_joins_an_incident_waits_with_it_and_is_adopted_by_it() -> None:
+    """The incident waits in the finding's queue, then adopts the finding's ticket as it would without
+    the wait: one ticket, with the finding's analysis in its body."""
+    sink, sim, _ = _sink("jira-cloud")
+    alone = make_scored_alert(tier=RiskTier.CRITICAL, score=91, incident_id=None, incident_members=[])
+    joined = alone.model_copy(update={"incident_id": "inc-7f3a9c", "incident_members": [alone.alert.alert_id, "P-2"],
+                                      "incident_update": True})
+    await sink.deliver(h.records([alone]))
+    await sink.deliver(h.records([joined], topic="scored"))
+    assert _tickets(sim) == [] and sink.held_offsets() == {("t", 0): 0, ("scored", 0): 0}
+    await sink.deliver(h.records([_analysis(incident_id=None)], topic="analyses"))
+    (ticket,) = _tickets(sim)
+    assert "Lateral movement" in ticket["body"] and not sink.has_pending()
+    (issue,) = sim.store.issues.values()
+    assert sink.state["inc-7f3a9c"].ticket_key == issue.key, "the incident tracks the finding's ticket"
+
+
+async def test_an_analysis_that_releases_a_ticket_without_being_in_its_body_follows_as_a_comment() -> None:
+    sink, sim, _ = _sink("servicenow")
+    first = make_scored_alert(tier=RiskTier.CRITICAL, score=91, incident_id=None, incident_members=[])
+    second = first.model_copy(update={"alert": first.alert.model_copy(update={"alert_id": "P-4712"})})
+    await sink.deliver(h.records([first, second]))  # one finding fingerprint: P-4712 queues behind P-4711
+    await sink.deliver(h.records([_analysis(alert_id="P-4712", incident_id=None)]))
+    (ticket,) = _tickets(sim)
+    assert "Lateral movement" not in ticket["body"]
+    assert any("Lateral movement" in note for note in ticket["comments"]), "not lost: a comment"
