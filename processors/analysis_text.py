@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from processors.records import Analyser, Analysis
+from processors.records import Analyser, Analysis, Evidence
 
 __all__ = [
     "OFFLINE_REASONS",
@@ -22,6 +22,7 @@ __all__ = [
     "display_summary",
     "offline_label",
     "offline_reason",
+    "shown_evidence",
 ]
 
 #: Why the offline analyser wrote an analysis, in words (the keys are the analyzer's reason codes).
@@ -68,11 +69,19 @@ def display_justification(analysis: Analysis) -> str:
 
 
 def analyser_note(analysis: Analysis) -> str:
-    """One sentence on who wrote the analysis: the offline analyser and why, or the model and prompt."""
+    """One sentence on who wrote the analysis: plainly that no LLM did (the offline analyser, and why),
+    or the model and prompt. A ticket or message says it once, with this sentence: the record's own
+    ``Evidence(source="analyser")`` item says the same for machines and is left out of what people
+    read (:func:`shown_evidence`)."""
     if analysis.analyser is Analyser.OFFLINE:
         reason = offline_reason(analysis)
         why = OFFLINE_REASONS.get(reason, reason.replace("_", " "))
-        return f"Written by the offline playbook analyser{f' because {why}' if why else ''}."
+        return f"No LLM wrote this analysis: the offline playbook analyser did{f', because {why}' if why else ''}."
     prompt = " ".join(p for p in (analysis.prompt_id, f"v{analysis.prompt_version}" if analysis.prompt_version else "") if p)
     return (f"Written by the LLM {analysis.model or '(model not reported)'}"
             f"{f' (prompt {prompt})' if prompt else ''}, confidence {analysis.confidence:.2f}.")
+
+
+def shown_evidence(analysis: Analysis) -> list[Evidence]:
+    """The evidence people read: all but the analyser's own note (:func:`analyser_note` says it)."""
+    return [item for item in analysis.evidence if item.source != "analyser"]

@@ -178,10 +178,11 @@ class ActorType(str, Enum):
 
 
 class AuditRecord(_Record):
-    """One entry of the append-only, hash-chained audit trail.
+    """One entry of the append-only, hash-chained, signed audit trail.
 
-    ``hash`` covers every other field and ``prev_hash``, so removing or changing an entry breaks
-    the chain. Key on ``prisma.audit``: the alert or incident id.
+    ``hash`` covers every other field but ``key_id`` and ``signature``, and ``prev_hash``, so
+    removing or changing an entry breaks the chain; ``signature`` (by the writer's key ``key_id``)
+    covers ``hash``, so re-hashing a changed chain without the key is found too. Key on ``prisma.audit``: the alert or incident id.
     """
 
     record_id: str
@@ -199,6 +200,9 @@ class AuditRecord(_Record):
     outcome: str = Field(description="Result of the action, e.g. ok, failed, rejected")
     details_json: str = Field(default="{}", description="Further details, JSON; never secrets")
     at: datetime
+    key_id: str | None = Field(default=None, description="Id of the key that signed the record; None: unsigned")
+    signature: str | None = Field(
+        default=None, description="Ed25519 signature (base64) over the context, key_id and hash; None: unsigned")
 
 
 # --- SIEM ----------------------------------------------------------------------------------------

@@ -49,6 +49,11 @@ class TicketRules(BaseModel):
     min_tier: RiskTier = Field(default=RiskTier.HIGH, description="Tickets are opened from this tier up")
     reopen_within_days: int = Field(
         default=30, ge=0, description="A risk back within this many days of resolution reopens its ticket; later, a new one")
+    analysis_wait_s: float = Field(
+        default=60.0, ge=0, description="How long a new ticket waits for the analysis the analysis stage will write for "
+                                        "its alert, so that the ticket is created with the analysis in its body; "
+                                        "after it, the ticket is created without and the analysis follows as a "
+                                        "comment. 0: never wait (no analysis stage runs)")
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 
 from processors.errors import PrismaflowError
 from streams.config import PrismaflowSettings, check_variables, load_settings
 from streams.config_reference import effective_settings, render_effective, render_reference
-from streams.operator.dlq_args import add_arguments as add_dlq_arguments
+from streams.cli_arguments import DEV_OPTIONS, add_command_arguments
 from streams.settings import default_home
 from streams.topics import AUDIT, CATALOGUE, create_topics
 
@@ -170,24 +169,56 @@ def _webhook(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
+    if args.action == "keygen":
+        return _audit_keygen(args)
     from streams.audit import verify_audit  # lazy: start-up speed, only the layers this command runs
     from streams.compose import build_serde  # lazy: start-up speed, only the layers this command runs
 
     topic = args.topic or settings.worker.topic_prefix + AUDIT.name
-    reports = verify_audit(settings.kafka, build_serde(settings), topic)
+    keyring = settings.audit.keyring()
+    if not keyring.key_ids:
+        print("no audit keys configured (PRISMAFLOW_AUDIT_SIGNING_KEY or PRISMAFLOW_AUDIT_VERIFY_KEYS__<KEY ID>): "
+              "no signature can verify", file=sys.stderr)
+    reports = verify_audit(settings.kafka, build_serde(settings), topic, keyring=keyring)
     if not reports:
         print(f"{topic}: no audit records")
         return 0
+    print(f"{topic}: accepted keys {', '.join(keyring.key_ids) or '(none)'}")
     bad = 0
     for item in reports:
         r = item.report
         verdict = "ok" if r.ok else f"{len(r.problems)} problem(s)"
         print(f"partition {item.partition} chain {item.chain}: {r.checked} records, sequences "
               f"{r.first_sequence}..{r.last_sequence}, head {(r.head_hash or '')[:16]}: {verdict}")
+        first = r.first_problem
+        if first is not None:
+            print(f"    first bad record: partition {item.partition} offset "
+                  f"{'-' if first.offset is None else first.offset} key {item.chain} "
+                  f"key_id {first.key_id or '-'}: {first.kind.value}, {first.detail}")
         for problem in r.problems:
             print(f"    {problem}")
         bad += 0 if r.ok else 1
     return 1 if bad else 0
+
+
+def _audit_keygen(args: argparse.Namespace) -> int:
+    """Write a new signing key to ``--out`` (owner-only, never overwritten); print its public key."""
+    from processors.audit import AuditSigner, check_key_id  # lazy: start-up speed
+    from streams.audit import write_signing_key  # lazy: start-up speed, only the layers this command runs
+
+    if not args.key_id or not args.out:
+        print("prismaflow audit keygen needs --key-id and --out", file=sys.stderr)
+        return 2
+    try:
+        signer = AuditSigner.generate(check_key_id(args.key_id))
+        write_signing_key(signer, Path(args.out))
+    except (ValueError, FileExistsError) as exc:
+        print(f"prismaflow audit keygen: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote signing key {signer.key_id} to {args.out}: use it as PRISMAFLOW_AUDIT_SIGNING_KEY "
+          f"(the secrets file prismaflow_audit_signing_key)")
+    print(f"PRISMAFLOW_AUDIT_VERIFY_KEYS__{signer.key_id.upper()}={signer.public_key_text()}")
+    return 0
 
 
 def _feeds(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
@@ -261,7 +292,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "sink": ("run one sink until stopped (jira, servicenow, ...)", _sink),
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage and the risk tiers on their labelled sets", _eval),
-    "audit": ("verify the hash chains of the audit topic", _audit),
+    "audit": ("verify the signed audit ledger (signatures, chains, gaps) or make a signing key", _audit),
     "feeds": ("refresh the exploitability feeds (CISA KEV, FIRST EPSS) or show which ones the workers load", _feeds),
     "bench": ("benchmark the stream core on a real broker and print JSON figures", _bench),
     "chaos": ("inject faults under traffic and count what was lost or doubled (a development tool)", _chaos),
@@ -278,18 +309,6 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
 _NEEDS_BROKER = frozenset({"topics", "poll", "webhook", "run", "sink", "sync", "audit", "dlq", "replay", "approvals",
                            "report"})
 """Commands that cannot do anything without the broker: they probe it first (streams.operator.preflight)."""
-
-_DEV_OPTIONS = ("bench", "chaos")
-"""Development commands whose options come from their tool in :mod:`streams.devtools`."""
-
-
-def _dev_arguments(name: str, command: argparse.ArgumentParser) -> None:
-    """Add the options of development command ``name`` (imports its tool, so only when it runs)."""
-    if name == "bench":
-        from streams.devtools.bench import add_arguments  # lazy: start-up speed, only the layers this command runs
-    else:
-        from streams.devtools.chaos import add_arguments  # lazy: start-up speed, only the layers this command runs
-    add_arguments(command)
 
 
 def _package_version() -> str:
@@ -313,55 +332,7 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
     for name, (help_text, handler) in _COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(handler=handler)
-        if name in ("broker", "registry"):
-            command.add_argument("action", choices=["start", "stop", "status"])
-        elif name == "topics":
-            command.add_argument("action", choices=["create", "list"])
-            command.add_argument("--json", action="store_true", help="list: print the broker's view as JSON")
-        elif name == "schemas":
-            command.add_argument("action", choices=["register", "check"])
-        elif name == "audit":
-            command.add_argument("action", choices=["verify"])
-            command.add_argument("--topic", default=None,
-                                 help="audit topic (default: <PRISMAFLOW_WORKER_TOPIC_PREFIX>prisma.audit)")
-        elif name == "config":
-            command.add_argument("--reference", action="store_true",
-                                 help="print the configuration reference instead (every setting, its variable, its default)")
-            command.add_argument("--json", action="store_true", help="print the effective settings as JSON")
-        elif name == "feeds":
-            command.add_argument("action", choices=["refresh", "status"])
-        elif name == "run":
-            command.add_argument("stage", choices=["core", "normalise", "score", "analyse"])
-        elif name == "sink":
-            command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
-        elif name in _DEV_OPTIONS and dev_options:
-            _dev_arguments(name, command)
-        elif name == "report":
-            command.add_argument("report", choices=["shadow"])
-            command.add_argument("--since", type=datetime.fromisoformat, help="only alerts scored from this ISO time")
-            command.add_argument("--until", type=datetime.fromisoformat, help="only alerts scored before this ISO time")
-            command.add_argument("--json", action="store_true", help="print the report as JSON")
-        elif name == "console":
-            command.add_argument("action", nargs="?", choices=["serve", "hash-password"], default="serve",
-                                 help="hash-password: print the argon2 hash of a password read from stdin")
-            command.add_argument("--demo", action="store_true",
-                                 help="serve over an in-memory desk with sample requests (not the approval service)")
-        elif name == "replay":
-            command.add_argument("--from", dest="from_time", required=True, metavar="TIME",
-                                 help="start of the range, ISO 8601 (UTC unless an offset is given)")
-            command.add_argument("--to", dest="to_time", metavar="TIME", help="end of the range (default: now)")
-        elif name == "dlq":
-            add_dlq_arguments(command)
-        elif name == "sync":
-            command.add_argument("tracker", choices=["jira", "servicenow"])
-        elif name == "eval":
-            command.add_argument("target", nargs="?", choices=["analysis", "tiers"],
-                                 help="only this evaluation (default: both)")
-            command.add_argument("--llm-simulator", action="store_true",
-                                 help="analysis: analyse through the real openai client against the local LLM simulator")
-            command.add_argument("--json", action="store_true", help="print the report(s) as JSON")
-            command.add_argument("--data", help="with a target: its labelled set (analysis: JSON lines; tiers: "
-                                                "scenario YAML); default: the shipped set")
+        add_command_arguments(name, command, dev_options=dev_options)
     return parser
 
 
@@ -373,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PrismaflowError as exc:
         print(f"prismaflow: error: {exc}", file=sys.stderr)
         return 2
-    args = build_parser(dev_options=command in _DEV_OPTIONS).parse_args(words)
+    args = build_parser(dev_options=command in DEV_OPTIONS).parse_args(words)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else (logging.INFO if args.command in ("run", "poll", "webhook", "sink", "sync") else logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -382,7 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         settings = load_settings()
-        if args.command in _NEEDS_BROKER:  # one clear line within seconds when the broker is away
+        # One clear line within seconds when the broker is away (making a key needs no broker).
+        if args.command in _NEEDS_BROKER and getattr(args, "action", None) != "keygen":
             from streams.operator.preflight import require_broker  # lazy: start-up speed, librdkafka
 
             require_broker(settings.kafka, wait_s=settings.worker.start_wait_s)

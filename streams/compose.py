@@ -36,6 +36,7 @@ from connectors.syslog.sink import SyslogCefForwarder
 from processors.enrich import EnrichmentContext
 from processors.enrich.feeds import ExploitFeeds
 from processors.errors import ConfigurationError
+from streams.analysis.budget import AnalysisGate
 from streams.analysis.settings import AnalysisSettings
 from streams.async_publish import AsyncPublisher
 from streams.audit import AuditWriter
@@ -139,9 +140,10 @@ def analysis_settings(settings: PrismaflowSettings) -> AnalysisSettings:
 
 
 def audit_writer(chain: str, settings: PrismaflowSettings, serde: AvroSerde) -> AuditWriter:
-    """An audit writer for chain ``<chain>/<instance id>`` on the prefixed audit topic (not started)."""
+    """An audit writer for chain ``<chain>/<instance id>`` on the prefixed audit topic (not started),
+    signing with the ``audit`` section's key: :class:`ConfigurationError` without one."""
     worker = settings.worker
-    return AuditWriter(f"{chain}/{worker.instance_id}", settings.kafka, serde,
+    return AuditWriter(f"{chain}/{worker.instance_id}", settings.kafka, serde, signer=settings.audit.signer(),
                        topic=worker.topic_prefix + AUDIT.name)
 
 
@@ -154,9 +156,12 @@ def build_sink(name: str, settings: PrismaflowSettings, serde: AvroSerde) -> Sin
     """Sink ``name`` (one of :data:`SINKS`) configured by its section of the tree."""
     prefix, kafka = settings.worker.topic_prefix, settings.kafka
     if name in TRACKERS:
+        # A new ticket waits (PRISMAFLOW_TICKETS_ANALYSIS_WAIT_S) for the analysis the stage's own gate says it writes.
+        gate = AnalysisGate(analysis_settings(settings))
         return TicketSink(build_tracker(name, settings), kafka, serde, topic_prefix=prefix,
                           audit=_started(audit_writer(name, settings, serde)), rules=settings.tickets,
-                          rollout=load_rollout_policy(settings.remediation.rollout_policy_file))
+                          rollout=load_rollout_policy(settings.remediation.rollout_policy_file),
+                          expects_analysis=gate.should_analyse)
     if name == "analyse":
         if not settings.llm.configured:
             log.warning("no PRISMAFLOW_LLM_API_KEY: every analysis is written by the offline analyser")

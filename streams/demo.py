@@ -38,12 +38,14 @@ from connectors.servicenow.simulator import ServiceNowSimulator
 from processors.errors import PrismaflowError
 from processors.models import RawAlert, ScoredAlert, UpdateKind
 from processors.records import Analysis, DeadLetter, TicketState
-from processors.tickets import fingerprint
+from processors.tickets import TicketRules, fingerprint
 from streams.async_publish import AsyncPublisher
-from streams.audit import verify_audit
+from processors.audit import AuditKeyring
+from streams.audit import local_signing_key, verify_audit
 from streams.checkpoints import KafkaCheckpointStore, KafkaPageWriter
 from streams.compose import build_sink_worker
 from streams.config import PrismaflowSettings
+from streams.config.audit import AuditSettings
 from streams.config.systems import JIRA_DEFAULTS, SERVICENOW_DEFAULTS
 from streams.core_stage import is_link
 from streams.devtools.broker import LocalBroker
@@ -53,7 +55,7 @@ from streams.kafka_clients import KafkaClients
 from streams.devtools.demo_registry import DemoRegistry
 from streams.operator.preflight import require_broker
 from streams.serde import AvroSerde, SerdeSettings
-from streams.settings import KafkaSettings
+from streams.settings import KafkaSettings, default_home
 from streams.topics import (
     ANALYSES,
     AUDIT,
@@ -168,8 +170,34 @@ def _start_sinks(settings: PrismaflowSettings, serde: AvroSerde, served: list[Se
     return {"jira": jira_sim, "servicenow": sn_sim}
 
 
+def _signed(settings: PrismaflowSettings) -> PrismaflowSettings:
+    """``settings`` with an audit signing key: the configured one, else a local key kept in
+    ``$PRISMAFLOW_HOME/secrets`` (generated at the first run; never a key in code)."""
+    if settings.audit.signing_key is not None:
+        _say("audit", f"signing audit records with key {settings.audit.signer().key_id} (configured)")
+        return settings
+    path = default_home() / "secrets" / "prismaflow_audit_signing_key"
+    signer, generated = local_signing_key(path, key_id="demo_local")
+    _say("audit", f"signing audit records with key {signer.key_id} from {path}"
+                  + (" (generated now)" if generated else ""))
+    audit = AuditSettings(signing_key=SecretStr(signer.secret_text()), verify_keys=settings.audit.verify_keys)
+    return settings.model_copy(update={"audit": audit})
+
+
+#: How long the demo's new tickets wait for their analysis, unless PRISMAFLOW_TICKETS_ANALYSIS_WAIT_S is set:
+#: the whole estate arrives at once, and on a busy laptop the analysis stage falls minutes behind.
+DEMO_ANALYSIS_WAIT_S = 180.0
+
+
+def _patient(settings: PrismaflowSettings) -> TicketRules:
+    """The ticket rules of the demo: the configured ones, with a longer wait for analyses by default."""
+    if "analysis_wait_s" in settings.tickets.model_fields_set:
+        return settings.tickets
+    return settings.tickets.model_copy(update={"analysis_wait_s": DEMO_ANALYSIS_WAIT_S})
+
+
 def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: ScoredAlert,
-                       trackers: dict[str, Any]) -> dict[str, int]:
+                       trackers: dict[str, Any], keyring: AuditKeyring) -> dict[str, int]:
     analyses = [serde.decode(m.value(), Analysis, topic=prefix + ANALYSES.name) for m in _read(kafka, prefix + ANALYSES.name)]
     states = [serde.decode(m.value(), TicketState, topic=prefix + TICKETS.name) for m in _read(kafka, prefix + TICKETS.name)]
     mine = next((a for a in reversed(analyses) if a.alert_id == journey.alert.alert_id), None)
@@ -185,15 +213,19 @@ def _report_downstream(kafka: KafkaSettings, serde: Any, prefix: str, journey: S
         print(f"  5. {TICKETS.name}  {state.tracker.value} {state.ticket_key} {state.ticket_url} status={state.status}")
     jira_issues = trackers["jira"].issues_json()
     sn_records = trackers["servicenow"].records("incident")
-    reports = verify_audit(kafka, serde, prefix + AUDIT.name)
+    # The ADF description of an issue created with its analysis has the "Analysis" heading.
+    with_analysis = sum(1 for issue in jira_issues if '"text": "Analysis"' in json.dumps(issue["fields"].get("description")))
+    print(f"  6. {with_analysis} of {len(jira_issues)} Jira issues were created with their analysis in the body "
+          f"(the rest got it as a comment)")
+    reports = verify_audit(kafka, serde, prefix + AUDIT.name, keyring=keyring)
     checked = sum(r.report.checked for r in reports)
     print(f"\nDownstream: {len(analyses)} analyses, {len(jira_issues)} Jira issues, {len(sn_records)} ServiceNow "
-          f"incidents (one per fingerprint), audit trail {checked} records in {len(reports)} chains: "
+          f"incidents (one per fingerprint), audit trail {checked} signed records in {len(reports)} chains: "
           f"{'verified' if all(r.report.ok for r in reports) else 'BROKEN'}")
     if not all(r.report.ok for r in reports):
         raise PrismaflowError("the audit trail did not verify")
     return {"analyses": len(analyses), "jira_issues": len(jira_issues), "servicenow_incidents": len(sn_records),
-            "audit_records": checked}
+            "jira_issues_with_analysis": with_analysis, "audit_records": checked}
 
 
 def _describe(s: ScoredAlert) -> str:
@@ -256,9 +288,10 @@ def run_demo(settings: PrismaflowSettings) -> int:
         served.append(receiver)
         _say("webhook", f"receiver at {receiver.url}/webhooks/prisma/cspm (token required)")
 
-        demo = settings.model_copy(update={"kafka": kafka, "schema_registry": registry_settings,
-                                           "worker": settings.worker.model_copy(
-            update={"topic_prefix": prefix, "group_prefix": prefix + "g", "instance_id": "demo"})})
+        demo = _signed(settings).model_copy(update={
+            "kafka": kafka, "schema_registry": registry_settings, "tickets": _patient(settings),
+            "worker": settings.worker.model_copy(
+                update={"topic_prefix": prefix, "group_prefix": prefix + "g", "instance_id": "demo"})})
         workers = [ThreadedWorker("core", demo, serde)]
         _say("workers", "core stage running: normalise, enrich, dedupe, correlate, score in one exactly-once hop")
         trackers = _start_sinks(demo, serde, served, sinks)
@@ -331,7 +364,7 @@ def run_demo(settings: PrismaflowSettings) -> int:
               f"criticality={e.criticality.value} env={e.environment.value} owner={e.owner or '-'}")
         print(f"  3. {SCORED_ALERTS.name}  score={journey.score} tier={journey.tier.value} "
               f"update={journey.update_kind.value} incident={journey.incident_id or '-'}")
-        tickets = _report_downstream(kafka, serde, prefix, journey, trackers)
+        tickets = _report_downstream(kafka, serde, prefix, journey, trackers, demo.audit.keyring())
         print(json.dumps({"summary": {"raw": len(raw), "alerts": alerts, "scored": len(scored),
                                        "dead_letters": len(dead), "incidents": len({s.incident_id for s in incidents}),
                                        **tickets},

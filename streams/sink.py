@@ -21,6 +21,12 @@ adapter translates its own errors at its boundary.
 Sinks must be idempotent (the tracker sinks look a fingerprint up before creating), because after a
 crash the records since the last commit are delivered again.
 
+A sink may hold records back (the ticket sink parks a new ticket until its analysis arrives): it then
+offers ``held_offsets()`` ((topic, partition) -> the first offset it has not finished) and
+``has_pending()``. The worker commits such a partition only up to the held offset, so a restart
+delivers the held record again, and while anything is pending it calls ``deliver`` with an empty
+batch after each empty poll, so that a hold can end without new traffic.
+
 A *broker* outage is ridden out the same way: the records a sink wants written after a delivery
 (ticket state, audit records) are never given up by the producer (no message timeout), so the worker
 waits until the broker acknowledged them rather than writing them twice; an offset commit that
@@ -40,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
@@ -174,7 +180,7 @@ class SinkWorker:
                 messages = await asyncio.to_thread(self.consumer.consume, self.options.max_batch,
                                                    self.options.poll_timeout_s)
                 batch = [m for m in messages if m.error() is None]
-                if batch:
+                if batch or self._pending():
                     await self._process(batch)
         except Stopping:
             log.info("sink stopped while waiting sink=%s; the batch in hand is not committed", self.sink.name)
@@ -260,15 +266,40 @@ class SinkWorker:
             await self._sleep(step)
             remaining -= step
 
+    def _pending(self) -> bool:
+        """Whether the sink holds records back (see the module docstring)."""
+        has_pending = getattr(self.sink, "has_pending", None)
+        return bool(has_pending()) if callable(has_pending) else False
+
+    def _offsets(self) -> list[TopicPartition] | None:
+        """The offsets to commit when the sink holds records back: each partition's position, capped
+        at the sink's held offset; None when nothing is held (commit every position)."""
+        held_offsets = getattr(self.sink, "held_offsets", None)
+        held: dict[tuple[str, int], int] = held_offsets() if callable(held_offsets) else {}
+        if not held:
+            return None
+        offsets = []
+        for position in self.consumer.position(self.consumer.assignment()):
+            if position.offset < 0:
+                continue  # nothing consumed on this partition yet
+            hold = held.get((position.topic, position.partition))
+            offsets.append(TopicPartition(position.topic, position.partition,
+                                          position.offset if hold is None else min(hold, position.offset)))
+        return offsets
+
     def _commit(self) -> None:
-        """Commit the consumed offsets, waiting out a broker that is away.
+        """Commit the consumed offsets (capped at the sink's held ones), waiting out a broker that is away.
 
         A commit refused because the partitions moved to another member (a rebalance) is dropped:
         the new owner delivers those records again, and the sinks are idempotent.
         """
         while True:
             try:
-                self.consumer.commit(asynchronous=False)
+                offsets = self._offsets()
+                if offsets is None:
+                    self.consumer.commit(asynchronous=False)
+                elif offsets:
+                    self.consumer.commit(offsets=offsets, asynchronous=False)
                 self._outage.recovered()
                 return
             except KafkaException as exc:

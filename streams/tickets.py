@@ -8,12 +8,29 @@ tracker is always given the ticket's priority, its worst open alert's (:func:`pr
 not the priority of the member that happens to be processed. Before creating, the adapter looks the fingerprint up in the
 tracker itself (Jira label, ServiceNow correlation_id): a crash between the tracker's create and the
 state write therefore never creates a second ticket. Every ticket action is also an AuditRecord.
+
+Tickets carry the analysis. The sink reads ``prisma.analyses`` too, and remembers the latest analysis
+per alert and per incident, so a ticket created when its analysis is known has it in its body
+(summary, business impact, root cause, evidence, remediation steps, approval path). The analysis
+stage usually writes it a moment *after* the scored alert the ticket sink sees, so a new ticket whose
+alert the stage will analyse (``expects_analysis``, the stage's own gate) is *parked*: its creation
+waits until the analysis arrives, at most ``TicketRules.analysis_wait_s``; then it is created
+without, and the analysis follows as a comment, as does any analysis that arrives after creation.
+Later records of a parked ticket queue behind it, in order; so do the records of an incident its
+finding joins while parked (one queue), so that the incident adopts the finding's ticket as without
+the wait. The wait is durable: while a record is
+parked the worker commits its partition only up to that record (:meth:`TicketSink.held_offsets`), so
+a restart delivers it again rather than losing the ticket; what is redelivered past it is handled
+idempotently (a repeated analysis comment is possible, as after any redelivery).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +65,20 @@ __all__ = ["TicketRef", "TrackerAdapter", "TicketSink"]
 log = logging.getLogger(__name__)
 
 TICKET_ACTIONS = Counter("prismaflow_tickets_total", "Ticket actions by tracker and action", ["tracker", "action"])
+TICKETS_PARKED = Counter("prismaflow_tickets_parked_total",
+                         "New tickets that waited for their analysis, by tracker and how the wait ended",
+                         ["tracker", "outcome"])
+
+#: Analyses remembered for tickets not created yet (per alert and per incident).
+MAX_REMEMBERED_ANALYSES = 10_000
+
+
+@dataclass
+class _Parked:
+    """A new ticket waiting for its analysis: the scored records of its fingerprint, in order."""
+
+    deadline: float  # on the sink's monotonic clock
+    records: list[SinkRecord[Any]] = field(default_factory=list)
 
 
 class TicketSink:
@@ -56,10 +87,13 @@ class TicketSink:
     def __init__(self, adapter: TrackerAdapter, kafka: KafkaSettings, serde: AvroSerde, *,
                  rules: TicketRules = TicketRules(), topic_prefix: str = "",
                  audit: AuditWriter | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 rollout: RolloutPolicy | None = None) -> None:
+                 rollout: RolloutPolicy | None = None,
+                 expects_analysis: Callable[[ScoredAlert], bool] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.adapter = adapter
         self.rollout = rollout  # None: every risk may have a ticket (no rollout policy applies)
         self.kafka, self.serde, self.rules, self.clock = kafka, serde, rules, clock
+        self.expects_analysis, self.monotonic = expects_analysis, monotonic
         self.name = f"tickets.{adapter.tracker.value}"
         self.scored_topic = topic_prefix + SCORED_ALERTS.name
         self.analyses_topic = topic_prefix + ANALYSES.name
@@ -71,6 +105,8 @@ class TicketSink:
         self._unwritten: list[OutgoingRecord] = []
         self._analysed: set[str] = set()  # analyses already commented (a restart may comment again)
         self._tracking: dict[str, str] = {}  # alert id -> the open incident ticket's fingerprint tracking it
+        self._parked: dict[str, _Parked] = {}  # fingerprint -> a new ticket waiting for its analysis
+        self._analyses: OrderedDict[str, Analysis] = OrderedDict()  # "alert:<id>" / "incident:<id>" -> latest
 
     def _key(self, fingerprint: str) -> str:
         return f"{self.adapter.tracker.value}:{fingerprint}"
@@ -89,20 +125,105 @@ class TicketSink:
         await self.adapter.aclose()
 
     async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
+        """Handle a batch (possibly empty: the worker calls with none while tickets are parked, so
+        that a wait that ran out ends without new traffic)."""
         failures: list[DeliveryFailure] = []
         for record in records:
             try:
                 if isinstance(record.value, ScoredAlert):
-                    await self._on_scored(record.value)
+                    failures.extend(await self._on_scored(record.value, record))
                 elif isinstance(record.value, Analysis):
-                    await self._on_analysis(record.value)
+                    failures.extend(await self._on_analysis(record.value))
             except TargetUnavailableError:
                 raise  # the tracker is unavailable: the worker pauses and retries the batch
             except Exception as exc:  # noqa: BLE001 - a refusal for this record only: dead-letter it
                 log.warning("ticket action failed sink=%s offset=%d error=%s", self.name, record.offset, exc)
                 failures.append(DeliveryFailure(record, exc))
+        now = self.monotonic()
+        for fp in [fp for fp, parked in self._parked.items() if parked.deadline <= now]:
+            if fp not in self._parked:
+                continue  # released with the fingerprint it shared a queue with
+            TICKETS_PARKED.labels(self.adapter.tracker.value, "timed_out").inc()
+            log.info("no analysis within the wait, creating without sink=%s fingerprint=%s", self.name, fp)
+            failures.extend(await self._release(fp))
         written, self._unwritten = self._unwritten, []
         return failures, written
+
+    # -- parked tickets -----------------------------------------------------------------------
+    def has_pending(self) -> bool:
+        """True while a new ticket waits for its analysis (the worker then calls :meth:`deliver`
+        even without new records)."""
+        return bool(self._parked)
+
+    def held_offsets(self) -> dict[tuple[str, int], int]:
+        """Per (topic, partition) the first offset not to commit yet: the oldest parked record's."""
+        held: dict[tuple[str, int], int] = {}
+        for parked in {id(queue): queue for queue in self._parked.values()}.values():
+            for record in parked.records:
+                where = (record.topic, record.partition)
+                held[where] = min(held.get(where, record.offset), record.offset)
+        return held
+
+    def _expects_analysis(self, scored: ScoredAlert) -> bool:
+        """Whether the analysis stage will write an analysis this new ticket should wait for.
+
+        A member re-emitted because its incident formed (``incident_update``) is not analysed again,
+        but the record that formed the incident is, with the incident's id: the incident's new ticket
+        waits for that analysis when the stage would analyse the member itself.
+        """
+        if self.rules.analysis_wait_s <= 0 or self.expects_analysis is None:
+            return False
+        if scored.incident_update and scored.incident_id:
+            scored = scored.model_copy(update={"incident_update": False})
+        return self.expects_analysis(scored)
+
+    def _remember(self, analysis: Analysis) -> None:
+        for key in (f"alert:{analysis.alert_id}", f"incident:{analysis.incident_id}" if analysis.incident_id else ""):
+            if key:
+                self._analyses[key] = analysis
+                self._analyses.move_to_end(key)
+        while len(self._analyses) > MAX_REMEMBERED_ANALYSES:
+            self._analyses.popitem(last=False)
+
+    def _analysis_for(self, fingerprint: str, scored: ScoredAlert) -> Analysis | None:
+        """The latest analysis known for the ticket's incident, else for the alert itself, else for
+        one of the incident's members."""
+        keys = [f"incident:{fingerprint}"] if is_incident_fingerprint(fingerprint) else []
+        keys += [f"alert:{scored.alert.alert_id}", *(f"alert:{member}" for member in scored.incident_members)]
+        return next((self._analyses[key] for key in keys if key in self._analyses), None)
+
+    def _parked_for(self, analysis: Analysis) -> str | None:
+        """The parked fingerprint ``analysis`` completes, if any."""
+        if analysis.incident_id and analysis.incident_id in self._parked:
+            return analysis.incident_id
+        for fp, parked in self._parked.items():
+            if any(r.value.alert.alert_id == analysis.alert_id for r in parked.records):
+                return fp
+        return None
+
+    async def _release(self, fp: str) -> list[DeliveryFailure]:
+        """Create the parked ticket (with the analysis, if known by now), then its queued records.
+
+        A record is taken off the queue only once handled, so a tracker outage here (raised: the
+        worker retries the batch) leaves the rest parked and their offsets uncommitted.
+        """
+        failures: list[DeliveryFailure] = []
+        parked = self._parked.get(fp)
+        if parked is None:
+            return failures  # released already, under the fingerprint it shares a queue with
+        while parked.records:
+            record = parked.records[0]
+            try:
+                failures.extend(await self._on_scored(record.value, record, waited=True))
+            except TargetUnavailableError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a refusal for this record only: dead-letter it
+                log.warning("ticket action failed sink=%s offset=%d error=%s", self.name, record.offset, exc)
+                failures.append(DeliveryFailure(record, exc))
+            parked.records.pop(0)
+        for key in [key for key, queue in self._parked.items() if queue is parked]:
+            del self._parked[key]
+        return failures
 
     # -- scored alerts ------------------------------------------------------------------------
     def _current(self, fingerprint: str, scored: ScoredAlert) -> TicketState | None:
@@ -135,14 +256,31 @@ class TicketSink:
                 return tracking, held
         return fp, self._current(fp, scored)
 
-    async def _on_scored(self, scored: ScoredAlert) -> None:
+    async def _on_scored(self, scored: ScoredAlert, record: SinkRecord[Any] | None = None, *,
+                         waited: bool = False) -> list[DeliveryFailure]:
+        """Keep the ticket of ``scored`` in step; the failures of parked records this released."""
+        released: list[DeliveryFailure] = []
         fp, state = self._route(scored)
+        own = finding_fingerprint(scored)
+        if not waited and record is not None and fp != own and own in self._parked and fp not in self._parked:
+            # The finding joined an incident while its own ticket waits: the incident waits with it
+            # (one queue), so that it adopts the finding's ticket as it would have without the wait.
+            self._parked[fp] = self._parked[own]
+        if not waited and fp in self._parked and record is not None:
+            self._parked[fp].records.append(record)  # behind the parked creation, in order
+            return released
         allowed = self.rollout is None or mode_for(scored.alert, self.rollout) is not RolloutMode.MONITOR
         decision = decide(state, scored, self.rules, self.clock(), fingerprint_=fp, tickets_allowed=allowed)
+        analysis = self._analysis_for(fp, scored) if decision.action is TicketAction.CREATE else None
+        if (decision.action is TicketAction.CREATE and analysis is None and not waited and record is not None
+                and self._expects_analysis(scored)):
+            self._parked[fp] = _Parked(self.monotonic() + self.rules.analysis_wait_s, [record])
+            log.debug("new ticket waits for its analysis sink=%s fingerprint=%s", self.name, fp)
+            return released
         if decision.action is TicketAction.NONE:
             if state is not None and fp not in self.state:
                 self._record(state, state.status, scored, decision)  # remember the adoption
-            return
+            return released
         # The tracker shows the ticket's priority: its worst open alert's, not this member's.
         view = scored.model_copy(update={"tier": decision.tier, "score": decision.score})
         ref = TicketRef(state.ticket_key, state.ticket_url, state.status) if state else None
@@ -153,7 +291,10 @@ class TicketSink:
                 await self.adapter.update(found, view, f"Prismaflow: {decision.reason}")
                 ref = found
             else:
-                ref = await self.adapter.create(fp, view, None)
+                ref = await self.adapter.create(fp, view, analysis)
+                if analysis is not None:
+                    self._analysed.add(analysis.input_hash)  # in the body: not again as a comment
+                    TICKET_ACTIONS.labels(self.adapter.tracker.value, "created_with_analysis").inc()
             status = OPEN
         elif decision.action is TicketAction.UPDATE:
             assert ref is not None
@@ -173,21 +314,40 @@ class TicketSink:
                                                                     decision.score),
                           alert_ids=list(decision.alert_ids), updated_at=self.clock(),
                           member_risk=dict(decision.member_risk))
-        self._record(new, status, scored, decision)
+        created_with = analysis if decision.action is TicketAction.CREATE and analysis is not None \
+            and analysis.input_hash in self._analysed else None
+        self._record(new, status, scored, decision, created_with)
+        return released
 
-    def _record(self, new: TicketState, status: str, scored: ScoredAlert, decision: TicketDecision) -> None:
+    def _record(self, new: TicketState, status: str, scored: ScoredAlert, decision: TicketDecision,
+                with_analysis: Analysis | None = None) -> None:
         self._track(self.state.get(new.fingerprint), new)
         self.state[new.fingerprint] = new
         self._unwritten.append(OutgoingRecord(self.tickets_topic, self._key(new.fingerprint), new))
         if self.audit is not None and decision.action is not TicketAction.NONE:
+            details = {"ticket": new.ticket_key, "fingerprint": new.fingerprint, "reason": decision.reason,
+                       "status": status}
+            if with_analysis is not None:
+                details["analysis_input_hash"] = with_analysis.input_hash
             self._unwritten.append(self.audit.record(
                 "system", self.name, f"ticket_{decision.action.value}", alert_id=scored.alert.alert_id,
-                incident_id=scored.incident_id, outcome="ok",
-                details={"ticket": new.ticket_key, "fingerprint": new.fingerprint, "reason": decision.reason,
-                         "status": status}))
+                incident_id=scored.incident_id, outcome="ok", details=details))
 
     # -- analyses -----------------------------------------------------------------------------
-    async def _on_analysis(self, analysis: Analysis) -> None:
+    async def _on_analysis(self, analysis: Analysis) -> list[DeliveryFailure]:
+        self._remember(analysis)
+        parked = self._parked_for(analysis)
+        if parked is None:
+            await self._comment(analysis)
+            return []
+        TICKETS_PARKED.labels(self.adapter.tracker.value, "analysis_arrived").inc()
+        failures = await self._release(parked)
+        if analysis.input_hash not in self._analysed:  # it released the ticket but is not in its body
+            await self._comment(analysis)
+        return failures
+
+    async def _comment(self, analysis: Analysis) -> None:
+        """An analysis for a ticket created without it: added as a comment (once per analysis)."""
         state = self.state.get(analysis.incident_id) if analysis.incident_id else None
         if state is None:
             state = next((s for s in self.state.values() if analysis.alert_id in s.alert_ids), None)

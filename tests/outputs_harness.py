@@ -134,6 +134,11 @@ def _tracker(kind: Tracker) -> tuple[TrackerAdapter, Any]:
     return JiraTicketTracker(jira_settings, jira_client), jira_sim
 
 
+def tracker_for(kind: Tracker) -> tuple[TrackerAdapter, Any]:
+    """A tracker adapter of ``kind`` on its simulator, and the simulator (which keeps every text)."""
+    return _tracker(kind)
+
+
 @dataclass
 class Ticketed:
     """What the tracker holds afterwards: one dict per issue/record with its comments/work notes."""

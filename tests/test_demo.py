@@ -32,13 +32,14 @@ def test_the_demo_runs_the_pipeline_and_narrates_an_alerts_journey(
     out = result.stdout
     for expected in ("poll", "webhook", "normalise", "score", "Top risks", "Correlated incident",
                      "One alert's journey", "prisma.alerts.raw[", "prisma.alerts.scored", "prisma.analyses",
-                     "prisma.tickets", "Downstream:", "verified"):
+                     "prisma.tickets", "Downstream:", "signing audit records with key", "signed records", "verified"):
         assert expected in out, f"demo output lacks {expected!r}"
     summary = json.loads(next(line for line in out.splitlines() if line.startswith('{"summary"')))["summary"]
     assert summary["raw"] > 0 and summary["scored"] > 0 and summary["incidents"] > 0
     assert summary["dead_letters"] >= 1  # the malformed webhook record was dead-lettered, not dropped
     assert summary["analyses"] > 0 and summary["audit_records"] > 0
     assert summary["jira_issues"] == summary["servicenow_incidents"] > 0
+    assert summary["jira_issues_with_analysis"] > 0, "tickets are created with their analysis in the body"
 
     document = json.loads(next(line for line in out.splitlines() if line.startswith('{"summary"')))
     assert document["framing"] == "confluent" and "subjects, compatibility BACKWARD" in out

@@ -15,7 +15,7 @@ from connectors.servicenow.client import ServiceNowClient, TicketDraft
 from connectors.servicenow.settings import ServiceNowSettings
 from connectors.sink_signals import sink_signals
 from connectors.ports import TicketRef
-from processors.analysis_text import analyser_note, display_justification, display_summary
+from processors.analysis_text import analyser_note, display_justification, display_summary, shown_evidence
 from processors.models import ScoredAlert
 from processors.records import Analysis, Tracker
 from processors.redaction import redact_text
@@ -24,7 +24,35 @@ from processors.tickets import TrackerStatus
 __all__ = ["ServiceNowTicketTracker"]
 
 
-def _description(scored: ScoredAlert) -> str:
+def _analysis_section(analysis: Analysis) -> list[str]:
+    """The analysis as the description's plain-text sections (the record is plain text: no markup)."""
+    why = display_justification(analysis).strip()
+    lines = ["", "Analysis", analyser_note(analysis), f"Summary: {display_summary(analysis)}"]
+    if analysis.business_impact.strip():
+        lines.append(f"Business impact: {analysis.business_impact}")
+    if analysis.root_cause.strip():
+        lines.append(f"Root cause: {analysis.root_cause}")
+    lines.append(f"Priority {analysis.priority.value}" + (f": {why}" if why else ""))
+    evidence = shown_evidence(analysis)
+    if evidence:
+        lines.append("Evidence:")
+        lines += [f"- {e.claim} ({e.source}{': ' + e.reference if e.reference else ''})" for e in evidence]
+    if analysis.remediation_steps:
+        lines.append("Remediation steps:")
+        for step in sorted(analysis.remediation_steps, key=lambda s: s.order):
+            lines.append(f"{step.order}. {step.description}")
+            if step.command.strip():
+                lines.append(f"   Command: {step.command}")
+            if step.iac_snippet.strip():
+                lines.append("   Infrastructure as code:")
+                lines += [f"      {line}" for line in step.iac_snippet.splitlines()]
+    if analysis.approval_path.strip():
+        lines.append(f"Recommended approval path: {analysis.approval_path}")
+    return lines
+
+
+def _description(scored: ScoredAlert, analysis: Analysis | None = None) -> str:
+    """The record's description: the risk, and the analysis when there is one (else Prisma's recommendation)."""
     a = scored.alert
     lines = [f"Risk score {scored.score} ({scored.tier.value}) — {a.policy_name}",
              f"Resource: {a.resource.name or a.resource.resource_id} ({a.resource.resource_type}) in "
@@ -33,7 +61,9 @@ def _description(scored: ScoredAlert) -> str:
     lines += [f"- {f.name} +{f.contribution:.0f}: {f.reason}" for f in sorted(scored.factors, key=lambda f: -f.contribution)]
     if scored.incident_members:
         lines.append("Correlated findings: " + ", ".join(scored.incident_members))
-    if a.recommendation:
+    if analysis is not None:
+        lines += _analysis_section(analysis)
+    elif a.recommendation:
         lines.append(f"Recommendation: {a.recommendation}")
     return "\n".join(lines)
 
@@ -70,7 +100,7 @@ class ServiceNowTicketTracker:
         with sink_signals():
             a = scored.alert
             title = redact_text(f"[Prismaflow] {a.policy_name} — {a.resource.name or a.resource.resource_id}")
-            draft = TicketDraft(fingerprint=fingerprint, title=title, description=redact_text(_description(scored)),
+            draft = TicketDraft(fingerprint=fingerprint, title=title, description=redact_text(_description(scored, analysis)),
                                 tier=scored.tier, team=a.enrichment.team, owner=a.enrichment.owner)
             return self._ref(await self.client.create(draft))
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
+from processors.audit.signing import AuditSigner
 from processors.records import ActorType, AuditRecord
 
 __all__ = ["REDACTED", "AuditChain", "canonical_json", "record_hash", "redact"]
@@ -112,11 +113,17 @@ def _format_at(at: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+#: Fields the hash does not cover: the hash itself, and the signature over it with its key's id
+#: (added after hash scheme 1 was fixed, so records written before signing still hash as they did).
+UNHASHED_FIELDS = frozenset({"hash", "key_id", "signature"})
+
+
 def canonical_json(record: AuditRecord) -> bytes:
-    """The bytes the record's hash is computed over: every field but ``hash``, canonical JSON."""
+    """The bytes the record's hash is computed over: every field but :data:`UNHASHED_FIELDS`,
+    canonical JSON."""
     body: dict[str, Any] = {}
     for name in AuditRecord.model_fields:
-        if name == "hash":
+        if name in UNHASHED_FIELDS:
             continue
         value = getattr(record, name)
         if isinstance(value, Enum):
@@ -145,7 +152,8 @@ class AuditChain:
     ``next_sequence`` and ``head_hash`` in memory; after a restart build it with
     :meth:`resume` from the last record of the partition, so the chain continues instead of
     starting a second genesis. ``clock`` (the wall clock, given by the stream layer: this module reads
-    no clock itself) and ``id_factory`` are seams for tests.
+    no clock itself) and ``id_factory`` are seams for tests. With ``signer`` every record is signed
+    (:mod:`processors.audit.signing`); the Kafka writer always passes one.
     """
 
     def __init__(
@@ -156,6 +164,7 @@ class AuditChain:
         head_hash: str = "",
         clock: Callable[[], datetime],
         id_factory: Callable[[], str] = _new_id,
+        signer: AuditSigner | None = None,
     ) -> None:
         if next_sequence < 0:
             raise ValueError("next_sequence must not be negative")
@@ -166,6 +175,7 @@ class AuditChain:
         self.head_hash = head_hash
         self._clock = clock
         self._id_factory = id_factory
+        self._signer = signer
 
     @classmethod
     def resume(
@@ -175,16 +185,18 @@ class AuditChain:
         *,
         clock: Callable[[], datetime],
         id_factory: Callable[[], str] = _new_id,
+        signer: AuditSigner | None = None,
     ) -> AuditChain:
         """A chain that continues after ``last`` (the newest record read back), or a new one."""
         if last is None:
-            return cls(stream, clock=clock, id_factory=id_factory)
+            return cls(stream, clock=clock, id_factory=id_factory, signer=signer)
         return cls(
             stream,
             next_sequence=last.sequence + 1,
             head_hash=last.hash,
             clock=clock,
             id_factory=id_factory,
+            signer=signer,
         )
 
     def append(
@@ -233,7 +245,10 @@ class AuditChain:
             details_json=details_json,
             at=when,
         )
-        record = draft.model_copy(update={"hash": record_hash(draft)})
+        digest = record_hash(draft)
+        signed = {} if self._signer is None else {"key_id": self._signer.key_id,
+                                                  "signature": self._signer.sign(digest)}
+        record = draft.model_copy(update={"hash": digest, **signed})
         self.next_sequence += 1
         self.head_hash = record.hash
         logger.debug(

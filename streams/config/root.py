@@ -36,6 +36,7 @@ from connectors.syslog.client import SyslogSettings
 from processors.errors import ConfigurationError
 from processors.tickets import SyncPolicy, TicketRules
 from streams.analysis.settings import AnalysisSettings
+from streams.config.audit import AuditSettings
 from streams.config.source import SECRETS_DIR_VARIABLE, Section, SectionedEnvironmentSource, section_field, sections_of
 from streams.config.stages import (
     CefSinkSettings,
@@ -101,6 +102,7 @@ class PrismaflowSettings(BaseSettings):
     feeds: FeedSettings = section_field(FeedSettings, "PRISMAFLOW_FEEDS_", "Exploitability feeds", names=FEED_NAMES)
     analysis: AnalysisSettings = section_field(AnalysisSettings, "PRISMAFLOW_LLM_", "Analysis stage")
     llm: LlmSettings = section_field(LlmSettings, "PRISMAFLOW_LLM_", "LLM endpoint", defaults=LLM_DEFAULTS)
+    audit: AuditSettings = section_field(AuditSettings, "PRISMAFLOW_AUDIT_", "Audit ledger")
     tickets: TicketRules = section_field(TicketRules, "PRISMAFLOW_TICKETS_", "Ticket lifecycle")
     jira: JiraSettings = section_field(JiraSettings, "PRISMAFLOW_JIRA_", "Jira sink", defaults=JIRA_DEFAULTS)
     servicenow: ServiceNowSettings = section_field(ServiceNowSettings, "PRISMAFLOW_SERVICENOW_", "ServiceNow sink",

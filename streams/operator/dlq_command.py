@@ -47,7 +47,8 @@ def run_dlq(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
         print("prismaflow dlq redrive: name ids, --reason, --source or --all", file=sys.stderr)
         return 2
     redriver = Redriver(clients, serde, prefix=prefix, audit_topic=prefix + AUDIT.name,
-                        transactional_id=f"{settings.worker.group_prefix}.dlq-redrive")
+                        transactional_id=f"{settings.worker.group_prefix}.dlq-redrive",
+                        signer=settings.audit.signer())
     try:
         with progress_bar("redrive", total=len(chosen)) as advance:
             outcomes = redriver.redrive(chosen, progress=advance)

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from processors.audit import AuditSigner
 from processors.models import RawAlert
 from processors.normalise import normalise_with_data
 from processors.records import AssetLink, AuditRecord
@@ -90,12 +91,12 @@ class Redriver:
     fences any other redrive first)."""
 
     def __init__(self, clients: KafkaClients, serde: AvroSerde, *, prefix: str, audit_topic: str,
-                 transactional_id: str) -> None:
+                 transactional_id: str, signer: AuditSigner) -> None:
         self.clients, self.serde, self.prefix, self.audit_topic = clients, serde, prefix, audit_topic
         # Fence first, read the markers second: a redrive that read them before us can no longer commit.
         self.transactions = TransactionalProducer(
             clients.producer_config(**{"transactional.id": transactional_id}), factory=clients.new_producer)
-        self.audit = AuditWriter(REDRIVE_CHAIN, clients.settings, serde, topic=audit_topic)
+        self.audit = AuditWriter(REDRIVE_CHAIN, clients.settings, serde, signer=signer, topic=audit_topic)
 
     def redriven_ids(self, dlq_topic: str) -> set[str]:
         """The dead letters of ``dlq_topic`` that a committed redrive already published."""

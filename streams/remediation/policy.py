@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from processors.audit import AuditSigner
 from processors.errors import ConfigurationError
 from processors.records import AuditRecord
 from processors.remediation.modes import RolloutPolicy, parse_policy, policy_change
@@ -51,14 +52,14 @@ def last_audited_policy(records: list[AuditRecord]) -> RolloutPolicy | None:
 
 
 def audit_policy_change(policy: RolloutPolicy, path: Path, kafka: KafkaSettings, serde: AvroSerde, *,
-                        topic: str) -> OutgoingRecord | None:
+                        topic: str, signer: AuditSigner) -> OutgoingRecord | None:
     """The audit record of ``policy`` replacing the last audited one (None when it is the same)."""
     chain = [record for (_, name), records in read_chains(kafka, serde, topic).items() if name == POLICY_CHAIN
              for record in records]
     change = policy_change(last_audited_policy(chain), policy)
     if change is None:
         return None
-    writer = AuditWriter(POLICY_CHAIN, kafka, serde, topic=topic)
+    writer = AuditWriter(POLICY_CHAIN, kafka, serde, signer=signer, topic=topic)
     writer.start()
     log.info("rollout policy changed old=%s new=%s file=%s", change.old_digest, change.new_digest, path)
     return writer.record("system", "approval-service", POLICY_CHANGED, outcome="ok",

@@ -30,7 +30,8 @@ def build_service(settings: PrismaflowSettings, serde: AvroSerde) -> ApprovalSer
     if remediation.api_token is None:
         raise ConfigurationError("PRISMAFLOW_REMEDIATION_API_TOKEN is not set: the approval API would be open")
     audit_topic = worker.topic_prefix + AUDIT.name
-    audit = AuditWriter(f"approvals/{worker.instance_id}", settings.kafka, serde, topic=audit_topic)
+    signer = settings.audit.signer()  # no key: a ConfigurationError naming the setting, before anything starts
+    audit = AuditWriter(f"approvals/{worker.instance_id}", settings.kafka, serde, signer=signer, topic=audit_topic)
     audit.start()
     service = ApprovalService(
         app_id=app_id(settings), kafka=settings.kafka, serde=serde, keys=remediation.signing_keys(),
@@ -39,7 +40,8 @@ def build_service(settings: PrismaflowSettings, serde: AvroSerde) -> ApprovalSer
         web_host=remediation.service_host, web_port=remediation.service_port,
         timer_interval_s=remediation.timer_interval_s, audit=audit)
     policy = load_rollout_policy(remediation.rollout_policy_file)
-    change = audit_policy_change(policy, remediation.rollout_policy_file, settings.kafka, serde, topic=audit_topic)
+    change = audit_policy_change(policy, remediation.rollout_policy_file, settings.kafka, serde, topic=audit_topic,
+                                 signer=signer)
     if change is not None:
         service.queue_at_start(change)
     return service

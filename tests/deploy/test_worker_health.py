@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit_keys import TEST_SIGNER
 from tests.deploy.worker_process import start_core_worker, start_simulator, start_worker
 
 pytestmark = pytest.mark.broker
@@ -45,7 +46,8 @@ def test_the_pollers_and_the_sync_serve_health_on_their_ports(kafka_bootstrap: s
     prisma, prisma_url = start_simulator("connectors.prisma.simulator", tmp_path / "sims")
     jira, jira_url = start_simulator("connectors.jira.simulator", tmp_path / "sims")
     env = {"PRISMAFLOW_PRISMA_API_URL": prisma_url, "PRISMAFLOW_PRISMA_COMPUTE_URL": prisma_url,
-           "PRISMAFLOW_JIRA_BASE_URL": jira_url}
+           "PRISMAFLOW_JIRA_BASE_URL": jira_url,
+           "PRISMAFLOW_AUDIT_SIGNING_KEY": TEST_SIGNER.secret_text()}  # the sync writes audit records: signed
     poll = start_worker(["poll"], kafka_bootstrap, catalogue, tmp_path / "poll", env=env)
     sync = start_worker(["sync", "jira"], kafka_bootstrap, catalogue, tmp_path / "sync", env=env)
     try:

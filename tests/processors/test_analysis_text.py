@@ -41,6 +41,7 @@ def test_the_priority_is_not_said_twice() -> None:
 def test_who_wrote_it_is_said_in_words() -> None:
     offline = make_analysis(summary=f"{offline_label('budget_exhausted')} x", **OFFLINE)
 
-    assert analyser_note(offline) == "Written by the offline playbook analyser because the LLM token budget is spent."
+    assert analyser_note(offline) == (
+        "No LLM wrote this analysis: the offline playbook analyser did, because the LLM token budget is spent.")
     assert analyser_note(make_analysis()) == ("Written by the LLM gpt-4o-mini-2024-07-18 (prompt triage v3), "
                                               "confidence 0.86.")

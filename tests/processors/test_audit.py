@@ -77,10 +77,10 @@ def test_records_are_chained() -> None:
     assert verify_chain(records).ok
 
 
-def test_canonical_json_is_stable_and_covers_every_field_but_hash() -> None:
+def test_canonical_json_is_stable_and_covers_every_field_but_the_hash_and_its_signature() -> None:
     record = make_chain(1)[0]
     body = json.loads(canonical_json(record))
-    assert set(body) == set(AuditRecord.model_fields) - {"hash"}
+    assert set(body) == set(AuditRecord.model_fields) - {"hash", "key_id", "signature"}
     assert body["at"] == "2026-01-02T03:04:05.678Z"
     assert body["actor_type"] == "system" and body["prompt_version"] is None
     assert canonical_json(record) == canonical_json(AuditRecord.model_validate_json(record.model_dump_json()))

@@ -21,6 +21,7 @@ from streams.sink import SinkOptions, SinkWorker
 from streams.topics import ANALYSES, AUDIT, CATALOGUE, SCORED_ALERTS, create_topics
 from tests.kafka_helpers import read_topic
 from tests.streams.analysis.test_bench_mix_budget import _scored
+from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -41,7 +42,7 @@ def test_with_no_llm_every_scored_alert_above_threshold_gets_an_offline_analysis
     service = AnalysisService(AnalysisSettings(min_tier=RiskTier.MEDIUM))
     expected = [s for s in scored if service.should_analyse(s)]
     assert 0 < len(expected) < len(scored)
-    audit = AuditWriter("analyse/0", kafka, serde, topic=topic_prefix + AUDIT.name)
+    audit = AuditWriter("analyse/0", kafka, serde, signer=TEST_SIGNER, topic=topic_prefix + AUDIT.name)
     audit.start()
     worker = SinkWorker(kafka, serde, AnalysisSink(service, topic_prefix=topic_prefix, audit=audit),
                         SinkOptions(group_id=unique_name("g"), dlq_topic=topic_prefix + "prisma.dlq"))
@@ -64,5 +65,5 @@ def test_with_no_llm_every_scored_alert_above_threshold_gets_an_offline_analysis
     assert sorted(a.alert_id for a in analyses) == sorted(s.alert.alert_id for s in expected)
     assert all(a.analyser is Analyser.OFFLINE and a.summary.startswith("[Offline analysis") for a in analyses)
     assert all(a.input_hash and a.prompt_id for a in analyses)
-    (report,) = verify_audit(kafka, serde, topic_prefix + AUDIT.name)
+    (report,) = verify_audit(kafka, serde, topic_prefix + AUDIT.name, keyring=TEST_KEYRING)
     assert report.report.ok and report.report.checked == len(analyses)

@@ -29,6 +29,7 @@ from streams.topics import AUDIT, DLQ, SCORED_ALERTS, TICKETS
 from tests.factories import make_scored_alert
 from tests.kafka_helpers import produce_models, read_topic
 from tests.streams.test_siem_sinks import run_sink
+from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -74,7 +75,7 @@ def _sink(sim: ChatWebhookSimulator, kafka: KafkaSettings, serde: AvroSerde, cat
     settings = ChatWebhookSettings(kind=kind, url=SecretStr(SIM + path),
                                    retry=RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0))
     client = ChatWebhookClient(settings, client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
-    writer = AuditWriter(f"{catalogue}sink.chat/0", kafka, serde, topic=catalogue + AUDIT.name) if audit else None
+    writer = AuditWriter(f"{catalogue}sink.chat/0", kafka, serde, signer=TEST_SIGNER, topic=catalogue + AUDIT.name) if audit else None
     return ChatSink(ChatWebhookNotifier(settings, client=client), kafka, serde, topic_prefix=catalogue,
                     approval_base_url=APPROVALS, audit=writer)
 
@@ -116,7 +117,7 @@ def test_only_top_tier_once_per_fingerprint_with_ticket_and_approval_links_and_n
     run_sink(kafka, serde, _sink(sim, kafka, serde, catalogue), group=unique_name("chat"), dlq_topic=catalogue + DLQ.name,
              expect=expect)
     assert len(sim.messages) == 2
-    (report,) = verify_audit(kafka, serde, catalogue + AUDIT.name)
+    (report,) = verify_audit(kafka, serde, catalogue + AUDIT.name, keyring=TEST_KEYRING)
     assert report.report.ok and report.report.checked == 2
 
 

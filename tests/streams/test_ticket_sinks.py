@@ -38,6 +38,7 @@ from streams.sink import SinkOptions, SinkWorker
 from streams.tickets import TicketSink
 from streams.topics import AUDIT, SCORED_ALERTS, TICKETS
 from tests.factories import make_scored_alert
+from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -99,7 +100,7 @@ def _jira(sim: JiraSimulator, clock: SimClock) -> tuple[JiraSettings, Callable[[
 def _run_sink(kafka: KafkaSettings, serde: AvroSerde, catalogue: str, tracker: Any, group: str, expect: int,
               sleep: Any = asyncio.sleep) -> None:
     """Run a sink worker until it has committed ``expect`` input records (or it dies)."""
-    audit = AuditWriter(f"{catalogue}tickets.{tracker.tracker.value}/0", kafka, serde, topic=catalogue + AUDIT.name)
+    audit = AuditWriter(f"{catalogue}tickets.{tracker.tracker.value}/0", kafka, serde, signer=TEST_SIGNER, topic=catalogue + AUDIT.name)
     audit.start()
     sink = TicketSink(tracker, kafka, serde, topic_prefix=catalogue, audit=audit, rules=TicketRules(),
                       clock=lambda: T0)
@@ -174,7 +175,7 @@ def test_one_jira_issue_and_one_servicenow_incident_per_fingerprint_updated_and_
     keys = {m.key().decode() for m in read_topic(kafka, catalogue + TICKETS.name, settle_s=1)}
     assert keys == {f"jira:{fp}" for fp in fingerprints} | {f"servicenow:{fp}" for fp in fingerprints}
     # Every ticket action is on the audit trail, and the chains verify.
-    reports = verify_audit(kafka, serde, catalogue + AUDIT.name)
+    reports = verify_audit(kafka, serde, catalogue + AUDIT.name, keyring=TEST_KEYRING)
     assert {r.chain for r in reports} == {f"{catalogue}tickets.jira/0", f"{catalogue}tickets.servicenow/0"}
     assert all(r.report.ok and r.report.checked >= len(fingerprints) for r in reports)
 
@@ -217,7 +218,7 @@ def test_a_one_minute_jira_outage_loses_nothing_and_duplicates_nothing(
 
 
 def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> None:
-    writer = AuditWriter("approvals/0", kafka, serde, topic=catalogue + AUDIT.name)
+    writer = AuditWriter("approvals/0", kafka, serde, signer=TEST_SIGNER, topic=catalogue + AUDIT.name)
     writer.start()
     producer = Producer(kafka.client_config())
     records = [writer.record("person", "alice@example.com", "fix_approved", alert_id=f"P-{i}") for i in range(5)]
@@ -227,7 +228,7 @@ def test_audit_verify_fails_on_a_tampered_record(kafka: KafkaSettings, serde: Av
             value = value.model_copy(update={"actor": "mallory@example.com"})  # type: ignore[union-attr]
         producer.produce(r.topic, key=r.key.encode(), value=serde.encode(value, topic=r.topic))  # type: ignore[union-attr,arg-type]
     assert producer.flush(10) == 0
-    (report,) = verify_audit(kafka, serde, catalogue + AUDIT.name)
+    (report,) = verify_audit(kafka, serde, catalogue + AUDIT.name, keyring=TEST_KEYRING)
     assert not report.report.ok
     assert [p.kind for p in report.report.problems] == ["tampered"]
     assert report.report.problems[0].sequence == 2

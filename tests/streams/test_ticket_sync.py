@@ -25,6 +25,7 @@ from streams.ticket_sync import TicketSyncer
 from streams.topics import AUDIT, SCORED_ALERTS
 from tests.factories import make_scored_alert
 from tests.streams.test_ticket_sinks import SITE, T0, _issues_per_fingerprint, _jira, _produce, _run_sink
+from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -71,7 +72,7 @@ def test_tracker_changes_flow_back(kafka: KafkaSettings, catalogue: str, unique_
                                          password=SecretStr("sim-secret-key"))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=prisma_sim)) as http, \
                 CspmClient(prisma_settings, client=http, clock=prisma_clock.now, sleep=prisma_clock.sleep) as prisma:
-            audit = AuditWriter("sync.jira/0", kafka, serde, topic=catalogue + AUDIT.name)
+            audit = AuditWriter("sync.jira/0", kafka, serde, signer=TEST_SIGNER, topic=catalogue + AUDIT.name)
             audit.start()
             syncer = TicketSyncer(tracker, prisma, kafka, serde, policy=SyncPolicy(dismiss_on_accepted_risk=dismiss),
                                   topic_prefix=catalogue, audit=audit, clock=lambda: datetime.now(UTC))
@@ -94,5 +95,5 @@ def test_tracker_changes_flow_back(kafka: KafkaSettings, catalogue: str, unique_
         assert prisma_sim.alerts[accepted["id"]]["status"] == "open"
     assert prisma_sim.alerts[fixed_badly["id"]]["status"] == "open"
     assert keys
-    (report,) = [r for r in verify_audit(kafka, serde, catalogue + AUDIT.name) if r.chain == "sync.jira/0"]
+    (report,) = [r for r in verify_audit(kafka, serde, catalogue + AUDIT.name, keyring=TEST_KEYRING) if r.chain == "sync.jira/0"]
     assert report.report.ok and report.report.checked == 2

@@ -26,6 +26,7 @@ from streams.config import load_settings
 from streams.topics import AUDIT, CATALOGUE, DLQ, RAW_ALERTS, SOURCE_CHECKPOINTS, create_topics
 from tests.connectors.prisma.test_webhook import CSPM_NOTIFICATION
 from tests.kafka_helpers import read_topic
+from tests.audit_keys import TEST_SIGNER
 
 TOKEN = "Bearer prefix-test-token"
 
@@ -63,10 +64,12 @@ def test_topics_create_and_list_use_the_prefix(prefixed: str, kafka_bootstrap: s
 
 @pytest.mark.broker
 def test_audit_verify_reads_the_prefixed_audit_topic(prefixed: str, kafka_bootstrap: str,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISMAFLOW_AUDIT_VERIFY_KEYS__TESTS", TEST_SIGNER.public_key_text())  # public key only
     create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), (AUDIT,), prefix=prefixed)
     kafka, serde = KafkaSettings(bootstrap_servers=kafka_bootstrap), AvroSerde()
-    writer = AuditWriter("approvals/0", kafka, serde, topic=prefixed + AUDIT.name)
+    writer = AuditWriter("approvals/0", kafka, serde, signer=TEST_SIGNER, topic=prefixed + AUDIT.name)
     writer.start()
     producer = Producer(kafka.client_config())
     for i in range(3):

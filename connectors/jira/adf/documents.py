@@ -25,7 +25,7 @@ from connectors.jira.adf.nodes import (
     strong,
     table,
 )
-from processors.analysis_text import analyser_note, display_justification, display_summary
+from processors.analysis_text import analyser_note, display_justification, display_summary, shown_evidence
 from processors.models import ScoredAlert
 from processors.records import Analysis, RemediationStep
 from processors.redaction import redact_text
@@ -114,6 +114,8 @@ def _analysis_blocks(analysis: Analysis) -> list[Node]:
             list_item(paragraph(inline(a, ITEM_CHARS))) for a in analysis.recommended_actions
             if a.strip()
         ))
+    if analysis.approval_path.strip():
+        blocks.append(_labelled("Recommended approval path", analysis.approval_path))
     outcome = "" if analysis.outcome.value == "analysed" else " The evidence was insufficient for a firm conclusion."
     blocks.append(paragraph(inline(analyser_note(analysis) + outcome, ITEM_CHARS)))
     return blocks
@@ -129,10 +131,11 @@ def _remediation_blocks(scored: ScoredAlert, analysis: Analysis | None) -> list[
 
 
 def _evidence_blocks(analysis: Analysis | None) -> list[Node]:
-    if analysis is None or not analysis.evidence:
+    evidence = shown_evidence(analysis) if analysis is not None else []
+    if not evidence:
         return []
     items = []
-    for ev in analysis.evidence:
+    for ev in evidence:
         where = f" ({ev.source}{': ' + ev.reference if ev.reference else ''})"
         items.append(list_item(paragraph(inline(ev.claim + where, ITEM_CHARS))))
     return [heading("Evidence"), bullet_list(items)]

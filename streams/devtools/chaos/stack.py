@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from connectors.jira.simulator import JiraSimulator, SimConfig as JiraSimConfig
+from streams.audit import local_signing_key
 from streams.devtools.broker import LocalBroker
 from streams.embedded import ServedApp, free_port
 from streams.kafka_clients import KafkaClients
@@ -138,10 +139,15 @@ class ChaosStack:
             "PRISMAFLOW_PRISMA_COMPUTE_URL": f"http://127.0.0.1:{self.prisma_port}",
             "PRISMAFLOW_POLLER_INTERVAL_S": "5",
             "PRISMAFLOW_POLLER_INITIAL_LOOK_BACK_S": str(60 * 86400),
+            # The ticket and analysis processes sign their audit records: a local key (see start()).
+            "PRISMAFLOW_SECRETS_DIR": str(self.home / "secrets"),
+            # Without an analysis stage in the stack no analysis comes: tickets must not wait for one.
+            "PRISMAFLOW_TICKETS_ANALYSIS_WAIT_S": "60" if "analyse" in self.names else "0",
         })
         return env
 
     def start(self) -> None:
+        local_signing_key(self.home / "secrets" / "prismaflow_audit_signing_key", key_id="chaos_local")
         self.broker.start()
         create_topics(KafkaClients(self.kafka).admin(), CATALOGUE)
         self.jira_sim = JiraSimulator(config=JiraSimConfig(base_url=f"http://127.0.0.1:{self.jira_port}",

@@ -30,7 +30,7 @@ async def test_analysis_comments_say_the_priority_once_and_who_wrote_it_in_words
         assert all(isinstance(c, str) for c in comments), "Data Center takes wiki markup"
     analysis_comment = h.dump(comments[0])
     assert "[Offline analysis" not in analysis_comment and "not_configured" not in analysis_comment
-    assert "Written by the offline playbook analyser because no LLM is configured" in analysis_comment
+    assert "No LLM wrote this analysis: the offline playbook analyser did, because no LLM is configured" in analysis_comment
     assert not re.search(r"P1\W+P1", analysis_comment), analysis_comment
     assert "Priority P1: risk tier critical" in analysis_comment
 

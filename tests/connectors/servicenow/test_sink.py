@@ -23,6 +23,7 @@ async def test_the_analysis_work_note_reads_as_prose() -> None:
     notes = [n["value"] for n in result.tickets[0]["journal"] if n["element"] == "work_notes"]
     note = next(n for n in notes if n.startswith("Analysis: "))
     assert "[Offline analysis" not in note and "not_configured" not in note
-    assert note.splitlines()[-1] == "Written by the offline playbook analyser because no LLM is configured."
+    assert note.splitlines()[-1] == (
+        "No LLM wrote this analysis: the offline playbook analyser did, because no LLM is configured.")
     assert not re.search(r"P2\W+P2", note) and "Priority P2: risk tier high" in note
     assert all(line.split(":", 1)[-1].strip() for line in note.splitlines()), "no empty labelled line"

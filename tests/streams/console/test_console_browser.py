@@ -19,6 +19,9 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from processors.remediation.memory_desk import InMemoryDesk
 from streams.console.app import build_console_app
@@ -55,16 +58,22 @@ class Browser:
         self.driver.find_element(By.ID, "password").send_keys(PASSWORDS[name])
         self.shot(f"login-{name}")
         self.driver.find_element(By.ID, "login").click()
-        assert f"{name} (" in self.driver.find_element(By.ID, "who").text
+        assert f"{name} (" in self.after_click("who").text
 
     def decide(self, request_id: str, vote: str, reason: str) -> str:
         self.open(f"/requests/{request_id}")
         self.driver.find_element(By.ID, "reason").send_keys(reason)
         self.shot(f"{vote}-{request_id}")
         self.driver.find_element(By.ID, vote).click()
-        message = self.driver.find_element(By.ID, "message").text
+        message = self.after_click("message").text
         self.shot(f"after-{vote}-{request_id}")
         return message
+
+    def after_click(self, element_id: str) -> WebElement:
+        """The element of the page a click leads to, once that page has loaded (a loaded machine may
+        take a while to answer the form's POST)."""
+        return WebDriverWait(self.driver, 30).until(
+            expected_conditions.presence_of_element_located((By.ID, element_id)))
 
     def text(self, element_id: str) -> str:
         return self.driver.find_element(By.ID, element_id).text

@@ -9,6 +9,7 @@ import pytest
 
 from processors.audit import verify_chain
 from processors.models import RawAlert
+from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
 from streams.audit import read_chains
 from streams.cli import main
 from streams.dlq import dead_letter
@@ -40,6 +41,7 @@ def dead_letters(catalogue: str, kafka: KafkaSettings, serde: AvroSerde,
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
     monkeypatch.setenv("PRISMAFLOW_WORKER_TOPIC_PREFIX", catalogue)
     monkeypatch.setenv("PRISMAFLOW_WORKER_GROUP_PREFIX", catalogue + "prismaflow")
+    monkeypatch.setenv("PRISMAFLOW_AUDIT_SIGNING_KEY", TEST_SIGNER.secret_text())  # redrives are audited: signed
     raw = catalogue + RAW_ALERTS.name
     fixed = serde.encode(make_raw_alert(source_alert_id="P-fixed", payload_json=_payload_with(
         f"access key {SECRET} in user data", "P-fixed")), topic=raw)
@@ -115,7 +117,7 @@ def test_redrive_publishes_what_now_passes_once_refuses_the_rest_and_audits_it(
     chains = read_chains(kafka, serde, catalogue + AUDIT.name)
     redrives = [r for (_, chain), records in chains.items() if chain == REDRIVE_CHAIN for r in records]
     assert [(r.action, json.loads(r.details_json)["dead_letter"]) for r in redrives] == [(REDRIVE_ACTION, "0-0")]
-    assert verify_chain(redrives).ok
+    assert verify_chain(redrives, keyring=TEST_KEYRING).ok
     assert len(_list(capsys)) == 3  # nothing was taken off the DLQ
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 
 from connectors.jira.settings import JiraSettings
 from connectors.jira.simulator import JiraSimulator
@@ -28,6 +29,7 @@ from streams.operator.replay import parse_time
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import ANALYSES, RAW_ALERTS, SCORED_ALERTS
+from tests.audit_keys import TEST_SIGNER
 from tests.kafka_helpers import produce_models, read_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -67,6 +69,7 @@ def test_replay_rescores_every_alert_of_the_range_without_a_second_ticket(
     settings = load_settings()
     settings = settings.model_copy(update={
         "kafka": kafka, "jira": JiraSettings.model_validate({**JIRA_DEFAULTS, "base_url": jira_url}),
+        "audit": settings.audit.model_copy(update={"signing_key": SecretStr(TEST_SIGNER.secret_text())}),
         "worker": settings.worker.model_copy(update={"topic_prefix": catalogue, "group_prefix": catalogue + "g",
                                                      "instance_id": "replay-test"})})
     raw, scored_topic = catalogue + RAW_ALERTS.name, catalogue + SCORED_ALERTS.name

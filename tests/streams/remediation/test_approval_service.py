@@ -24,6 +24,7 @@ from processors.records import Decision, RemediationDecision, RolloutMode
 from processors.remediation.approval import ApprovalRules, may_run_outcome, new_request
 from processors.remediation.plan import ActionKind, ChangeRisk, PlannedAction, RemediationPlan
 from processors.remediation.signing import SigningKey
+from tests.audit_keys import TEST_SIGNER
 from streams.remediation.approval_service import librdkafka_partition
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
@@ -108,6 +109,7 @@ def service(kafka: KafkaSettings, catalogue: str, unique_name: Any, tmp_path: Pa
         "PRISMAFLOW_WORKER_TOPIC_PREFIX": catalogue, "PRISMAFLOW_WORKER_GROUP_PREFIX": unique_name("grp"),
         "PRISMAFLOW_REMEDIATION_SIGNING_KEY": SECRET, "PRISMAFLOW_REMEDIATION_API_TOKEN": TOKEN,
         "PRISMAFLOW_REMEDIATION_SERVICE_PORT": str(port), "PRISMAFLOW_REMEDIATION_TIMER_INTERVAL_S": "1",
+        "PRISMAFLOW_AUDIT_SIGNING_KEY": TEST_SIGNER.secret_text(),  # its audit records are signed
     })
     running = Service(env, port, tmp_path / "approvals.log")
     running.start()

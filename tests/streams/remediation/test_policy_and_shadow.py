@@ -12,6 +12,7 @@ import pytest
 from processors.models import Environment
 from processors.records import RolloutMode
 from processors.remediation.approval import ApprovalRules, new_request
+from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
 from streams.audit import read_chains, verify_audit
 from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
@@ -39,7 +40,7 @@ def test_a_policy_change_is_audited_once_with_old_and_new(kafka: KafkaSettings, 
     path = _write(tmp_path / "rollout.yaml", "default: monitor\n")
 
     def audit_once() -> bool:
-        record = audit_policy_change(load_rollout_policy(path), path, kafka, serde, topic=topic)
+        record = audit_policy_change(load_rollout_policy(path), path, kafka, serde, topic=topic, signer=TEST_SIGNER)
         if record is not None:
             assert record.value is not None
             produce(kafka, topic, [((record.key or "").encode(), serde.encode(record.value, topic=topic))])
@@ -56,7 +57,7 @@ def test_a_policy_change_is_audited_once_with_old_and_new(kafka: KafkaSettings, 
     details = json.loads(chain[-1].details_json)
     assert (details["old"]["default"], details["new"]["default"]) == ("monitor", "assist")
     assert details["rules_added"] == [{"account": None, "account_group": None, "environment": "dev", "mode": "auto"}]
-    assert all(report.report.ok for report in verify_audit(kafka, serde, topic))
+    assert all(report.report.ok for report in verify_audit(kafka, serde, topic, keyring=TEST_KEYRING))
 
 
 def test_the_shadow_report_command_reads_the_topics(kafka: KafkaSettings, serde: AvroSerde, catalogue: str,
