@@ -61,13 +61,18 @@ def test_prismaflow_containers_are_hardened_and_wait_for_the_topics_and_schemas(
         env = service["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
         assert env["SCHEMA_REGISTRY_URL"].startswith("http://registry:")
-        if name == "topics":
+        if name == "secrets-init":  # the audit signing key, made once into the shared secrets volume
+            assert "audit keygen" in " ".join(service["command"]) and "depends_on" not in service
+            assert {"source": "prismaflow-secrets", "target": env["PRISMAFLOW_SECRETS_DIR"], "type": "volume"}.items() \
+                <= service["volumes"][0].items()
+        elif name == "topics":
             assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
         elif name == "schemas":
             assert "registry" in service["depends_on"] and "SCHEMA_REGISTRY_AUTO_REGISTER" not in env
         else:
             assert service["depends_on"]["topics"]["condition"] == "service_completed_successfully", name
             assert service["depends_on"]["schemas"]["condition"] == "service_completed_successfully", name
+            assert service["depends_on"]["secrets-init"]["condition"] == "service_completed_successfully", name
             assert service["healthcheck"]["test"][0] == "CMD", name
     for secret in stack["secrets"].values():
         assert Path(secret["file"]).is_file()
