@@ -181,6 +181,18 @@ def test_keda_scales_each_stateful_stage_on_its_own_consumer_groups_lag(everythi
                       **{f"sink-{s}": f"prismaflow.sink.{s}" for s in
                          ("jira", "servicenow", "siem", "splunk", "syslog", "chat")}}
     assert not _of(render("existingSecret=s")[1], "ScaledObject")  # off by default
+    assert all("authenticationRef" not in obj["spec"]["triggers"][0] for obj in scaled.values())
+
+
+def test_keda_authenticates_to_a_secured_cluster_through_the_named_trigger_authentication() -> None:
+    secured = render("existingSecret=s", "keda.enabled=true", "keda.authenticationRef=kafka-scaler-auth",
+                     "config.KAFKA_SECURITY_PROTOCOL=SASL_SSL")[1]
+    scaled = _of(secured, "ScaledObject")
+    assert scaled
+    for obj in scaled.values():
+        (trigger,) = obj["spec"]["triggers"]
+        assert trigger["authenticationRef"] == {"name": "kafka-scaler-auth"}
+        assert trigger["metadata"]["tls"] == "enable"
 
 
 def test_the_pod_monitor_scrapes_every_worker_and_the_webhook(everything: list[dict[str, Any]]) -> None:
