@@ -39,6 +39,11 @@ def test_the_demo_runs_the_pipeline_and_narrates_an_alerts_journey(
     assert summary["dead_letters"] >= 1  # the malformed webhook record was dead-lettered, not dropped
     assert summary["analyses"] > 0 and summary["audit_records"] > 0
     assert summary["jira_issues"] == summary["servicenow_incidents"] > 0
+    # One fix from alert to approval to execution: approved twice, run against moto, the bucket read back.
+    for expected in ("One fix, from alert to approval to execution", "Pending Approval", "approved through the approval API",
+                     "final APPROVED outcome", "public access block = ", "is now Done"):
+        assert expected in out, f"demo output lacks {expected!r}"
+    assert summary["fixed"] is True
 
     document = json.loads(next(line for line in out.splitlines() if line.startswith('{"summary"')))
     assert document["framing"] == "confluent" and "subjects, compatibility BACKWARD" in out
