@@ -105,6 +105,10 @@ def _run(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
         from streams.sinks import run_analysis  # lazy: start-up speed, only the layers this command runs
 
         return run_analysis(settings)
+    if args.stage in ("remediate", "execute"):
+        from streams.remediation.run import run_remediation_stage  # lazy: start-up speed, only this stage's layers
+
+        return run_remediation_stage(args.stage, settings)
     from streams.run import run_stage  # lazy: start-up speed, only the layers this command runs
 
     return run_stage(args.stage, settings)
@@ -239,7 +243,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "config": ("print every setting's effective value and where it came from (secrets masked)", _config),
     "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
     "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
-    "run": ("run one stream stage until stopped (normalise, score, analyse)", _run),
+    "run": ("run one stream stage until stopped (normalise, score, analyse; remediate, execute)", _run),
     "sink": ("run one sink until stopped (jira, servicenow, ...)", _sink),
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage and the risk tiers on their labelled sets", _eval),
@@ -294,7 +298,7 @@ def build_parser(*, dev_options: bool = True) -> argparse.ArgumentParser:
         elif name == "feeds":
             command.add_argument("action", choices=["refresh", "status"])
         elif name == "run":
-            command.add_argument("stage", choices=["core", "normalise", "score", "analyse"])
+            command.add_argument("stage", choices=["core", "normalise", "score", "analyse", "remediate", "execute"])
         elif name == "sink":
             command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
         elif name in _DEV_OPTIONS and dev_options:

@@ -331,7 +331,7 @@ def run_demo(settings: PrismaflowSettings) -> int:
         print(f"  3. {SCORED_ALERTS.name}  score={journey.score} tier={journey.tier.value} "
               f"update={journey.update_kind.value} incident={journey.incident_id or '-'}")
         tickets = _report_downstream(kafka, serde, prefix, journey, trackers)
-        from streams.devtools.remediation_demo import run_remediation_demo  # moto: a development dependency
+        from streams.devtools.remediation_demo import run_remediation_demo  # lazy: needs moto, a development dependency
         print("\nOne fix, from alert to approval to execution")
         fix = run_remediation_demo(kafka, open_now, prefix + "fix.", _say)
         print(json.dumps({"summary": {"raw": len(raw), "alerts": alerts, "scored": len(scored),

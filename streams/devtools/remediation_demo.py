@@ -96,8 +96,11 @@ class _BucketRescan:
 
 
 def _run(kafka: KafkaSettings, serde: AvroSerde, stage: Stage[Any], group: str, prefix: str) -> None:
-    TransactionalWorker(kafka, serde, stage, WorkerOptions(group_id=group, instance_id="demo",
-                                                           dlq_topic=prefix + DLQ.name)).run(max_idle_s=3.0)
+    try:
+        TransactionalWorker(kafka, serde, stage, WorkerOptions(group_id=group, instance_id="demo",
+                                                               dlq_topic=prefix + DLQ.name)).run(max_idle_s=3.0)
+    finally:
+        getattr(stage, "close", lambda: None)()
 
 
 def _pick(candidates: list[ScoredAlert], ports: ValidationPorts) -> ScoredAlert | None:

@@ -68,7 +68,7 @@ class ExecutorStage:
         self.audit_topic = topic_prefix + AUDIT.name
         self._requests: dict[str, RemediationRequest] = {}
         self._settled: set[str] | None = None  # request ids already run or refused (None: not read yet)
-        self._loop = asyncio.new_event_loop()
+        self._loop_held: asyncio.AbstractEventLoop | None = None  # the HTTP clients' loop, made on first use
 
     # -- what is known ----------------------------------------------------------------------------
     def _settled_ids(self) -> set[str]:
@@ -106,7 +106,7 @@ class ExecutorStage:
             return self._refuse(request.alert_id, request.request_id, list(verdict.reasons))
         plan = request.plan()
         assert plan is not None  # may_run refuses a request without a plan
-        report = self._loop.run_until_complete(execute_and_recheck(
+        report = self._loop().run_until_complete(execute_and_recheck(
             ExecutionRequest(plan=plan, dry_run=self.dry_run, time_limit_s=self.time_limit_s,
                              approved_digest=request.plan_digest), self.executor, self.prisma))
         entries = [AuditEntry(actor=EXECUTOR_STAGE_ACTOR, action="remediation_run", alert_id=request.alert_id,
@@ -118,7 +118,7 @@ class ExecutorStage:
         ticket, problem = None, ""
         if self.tickets is not None:
             try:
-                ticket = self._loop.run_until_complete(self.tickets.follow_up(request.request_id, report.follow_up))
+                ticket = self._loop().run_until_complete(self.tickets.follow_up(request.request_id, report.follow_up))
             except Exception as exc:  # noqa: BLE001 - the fix ran; a tracker failure is recorded, not retried here
                 problem = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("ticket follow-up failed request_id=%s error=%s", request.request_id, problem)
@@ -139,5 +139,13 @@ class ExecutorStage:
                                                      outcome="refused",
                                                      details={"request_id": request_id, "reasons": reasons})])
 
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop_held is None:
+            self._loop_held = asyncio.new_event_loop()
+        return self._loop_held
+
     def close(self) -> None:
-        self._loop.close()
+        """Close the event loop the stage's HTTP calls ran on (call after the worker stopped)."""
+        if self._loop_held is not None:
+            self._loop_held.close()
+            self._loop_held = None

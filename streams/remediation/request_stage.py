@@ -60,7 +60,7 @@ class RemediationRequestStage:
         self.min_tier = min_tier
         self.input_topic = topic_prefix + SCORED_ALERTS.name
         self.requests_topic = topic_prefix + REMEDIATIONS.name
-        self._loop = asyncio.new_event_loop()  # the announcer's HTTP clients live on one loop
+        self._loop_held: asyncio.AbstractEventLoop | None = None  # the HTTP clients' loop, made on first use
 
     def handle(self, record: ScoredAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
         analysis = self.analyses(record.alert.alert_id) if self.analyses is not None else None
@@ -71,7 +71,7 @@ class RemediationRequestStage:
         if step.request is not None:
             out.append(OutgoingRecord(self.requests_topic, step.request.request_id, step.request))
             if step.announce and self.announcer is not None:
-                announced = self._loop.run_until_complete(self.announcer.announce(step.request))
+                announced = self._loop().run_until_complete(self.announcer.announce(step.request))
                 entries.append(AuditEntry(actor=INTAKE_ACTOR, action="remediation_announced",
                                           alert_id=step.alert_id, outcome="ok",
                                           details={"request_id": step.request.request_id, "ticket": announced.ticket,
@@ -81,5 +81,13 @@ class RemediationRequestStage:
                      step.request.request_id, step.request.mode.value, step.request.required_approvals)
         return [*audit_records(self.audit, entries), *out]
 
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop_held is None:
+            self._loop_held = asyncio.new_event_loop()
+        return self._loop_held
+
     def close(self) -> None:
-        self._loop.close()
+        """Close the event loop the stage's HTTP calls ran on (call after the worker stopped)."""
+        if self._loop_held is not None:
+            self._loop_held.close()
+            self._loop_held = None

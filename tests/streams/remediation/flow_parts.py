@@ -85,4 +85,7 @@ def run_stage(kafka: KafkaSettings, serde: AvroSerde, stage: Stage[Any], *, grou
     """Run ``stage`` on the real worker loop until its input has been idle for ``max_idle_s``."""
     worker = TransactionalWorker(kafka, serde, stage, WorkerOptions(group_id=group, instance_id="t0",
                                                                     dlq_topic=catalogue + DLQ.name))
-    worker.run(max_idle_s=max_idle_s)
+    try:
+        worker.run(max_idle_s=max_idle_s)
+    finally:
+        getattr(stage, "close", lambda: None)()
