@@ -225,7 +225,7 @@ def _report(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 def _console(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     from streams.console.command import console_command  # lazy: start-up speed, only the layers this command runs
 
-    return console_command(args, settings.console)
+    return console_command(args, settings.console, settings.remediation)
 
 
 def _demo(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
