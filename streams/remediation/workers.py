@@ -6,7 +6,8 @@
   (``PRISMAFLOW_REMEDIATION_*``), raises the approval ticket in Jira (``PRISMAFLOW_JIRA_*``; the
   workflow needs a "Request Approval" transition into *Pending Approval*) and posts the chat message
   (``PRISMAFLOW_CHAT_*``) with the console's signed link (``PRISMAFLOW_CONSOLE_BASE_URL`` and
-  ``..._LINK_SECRET``).
+  ``..._LINK_SECRET``). The alert's analysis on ``prisma.analyses``, when there is one, is the
+  planner's fallback (:class:`~streams.remediation.analyses.AnalysisLookup`).
 - ``execute`` (:class:`~streams.remediation.executor_stage.ExecutorStage`) reads
   ``prisma.remediations.decisions``, verifies with the approval service's keys
   (``PRISMAFLOW_REMEDIATION_SIGNING_KEY``), runs through the sandboxed executor (``PRISMAFLOW_AWS_*``,
@@ -30,13 +31,14 @@ from processors.remediation.propose import ValidationPorts
 from streams.compose import audit_writer
 from streams.config import PrismaflowSettings
 from streams.console.serve import link_signer
+from streams.remediation.analyses import AnalysisLookup
 from streams.remediation.announce import RequestAnnouncer, TicketFollowUps
 from streams.remediation.executor_stage import ExecutorStage
 from streams.remediation.policy import load_rollout_policy
 from streams.remediation.request_stage import RemediationRequestStage
 from streams.serde import AvroSerde
 from streams.static_inputs import package_dir
-from streams.topics import DLQ
+from streams.topics import ANALYSES, DLQ
 from streams.worker import TransactionalWorker, WorkerOptions
 
 __all__ = ["REMEDIATION_STAGES", "build_remediation_worker"]
@@ -62,7 +64,7 @@ def build_remediation_worker(name: str, settings: PrismaflowSettings, serde: Avr
             ports=ValidationPorts(BotocoreServiceCatalog(), HclTerraformChecker(TerraformCheckerSettings())),
             policy=load_rollout_policy(settings.remediation.rollout_policy_file),
             rules=settings.remediation.approval_rules(), audit=audit, announcer=_announcer(settings),
-            min_tier=settings.tickets.min_tier, topic_prefix=prefix)
+            analyses=AnalysisLookup(settings.kafka, serde, prefix + ANALYSES.name), min_tier=settings.tickets.min_tier, topic_prefix=prefix)
     elif name == "execute":
         audit = audit_writer("remediation-executor", settings, serde)
         audit.start()

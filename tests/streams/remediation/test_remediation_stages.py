@@ -25,13 +25,15 @@ from processors.remediation.modes import parse_policy
 from processors.remediation.propose import ValidationPorts
 from processors.remediation.signing import SigningKey, sign_decision
 from streams.audit import AuditWriter, verify_audit
+from streams.remediation.analyses import AnalysisLookup
 from streams.remediation.announce import TicketFollowUps
 from streams.remediation.executor_stage import ExecutorStage
 from streams.remediation.request_stage import RemediationRequestStage
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.topics import AUDIT, REMEDIATION_DECISIONS, REMEDIATIONS, SCORED_ALERTS
+from streams.topics import ANALYSES, AUDIT, REMEDIATION_DECISIONS, REMEDIATIONS, SCORED_ALERTS
 from tests.connectors.aws.conftest import aws, executor_settings, moto_url, name  # noqa: F401 - shared fixtures
+from tests.factories import make_analysis, make_remediation_step
 from tests.kafka_helpers import produce_models, read_topic
 from tests.processors.remediation.conftest import (  # noqa: F401 - shared fixtures
     MemoisingChecker,
@@ -45,6 +47,7 @@ from tests.streams.remediation.flow_parts import PRIVATE, BucketScan, channels, 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 KEY = SigningKey("k1", b"test-approval-signing-key-0001")
+DETACH = "aws iam detach-role-policy --role-name reporting-lambda --policy-arn arn:aws:iam::aws:policy/AdministratorAccess"
 ASSIST = parse_policy(yaml.safe_load("default: assist"))
 MONITOR = parse_policy(yaml.safe_load("default: monitor"))
 
@@ -152,3 +155,29 @@ def test_monitor_mode_writes_only_a_shadow_record_no_ticket_no_message(
     assert not parts.jira_sim.store.issues and not parts.chat_sim.messages
     actions = [r.action for r in _audit(kafka, serde, catalogue)]
     assert actions == ["remediation_planned", "remediation_mode", "remediation_shadow_recorded"]
+
+
+def test_the_alerts_analysis_on_the_analyses_topic_is_the_planners_fallback(
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
+        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:
+    # The role's configuration lists no over-permissive policy, so the planner declines; the analysis
+    # (written by the analysis stage before) says to detach AdministratorAccess from the alert's role.
+    scored = family_alert("iam_policy_attachment", alert_id="P-iam-1", config={"attachedPolicies": []},
+                          policy_name="AWS IAM policies that allow full '*:*' administrative privileges")
+    analysis = make_analysis(alert_id="P-iam-1", asset_id=scored.alert.resource.asset_id, remediation_steps=[
+        make_remediation_step(command=DETACH, iac_snippet="")])
+    produce_models(kafka, serde, catalogue + ANALYSES.name, [(analysis.asset_id, analysis)])
+    produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(scored.alert.resource.asset_id, scored)])
+    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name)
+    audit.start()
+    run_stage(kafka, serde, RemediationRequestStage(
+        families=families, ports=ValidationPorts(catalog, terraform), policy=ASSIST, rules=ApprovalRules(),
+        audit=audit, analyses=AnalysisLookup(kafka, serde, catalogue + ANALYSES.name), topic_prefix=catalogue),
+        group=unique_name("req"), catalogue=catalogue)
+    [message] = read_topic(kafka, catalogue + REMEDIATIONS.name, expect=1)
+    request = serde.decode(message.value() or b"", RemediationRequest, topic=catalogue + REMEDIATIONS.name)
+    plan = request.plan()
+    assert plan is not None and [a.operation for a in plan.actions] == ["DetachRolePolicy"]
+    assert request.touches_iam and request.required_approvals == 2
+    [planned] = [r for r in _audit(kafka, serde, catalogue) if r.action == "remediation_planned"]
+    assert json.loads(planned.details_json)["source"] == "analysis"
