@@ -51,8 +51,9 @@ class Intake:
 
 
 def wants(scored: ScoredAlert, min_tier: RiskTier = RiskTier.HIGH) -> bool:
-    """Whether ``scored`` is for the remediation path: open, at least ``min_tier``, not a likely false positive."""
-    return (scored.alert.status is AlertStatus.OPEN and not scored.suggested_dismissal
+    """Whether ``scored`` is for the remediation path: open, at least ``min_tier``, not a likely false
+    positive, and the alert's own record (not a member re-emitted for its incident)."""
+    return (scored.alert.status is AlertStatus.OPEN and not scored.suggested_dismissal and not scored.incident_update
             and _TIERS.index(scored.tier) >= _TIERS.index(min_tier))
 
 

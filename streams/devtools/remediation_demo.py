@@ -199,9 +199,9 @@ def run_remediation_demo(kafka: KafkaSettings, candidates: list[ScoredAlert], pr
         for person in ("alice (demo)", "bob (demo)"):
             outcome = desk.decide(request.request_id, approver=person, vote=Vote.APPROVE,
                                   plan_digest=request.plan_digest, reason="demo approval", channel="api")
-            _wait(lambda: person in (desk.get(request.request_id) or _none()).approvers, f"{person}'s vote")
+            _wait(lambda: person in (_seen(desk, request.request_id, "approvers") or ()), f"{person}'s vote")
             say("approve", f"{person} approved through the approval API: {outcome.verdict.value}")
-        _wait(lambda: (desk.get(request.request_id) or _none()).status == "approved", "the approval outcome")
+        _wait(lambda: _seen(desk, request.request_id, "status") == "approved", "the approval outcome")
         say("approve", "the approval service published the final APPROVED outcome (2 of 2 signed approvals)")
 
         exec_audit = AuditWriter(f"{prefix}remediation-executor/demo", kafka, serde, topic=prefix + AUDIT.name)
@@ -235,11 +235,10 @@ def run_remediation_demo(kafka: KafkaSettings, candidates: list[ScoredAlert], pr
         moto.stop()
 
 
-def _none() -> Any:
-    class _Nothing:
-        approvers: tuple[str, ...] = ()
-        status = ""
-    return _Nothing()
+def _seen(desk: ServiceDesk, request_id: str, field: str) -> Any:
+    """One field of the request as the approval service shows it now (None while it holds none)."""
+    held = desk.get(request_id)
+    return getattr(held, field) if held is not None else None
 
 
 async def _close(*clients: Any) -> None:

@@ -76,20 +76,22 @@ class RequestAnnouncer:
         return None
 
     async def announce(self, request: RemediationRequest) -> Announcement:
+        """Raise the ticket and post the message; a request whose ticket exists already (a redelivery,
+        or the same fix proposed again when the alert recurs) is not posted to chat again."""
         view = desk_view(request)
-        ticket = await self._ticket(request, view)
+        known = await self.find_ticket(request.request_id)
+        ticket = await self._ticket(request, view, known)
         posted = False
-        if self.chat is not None:
+        if self.chat is not None and known is None:
             url = self.console_base_url + self.links.path(request.request_id)
             await self.chat.post(build_approval_request_message(view, url))
             posted = True
         log.info("remediation request announced request_id=%s ticket=%s chat=%s", request.request_id, ticket, posted)
         return Announcement(ticket, posted)
 
-    async def _ticket(self, request: RemediationRequest, view: PendingRequest) -> str | None:
+    async def _ticket(self, request: RemediationRequest, view: PendingRequest, key: str | None) -> str | None:
         if self.jira is None:
             return None
-        key = await self.find_ticket(request.request_id)
         if key is None:
             actions = "; ".join(f"{a.service}.{a.operation} on {a.target_resource}" if a.service else
                                 f"{a.kind.value} on {a.target_resource}" for a in view.plan.actions)
@@ -106,8 +108,9 @@ class RequestAnnouncer:
             key = (await self.jira.create_issue(draft)).key
             await self.jira.set_property(key, REQUEST_PROPERTY,
                                          {"request_id": request.request_id, "plan_digest": request.plan_digest})
-        if (await self.jira.get_issue(key)).status != "Pending Approval":
-            await self.jira.transition(key, [PENDING_TRANSITION])
+        # Only "To Do" offers "Request Approval": a ticket already pending, approved or done is left as it is
+        # (and a crash between creating and moving it is mended on the redelivery).
+        await self.jira.transition(key, [PENDING_TRANSITION])
         return key
 
 

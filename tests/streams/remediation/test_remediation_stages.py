@@ -181,3 +181,24 @@ def test_the_alerts_analysis_on_the_analyses_topic_is_the_planners_fallback(
     assert request.touches_iam and request.required_approvals == 2
     [planned] = [r for r in _audit(kafka, serde, catalogue) if r.action == "remediation_planned"]
     assert json.loads(planned.details_json)["source"] == "analysis"
+
+
+def test_a_recurring_alert_keeps_its_one_ticket_and_one_message(
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
+        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:
+    first = family_alert("s3_public_access", alert_id="P-again-1")
+    again = first.model_copy(update={"scored_at": first.scored_at + timedelta(hours=6)})
+    produce_models(kafka, serde, catalogue + SCORED_ALERTS.name,
+                   [(first.alert.resource.asset_id, first), (again.alert.resource.asset_id, again)])
+    parts = channels()
+    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name)
+    audit.start()
+    run_stage(kafka, serde, RemediationRequestStage(
+        families=families, ports=ValidationPorts(catalog, terraform), policy=ASSIST, rules=ApprovalRules(),
+        audit=audit, announcer=parts.announcer, topic_prefix=catalogue), group=unique_name("req"), catalogue=catalogue)
+    requests = [serde.decode(m.value() or b"", RemediationRequest, topic=catalogue + REMEDIATIONS.name)
+                for m in read_topic(kafka, catalogue + REMEDIATIONS.name, expect=2)]
+    assert len({r.request_id for r in requests}) == 1  # the same plan: the same request
+    assert len(parts.jira_sim.store.issues) == 1 and len(parts.chat_sim.messages) == 1
+    ticket = parts.ticket(requests[0].request_id)
+    assert ticket is not None and ticket[1] == "Pending Approval"
