@@ -71,9 +71,9 @@ class RequestAnnouncer:
     async def find_ticket(self, request_id: str) -> str | None:
         if self.jira is None:
             return None
-        async for issue in self.jira.search(f'labels = "{request_label(request_id)}" ORDER BY key ASC'):
-            return issue.key
-        return None
+        keys = [issue.key async for issue in  # run to its end (limit 1): no generator left unfinished
+                self.jira.search(f'labels = "{request_label(request_id)}" ORDER BY key ASC', limit=1)]
+        return keys[0] if keys else None
 
     async def announce(self, request: RemediationRequest) -> Announcement:
         """Raise the ticket and post the message; a request whose ticket exists already (a redelivery,

@@ -147,5 +147,6 @@ class ExecutorStage:
     def close(self) -> None:
         """Close the event loop the stage's HTTP calls ran on (call after the worker stopped)."""
         if self._loop_held is not None:
+            self._loop_held.run_until_complete(self._loop_held.shutdown_asyncgens())
             self._loop_held.close()
             self._loop_held = None
