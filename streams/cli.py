@@ -106,6 +106,10 @@ def _run(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
         from streams.sinks import run_analysis  # lazy: start-up speed, only the layers this command runs
 
         return run_analysis(settings)
+    if args.stage in ("remediate", "execute"):
+        from streams.remediation.run import run_remediation_stage  # lazy: start-up speed, only this stage's layers
+
+        return run_remediation_stage(args.stage, settings)
     from streams.run import run_stage  # lazy: start-up speed, only the layers this command runs
 
     return run_stage(args.stage, settings)
@@ -254,7 +258,7 @@ def _report(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
 def _console(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
     from streams.console.command import console_command  # lazy: start-up speed, only the layers this command runs
 
-    return console_command(args, settings.console)
+    return console_command(args, settings.console, settings.remediation)
 
 
 def _dlq(args: argparse.Namespace, settings: PrismaflowSettings) -> int:
@@ -288,7 +292,7 @@ _COMMANDS: dict[str, tuple[str, Handler]] = {
     "config": ("print every setting's effective value and where it came from (secrets masked)", _config),
     "poll": ("poll Prisma Cloud CSPM and Compute into prisma.alerts.raw until stopped", _poll),
     "webhook": ("serve the Prisma Cloud webhook receiver until stopped", _webhook),
-    "run": ("run one stream stage until stopped (normalise, score, analyse)", _run),
+    "run": ("run one stream stage until stopped (normalise, score, analyse; remediate, execute)", _run),
     "sink": ("run one sink until stopped (jira, servicenow, ...)", _sink),
     "sync": ("sync people's ticket changes back to Prisma Cloud (jira, servicenow) until stopped", _sync),
     "eval": ("evaluate the analysis stage and the risk tiers on their labelled sets", _eval),

@@ -37,7 +37,7 @@ def add_command_arguments(name: str, command: argparse.ArgumentParser, *, dev_op
     elif name == "feeds":
         command.add_argument("action", choices=["refresh", "status"])
     elif name == "run":
-        command.add_argument("stage", choices=["core", "normalise", "score", "analyse"])
+        command.add_argument("stage", choices=["core", "normalise", "score", "analyse", "remediate", "execute"])
     elif name == "sink":
         command.add_argument("name", help="jira, servicenow, splunk, syslog, siem, chat")
     elif name in DEV_OPTIONS and dev_options:

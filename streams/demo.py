@@ -365,9 +365,12 @@ def run_demo(settings: PrismaflowSettings) -> int:
         print(f"  3. {SCORED_ALERTS.name}  score={journey.score} tier={journey.tier.value} "
               f"update={journey.update_kind.value} incident={journey.incident_id or '-'}")
         tickets = _report_downstream(kafka, serde, prefix, journey, trackers, demo.audit.keyring())
+        from streams.devtools.remediation_demo import run_remediation_demo  # lazy: needs moto, a development dependency
+        print("\nOne fix, from alert to approval to execution")
+        fix = run_remediation_demo(kafka, open_now, prefix + "fix.", _say, demo.audit)
         print(json.dumps({"summary": {"raw": len(raw), "alerts": alerts, "scored": len(scored),
                                        "dead_letters": len(dead), "incidents": len({s.incident_id for s in incidents}),
-                                       **tickets},
+                                       **tickets, "fixed": fix.get("fixed", False)},
                           "framing": serde.mode, "prefix": prefix,
                           "elapsed_s": round(time.monotonic() - started_at, 1)}))
         if not scored or not alerts:

@@ -40,6 +40,11 @@ def test_the_demo_runs_the_pipeline_and_narrates_an_alerts_journey(
     assert summary["analyses"] > 0 and summary["audit_records"] > 0
     assert summary["jira_issues"] == summary["servicenow_incidents"] > 0
     assert summary["jira_issues_with_analysis"] > 0, "tickets are created with their analysis in the body"
+    # One fix from alert to approval to execution: approved twice, run against moto, the bucket read back.
+    for expected in ("One fix, from alert to approval to execution", "Pending Approval", "approved through the approval API",
+                     "final APPROVED outcome", "public access block = ", "is now Done"):
+        assert expected in out, f"demo output lacks {expected!r}"
+    assert summary["fixed"] is True
 
     document = json.loads(next(line for line in out.splitlines() if line.startswith('{"summary"')))
     assert document["framing"] == "confluent" and "subjects, compatibility BACKWARD" in out

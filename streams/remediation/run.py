@@ -1,4 +1,5 @@
-"""``prismaflow approvals``: build the approval service from the settings tree and run it until stopped."""
+"""``prismaflow approvals``: build the approval service from the settings tree and run it until stopped;
+``prismaflow run remediate|execute``: the remediation stages on the worker loop."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from streams.audit import AuditWriter
 from streams.compose import build_serde
 from streams.config import PrismaflowSettings
 from streams.remediation.approval_service import ApprovalService
+from streams.process import run_until_signalled
 from streams.remediation.policy import audit_policy_change, load_rollout_policy
+from streams.remediation.workers import build_remediation_worker
+from streams.run import serve_worker_health
 from streams.serde import AvroSerde
 from streams.settings import default_home
 from streams.topics import AUDIT
 
-__all__ = ["app_id", "build_service", "run_approval_service"]
+__all__ = ["app_id", "build_service", "run_approval_service", "run_remediation_stage"]
 
 
 def app_id(settings: PrismaflowSettings) -> str:
@@ -53,3 +57,13 @@ def run_approval_service(settings: PrismaflowSettings) -> int:
     logging.getLogger("faust").setLevel(logging.WARNING)
     faust.Worker(service.app, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
     return 0
+
+
+def run_remediation_stage(name: str, settings: PrismaflowSettings) -> int:
+    """``prismaflow run remediate|execute``: one remediation stage on the worker loop until SIGTERM/SIGINT."""
+    worker = build_remediation_worker(name, settings, build_serde(settings))
+    serve_worker_health(worker, settings)
+    try:
+        return run_until_signalled(worker.run, worker.stop, name=f"run {name}")
+    finally:
+        getattr(worker.stage, "close", lambda: None)()  # the stage's HTTP event loop

@@ -71,8 +71,9 @@ def default_workflow() -> Workflow:
 
 def approval_workflow() -> Workflow:
     """The default workflow plus an approval step: To Do → Pending Approval → Approved or Rejected
-    (by a person), and "Needs Another Approval" from Approved back to Pending Approval (a request
-    that needs more approvers than one transition gives)."""
+    (by a person), "Needs Another Approval" from Approved back to Pending Approval (a request
+    that needs more approvers than one transition gives), and "Remediated" from Pending Approval or
+    Approved to Done (the executor, once the approved fix ran and Prisma Cloud confirms it)."""
     base = default_workflow()
     statuses = {**base.statuses, **{s.name: s for s in (Status("10100", "Pending Approval", "indeterminate"),
                                                          Status("10101", "Approved", "done"),
@@ -82,6 +83,7 @@ def approval_workflow() -> Workflow:
         Transition("61", "Approve", ("Pending Approval",), "Approved"),
         Transition("71", "Reject", ("Pending Approval",), "Rejected"),
         Transition("81", "Needs Another Approval", ("Approved",), "Pending Approval"),
+        Transition("91", "Remediated", ("Pending Approval", "Approved"), "Done"),
     ))
 
 

@@ -1,0 +1,94 @@
+"""The remediation-request stage: scored alerts in, remediation requests and audit records out.
+
+Runs on the project's worker loop (:class:`streams.worker.TransactionalWorker`), like the core stages:
+throughput matters here (every scored alert passes), exactly-once output does too, and faust's
+strengths (tables, timers, web views) are the approval service's, not this stage's. For each scored
+alert it asks :func:`processors.remediation.intake.intake` what to do and writes, in the worker's
+transaction, the audit records (each linked to the alert id) and the :class:`RemediationRequest` on
+``prisma.remediations`` (keyed by request id; a monitor-mode shadow record too). A request that waits
+for approval is announced — ticket set to *Pending Approval*, chat message with buttons and the signed
+console link — through :class:`streams.remediation.announce.RequestAnnouncer`, before the transaction
+commits: a crash in between announces again, which finds the same ticket (idempotent per request id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from processors.models import RiskTier, ScoredAlert
+from processors.records import Analysis
+from processors.remediation.approval import ApprovalRules
+from processors.remediation.families import FamilyCatalog
+from processors.remediation.followup import AuditEntry
+from processors.remediation.intake import INTAKE_ACTOR, intake
+from processors.remediation.modes import RolloutPolicy
+from processors.remediation.planner import PlannerSettings
+from processors.remediation.propose import ValidationPorts
+from streams.audit import AuditWriter
+from streams.publish import OutgoingRecord
+from streams.remediation.announce import RequestAnnouncer
+from streams.stage import InputMessage
+from streams.state_store import StateStore
+from streams.topics import REMEDIATIONS, SCORED_ALERTS
+
+__all__ = ["RemediationRequestStage", "audit_records"]
+
+log = logging.getLogger(__name__)
+
+
+def audit_records(audit: AuditWriter, entries: Sequence[AuditEntry]) -> list[OutgoingRecord]:
+    """The audit records of ``entries``, appended to ``audit``'s chain."""
+    return [audit.record(entry.actor_type.value, entry.actor, entry.action, alert_id=entry.alert_id,
+                         outcome=entry.outcome, details=entry.details) for entry in entries]
+
+
+class RemediationRequestStage:
+    """Scored alert → intake → audit records, request, announcement (module docstring)."""
+
+    name = "remediation-requests"
+    input_model = ScoredAlert
+    state: StateStore | None = None
+
+    def __init__(self, *, families: FamilyCatalog, ports: ValidationPorts, policy: RolloutPolicy,
+                 rules: ApprovalRules, audit: AuditWriter, announcer: RequestAnnouncer | None = None,
+                 analyses: Callable[[str], Analysis | None] | None = None, planner: PlannerSettings | None = None,
+                 min_tier: RiskTier = RiskTier.HIGH, topic_prefix: str = "") -> None:
+        self.families, self.ports, self.policy, self.rules = families, ports, policy, rules
+        self.audit, self.announcer, self.analyses, self.planner = audit, announcer, analyses, planner
+        self.min_tier = min_tier
+        self.input_topic = topic_prefix + SCORED_ALERTS.name
+        self.requests_topic = topic_prefix + REMEDIATIONS.name
+        self._loop_held: asyncio.AbstractEventLoop | None = None  # the HTTP clients' loop, made on first use
+
+    def handle(self, record: ScoredAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
+        analysis = self.analyses(record.alert.alert_id) if self.analyses is not None else None
+        step = intake(record, families=self.families, ports=self.ports, policy=self.policy, rules=self.rules,
+                      analysis=analysis, planner=self.planner, min_tier=self.min_tier)
+        entries = list(step.audit)
+        out: list[OutgoingRecord] = []
+        if step.request is not None:
+            out.append(OutgoingRecord(self.requests_topic, step.request.request_id, step.request))
+            if step.announce and self.announcer is not None:
+                announced = self._loop().run_until_complete(self.announcer.announce(step.request))
+                entries.append(AuditEntry(actor=INTAKE_ACTOR, action="remediation_announced",
+                                          alert_id=step.alert_id, outcome="ok",
+                                          details={"request_id": step.request.request_id, "ticket": announced.ticket,
+                                                   "ticket_status": "Pending Approval" if announced.ticket else None,
+                                                   "chat_posted": announced.chat_posted}))
+            log.info("remediation request alert_id=%s request_id=%s mode=%s approvals=%d", step.alert_id,
+                     step.request.request_id, step.request.mode.value, step.request.required_approvals)
+        return [*audit_records(self.audit, entries), *out]
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop_held is None:
+            self._loop_held = asyncio.new_event_loop()
+        return self._loop_held
+
+    def close(self) -> None:
+        """Close the event loop the stage's HTTP calls ran on (call after the worker stopped)."""
+        if self._loop_held is not None:
+            self._loop_held.run_until_complete(self._loop_held.shutdown_asyncgens())
+            self._loop_held.close()
+            self._loop_held = None
