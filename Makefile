@@ -34,7 +34,7 @@ $(CHECKOV_STAMP):
 install: $(STAMP) $(CHECKOV_STAMP)
 
 ## Run the pipeline end to end on the embedded defaults (local broker, simulators, offline analyser).
-demo: system-deps-demo $(STAMP)
+demo: system-deps-demo $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/prismaflow demo
 
 ## Run the whole test suite, broker tests included, against a real Kafka broker.
