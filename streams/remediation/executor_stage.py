@@ -33,6 +33,7 @@ from processors.remediation.followup import AuditEntry
 from processors.remediation.signing import SigningKey
 from streams.audit import AuditWriter, read_chains
 from streams.publish import OutgoingRecord
+from streams.remediation.own_loop import OwnEventLoop
 from streams.remediation.announce import TicketFollowUps
 from streams.remediation.request_stage import audit_records
 from streams.serde import AvroSerde
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 EXECUTOR_STAGE_ACTOR = "remediation-executor"
 
 
-class ExecutorStage:
+class ExecutorStage(OwnEventLoop):
     """Final APPROVED outcome → re-verify → execute and re-check → audit and ticket (module docstring)."""
 
     name = "remediation-executor"
@@ -138,15 +139,3 @@ class ExecutorStage:
                                                      action="remediation_run_refused", alert_id=alert_id,
                                                      outcome="refused",
                                                      details={"request_id": request_id, "reasons": reasons})])
-
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop_held is None:
-            self._loop_held = asyncio.new_event_loop()
-        return self._loop_held
-
-    def close(self) -> None:
-        """Close the event loop the stage's HTTP calls ran on (call after the worker stopped)."""
-        if self._loop_held is not None:
-            self._loop_held.run_until_complete(self._loop_held.shutdown_asyncgens())
-            self._loop_held.close()
-            self._loop_held = None

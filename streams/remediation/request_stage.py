@@ -28,6 +28,7 @@ from processors.remediation.planner import PlannerSettings
 from processors.remediation.propose import ValidationPorts
 from streams.audit import AuditWriter
 from streams.publish import OutgoingRecord
+from streams.remediation.own_loop import OwnEventLoop
 from streams.remediation.announce import RequestAnnouncer
 from streams.stage import InputMessage
 from streams.state_store import StateStore
@@ -44,7 +45,7 @@ def audit_records(audit: AuditWriter, entries: Sequence[AuditEntry]) -> list[Out
                          outcome=entry.outcome, details=entry.details) for entry in entries]
 
 
-class RemediationRequestStage:
+class RemediationRequestStage(OwnEventLoop):
     """Scored alert → intake → audit records, request, announcement (module docstring)."""
 
     name = "remediation-requests"
@@ -80,15 +81,3 @@ class RemediationRequestStage:
             log.info("remediation request alert_id=%s request_id=%s mode=%s approvals=%d", step.alert_id,
                      step.request.request_id, step.request.mode.value, step.request.required_approvals)
         return [*audit_records(self.audit, entries), *out]
-
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop_held is None:
-            self._loop_held = asyncio.new_event_loop()
-        return self._loop_held
-
-    def close(self) -> None:
-        """Close the event loop the stage's HTTP calls ran on (call after the worker stopped)."""
-        if self._loop_held is not None:
-            self._loop_held.run_until_complete(self._loop_held.shutdown_asyncgens())
-            self._loop_held.close()
-            self._loop_held = None
