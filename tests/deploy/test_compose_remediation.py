@@ -112,3 +112,14 @@ def test_secrets_init_makes_every_remediation_key_and_a_user_store_the_console_a
     assert users.authenticate("alice", password) is not None and users.authenticate("bob", password) is not None
     assert users.authenticate("alice", "wrong") is None
     assert made["prismaflow_aws_access_key_id"] == b"testing"  # moto's placeholder, nothing real
+
+
+def test_the_named_volumes_prismaflow_writes_are_owned_by_its_user_in_the_image(stack: dict[str, Any]) -> None:
+    # Docker fills a new named volume from the image's folder, owner included: a folder missing from
+    # the image would be root's, and the process (UID 10001) could not write its keys or faust's data.
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    owned = dockerfile.split("install -d -o 10001 -g 10001", 1)[1].splitlines()[0].split()
+    for name in ("secrets-init", "approvals"):
+        for volume in stack["services"][name]["volumes"]:
+            if volume["type"] == "volume" and not volume.get("read_only"):
+                assert volume["target"] in owned, (name, volume["target"])
