@@ -32,7 +32,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from processors.remediation.desk import ApprovalDesk, DeskVerdict, PendingRequest, Vote
+from processors.remediation.desk import ApprovalDesk, DeskVerdict, Vote
+from processors.remediation.history import HistoryQuery
 from streams.console.links import LinkSigner
 from streams.console.security import (SecurityHeaders, checked_form, csrf_token, current_user, flash, log_in,
                                       log_out)
@@ -91,6 +92,7 @@ class ConsoleApp:
             Route("/r/{request_id}", self.one_click, methods=["GET"]),
             Route("/static/console.css", self.stylesheet, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
             *(sso.routes() if sso is not None else []),
             *extra_routes,
         ]
@@ -124,6 +126,16 @@ class ConsoleApp:
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
+
+    async def readyz(self, request: Request) -> Response:
+        """Ready when the desk answers (the approval service's API, for a deployed console): a console that
+        cannot reach it could show nothing and record no vote."""
+        try:
+            self.desk.pending()
+        except Exception as exc:  # noqa: BLE001 - any failure of the desk means not ready; the probe says why
+            log.warning("console not ready: the approval desk does not answer error=%s", type(exc).__name__)
+            return PlainTextResponse("approval service unreachable", status_code=503)
+        return PlainTextResponse("ready")
 
     async def stylesheet(self, request: Request) -> Response:
         return Response((_HERE / "static" / "console.css").read_text(encoding="utf-8"), media_type="text/css")
@@ -196,7 +208,8 @@ class ConsoleApp:
         query = request.query_params
         status, alert_id = query.get("status", ""), query.get("alert_id", "").strip()
         since, until = _parse_date(query.get("since")), _parse_date(query.get("until"))
-        shown = [r for r in self.desk.history(limit=500) if _matches(r, status, alert_id, since, until)]
+        wanted = HistoryQuery(status=status, alert_id=alert_id, since=since, until=until, limit=500)
+        shown = [r for r in self.desk.history(limit=wanted.limit) if wanted.admits(r.status, r.alert_id, r.requested_at)]
         return self._render(request, "history.html", user, requests=shown, statuses=HISTORY_STATUSES,
                             filters={"status": status, "alert_id": alert_id, "since": query.get("since", ""),
                                      "until": query.get("until", "")})
@@ -209,12 +222,6 @@ class ConsoleApp:
         if current_user(request, self._resolve) is None:
             return RedirectResponse("/login?next=" + quote(target, safe="/"), status_code=303)
         return RedirectResponse(target, status_code=303)
-
-
-def _matches(request: PendingRequest, status: str, alert_id: str, since: date | None, until: date | None) -> bool:
-    day = request.requested_at.date()
-    return ((not status or request.status == status) and (not alert_id or request.alert_id == alert_id)
-            and (since is None or day >= since) and (until is None or day <= until))
 
 
 def build_console_app(desk: ApprovalDesk, users: UserStore, *, session_secret: str, links: LinkSigner,

@@ -10,7 +10,13 @@ from processors.errors import ConfigurationError
 from streams.console.settings import ConsoleSettings
 from streams.remediation.settings import RemediationSettings
 
-__all__ = ["console_command"]
+__all__ = ["approvals_url", "console_command"]
+
+
+def approvals_url(settings: ConsoleSettings, remediation: RemediationSettings) -> str:
+    """Where the console reaches the approval service: ``PRISMAFLOW_CONSOLE_APPROVALS_URL``, else the
+    service's own listen address (right only when both run on one host)."""
+    return settings.approvals_url or f"http://{remediation.service_host}:{remediation.service_port}"
 
 
 def console_command(args: argparse.Namespace, settings: ConsoleSettings,
@@ -30,11 +36,13 @@ def console_command(args: argparse.Namespace, settings: ConsoleSettings,
     if not args.demo:
         from streams.remediation.service_desk import ServiceDesk  # lazy: start-up speed, as above
 
-        if remediation is None or remediation.api_token is None:
-            raise ConfigurationError("set PRISMAFLOW_REMEDIATION_API_TOKEN: the console votes through the approval "
-                                     "service's API (or run `prismaflow console --demo`)")
-        service = f"http://{remediation.service_host}:{remediation.service_port}"
-        return run_console(settings, ServiceDesk(service, remediation.api_token.get_secret_value()))
+        remediation = remediation or RemediationSettings()
+        token = settings.approvals_token or remediation.api_token
+        if token is None:
+            raise ConfigurationError("set PRISMAFLOW_CONSOLE_APPROVALS_TOKEN or PRISMAFLOW_REMEDIATION_API_TOKEN: the "
+                                     "console votes through the approval service's API (or run `prismaflow console "
+                                     "--demo`)")
+        return run_console(settings, ServiceDesk(approvals_url(settings, remediation), token.get_secret_value()))
     from streams.console.demo import demo_desk  # lazy: start-up speed, only the layers this command runs
 
     return run_console(settings, demo_desk())

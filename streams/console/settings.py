@@ -3,7 +3,8 @@ signs sessions and one-click links, who may log in, and how chat and tracker use
 
 Secrets (:class:`~pydantic.SecretStr`) come from the secrets folder in a deployment
 (``prismaflow_console_session_secret``, ``prismaflow_console_link_secret``,
-``prismaflow_console_slack_signing_secret``), never from the chart's values.
+``prismaflow_console_slack_signing_secret``, ``prismaflow_console_approvals_token``), never from the
+chart's values.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ class ConsoleSettings(SettingsSection):
     base_url: str = Field(
         default="http://127.0.0.1:8290",
         description="The console's public URL, used in the signed one-click links posted to chat")
+    approvals_url: str | None = Field(
+        default=None, description="Base URL of the approval service's web API the console votes and reads "
+                                  "through (e.g. http://prismaflow-approvals:6066); unset: "
+                                  "http://<PRISMAFLOW_REMEDIATION_SERVICE_HOST>:<PRISMAFLOW_REMEDIATION_SERVICE_PORT>")
+    approvals_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the approval service's API (secret); unset: "
+                                  "PRISMAFLOW_REMEDIATION_API_TOKEN, the token the service itself checks")
     users_file: Path | None = Field(
         default=None, description="YAML user store: `users: [{name, role, password_hash}]` with argon2 hashes "
                                   "(`prismaflow console hash-password` makes one); roles viewer, approver, admin")

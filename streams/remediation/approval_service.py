@@ -26,10 +26,13 @@ Outcomes are published before the table is updated: after a crash the event is p
 outcome may be published twice (at least once); the executor keys its work by request_id.
 
 Web API (the approval API every channel calls; ``PRISMAFLOW_REMEDIATION_SERVICE_PORT``):
-``GET /remediations/pending``, ``GET /remediations/{request_id}``, ``POST
-/remediations/{request_id}/decisions`` with ``{"approver", "decision": "approved"|"rejected", "reason",
-"plan_digest"}`` and ``Authorization: Bearer <PRISMAFLOW_REMEDIATION_API_TOKEN>``. The service signs
-the vote with its key and publishes it on the decisions topic; the decisions agent then counts it (202).
+``GET /remediations/pending``, ``GET /remediations/{request_id}``, ``GET /remediations/history``
+(finished requests, newest first; the bearer token below; query parameters ``status``, ``alert_id``,
+``since``, ``until`` (ISO dates) and ``limit``, as :class:`processors.remediation.history.HistoryQuery`),
+``POST /remediations/{request_id}/decisions`` with ``{"approver", "decision": "approved"|"rejected",
+"reason", "plan_digest"}`` and ``Authorization: Bearer <PRISMAFLOW_REMEDIATION_API_TOKEN>``. The service
+signs the vote with its key and publishes it on the decisions topic; the decisions agent then counts it
+(202). ``GET /healthz`` answers while the web server runs; ``GET /readyz`` once the table is recovered.
 
 One worker process serves all partitions (approvals are a trickle, throughput does not matter); the
 web API answers from the partitions this worker holds.
@@ -44,10 +47,11 @@ import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cramjam  # aiokafka's zstd codec: the project's topics are zstd-compressed
 import faust
+from faust.tables.manager import TableManager
 from faust.web import Request, Response, View
 
 from processors.records import Decision, RemediationDecision, RemediationRequest
@@ -59,6 +63,7 @@ from processors.remediation.approval import (
     open_request,
     tick,
 )
+from processors.remediation.history import HistoryQuery, finished_at
 from processors.remediation.signing import SigningKey, sign_decision
 from streams.audit import AuditWriter
 from streams.publish import OutgoingRecord
@@ -103,6 +108,7 @@ def pending_view(state: PendingRequest) -> dict[str, Any]:
         "plan_digest": request.plan_digest, "plan": request.plan_json,
         "requested_at": request.requested_at.isoformat(),
         "expires_at": request.expires_at.isoformat() if request.expires_at else None,
+        "decided_at": None if state.status is RequestStatus.PENDING else finished_at(state).isoformat(),
     }
 
 
@@ -260,6 +266,19 @@ class ApprovalService:
                 listed = [pending_view(s) for s in service.states() if s.status is RequestStatus.PENDING]
                 return self.json({"pending": sorted(listed, key=lambda v: v["requested_at"])})
 
+        class History(View):
+            async def get(self, request: Request) -> Response:
+                return service.history_answer(self, request)
+
+        class Health(View):
+            async def get(self, request: Request) -> Response:
+                return self.json({"ok": True})
+
+        class Ready(View):
+            async def get(self, request: Request) -> Response:
+                ready = service.ready()
+                return self.json({"ready": ready}, status=200 if ready else 503)
+
         class One(View):
             async def get(self, request: Request, request_id: str) -> Response:
                 state = service.state_of(request_id)
@@ -270,12 +289,33 @@ class ApprovalService:
                 return await service.post_decision(self, request, request_id)
 
         self.app.page("/remediations/pending")(Pending)
+        self.app.page("/remediations/history")(History)  # before {request_id}, which would match it too
+        self.app.page("/healthz")(Health)
+        self.app.page("/readyz")(Ready)
         self.app.page("/remediations/{request_id}")(One)
         self.app.page("/remediations/{request_id}/decisions")(Decide)
 
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
         return hmac.compare_digest(header.encode(), f"Bearer {self._api_token}".encode())
+
+    def ready(self) -> bool:
+        """Ready to answer: the table is recovered from its changelog and no rebalance is under way."""
+        tables = cast(TableManager, self.app.tables)  # the app's table manager (typed by its interface)
+        return bool(tables.recovery.completed.is_set() and not self.app.rebalancing)
+
+    def history_answer(self, view: View, request: Request) -> Response:
+        """Finished requests (approved, rejected, expired) that pass the query's filters, newest first."""
+        if not self._authorised(request):
+            return view.error(401, "missing or wrong bearer token")
+        try:
+            query = HistoryQuery.from_params(request.query)
+        except ValueError as exc:
+            return view.error(400, str(exc))
+        done = [s for s in self.states() if s.status is not RequestStatus.PENDING
+                and query.admits(s.status.value, s.request.alert_id, s.request.requested_at)]
+        done.sort(key=finished_at, reverse=True)
+        return view.json({"history": [pending_view(s) for s in done[:query.limit]]})
 
     async def post_decision(self, view: View, request: Request, request_id: str) -> Response:
         """Sign an approver's vote and put it on the decision log (the decisions agent counts it)."""

@@ -1,13 +1,13 @@
 """The approval desk the channels use in production: the approval service's web API.
 
 :class:`ServiceDesk` implements :class:`processors.remediation.desk.ApprovalDesk` over
-``GET /remediations/pending``, ``GET /remediations/{id}`` and ``POST /remediations/{id}/decisions``
-(bearer token). The console, the Slack buttons and the Jira channel call it; the service signs each
+``GET /remediations/pending``, ``GET /remediations/{id}``, ``GET /remediations/history`` and ``POST
+/remediations/{id}/decisions`` (bearer token). The console, the Slack buttons and the Jira channel call it; the service signs each
 vote and puts it on the decision log, where its decisions agent counts it. A vote is therefore
 *recorded* when the service accepts it (202) and counted moments later; the service's refusals
 (409: stale plan digest or request no longer pending; 404; 400) come back as REFUSED with its reason.
-The service's API has no history listing yet, so :meth:`history` returns nothing (a decided request
-is still shown by :meth:`get`).
+:meth:`history` asks the service for its finished requests, newest first, with the console's filters
+(:class:`~processors.remediation.history.HistoryQuery`) applied by the service.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from processors.remediation.desk import DeskVerdict, PendingRequest, Vote, VoteOutcome
+from processors.remediation.history import HISTORY_LIMIT, HistoryQuery
 from processors.remediation.plan import RemediationPlan
 
 __all__ = ["ServiceDesk", "from_view"]
@@ -64,8 +65,12 @@ class ServiceDesk:
         response.raise_for_status()
         return from_view(response.json())
 
-    def history(self, limit: int = 100) -> Sequence[PendingRequest]:
-        return []
+    def history(self, limit: int = 100, *, query: HistoryQuery | None = None) -> Sequence[PendingRequest]:
+        """Finished requests, newest first: ``query``'s filters (none: all), at most ``limit``."""
+        query = (query or HistoryQuery()).model_copy(update={"limit": max(1, min(limit, HISTORY_LIMIT))})
+        response = self._http.get("/remediations/history", headers=self._auth, params=query.params())
+        response.raise_for_status()
+        return [from_view(view) for view in response.json()["history"]]
 
     def decide(self, request_id: str, *, approver: str, vote: Vote, plan_digest: str, reason: str,
                channel: str) -> VoteOutcome:

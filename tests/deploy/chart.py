@@ -7,7 +7,9 @@ that needs it (never a skip): CI must check the chart.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -51,3 +53,27 @@ EVERYTHING = ("existingSecret=prismaflow-secrets", "keda.enabled=true", "podMoni
               "sinks.servicenow.enabled=true", "sinks.splunk.enabled=true", "sinks.syslog.enabled=true",
               "sinks.chat.enabled=true", "sync.jira.enabled=true", "sync.servicenow.enabled=true",
               "config.SCHEMA_REGISTRY_URL=https://registry.example:8081")
+
+
+#: kube-score's optional checks the chart is held to as well (Pod Security and request = limit).
+_OPTIONAL_CHECKS = ("container-seccomp-profile", "container-ports-check", "container-resource-requests-equal-limits",
+                    "container-cpu-requests-equal-limits", "container-memory-requests-equal-limits",
+                    "container-ephemeral-storage-request-equals-limit")
+
+
+def kube_score(text: str, workdir: Path) -> tuple[set[str], list[tuple[str, str]]]:
+    """kube-score of rendered manifests: the names of the objects it scored, and its CRITICAL findings
+    (object, check id) that values.yaml does not explain on a ``# kube-score: <check id>: <reason>`` line."""
+    manifest = workdir / "rendered.yaml"
+    manifest.write_text(text)
+    args = [tool("kube-score"), "score", str(manifest), "--output-format", "json", "--kubernetes-version", "v1.30"]
+    for check in _OPTIONAL_CHECKS:
+        args += ["--enable-optional-test", check]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("["), result.stderr
+    report = json.loads(result.stdout)
+    critical = {(o["object_name"], c["check"]["id"]) for o in report for c in o["checks"]
+                if not c["skipped"] and c["grade"] == 1}
+    explained = set(re.findall(r"^# kube-score: ([a-z0-9-]+): \S", (CHART / "values.yaml").read_text(), re.M))
+    scored = {o["object_name"].rsplit("/", 1)[-1] for o in report}
+    return scored, sorted(c for c in critical if c[1] not in explained)

@@ -84,8 +84,11 @@ def test_prometheus_scrapes_every_process_and_loads_the_rules(stack: dict[str, A
     assert mounts["/etc/prometheus/alerts.yml"] == DEPLOY / "prometheus" / "alerts.yml"
     config = yaml.safe_load(config_file.read_text())
     assert config["rule_files"] == ["alerts.yml"]
-    (job,) = config["scrape_configs"]
+    job, remediation = config["scrape_configs"]
     assert "prismaflow" in job["job_name"]  # the target-down rules select job=~".*prismaflow.*"
+    # The remediation profile's workers by DNS (tests/deploy/test_compose_remediation.py).
+    assert "prismaflow" in remediation["job_name"]
+    assert remediation["dns_sd_configs"] == [{"names": ["remediate", "execute"], "type": "A", "port": 9400}]
     targets = {t.split(":")[0]: int(t.split(":")[1]) for t in job["static_configs"][0]["targets"]}
     long_running = {n for n in _prismaflow(stack) if n not in ("topics", "schemas")}
     assert set(targets) == long_running

@@ -5,9 +5,7 @@ NetworkPolicies, probes on /healthz and /readyz, KEDA on consumer-group lag and 
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +13,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from processors.audit.signing import AuditSigner
 from streams.cli import build_parser
 from streams.config import sections
-from tests.deploy.chart import CHART, EVERYTHING, helm, render, tool
+from tests.deploy.chart import CHART, EVERYTHING, helm, kube_score, render
 
 _SECRET_SUFFIXES = ("_TOKEN", "_PASSWORD", "_SECRET_KEY", "_API_KEY", "_WEBHOOK_URL", "_USER_INFO")
 _TRANSACTIONAL = {"core", "analyse", "sink-jira", "sink-servicenow", "sink-siem", "sink-splunk", "sink-syslog",
@@ -59,23 +58,8 @@ def test_the_rendered_manifests_are_valid_kubernetes_objects(everything: list[di
 
 
 def test_kube_score_finds_no_critical_problem_that_values_yaml_does_not_explain(tmp_path: Path) -> None:
-    text, _ = render(*EVERYTHING)
-    manifest = tmp_path / "rendered.yaml"
-    manifest.write_text(text)
-    optional = ("container-seccomp-profile", "container-ports-check", "container-resource-requests-equal-limits",
-                "container-cpu-requests-equal-limits", "container-memory-requests-equal-limits",
-                "container-ephemeral-storage-request-equals-limit")
-    args = [tool("kube-score"), "score", str(manifest), "--output-format", "json", "--kubernetes-version", "v1.30"]
-    for test in optional:
-        args += ["--enable-optional-test", test]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert result.stdout.startswith("["), result.stderr
-    report = json.loads(result.stdout)
-    critical = {(o["object_name"], c["check"]["id"]) for o in report for c in o["checks"]
-                if not c["skipped"] and c["grade"] == 1}
-    explained = set(re.findall(r"^# kube-score: ([a-z0-9-]+): \S", (CHART / "values.yaml").read_text(), re.M))
-    assert {check for _, check in critical} <= explained, sorted(c for c in critical if c[1] not in explained)
-    scored = {o["object_name"].rsplit("/", 1)[-1] for o in report}
+    scored, unexplained = kube_score(render(*EVERYTHING)[0], tmp_path)
+    assert not unexplained, unexplained
     assert {"pf-prismaflow-core", "pf-prismaflow-webhook", "pf-prismaflow-workers"} <= scored
 
 
@@ -143,10 +127,23 @@ def test_secrets_come_from_the_existing_secret_never_optional_never_inline(every
     assert config["PRISMAFLOW_SECRETS_DIR"] == "/var/run/secrets/prismaflow"
 
 
-def test_demo_mode_needs_no_secret() -> None:
+def test_demo_mode_makes_its_own_secret_with_an_audit_signing_key_and_no_credentials() -> None:
     _, docs = render("demo=true")
+    (secret,) = _of(docs, "Secret").values()
+    assert secret["metadata"]["name"] == "pf-prismaflow-demo-secrets"
+    assert set(secret["data"]) == {"prismaflow_audit_signing_key"}
+    key = base64.b64decode(secret["data"]["prismaflow_audit_signing_key"]).decode()
+    assert AuditSigner.from_secret(key).key_id == "demo"  # the format `prismaflow audit keygen` writes
     for name, spec in _pod_specs(docs).items():
-        assert not [v for v in spec["volumes"] if "secret" in v], name
+        secrets = [v for v in spec["volumes"] if "secret" in v]
+        assert secrets == [{"name": "secrets", "secret": {"secretName": "pf-prismaflow-demo-secrets",
+                                                          "optional": False}}], name
+    config = next(iter(_of(docs, "ConfigMap").values()))["data"]
+    assert config["PRISMAFLOW_SECRETS_DIR"] == "/var/run/secrets/prismaflow"
+    # Each render makes a new key (an upgrade keeps the installed one: the template looks it up).
+    assert _of(render("demo=true")[1], "Secret")["pf-prismaflow-demo-secrets"]["data"] != secret["data"]
+    # With a Secret of one's own, the chart makes none.
+    assert not _of(render("demo=true", "existingSecret=mine")[1], "Secret")
 
 
 def test_each_workload_has_a_pod_disruption_budget_and_a_network_policy(everything: list[dict[str, Any]]) -> None:

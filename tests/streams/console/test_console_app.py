@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+import pytest
+
 from processors.remediation.desk import Vote
 from streams.console.links import LinkSigner
 from tests.streams.console.conftest import LINK_KEY, Console, csrf_of
@@ -149,3 +152,16 @@ def test_a_signed_link_opens_the_request_after_login_and_a_bad_or_old_one_is_ref
     assert console.client.get(path.replace("req-prod", "req-dev", 1)).status_code == 403
     console.clock.advance(hours=2)
     assert console.client.get(path).status_code == 403
+
+
+def test_the_console_is_ready_only_while_its_approval_desk_answers(console: Console,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    assert console.client.get("/readyz").status_code == 200  # no login: the kubelet probes it
+
+    def unreachable() -> list[object]:
+        raise httpx.ConnectError("approval service down")
+
+    monkeypatch.setattr(console.desk, "pending", unreachable)
+    answer = console.client.get("/readyz")
+    assert answer.status_code == 503 and "approval service unreachable" in answer.text
+    assert console.client.get("/healthz").status_code == 200  # alive all the same: no restart for a peer's outage

@@ -23,10 +23,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* The Secret the pods mount: existingSecret, required unless demo. */}}
+{{/* The Secret the pods mount: existingSecret, required unless demo; in demo without one, the
+chart's own <release>-demo-secrets (templates/demo-secret.yaml: generated keys, no credentials). */}}
 {{- define "prismaflow.secretName" -}}
 {{- if .Values.demo -}}
-{{- .Values.existingSecret -}}
+{{- default (printf "%s-demo-secrets" (include "prismaflow.fullname" .)) .Values.existingSecret -}}
 {{- else -}}
 {{- required "existingSecret is required unless demo: true (a Secret with one key per secret setting; see values.yaml)" .Values.existingSecret -}}
 {{- end -}}
@@ -57,6 +58,19 @@ sync-{{ $name }}: {kind: StatefulSet, args: [sync, {{ $name }}], replicas: 1, re
 {{- if .Values.poll.enabled }}
 poll: {kind: Deployment, args: [poll], replicas: 1, resources: {{ toJson .Values.poll.resources }}}
 {{- end }}
+{{- if .Values.remediation.enabled }}
+remediate: {kind: StatefulSet, args: [run, remediate], replicas: {{ .Values.remediation.remediate.replicas }}, resources: {{ toJson .Values.remediation.remediate.resources }}}
+execute: {kind: StatefulSet, args: [run, execute], replicas: 1, resources: {{ toJson .Values.remediation.execute.resources }}, sealed: true, extraSecret: {{ include "prismaflow.cloudSecretName" . | quote }}}
+{{- end }}
+{{- end -}}
+
+{{/* The Secret with the executor's cloud credentials: required when remediation is on, unless demo. */}}
+{{- define "prismaflow.cloudSecretName" -}}
+{{- if .Values.demo -}}
+{{- .Values.remediation.execute.cloudCredentialsSecret -}}
+{{- else -}}
+{{- required "remediation.execute.cloudCredentialsSecret is required with remediation.enabled unless demo: true (a Secret with prismaflow_aws_access_key_id, prismaflow_aws_secret_access_key, prismaflow_aws_session_token)" .Values.remediation.execute.cloudCredentialsSecret -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Pod spec shared by every workload: (dict "root" $ "name" "core" "w" $workload) */}}
@@ -66,6 +80,9 @@ poll: {kind: Deployment, args: [poll], replicas: 1, resources: {{ toJson .Values
 imagePullSecrets: {{ toYaml . | nindent 2 }}
 {{- end }}
 automountServiceAccountToken: false
+{{- if .sealed }}
+enableServiceLinks: false
+{{- end }}
 terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
 securityContext: {{ toYaml $root.Values.podSecurityContext | nindent 2 }}
 {{- with $root.Values.nodeSelector }}
@@ -108,21 +125,32 @@ containers:
     resources: {{ toYaml (default $root.Values.resources .resources) | nindent 6 }}
     securityContext: {{ toYaml $root.Values.securityContext | nindent 6 }}
     volumeMounts:
-      - {name: home, mountPath: /var/lib/prismaflow}
+      - {name: {{ .homeClaim | default "home" }}, mountPath: /var/lib/prismaflow}
       - {name: tmp, mountPath: /tmp}
       {{- if include "prismaflow.secretName" $root }}
       - {name: secrets, mountPath: /var/run/secrets/prismaflow, readOnly: true}
       {{- end }}
 volumes:
+  {{- if not .homeClaim }}
   - name: home
     emptyDir: {sizeLimit: 512Mi}
+  {{- end }}
   - name: tmp
     emptyDir: {sizeLimit: 256Mi}
   {{- with include "prismaflow.secretName" $root }}
+  {{- if $.extraSecret }}
+  {{- /* one secrets folder (PRISMAFLOW_SECRETS_DIR) holding both Secrets' keys */}}
+  - name: secrets
+    projected:
+      sources:
+        - secret: {name: {{ . }}, optional: false}
+        - secret: {name: {{ $.extraSecret }}, optional: false}
+  {{- else }}
   - name: secrets
     secret:
       secretName: {{ . }}
       optional: false
+  {{- end }}
   {{- end }}
 {{- end -}}
 
