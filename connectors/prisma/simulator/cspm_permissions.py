@@ -4,7 +4,7 @@ Answers IAM queries that select one identity (``config from iam where source.clo
 '<id>'``, or ``.name``) with ``PermissionDto`` records made from the estate: for an AWS IAM role,
 and for an EC2 instance through its instance-profile role (the instances the CIEM policy "EC2
 instance with IAM role having administrative permissions" fires on). Each identity gets the same
-records every time (seeded by its id): a few actions used in the last weeks on resources of its own
+records every time (seeded by its role): a few actions used in the last weeks on resources of its own
 account, one used long ago, and many granted but never used (empty ``lastAccessDate``). Roles of
 administrative instances hold them through ``AdministratorAccess`` on ``*``, the others through a
 customer-managed policy. Other IAM queries are answered 400 ``invalid_rql_query``; the first answer
@@ -94,8 +94,9 @@ def identity_permissions(sim: PrismaCloudSimulator, field: str, value: str) -> l
         return []
     res, role = found
     rng = random.Random(hashlib.sha256(f"{sim.estate.seed}:{role}".encode()).digest())
-    admin = any(a["resource"]["id"] == res["id"] and a["policy"]["name"].startswith("AWS EC2 instance with IAM role")
-                for a in sim.estate.alerts.values()) or res["kind"] == "aws_role" and rng.random() < 0.5
+    # The same role answers the same whether asked by its ARN or by an instance that holds it.
+    admin = any(w.admin_role and sim.estate.resources[w.rrn]["data"].get("iamInstanceProfile", {}).get("arn") == role
+                for w in sim.estate.workloads)
     account = res["accountId"]
     policy = _ADMIN if admin else (f"arn:aws:iam::{account}:policy/{role.rsplit('/', 1)[-1]}-policy",
                                    f"{role.rsplit('/', 1)[-1]}-policy", "Customer Managed Policy")

@@ -14,6 +14,7 @@ from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.permissions import PrismaPermissionSearch, identity_query
 from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator
+from processors.remediation.least_privilege import PermissionRecord
 from tests.connectors.prisma.conftest import API, sim_stats
 
 ADMIN_POLICY = "AWS EC2 instance with IAM role having administrative permissions (*:*)"
@@ -130,3 +131,16 @@ async def test_a_page_token_answered_again_stops_the_paging() -> None:
     async with _client_answered_by(answer) as cspm:
         with pytest.raises(ResponseFormatError, match="same page token"):
             await cspm.search_permissions("config from iam where source.cloud.resource.id = 'x'")
+
+
+async def test_a_role_asked_by_its_arn_or_through_its_instance_has_the_same_grants_and_use(
+        cspm: CspmClient, sim: PrismaCloudSimulator) -> None:
+    alert = _ciem_alert(sim)
+    search = PrismaPermissionSearch(cspm)
+    by_instance = await search.permissions_of(str(alert["resource"]["id"]))  # type: ignore[index]
+    by_role = await search.permissions_of(str(alert["metadata"]["roleArn"]))  # type: ignore[index]
+
+    def view(records: tuple[PermissionRecord, ...]) -> set[tuple[str, str, object]]:
+        return {(r.effective_action_name, r.granted_by_policy_id, r.last_access) for r in records}
+
+    assert by_instance and view(by_instance) == view(by_role)
