@@ -260,3 +260,10 @@ async def test_permission_search_and_page(http: httpx.AsyncClient, token: str, s
     page = await http.post(f"{API}/api/v1/permission/page", headers={"x-redlock-auth": token}, json=page_body)
     check("cspm/IAMMicroService.json", "/api/v1/permission/page", "post", page.json())
     assert page.json()["items"] and "data" not in page.json()
+    # The constructed CIEM fixture (tests/data/ciem) has the documented shape too, except for the nulls
+    # it uses on purpose (a never-used lastAccessDate, the last page's token) so the parser is tested on them.
+    fixture = SPEC_DIR.parent / "ciem" / "permissions_reporting_lambda.json"
+    problems = errors(response_validator("cspm/IAMMicroService.json", "/api/v1/permission", "post"),
+                      json.loads(fixture.read_text(encoding="utf-8")), limit=50)
+    assert problems and all(p.endswith("None is not of type 'string'") and
+                            p.split(":")[0].rsplit("/", 1)[-1] in ("lastAccessDate", "nextPageToken") for p in problems)

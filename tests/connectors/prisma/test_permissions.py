@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator
 from processors.remediation.least_privilege import PermissionRecord
 from tests.connectors.prisma.conftest import API, sim_stats
+from tests.processors.remediation.ciem_support import RECORDS_FILE, ROLE
 
 ADMIN_POLICY = "AWS EC2 instance with IAM role having administrative permissions (*:*)"
 
@@ -144,3 +147,27 @@ async def test_a_role_asked_by_its_arn_or_through_its_instance_has_the_same_gran
         return {(r.effective_action_name, r.granted_by_policy_id, r.last_access) for r in records}
 
     assert by_instance and view(by_instance) == view(by_role)
+
+
+async def test_the_constructed_permission_fixture_parses_through_the_port_across_two_pages() -> None:
+    """tests/data/ciem (built from PermissionDto, see its README) served as Prisma pages it."""
+    body = json.loads(RECORDS_FILE.read_text(encoding="utf-8"))
+    items = body["data"]["items"]
+    sent: list[tuple[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path, json.loads(request.content)))
+        if request.url.path == "/api/v1/permission":
+            return httpx.Response(200, json={"data": {"items": items[:5], "nextPageToken": "t1", "totalRows": 9}})
+        return httpx.Response(200, json={"items": items[5:], "totalRows": 9})
+
+    async with _client_answered_by(answer) as cspm:
+        records = await PrismaPermissionSearch(cspm, page_size=5).permissions_of(ROLE)
+    assert sent == [("/api/v1/permission", {"query": f"config from iam where source.cloud.resource.id = '{ROLE}'",
+                                            "limit": 5}),
+                    ("/api/v1/permission/page", {"pageToken": "t1", "limit": 5})]
+    assert [r.effective_action_name for r in records] == [i["effectiveActionName"] for i in items]
+    assert records[0].last_access == datetime(2026, 11, 28, 6, tzinfo=UTC)
+    never = [r.effective_action_name for r in records if r.last_access is None]
+    assert never == ["iam:CreateUser", "iam:PassRole", "ec2:RunInstances"]
+    assert {r.granted_by_entity_id for r in records if r.source_resource_id == ROLE} == {ROLE}
