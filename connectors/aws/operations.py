@@ -13,6 +13,7 @@ service                operation                           DryRun    state read
 s3                     PutPublicAccessBlock                no        GetPublicAccessBlock
 ec2                    RevokeSecurityGroupIngress          yes       DescribeSecurityGroups
 iam                    DetachRolePolicy                    no        ListAttachedRolePolicies
+iam                    PutRolePolicy                       no        GetRolePolicy (the named policy)
 iam                    DetachUserPolicy                    no        ListAttachedUserPolicies
 ec2                    EnableEbsEncryptionByDefault        yes       GetEbsEncryptionByDefault
 cloudtrail             StartLogging                        no        GetTrailStatus
@@ -91,6 +92,16 @@ def _role_policies(client: Any, parameters: Mapping[str, Any]) -> dict[str, Any]
     return {"AttachedPolicies": found.get("AttachedPolicies", [])}
 
 
+def _inline_policy(client: Any, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        found = client.get_role_policy(RoleName=parameters["RoleName"], PolicyName=parameters["PolicyName"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
+            return {"PolicyName": parameters["PolicyName"], "PolicyDocument": None}
+        raise
+    return {"PolicyName": found["PolicyName"], "PolicyDocument": found["PolicyDocument"]}
+
+
 def _user_policies(client: Any, parameters: Mapping[str, Any]) -> dict[str, Any]:
     found = client.list_attached_user_policies(UserName=parameters["UserName"])
     return {"AttachedPolicies": found.get("AttachedPolicies", [])}
@@ -120,6 +131,9 @@ _ENTRIES = (
     SupportedOperation("ec2", "RevokeSecurityGroupIngress", True, _security_group,
                        "Remove inbound rules from one security group", "GroupId"),
     SupportedOperation("iam", "DetachRolePolicy", False, _role_policies, "Detach a managed policy from a role",
+                       "RoleName"),
+    # CIEM least privilege: the reduced inline policy, which validation lints before anyone approves it.
+    SupportedOperation("iam", "PutRolePolicy", False, _inline_policy, "Put a role's least-privilege inline policy",
                        "RoleName"),
     SupportedOperation("iam", "DetachUserPolicy", False, _user_policies, "Detach a managed policy from a user",
                        "UserName"),

@@ -27,7 +27,15 @@ import httpx
 from connectors.base import AuthenticationError, ResponseFormatError
 from connectors.http_client import HttpSeams
 from connectors.prisma._http import SessionTokenClient, expect_dict, json_body
-from connectors.prisma.models import AlertFilter, AlertPage, LoginResponse, RemediationCli, SearchPage, TimeRange
+from connectors.prisma.models import (
+    AlertFilter,
+    AlertPage,
+    LoginResponse,
+    PermissionPage,
+    RemediationCli,
+    SearchPage,
+    TimeRange,
+)
 from connectors.prisma.settings import PrismaSettings
 
 __all__ = ["AlertQuery", "CspmClient", "FilterSpec", "SearchQuery"]
@@ -288,3 +296,41 @@ class CspmClient(SessionTokenClient):
         async for page in self.iter_search_config_pages(rql, time_range, **query):
             for item in page.items:
                 yield item
+
+    # -- IAM (CIEM) permission search ----------------------------------------------------------
+
+    async def iter_permission_pages(self, rql: str, *, limit: int = 100,
+                                    max_pages: int = 100) -> AsyncIterator[PermissionPage]:
+        """``POST /api/v1/permission`` then ``POST /api/v1/permission/page`` until no token is left.
+
+        ``rql`` is an IAM query (``config from iam where ...``). The first answer wraps the page in
+        ``data`` (``PermissionSearchResponseDto``), the following ones are the page itself
+        (``PermissionSearchResultDataDto``), as pan.dev's ``IAMMicroService.json`` documents. A page
+        token answered again, or more than ``max_pages`` pages, raise :class:`ResponseFormatError`
+        rather than loop; invalid RQL raises :class:`connectors.base.BadRequestError`.
+        """
+        path = "/api/v1/permission"
+        response = await self._call("POST", path, json={"query": rql, "limit": limit})
+        top = expect_dict(json_body(response), response)
+        data, token, number = top.get("data"), None, 0
+        while True:
+            if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
+                raise ResponseFormatError(f"{path} response without a page of items", method="POST", path=path)
+            next_token = data.get("nextPageToken") or None
+            if next_token is not None and next_token == token:
+                raise ResponseFormatError(f"{path} returned the same page token again", method="POST", path=path)
+            total = data.get("totalRows")
+            yield PermissionPage(items=[i for i in data.get("items") or [] if isinstance(i, dict)],
+                                 total_rows=total if isinstance(total, int) else None,
+                                 next_page_token=next_token, page_number=number)
+            if next_token is None:
+                return
+            if number + 1 >= max_pages:
+                raise ResponseFormatError(f"{path} gave more than {max_pages} pages", method="POST", path=path)
+            token, number, path = next_token, number + 1, "/api/v1/permission/page"
+            response = await self._call("POST", path, json={"pageToken": token, "limit": limit})
+            data = expect_dict(json_body(response), response)
+
+    async def search_permissions(self, rql: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Every ``PermissionDto`` an IAM query matches, across all pages."""
+        return [item async for page in self.iter_permission_pages(rql, limit=limit) for item in page.items]

@@ -16,6 +16,7 @@ __all__ = [
     "AlertPage",
     "ComputePage",
     "LoginResponse",
+    "PermissionPage",
     "RemediationCli",
     "SearchPage",
     "TimeRange",
@@ -103,6 +104,16 @@ class SearchPage(BaseModel):
     items: list[dict[str, Any]]
     total_rows: int | None = None
     next_page_token: str | None = None
+
+
+class PermissionPage(BaseModel):
+    """One page of an IAM permission search (``PermissionSearchResultDataDto``): raw ``PermissionDto``
+    dicts, parsed further by whoever uses them (``processors.remediation.least_privilege``)."""
+
+    items: list[dict[str, Any]]
+    total_rows: int | None = None
+    next_page_token: str | None = None
+    page_number: int = 0
 
 
 class RemediationCli(BaseModel):

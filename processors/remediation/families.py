@@ -38,8 +38,10 @@ class _Strict(BaseModel):
 
 
 class FamilyMatch(_Strict):
-    """Which alerts a family covers: an exact policy id, or a name pattern (and a resource type)."""
+    """Which alerts a family covers: an exact policy id, or a name pattern (and a resource type);
+    with ``policy_types`` set, only alerts of those policy types (``iam`` for CIEM) at all."""
 
+    policy_types: tuple[str, ...] = ()
     policy_ids: tuple[str, ...] = ()
     name_patterns: tuple[str, ...] = ()
     resource_types: tuple[str, ...] = Field(
@@ -97,7 +99,9 @@ class Family(_Strict):
         return any(tuple(p.split()) == argv[: len(p.split())] for p in prefixes)
 
     def covers(self, alert: Alert) -> bool:
-        """True when the alert's policy is one of this family's (id or name, and resource type)."""
+        """True when the alert's policy is one of this family's (policy type, then id or name and resource type)."""
+        if self.match.policy_types and alert.policy_type.lower() not in self.match.policy_types:
+            return False
         if alert.policy_id and alert.policy_id in self.match.policy_ids:
             return True
         if not any(re.search(p, alert.policy_name, re.IGNORECASE) for p in self.match.name_patterns):

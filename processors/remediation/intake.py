@@ -19,6 +19,7 @@ planner, else the analysis' steps, always validated), asks the rollout policy wh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from processors.records import ActorType, Analysis, RemediationRequest, RolloutM
 from processors.remediation.approval import ApprovalRules, new_request
 from processors.remediation.families import FamilyCatalog
 from processors.remediation.followup import AuditEntry
+from processors.remediation.least_privilege import PermissionRecord
 from processors.remediation.modes import ModeAction, RolloutPolicy, auto_allowed, decide_mode, looser
 from processors.remediation.planner import PlannerSettings
 from processors.remediation.propose import Proposal, ValidationPorts, propose_fix
@@ -64,12 +66,15 @@ def _entry(action: str, alert_id: str, outcome: str, details: dict[str, Any]) ->
 
 def intake(scored: ScoredAlert, *, families: FamilyCatalog, ports: ValidationPorts, policy: RolloutPolicy,
            rules: ApprovalRules, analysis: Analysis | None = None, planner: PlannerSettings | None = None,
-           min_tier: RiskTier = RiskTier.HIGH) -> Intake:
-    """The proposal, request and audit entries for ``scored`` (module docstring); requested at its scoring time."""
+           min_tier: RiskTier = RiskTier.HIGH, permissions: Sequence[PermissionRecord] | None = None) -> Intake:
+    """The proposal, request and audit entries for ``scored`` (module docstring); requested at its scoring time.
+
+    ``permissions``: for a CIEM alert, its identity's permission records, which the caller fetched
+    (:func:`processors.remediation.ciem_plan.permission_identity` says whose)."""
     alert_id = scored.alert.alert_id
     if not wants(scored, min_tier):
         return Intake(alert_id)
-    proposal = propose_fix(scored, families, ports, analysis, planner)
+    proposal = propose_fix(scored, families, ports, analysis, planner, permissions)
     base = {"policy_family": proposal.family, "source": proposal.source.value if proposal.source else None,
             "notes": list(proposal.notes)}
     if proposal.plan is None:

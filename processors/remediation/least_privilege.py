@@ -44,6 +44,8 @@ class PermissionRecord(BaseModel):
     effective_action_name: str = Field(alias="effectiveActionName")
     dest_resource_id: str = Field(default="", alias="destResourceId")
     wildcard_destination: bool = Field(default=False, alias="isWildCardDestCloudResourceName")
+    granted_by_entity_id: str = Field(default="", alias="grantedByCloudEntityId")
+    granted_by_entity_type: str = Field(default="", alias="grantedByCloudEntityType")
     granted_by_policy_id: str = Field(default="", alias="grantedByCloudPolicyId")
     granted_by_policy_name: str = Field(default="", alias="grantedByCloudPolicyName")
     granted_by_policy_type: str = Field(default="", alias="grantedByCloudPolicyType")
@@ -95,18 +97,20 @@ def _resource(record: PermissionRecord) -> str:
 
 
 def reduce_to_used(records: Iterable[PermissionRecord], role_arn: str, *, as_of: datetime,
-                   lookback_days: int = 90) -> ReducedPolicy:
+                   lookback_days: int = 90, source_id: str | None = None) -> ReducedPolicy:
     """The policy that grants ``role_arn`` only what it used in the ``lookback_days`` before ``as_of``.
 
     ``as_of`` is the record time (the alert's ``last_seen``), not the wall clock, so the same input
-    always reduces to the same policy. Raises ValueError when the role used nothing: the fix then is
-    to remove its policies, which is not a reduction.
+    always reduces to the same policy. ``source_id`` is the identity the records are about when it
+    is not the role itself (an EC2 instance, which holds the role through its instance profile).
+    Raises ValueError when the role used nothing: the fix then is to remove its policies, which is
+    not a reduction.
     """
     since = as_of - timedelta(days=lookback_days)
-    mine = [r for r in records if r.source_resource_id == role_arn]
+    mine = [r for r in records if r.source_resource_id == (source_id or role_arn)]
     used = [r for r in mine if r.last_access is not None and since <= r.last_access <= as_of]
     if not used:
-        raise ValueError(f"{role_arn} used none of its permissions in the last {lookback_days} days")
+        raise ValueError(f"{source_id or role_arn} used none of its permissions in the last {lookback_days} days")
     actions_by_resource: dict[str, set[str]] = defaultdict(set)
     for record in used:
         actions_by_resource[_resource(record)].add(record.effective_action_name)

@@ -51,6 +51,7 @@ class PlannerSettings(BaseModel):
     trail_name: str = "prismaflow-account-trail"
     trail_bucket: str = "aws-cloudtrail-logs-{account_id}"
     home_region: str = "us-east-1"
+    least_privilege_lookback_days: int = 90
     over_permissive_policies: tuple[str, ...] = (
         "arn:aws:iam::aws:policy/AdministratorAccess",
         "arn:aws:iam::aws:policy/IAMFullAccess",
@@ -89,10 +90,15 @@ def plan_for_alert(scored: ScoredAlert, families: FamilyCatalog,
     return PlanOutcome(build_plan(alert, family, actions, summary=_SUMMARIES[family.name]), family.name)
 
 
-def build_plan(alert: Alert, family: Family, actions: list[PlannedAction], *, summary: str) -> RemediationPlan:
-    """A plan of ``actions`` for ``alert``, its id derived from its content (the same input, the same id)."""
+def build_plan(alert: Alert, family: Family, actions: list[PlannedAction], *, summary: str,
+               resource_id: str | None = None) -> RemediationPlan:
+    """A plan of ``actions`` for ``alert``, its id derived from its content (the same input, the same id).
+
+    ``resource_id`` is what the plan changes when that is not the alert's resource itself but one
+    Prisma's structured data ties to it (the IAM role of an instance's CIEM alert)."""
     resource = alert.resource
-    body = canonical_json({"alert": alert.alert_id, "family": family.name, "resource": resource.resource_id,
+    target = resource.resource_id if resource_id is None else resource_id
+    body = canonical_json({"alert": alert.alert_id, "family": family.name, "resource": target,
                            "actions": [a.model_dump(mode="json") for a in actions]})
     plan_id = "plan-" + hashlib.sha256(body.encode("utf-8")).hexdigest()[:20]
     return RemediationPlan(
@@ -103,7 +109,7 @@ def build_plan(alert: Alert, family: Family, actions: list[PlannedAction], *, su
         cloud=resource.cloud,
         account_id=resource.account_id,
         region=_region(alert),
-        resource_id=resource.resource_id,
+        resource_id=target,
         environment=alert.enrichment.environment,
         summary=summary,
         actions=tuple(actions),

@@ -7,6 +7,8 @@ implements them:
 * :class:`ServiceCatalog`    botocore's own service models (``connectors.aws.service_models``)
 * :class:`TerraformChecker`  python-hcl2 and Checkov (``connectors.iac.terraform``)
 * :class:`IamPolicyLinter`   parliament (``connectors.aws.iam_lint``)
+* :class:`PermissionSearch`  Prisma's IAM permission search (``connectors.prisma.permissions``),
+                             called by the remediation-request stage before the pure planner runs
 
 Tests pass the real implementations; a fake is only useful to prove what validation does when a
 tool reports a failure.
@@ -16,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from processors.remediation.least_privilege import PermissionRecord
 
 __all__ = [
     "IamPolicyLinter",
+    "PermissionSearch",
     "ServiceCatalog",
     "ShapeInfo",
     "TerraformBlock",
@@ -107,4 +113,13 @@ class IamPolicyLinter(Protocol):
 
     def findings(self, policy_document: Mapping[str, Any]) -> tuple[str, ...]:
         """Every problem found, one line each (``ISSUE_CODE: detail``); empty when clean."""
+        ...
+
+
+class PermissionSearch(Protocol):
+    """What one identity was granted and what it used: Prisma's CIEM permission records."""
+
+    async def permissions_of(self, identity_id: str) -> Sequence[PermissionRecord]:
+        """Every permission record whose source is ``identity_id`` (an IAM role ARN or an EC2 instance
+        id). Raises the connector's error tree when the search fails; an unknown identity has none."""
         ...

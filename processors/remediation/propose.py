@@ -5,20 +5,26 @@ planner first, because it builds from Prisma's structured fields; the analysis' 
 only when the planner has no plan for the alert (a family without a builder, or data it lacks).
 Either way the plan is validated, and the proposal carries the verdict: a plan whose verdict is
 not accepted must never become a request that can be approved.
+
+CIEM alerts of the ``iam_least_privilege`` family are planned from their identity's permission
+records (:mod:`processors.remediation.ciem_plan`), which the caller fetched before (``permissions``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from processors.models import ScoredAlert
 from processors.records import Analysis
+from processors.remediation.ciem_plan import LEAST_PRIVILEGE_FAMILY, plan_least_privilege
 from processors.remediation.families import FamilyCatalog
 from processors.remediation.from_analysis import plan_from_analysis
+from processors.remediation.least_privilege import PermissionRecord
 from processors.remediation.plan import RemediationPlan
-from processors.remediation.planner import PlannerSettings, plan_for_alert
-from processors.remediation.ports import ServiceCatalog, TerraformChecker
+from processors.remediation.planner import PlannerSettings, PlanOutcome, plan_for_alert
+from processors.remediation.ports import IamPolicyLinter, ServiceCatalog, TerraformChecker
 from processors.remediation.validate import PlanVerdict, validate_plan
 
 __all__ = ["PlanSource", "Proposal", "ValidationPorts", "propose_fix"]
@@ -33,10 +39,12 @@ class PlanSource(str, Enum):
 
 @dataclass(frozen=True)
 class ValidationPorts:
-    """The outside knowledge validation needs: botocore's models and the Terraform tooling."""
+    """The outside knowledge validation needs: botocore's models, the Terraform tooling and an IAM
+    policy linter (without one, a plan that puts an IAM policy is refused)."""
 
     catalog: ServiceCatalog
     terraform: TerraformChecker | None = None
+    iam_linter: IamPolicyLinter | None = None
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,24 @@ class Proposal:
         return self.plan is not None and self.verdict is not None and self.verdict.accepted
 
 
+def _plan(scored: ScoredAlert, families: FamilyCatalog, settings: PlannerSettings | None,
+          permissions: Sequence[PermissionRecord] | None) -> PlanOutcome:
+    family = families.classify(scored.alert)
+    if family is not None and family.name == LEAST_PRIVILEGE_FAMILY:
+        return plan_least_privilege(scored.alert, family, permissions, settings)
+    return plan_for_alert(scored, families, settings)
+
+
 def propose_fix(scored: ScoredAlert, families: FamilyCatalog, ports: ValidationPorts,
-                analysis: Analysis | None = None, settings: PlannerSettings | None = None) -> Proposal:
-    """The validated fix for ``scored``: the planner's, else the analysis' (see the module docstring)."""
-    outcome = plan_for_alert(scored, families, settings)
+                analysis: Analysis | None = None, settings: PlannerSettings | None = None,
+                permissions: Sequence[PermissionRecord] | None = None) -> Proposal:
+    """The validated fix for ``scored``: the planner's, else the analysis' (see the module docstring).
+
+    ``permissions`` are the permission records of the alert's identity, for a CIEM alert (None when
+    they were not fetched)."""
+    outcome = _plan(scored, families, settings, permissions)
     if outcome.plan is not None:
-        verdict = validate_plan(outcome.plan, families, ports.catalog, ports.terraform)
+        verdict = validate_plan(outcome.plan, families, ports.catalog, ports.terraform, ports.iam_linter)
         return Proposal(outcome.plan, verdict, PlanSource.PLANNER, outcome.family)
     notes = [f"planner: {outcome.reason}"]
     if analysis is None:
@@ -70,5 +90,5 @@ def propose_fix(scored: ScoredAlert, families: FamilyCatalog, ports: ValidationP
     notes += [f"analysis step left out as read-only: {c[:120]}" for c in suggested.skipped_read_only]
     if suggested.plan is None:
         return Proposal(None, None, None, suggested.family or outcome.family, tuple(notes))
-    verdict = validate_plan(suggested.plan, families, ports.catalog, ports.terraform)
+    verdict = validate_plan(suggested.plan, families, ports.catalog, ports.terraform, ports.iam_linter)
     return Proposal(suggested.plan, verdict, PlanSource.ANALYSIS, suggested.family, tuple(notes))

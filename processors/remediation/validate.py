@@ -13,7 +13,10 @@ AWS API actions
     resource, or a name an earlier action of the plan creates; account-wide operations target the
     plan's account;
   * no credentials, shell syntax, invisible or non-ASCII characters, or over-long values anywhere in
-    the parameters; the region is an AWS region (the plan's), empty only for global services.
+    the parameters; the region is an AWS region (the plan's), empty only for global services;
+  * an IAM policy document it puts (``PolicyDocument``) is JSON and a least-privilege policy: no
+    ``*`` actions, no ``NotAction``, no ``iam:PassRole`` on every role, and clean for the IAM policy
+    linter (:class:`~processors.remediation.ports.IamPolicyLinter`, parliament); no linter, refused.
 Azure / GCP argument vectors
   * the plan's cloud; an allowlisted command prefix of the family; no shell syntax, credentials or
     odd characters in any argument; the plan's resource among the arguments, and no other
@@ -27,16 +30,18 @@ Unknown families, a cloud mismatch or a missing Terraform checker fail closed.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from processors.models import Cloud
 from processors.remediation.aws_cli import REGION
 from processors.remediation.families import ACCOUNT_TARGET, Family, FamilyCatalog
+from processors.remediation.least_privilege import least_privilege_reasons
 from processors.remediation.plan import ActionKind, PlannedAction, RemediationPlan
 from processors.remediation.planner import resource_name
-from processors.remediation.ports import ServiceCatalog, TerraformChecker
+from processors.remediation.ports import IamPolicyLinter, ServiceCatalog, TerraformChecker
 from processors.remediation.text_rules import (
     credential_reasons,
     iter_strings,
@@ -89,7 +94,7 @@ class PlanVerdict:
 
 
 def validate_plan(plan: RemediationPlan, families: FamilyCatalog, catalog: ServiceCatalog,
-                  terraform: TerraformChecker | None = None) -> PlanVerdict:
+                  terraform: TerraformChecker | None = None, linter: IamPolicyLinter | None = None) -> PlanVerdict:
     """Check ``plan`` against every rule; see the module docstring for the rules."""
     family = families.get(plan.policy_family)
     plan_reasons = _plan_reasons(plan, family)
@@ -100,7 +105,7 @@ def validate_plan(plan: RemediationPlan, families: FamilyCatalog, catalog: Servi
         if family is None:
             reasons: list[str] = ["no allowlist: unknown policy family"]
         elif action.kind is ActionKind.AWS_API:
-            reasons = _aws_reasons(plan, family, action, earlier, catalog)
+            reasons = _aws_reasons(plan, family, action, earlier, catalog) + _policy_document_reasons(action, linter)
         elif action.kind in _CLI_CLOUD:
             reasons = _cli_reasons(plan, family, action)
         else:
@@ -168,6 +173,21 @@ def _aws_reasons(plan: RemediationPlan, family: Family, action: PlannedAction,
             reasons.append(f"target {action.target_resource[:80]!r} is not the alert's resource {plan.resource_id[:80]!r}")
     reasons += _region_reasons(plan, action)
     return reasons
+
+
+def _policy_document_reasons(action: PlannedAction, linter: IamPolicyLinter | None) -> list[str]:
+    if action.service != "iam" or "PolicyDocument" not in action.parameters:
+        return []
+    text = action.parameters["PolicyDocument"]
+    try:
+        document = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        document = None
+    if not isinstance(document, Mapping):
+        return ["PolicyDocument is not a JSON policy document"]
+    if linter is None:
+        return ["no IAM policy linter is configured, so the policy document cannot be validated"]
+    return [f"policy document: {r}" for r in least_privilege_reasons(document, linter)]
 
 
 def _region_reasons(plan: RemediationPlan, action: PlannedAction) -> list[str]:

@@ -9,6 +9,11 @@ transaction, the audit records (each linked to the alert id) and the :class:`Rem
 for approval is announced — ticket set to *Pending Approval*, chat message with buttons and the signed
 console link — through :class:`streams.remediation.announce.RequestAnnouncer`, before the transaction
 commits: a crash in between announces again, which finds the same ticket (idempotent per request id).
+
+For a CIEM alert of the least-privilege family the stage first asks Prisma's IAM permission search
+(the :class:`~processors.remediation.ports.PermissionSearch` port) for the records of the alert's
+identity, which the pure planner reduces to a least-privilege policy. A failed search is audited
+(``remediation_permission_search_failed``) and leaves that alert without a planner plan.
 """
 
 from __future__ import annotations
@@ -17,14 +22,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from connectors.base import ConnectorError
+
 from processors.models import RiskTier, ScoredAlert
 from processors.records import Analysis
 from processors.remediation.approval import ApprovalRules
 from processors.remediation.families import FamilyCatalog
 from processors.remediation.followup import AuditEntry
-from processors.remediation.intake import INTAKE_ACTOR, intake
+from processors.remediation.ciem_plan import permission_identity
+from processors.remediation.intake import INTAKE_ACTOR, intake, wants
+from processors.remediation.least_privilege import PermissionRecord
 from processors.remediation.modes import RolloutPolicy
 from processors.remediation.planner import PlannerSettings
+from processors.remediation.ports import PermissionSearch
 from processors.remediation.propose import ValidationPorts
 from streams.audit import AuditWriter
 from streams.publish import OutgoingRecord
@@ -55,8 +65,10 @@ class RemediationRequestStage(OwnEventLoop):
     def __init__(self, *, families: FamilyCatalog, ports: ValidationPorts, policy: RolloutPolicy,
                  rules: ApprovalRules, audit: AuditWriter, announcer: RequestAnnouncer | None = None,
                  analyses: Callable[[str], Analysis | None] | None = None, planner: PlannerSettings | None = None,
-                 min_tier: RiskTier = RiskTier.HIGH, topic_prefix: str = "") -> None:
+                 min_tier: RiskTier = RiskTier.HIGH, topic_prefix: str = "",
+                 permissions: PermissionSearch | None = None) -> None:
         self.families, self.ports, self.policy, self.rules = families, ports, policy, rules
+        self.permissions = permissions
         self.audit, self.announcer, self.analyses, self.planner = audit, announcer, analyses, planner
         self.min_tier = min_tier
         self.input_topic = topic_prefix + SCORED_ALERTS.name
@@ -65,9 +77,10 @@ class RemediationRequestStage(OwnEventLoop):
 
     def handle(self, record: ScoredAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
         analysis = self.analyses(record.alert.alert_id) if self.analyses is not None else None
+        records, failed = self._permissions(record)
         step = intake(record, families=self.families, ports=self.ports, policy=self.policy, rules=self.rules,
-                      analysis=analysis, planner=self.planner, min_tier=self.min_tier)
-        entries = list(step.audit)
+                      analysis=analysis, planner=self.planner, min_tier=self.min_tier, permissions=records)
+        entries = [*failed, *step.audit]
         out: list[OutgoingRecord] = []
         if step.request is not None:
             out.append(OutgoingRecord(self.requests_topic, step.request.request_id, step.request))
@@ -81,3 +94,20 @@ class RemediationRequestStage(OwnEventLoop):
             log.info("remediation request alert_id=%s request_id=%s mode=%s approvals=%d", step.alert_id,
                      step.request.request_id, step.request.mode.value, step.request.required_approvals)
         return [*audit_records(self.audit, entries), *out]
+
+    def _permissions(self, record: ScoredAlert) -> tuple[Sequence[PermissionRecord] | None, list[AuditEntry]]:
+        """The permission records of a CIEM alert's identity (None for other alerts), and the audit
+        entry of a search that failed."""
+        if self.permissions is None or not wants(record, self.min_tier):
+            return None, []
+        identity = permission_identity(record, self.families)
+        if identity is None:
+            return None, []
+        try:
+            return self._loop().run_until_complete(self.permissions.permissions_of(identity)), []
+        except ConnectorError as exc:
+            log.warning("permission search failed alert_id=%s error=%s status=%s", record.alert.alert_id,
+                        type(exc).__name__, exc.status_code)
+            return None, [AuditEntry(actor=INTAKE_ACTOR, action="remediation_permission_search_failed",
+                                     alert_id=record.alert.alert_id, outcome="error",
+                                     details={"error": type(exc).__name__, "status": exc.status_code})]

@@ -7,7 +7,9 @@
   workflow needs a "Request Approval" transition into *Pending Approval*) and posts the chat message
   (``PRISMAFLOW_CHAT_*``) with the console's signed link (``PRISMAFLOW_CONSOLE_BASE_URL`` and
   ``..._LINK_SECRET``). The alert's analysis on ``prisma.analyses``, when there is one, is the
-  planner's fallback (:class:`~streams.remediation.analyses.AnalysisLookup`).
+  planner's fallback (:class:`~streams.remediation.analyses.AnalysisLookup`). For CIEM alerts it asks
+  Prisma's IAM permission search (``PRISMAFLOW_PRISMA_*``) what the role used, and lints the
+  least-privilege policy with parliament.
 - ``execute`` (:class:`~streams.remediation.executor_stage.ExecutorStage`) reads
   ``prisma.remediations.decisions``, verifies with the approval service's keys
   (``PRISMAFLOW_REMEDIATION_SIGNING_KEY``), runs through the sandboxed executor (``PRISMAFLOW_AWS_*``,
@@ -19,11 +21,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.aws.iam_lint import ParliamentLinter
 from connectors.aws.service_models import BotocoreServiceCatalog
 from connectors.execution import build_executor
 from connectors.iac.terraform import HclTerraformChecker, TerraformCheckerSettings
 from connectors.jira.client import JiraClient
 from connectors.prisma.cspm_client import CspmClient
+from connectors.prisma.permissions import PrismaPermissionSearch
 from connectors.slack.client import ChatWebhookClient
 from processors.errors import ConfigurationError
 from processors.remediation.families import parse_families
@@ -61,7 +65,9 @@ def build_remediation_worker(name: str, settings: PrismaflowSettings, serde: Avr
         audit.start()
         stage = RemediationRequestStage(
             families=parse_families(families_file.read_text("utf-8"), str(families_file)),
-            ports=ValidationPorts(BotocoreServiceCatalog(), HclTerraformChecker(TerraformCheckerSettings())),
+            ports=ValidationPorts(BotocoreServiceCatalog(), HclTerraformChecker(TerraformCheckerSettings()),
+                                  ParliamentLinter()),
+            permissions=PrismaPermissionSearch(CspmClient(settings.prisma)),
             policy=load_rollout_policy(settings.remediation.rollout_policy_file),
             rules=settings.remediation.approval_rules(), audit=audit, announcer=_announcer(settings),
             analyses=AnalysisLookup(settings.kafka, serde, prefix + ANALYSES.name), min_tier=settings.tickets.min_tier, topic_prefix=prefix)

@@ -1,7 +1,8 @@
 """The CSPM route table: which handler serves which path, with which auth and rate limit.
 
 Handlers live by resource: :mod:`.cspm_auth` (login), :mod:`.cspm_alerts` (listing and reads),
-:mod:`.cspm_actions` (dismiss, reopen, remediation), :mod:`.cspm_search` (resources, RQL). Errors
+:mod:`.cspm_actions` (dismiss, reopen, remediation), :mod:`.cspm_search` (resources, RQL),
+:mod:`.cspm_permissions` (the CIEM IAM permission search). Errors
 follow the reference (section 8.1): an empty body and the detail in ``x-redlock-status``
 (``[{"i18nKey": ..., "severity": "error", "subject": ...}]``). Where the reference leaves the exact
 i18nKey open (expired page token, unsupported RQL) the choice is marked [INFERRED].
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.prisma.simulator import cspm_actions, cspm_alerts, cspm_auth, cspm_search
+from connectors.prisma.simulator import cspm_actions, cspm_alerts, cspm_auth, cspm_permissions, cspm_search
 from connectors.prisma.simulator.answers import Handler, cspm_error
 from connectors.prisma.simulator.query import QueryError
 from connectors.prisma.simulator.runtime import RateSpec
@@ -53,6 +54,8 @@ def routes(sim: PrismaCloudSimulator) -> list[Route]:
         ("POST", "/resource", cspm_search.resource, "cspm", None),
         ("POST", "/search/config", cspm_search.search_config, "cspm", None),
         ("POST", "/search/config/page", cspm_search.search_config_page, "cspm", None),
+        ("POST", "/api/v1/permission", cspm_permissions.search_permissions, "cspm", None),
+        ("POST", "/api/v1/permission/page", cspm_permissions.search_permissions_page, "cspm", None),
     ]
     out: list[Route] = []
     for method, path, handler, auth, rate in table:

@@ -37,6 +37,8 @@ def test_both_stages_are_built_on_the_prefixed_topics(environment: Path, catalog
     assert isinstance(remediate.stage, RemediationRequestStage) and isinstance(execute.stage, ExecutorStage)
     assert remediate.stage.input_topic == catalogue + "prisma.alerts.scored"
     assert remediate.stage.requests_topic == catalogue + "prisma.remediations"
+    # CIEM: the permission search and the IAM policy linter are wired in.
+    assert remediate.stage.permissions is not None and remediate.stage.ports.iam_linter is not None
     assert execute.stage.input_topic == catalogue + "prisma.remediations.decisions"
     assert not execute.stage.dry_run and "k1" in execute.stage.keys
     assert remediate.options.group_id.endswith(".remediate") and execute.options.group_id.endswith(".execute")
