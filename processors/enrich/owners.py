@@ -143,6 +143,10 @@ class ResolvedOwner:
     data_sensitivity: str
     sources: Mapping[str, str]
 
+    def attributes(self) -> dict[str, Any]:
+        """The five attributes by name, as the alert's :class:`Enrichment` carries them."""
+        return {name: getattr(self, name) for name in _ATTRS}
+
 
 _ATTRS = ("owner", "team", "criticality", "environment", "data_sensitivity")
 _TRUE = frozenset({"true", "yes", "y", "1"})
