@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -31,3 +31,14 @@ def catalogue_registry(schema_registry: LocalSchemaRegistry, catalogue: str) -> 
     with SchemaRegistryClient(registry.client_config()) as client:
         register_schemas(client, catalogue_subjects(catalogue), "BACKWARD")
     return registry
+
+
+@pytest.fixture
+def set_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]:
+    """Sets environment variables, a whole table at once, for this test only (monkeypatch undoes them)."""
+
+    def apply(variables: dict[str, str]) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+    return apply
