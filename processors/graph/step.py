@@ -12,7 +12,7 @@ own first) and the links to send. ``now`` is always a record time, never the wal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -98,7 +98,7 @@ def _members_to(hub: str, asset: str, relation: str, own: list[Alert], now: date
     return [_link(LinkKind.MEMBER, hub, hub, asset, relation, now, alert=a) for a in own]
 
 
-def _confirm(neighbours: tuple[Neighbour, ...], wanted: list[tuple[str, str]], now: datetime,
+def _confirm(neighbours: tuple[Neighbour, ...], wanted: Sequence[tuple[str, str]], now: datetime,
              settings: GraphSettings) -> tuple[tuple[Neighbour, ...], list[tuple[str, str]]]:
     """``neighbours`` with every wanted ``(asset id, relation)`` confirmed at ``now``, and those of
     them due to be announced: new ones, and ones last announced half a link lifetime ago or more."""
