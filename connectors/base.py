@@ -33,7 +33,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Self, TypedDict, Unpack
 
 import httpx
 
@@ -44,6 +44,7 @@ __all__ = [
     "BadRequestError",
     "AsyncClosing",
     "ConnectorError",
+    "FailedRequest",
     "NotFoundError",
     "RateLimitedError",
     "ResponseFormatError",
@@ -68,27 +69,33 @@ Sleep = Callable[[float], Awaitable[None]]
 RequestFactory = Callable[[], httpx.Request]
 
 
-class ConnectorError(ExternalServiceError):
-    """A call to an outside system failed.
+class FailedRequest(TypedDict, total=False):
+    """Which request failed and how, as far as known: the keywords every :class:`ConnectorError` takes.
 
-    ``status_code`` is ``None`` when no response arrived (a transport error).
+    ``status_code`` is ``None`` (the default) when no response arrived (a transport error).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        method: str = "",
-        path: str = "",
-        body_excerpt: str = "",
-    ) -> None:
+    status_code: int | None
+    method: str
+    path: str
+    body_excerpt: str
+
+
+class ConnectorError(ExternalServiceError):
+    """A call to an outside system failed; ``request`` (:class:`FailedRequest`) says which and how."""
+
+    def __init__(self, message: str, **request: Unpack[FailedRequest]) -> None:
         super().__init__(message)
         self.message = message
-        self.status_code = status_code
-        self.method = method
-        self.path = path
-        self.body_excerpt = body_excerpt
+        self.status_code = request.get("status_code")
+        self.method = request.get("method", "")
+        self.path = request.get("path", "")
+        self.body_excerpt = request.get("body_excerpt", "")
+
+    def failed_request(self) -> FailedRequest:
+        """This error's request keywords, for another error about the same request."""
+        return FailedRequest(status_code=self.status_code, method=self.method, path=self.path,
+                             body_excerpt=self.body_excerpt)
 
     @classmethod
     def about(cls, response: httpx.Response, message: str, *, with_body: bool = False) -> Self:
@@ -111,19 +118,8 @@ class ConnectorError(ExternalServiceError):
 class TransientError(ConnectorError):
     """The far side is unavailable or slow (transport error, timeout, 408, 5xx); retrying may help."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after_s: float | None = None,
-        status_code: int | None = None,
-        method: str = "",
-        path: str = "",
-        body_excerpt: str = "",
-    ) -> None:
-        super().__init__(
-            message, status_code=status_code, method=method, path=path, body_excerpt=body_excerpt
-        )
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **request: Unpack[FailedRequest]) -> None:
+        super().__init__(message, **request)
         self.retry_after_s = retry_after_s
 
 
@@ -155,13 +151,7 @@ class RetriesExhaustedError(ConnectorError):
     """The retry policy gave up; ``last_error`` is the transient failure of the final attempt."""
 
     def __init__(self, message: str, *, last_error: ConnectorError, attempts: int) -> None:
-        super().__init__(
-            message,
-            status_code=last_error.status_code,
-            method=last_error.method,
-            path=last_error.path,
-            body_excerpt=last_error.body_excerpt,
-        )
+        super().__init__(message, **last_error.failed_request())
         self.last_error = last_error
         self.attempts = attempts
 

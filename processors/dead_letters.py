@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from processors.records import DeadLetter
 
-__all__ = ["ERROR_HEADER_PREFIX", "MAX_ERROR_MESSAGE_CHARS", "BuiltDeadLetter", "build_dead_letter", "excerpt"]
+__all__ = [
+    "ERROR_HEADER_PREFIX", "MAX_ERROR_MESSAGE_CHARS", "BuiltDeadLetter", "Original", "build_dead_letter", "excerpt",
+]
 
 ERROR_HEADER_PREFIX = "__connect.errors."
 MAX_ERROR_MESSAGE_CHARS = 4000
@@ -37,18 +40,22 @@ def excerpt(data: bytes, limit: int) -> tuple[bytes, str]:
     return data[:limit], f" (original value cut to its first {limit} of {len(data)} bytes)"
 
 
+class Original(TypedDict, total=False):
+    """Where the failed message sat and what it held, as far as known (the keywords of a dead letter).
+
+    Unset: partition and offset -1 (never on a topic), no key, value or headers, one attempt.
+    """
+
+    original_partition: int
+    original_offset: int
+    original_key: bytes | None
+    original_value: bytes | None
+    original_headers: Mapping[str, bytes] | None
+    attempts: int
+
+
 def build_dead_letter(
-    *,
-    stage: str,
-    error: BaseException | str,
-    original_topic: str,
-    failed_at: datetime,
-    original_partition: int = -1,
-    original_offset: int = -1,
-    original_key: bytes | None = None,
-    original_value: bytes | None = None,
-    original_headers: Mapping[str, bytes] | None = None,
-    attempts: int = 1,
+    *, stage: str, error: BaseException | str, original_topic: str, failed_at: datetime, **original: Unpack[Original],
 ) -> BuiltDeadLetter:
     """The DeadLetter record and ``__connect.errors.*`` headers for a message ``stage`` gave up on.
 
@@ -56,6 +63,9 @@ def build_dead_letter(
     errors never carry credentials). A partition or offset of -1 (a record that never was on a
     topic) is 0 in the record, whose schema needs a non-negative number, and -1 in the headers.
     """
+    original_partition = original.get("original_partition", -1)
+    original_offset = original.get("original_offset", -1)
+    original_key = original.get("original_key")
     error_class = type(error).__name__ if isinstance(error, BaseException) else "InvalidRecordError"
     message = str(error)
     response = getattr(error, "body_excerpt", "")
@@ -68,13 +78,13 @@ def build_dead_letter(
         original_partition=max(original_partition, 0),
         original_offset=max(original_offset, 0),
         original_key=original_key,
-        original_value=original_value,
+        original_value=original.get("original_value"),
         stage=stage,
         error_class=error_class,
         error_message=message,
         failed_at=failed_at,
-        attempts=attempts,
-        headers={_encodable(name): value for name, value in (original_headers or {}).items()},
+        attempts=original.get("attempts", 1),
+        headers={_encodable(name): value for name, value in (original.get("original_headers") or {}).items()},
     )
     headers = {
         f"{ERROR_HEADER_PREFIX}topic": original_topic.encode(),

@@ -35,7 +35,10 @@ __all__ = [
 ]
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
+    """Base of every record Prismaflow puts on a topic: a frozen value (a stage makes a new record
+    instead of changing one it received) that rejects unknown fields and keeps enum members."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
 
@@ -112,7 +115,7 @@ class RiskTier(str, Enum):
     CRITICAL = "critical"
 
 
-class RawAlert(_Record):
+class RawAlert(Record):
     """An alert exactly as a source received it, before any interpretation.
 
     Key on ``prisma.alerts.raw``: the canonical asset id (``processors.pipeline.raw_alert_key``).
@@ -127,7 +130,7 @@ class RawAlert(_Record):
     content_hash: str = Field(description="SHA-256 of payload_json, hex")
 
 
-class ResourceRef(_Record):
+class ResourceRef(Record):
     """The cloud resource a finding is about."""
 
     asset_id: str = Field(description="Canonical asset id shared by every module's view of one asset")
@@ -144,13 +147,13 @@ class ResourceRef(_Record):
     )
 
 
-class ComplianceMapping(_Record):
+class ComplianceMapping(Record):
     standard: str
     requirement: str = ""
     section: str = ""
 
 
-class Vulnerability(_Record):
+class Vulnerability(Record):
     cve: str
     cvss: float | None = None
     package: str = ""
@@ -160,7 +163,7 @@ class Vulnerability(_Record):
     in_kev: bool = Field(default=False, description="Listed in the CISA KEV catalogue")
 
 
-class Enrichment(_Record):
+class Enrichment(Record):
     """Context added to an alert by the enrichment step."""
 
     internet_exposed: bool = False
@@ -180,7 +183,7 @@ class Enrichment(_Record):
     )
 
 
-class Alert(_Record):
+class Alert(Record):
     """A normalised, enriched finding from any Prisma Cloud module.
 
     Key on ``prisma.alerts``: ``resource.asset_id``.
@@ -208,7 +211,7 @@ class Alert(_Record):
     content_hash: str = Field(description="Hash of the fields that make a change meaningful (status, severity, resource)")
 
 
-class RiskFactor(_Record):
+class RiskFactor(Record):
     """One reason for a score: what was seen, its weight, and what it added."""
 
     name: str
@@ -218,7 +221,7 @@ class RiskFactor(_Record):
     reason: str
 
 
-class ScoredAlert(_Record):
+class ScoredAlert(Record):
     """An alert after dedupe, correlation and scoring.
 
     Key on ``prisma.alerts.scored``: ``alert.resource.asset_id``.

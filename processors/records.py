@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from processors.models import Alert, AlertStatus, Cloud, Environment, Module, RiskTier, Severity
+from processors.models import Alert, AlertStatus, Cloud, Environment, Module, Record, RiskTier, Severity
 from processors.correlate import AssetState
 from processors.dedupe import DedupeEntry
 from processors.graph.state import AssetGraph
@@ -62,10 +62,6 @@ _INT_MAX = 2**31 - 1  # fields that are Avro "int"
 _LONG_MAX = 2**63 - 1  # fields that are Avro "long"
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
-
-
 # --- Analysis ------------------------------------------------------------------------------------
 
 
@@ -92,7 +88,7 @@ class Analyser(str, Enum):
     OFFLINE = "offline"
 
 
-class Evidence(_Record):
+class Evidence(Record):
     """A fact an analysis rests on, and where it came from, so a reviewer can check it."""
 
     claim: str
@@ -100,7 +96,7 @@ class Evidence(_Record):
     reference: str = Field(default="", description="Field path, playbook id or URL within the source")
 
 
-class Analysis(_Record):
+class Analysis(Record):
     """An explanation and plan for a scored alert or incident, from the LLM or the offline analyser.
 
     Key on ``prisma.analyses``: ``asset_id``.
@@ -140,7 +136,7 @@ class Tracker(str, Enum):
     SERVICENOW = "servicenow"
 
 
-class MemberRisk(_Record):
+class MemberRisk(Record):
     """The highest risk one open alert of a ticket has had while open: the ticket's priority is
     the highest of these, so it never drops while the alert that raised it is open."""
 
@@ -148,7 +144,7 @@ class MemberRisk(_Record):
     tier: RiskTier
 
 
-class TicketState(_Record):
+class TicketState(Record):
     """What Prismaflow last wrote to a ticket, so a sink creates once and updates on change.
 
     Key on the compacted ``prisma.tickets``: ``fingerprint``.
@@ -177,7 +173,7 @@ class ActorType(str, Enum):
     PERSON = "person"
 
 
-class AuditRecord(_Record):
+class AuditRecord(Record):
     """One entry of the append-only, hash-chained, signed audit trail.
 
     ``hash`` covers every other field but ``key_id`` and ``signature``, and ``prev_hash``, so
@@ -208,7 +204,7 @@ class AuditRecord(_Record):
 # --- SIEM ----------------------------------------------------------------------------------------
 
 
-class SiemEvent(_Record):
+class SiemEvent(Record):
     """A flat, self-describing event for SIEM consumers (Splunk, syslog/CEF, ``prisma.siem.events``).
 
     Key on ``prisma.siem.events``: ``alert_id``.
@@ -235,7 +231,7 @@ class SiemEvent(_Record):
 # --- Dead letters --------------------------------------------------------------------------------
 
 
-class DeadLetter(_Record):
+class DeadLetter(Record):
     """A message a stage could not process, with the reason, kept byte for byte for replay.
 
     Key on ``prisma.dlq``: the original key.
@@ -260,7 +256,7 @@ class DeadLetter(_Record):
 # --- Stage state ----------------------------------------------------------------------------------
 
 
-class ScoringState(_Record):
+class ScoringState(Record):
     """One entry of the scoring stage's changelog: exactly one of the fields is set.
 
     Key on ``prisma.score.changelog``: ``d:<asset id>|<alert id>``, ``a:<asset id>``, ``h``,
@@ -286,7 +282,7 @@ class LinkKind(str, Enum):
     MEMBER = "member"
 
 
-class AssetLink(_Record):
+class AssetLink(Record):
     """A message of the stream core to the partition of another asset, about the asset graph.
 
     Written by the core stage onto its own input topic (``prisma.alerts.raw``), keyed by

@@ -151,17 +151,7 @@ def _ecompile(annotation: Any, tuples: bool) -> _Converter | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         fields = [(name, plan) for name, info in annotation.model_fields.items()
                   if (plan := _eplan(info.annotation, tuples)) is not None]
-        if not fields:
-            return None
-
-        def to_datum(value: Any) -> Any:
-            out = dict(value)
-            for name, plan in fields:
-                if name in out:
-                    out[name] = plan(out[name])
-            return out
-
-        return to_datum
+        return _record_converter(fields, dicts_only=False) if fields else None
     if annotation is Any or origin is typing.Literal:
         return None
     return None
@@ -220,20 +210,25 @@ def _compile(annotation: Any) -> _Converter | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         fields = [(name, plan) for name, info in annotation.model_fields.items()
                   if (plan := _plan(info.annotation)) is not None]
-        if not fields:
-            return None
-
-        def to_fields(value: Any) -> Any:
-            if not isinstance(value, dict):
-                return value
-            out = dict(value)
-            for name, plan in fields:
-                if name in out:
-                    out[name] = plan(out[name])
-            return out
-
-        return to_fields
+        return _record_converter(fields, dicts_only=True) if fields else None
     return None
+
+
+def _record_converter(fields: list[tuple[str, _Converter]], *, dicts_only: bool) -> _Converter:
+    """The converter of a record (a dict of fields) that applies each field's plan where the record
+    holds the field and keeps every other value as it is; with ``dicts_only`` anything but a dict
+    passes unchanged (a decoded datum of an unexpected shape is left for validation to name)."""
+
+    def convert(value: Any) -> Any:
+        if dicts_only and not isinstance(value, dict):
+            return value
+        out = dict(value)
+        for name, plan in fields:
+            if name in out:
+                out[name] = plan(out[name])
+        return out
+
+    return convert
 
 
 def _from_avro(value: Any, annotation: Any, path: str) -> Any:

@@ -11,10 +11,10 @@ non-negative number). The record itself is built by :func:`processors.dead_lette
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Unpack
 
-from processors.dead_letters import ERROR_HEADER_PREFIX, build_dead_letter
+from processors.dead_letters import ERROR_HEADER_PREFIX, Original, build_dead_letter
 from streams.publish import OutgoingRecord
 from streams.topics import DLQ
 
@@ -28,28 +28,22 @@ def dead_letter(
     stage: str,
     error: BaseException | str,
     original_topic: str,
-    original_partition: int = -1,
-    original_offset: int = -1,
-    original_key: bytes | None = None,
-    original_value: bytes | None = None,
-    original_headers: Mapping[str, bytes] | None = None,
-    attempts: int = 1,
     dlq_topic: str = DLQ.name,
     now: datetime | None = None,
+    **original: Unpack[Original],
 ) -> OutgoingRecord:
     """Build the DLQ record for a message that ``stage`` gave up on, ready to publish.
 
     The error message is cut to a few thousand characters; it must never contain secrets (our
     errors never carry credentials). Logged at WARNING with where it came from, never the payload.
+    ``original`` are the keywords of :class:`processors.dead_letters.Original`.
     """
     letter = build_dead_letter(
-        stage=stage, error=error, original_topic=original_topic, failed_at=now or datetime.now(UTC),
-        original_partition=original_partition, original_offset=original_offset, original_key=original_key,
-        original_value=original_value, original_headers=original_headers, attempts=attempts,
-    )
+        stage=stage, error=error, original_topic=original_topic, failed_at=now or datetime.now(UTC), **original)
     log.warning(
         "dead-lettered stage=%s topic=%s partition=%s offset=%s error=%s reason=%s",
-        letter.record.stage, letter.record.original_topic, original_partition, original_offset,
+        letter.record.stage, letter.record.original_topic,
+        original.get("original_partition", -1), original.get("original_offset", -1),
         letter.record.error_class, letter.record.error_message[:200],
     )
     return OutgoingRecord(dlq_topic, letter.key, letter.record, letter.headers)

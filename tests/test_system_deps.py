@@ -102,23 +102,17 @@ def test_as_root_it_installs_what_is_missing_with_apt_get(machine: Machine) -> N
     ]
 
 
-def test_the_tests_need_prometheus_and_promtool_and_the_demo_does_not(machine: Machine) -> None:
+@pytest.mark.parametrize(("missing", "package"), [
+    pytest.param("promtool", "prometheus", id="prometheus-and-promtool"),
+    pytest.param("chromedriver", "chromium-driver", id="chromium-and-its-driver"),
+])
+def test_the_tests_need_a_tool_that_the_demo_does_not(machine: Machine, missing: str, package: str) -> None:
     machine.install_all()
-    (machine.bin / "promtool").unlink()
+    (machine.bin / missing).unlink()
     machine.command("apt-get", "exit 0")
     result = machine.run("test")
     assert result.returncode == 1
-    assert "run 'sudo apt-get install -y prometheus'" in result.stderr
-    assert machine.run("demo").returncode == 0
-
-
-def test_the_tests_need_chromium_and_its_driver_and_the_demo_does_not(machine: Machine) -> None:
-    machine.install_all()
-    (machine.bin / "chromedriver").unlink()
-    machine.command("apt-get", "exit 0")
-    result = machine.run("test")
-    assert result.returncode == 1
-    assert "run 'sudo apt-get install -y chromium-driver'" in result.stderr
+    assert f"run 'sudo apt-get install -y {package}'" in result.stderr
     assert machine.run("demo").returncode == 0
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from connectors.url_fields import HttpBaseUrl
 
 __all__ = ["AwsExecutorSettings"]
 
@@ -22,7 +24,7 @@ class AwsExecutorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    endpoint_url: str | None = Field(
+    endpoint_url: HttpBaseUrl | None = Field(
         default=None, description="Endpoint for every AWS service called (a VPC endpoint, or moto in tests); "
                                   "unset: AWS's own regional endpoints")
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$",
@@ -40,12 +42,3 @@ class AwsExecutorSettings(BaseModel):
         default=60.0, gt=0, le=900, description="Longest one action's child process may run before it is killed")
     request_timeout_s: float = Field(default=20.0, gt=0, description="Connect and read timeout of one AWS call")
     max_output_bytes: int = Field(default=256 * 1024, ge=1024, description="Output of a child kept, at most")
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")

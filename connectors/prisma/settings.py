@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from connectors.base import RetryPolicy
+from connectors.url_fields import HttpBaseUrl
 from processors.strict_json import JsonLimits
 
 __all__ = ["DLQ_TOPIC", "RAW_ALERTS_TOPIC", "PollerSettings", "PrismaSettings", "WebhookSettings"]
@@ -35,14 +36,14 @@ class PrismaSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    api_url: str = Field(
+    api_url: HttpBaseUrl = Field(
         default="https://api.prismacloud.io",
         description="CSPM API base URL (your tenant's api*.prismacloud.io)",
     )
     username: str = Field(min_length=1, description="Access key ID")
     password: SecretStr = Field(description="Secret key (secret)")
     prisma_id: str | None = Field(default=None, description="Tenant id, for users of several tenants")
-    compute_url: str | None = Field(
+    compute_url: HttpBaseUrl | None = Field(
         default=None,
         description="Compute console URL, e.g. https://us-west1.cloud.twistlock.com/us-1-2345678; "
         "unset disables the Compute poller",
@@ -67,15 +68,6 @@ class PrismaSettings(BaseModel):
         description="Re-authenticate to Compute after this long (SaaS wraps a 10-min token)",
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    @field_validator("api_url", "compute_url")
-    @classmethod
-    def _strip_slash(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _margin_below_ttl(self) -> PrismaSettings:

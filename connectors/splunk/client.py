@@ -80,8 +80,7 @@ class HecRejectedError(BadRequestError):
 
     def __init__(self, message: str, *, hec_code: int | None, invalid_event_number: int | None,
                  cause: ConnectorError) -> None:
-        super().__init__(message, status_code=cause.status_code, method=cause.method,
-                         path=cause.path, body_excerpt=cause.body_excerpt)
+        super().__init__(message, **cause.failed_request())
         self.hec_code = hec_code
         self.invalid_event_number = invalid_event_number
 
@@ -298,8 +297,7 @@ class HecClient(HttpConnector):
             text = str(reply.get("text", exc.message))
             if code in _TOKEN_CODES:
                 raise AuthenticationError(f"HEC token rejected: {text} (code {code})",
-                                          status_code=exc.status_code, method=exc.method,
-                                          path=exc.path, body_excerpt=exc.body_excerpt) from exc
+                                          **exc.failed_request()) from exc
             number = reply.get("invalid-event-number")
             raise HecRejectedError(
                 f"HEC rejected the request: {text} (code {code})", hec_code=code,

@@ -34,8 +34,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from processors.enrich.naming import (
     ENVIRONMENT_WORDS,
@@ -44,8 +43,8 @@ from processors.enrich.naming import (
     safe_email,
     safe_slug,
 )
-from processors.errors import ConfigurationError
 from processors.models import Cloud, Criticality, Environment, ResourceRef
+from processors.yaml_documents import parse_yaml_document
 
 __all__ = [
     "DataSensitivity",
@@ -143,6 +142,10 @@ class ResolvedOwner:
     environment: Environment
     data_sensitivity: str
     sources: Mapping[str, str]
+
+    def attributes(self) -> dict[str, Any]:
+        """The five attributes by name, as the alert's :class:`Enrichment` carries them."""
+        return {name: getattr(self, name) for name in _ATTRS}
 
 
 _ATTRS = ("owner", "team", "criticality", "environment", "data_sensitivity")
@@ -314,11 +317,4 @@ class OwnerMap:
 
 def parse_owner_map(text: str, origin: str) -> OwnerMap:
     """Parse and validate the text of an owner mapping YAML file (``origin`` names it in errors)."""
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"owner map {origin} cannot be read: {exc}") from exc
-    try:
-        return OwnerMap(OwnerMapFile.model_validate(doc))
-    except ValidationError as exc:
-        raise ConfigurationError(f"owner map {origin} is invalid: {exc}") from exc
+    return OwnerMap(parse_yaml_document(text, OwnerMapFile, f"owner map {origin}", if_empty={}))

@@ -12,7 +12,7 @@ own first) and the links to send. ``now`` is always a record time, never the wal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from processors.correlate import (
     AssetState,
     CorrelationResult,
     CorrelationSettings,
+    GraphSettings,
     correlate,
     drop_linked,
     finding_key,
@@ -30,7 +31,7 @@ from processors.dedupe import Decision, DedupeEntry, decide
 from processors.errors import InvalidRecordError
 from processors.graph.derive import Derived, derive
 from processors.graph.reemit import leaving, member_keys, reemit
-from processors.graph.state import AssetGraph, live, resolved_instance, upsert, without
+from processors.graph.state import AssetGraph, Neighbour, live, resolved_instance, upsert, without
 from processors.models import Alert, AlertStatus, ScoredAlert, UpdateKind
 from processors.records import AssetLink, LinkKind
 from processors.score import DismissalHistory, ScoringPolicy, score
@@ -97,6 +98,20 @@ def _members_to(hub: str, asset: str, relation: str, own: list[Alert], now: date
     return [_link(LinkKind.MEMBER, hub, hub, asset, relation, now, alert=a) for a in own]
 
 
+def _confirm(neighbours: tuple[Neighbour, ...], wanted: Sequence[tuple[str, str]], now: datetime,
+             settings: GraphSettings) -> tuple[tuple[Neighbour, ...], list[tuple[str, str]]]:
+    """``neighbours`` with every wanted ``(asset id, relation)`` confirmed at ``now``, and those of
+    them due to be announced: new ones, and ones last announced half a link lifetime ago or more."""
+    due: list[tuple[str, str]] = []
+    for other, relation in wanted:
+        before = next((n for n in neighbours if n.asset_id == other and n.relation == relation), None)
+        announce = before is None or before.announced is None or before.announced <= now - settings.link_ttl / 2
+        neighbours, _ = upsert(neighbours, other, relation, now, settings, announced=now if announce else None)
+        if announce:
+            due.append((other, relation))
+    return neighbours, due
+
+
 @dataclass
 class _Merge:
     """The asset graph while a record's derivations are merged into it."""
@@ -117,26 +132,19 @@ def _merge(view: AssetView, state: AssetState | None, derived: Derived, alerts: 
     sats, hubs = m.graph.satellites, m.graph.hubs
     wanted_sats = sorted({(e.satellite, e.relation) for e in derived.edges if e.hub == asset})
     wanted_hubs = sorted({(e.hub, e.relation) for e in derived.edges if e.satellite == asset})
-    for sat, relation in wanted_sats:
-        before = next((n for n in sats if n.asset_id == sat and n.relation == relation), None)
-        due = before is None or before.announced is None or before.announced <= now - half
-        sats, _ = upsert(sats, sat, relation, now, gcfg, announced=now if due else None)
-        if due:
-            m.links.append(_link(LinkKind.EDGE, sat, asset, sat, relation, now))
+    sats, due = _confirm(sats, wanted_sats, now, gcfg)
+    m.links.extend(_link(LinkKind.EDGE, sat, asset, sat, relation, now) for sat, relation in due)
     for n in [n for n in sats if n.relation in derived.authoritative and n.announced is not None
               and (n.asset_id, n.relation) not in wanted_sats]:
         sats = without(sats, n.asset_id, n.relation)
         m.links.append(_link(LinkKind.EDGE, n.asset_id, asset, n.asset_id, n.relation, now, present=False))
         m.state = drop_linked(m.state, n.asset_id, now, cfg)
     own = _own_open(m.state, alerts) if wanted_hubs else []
-    for hub, relation in wanted_hubs:
-        before = next((n for n in hubs if n.asset_id == hub and n.relation == relation), None)
-        due = before is None or before.announced is None or before.announced <= now - half
-        hubs, _ = upsert(hubs, hub, relation, now, gcfg, announced=now if due else None)
-        if due:
-            m.links.append(_link(LinkKind.EDGE, hub, hub, asset, relation, now))
-            m.links.extend(_members_to(hub, asset, relation, own, now))
-            m.new_hubs.add(hub)
+    hubs, due = _confirm(hubs, wanted_hubs, now, gcfg)
+    for hub, relation in due:
+        m.links.append(_link(LinkKind.EDGE, hub, hub, asset, relation, now))
+        m.links.extend(_members_to(hub, asset, relation, own, now))
+        m.new_hubs.add(hub)
     for n in [n for n in hubs if n.relation in derived.authoritative and n.announced is not None
               and (n.asset_id, n.relation) not in wanted_hubs]:
         hubs = without(hubs, n.asset_id, n.relation)

@@ -14,9 +14,9 @@ import hashlib
 from datetime import datetime
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from processors.models import Environment
+from processors.models import Environment, Record
 from processors.remediation.plan import ChangeRisk, RemediationPlan
 
 __all__ = ["RemediationStep", "RolloutMode", "RemediationRequest", "Decision", "ApprovalVote", "RemediationDecision"]
@@ -24,11 +24,7 @@ __all__ = ["RemediationStep", "RolloutMode", "RemediationRequest", "Decision", "
 _INT_MAX = 2**31 - 1  # fields that are Avro "int"
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
-
-
-class RemediationStep(_Record):
+class RemediationStep(Record):
     """One step of a fix, in the order a person (or the executor) should apply it."""
 
     order: int = Field(ge=1, le=_INT_MAX, description="1-based position of the step in the plan")
@@ -45,7 +41,7 @@ class RolloutMode(str, Enum):
     AUTO = "auto"
 
 
-class RemediationRequest(_Record):
+class RemediationRequest(Record):
     """A proposed fix waiting for approval (or, in auto mode, for the allowlist check).
 
     Key on ``prisma.remediations``: ``request_id``.
@@ -96,7 +92,7 @@ class Decision(str, Enum):
     EXPIRED = "expired"
 
 
-class ApprovalVote(_Record):
+class ApprovalVote(Record):
     """One signed approval as the approval service counted it (carried by an APPROVED outcome)."""
 
     approver: str
@@ -106,7 +102,7 @@ class ApprovalVote(_Record):
     key_id: str = ""
 
 
-class RemediationDecision(_Record):
+class RemediationDecision(Record):
     """One approver's signed answer to a remediation request, or (``final``) the approval service's
     outcome for it: APPROVED with the approvals that made it executable, REJECTED or EXPIRED. The
     executor acts on final APPROVED outcomes only, after checking them

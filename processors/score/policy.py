@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from processors.correlate import CorrelationSettings
-from processors.errors import ConfigurationError
 from processors.models import Criticality, Environment, RiskTier, Severity
+from processors.yaml_documents import parse_yaml_document
 
 __all__ = [
     "TIER_ORDER",
@@ -177,11 +176,4 @@ class ScoringPolicy(_Strict):
 
 def parse_scoring_policy(text: str, origin: str) -> ScoringPolicy:
     """Parse and validate the text of a scoring policy YAML file (``origin`` names it in errors)."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"scoring policy {origin} cannot be read: {exc}") from exc
-    try:
-        return ScoringPolicy.model_validate(doc)
-    except ValidationError as exc:
-        raise ConfigurationError(f"scoring policy {origin} is invalid: {exc}") from exc
+    return parse_yaml_document(text, ScoringPolicy, f"scoring policy {origin}")

@@ -16,12 +16,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from processors.enrich.owners import OwnerMapFile
-from processors.errors import ConfigurationError
 from processors.models import AlertSource, RawAlert, RiskTier
+from processors.yaml_documents import parse_yaml_document
 
 __all__ = [
     "AccountSpec",
@@ -169,14 +168,7 @@ class ScenarioFile(_Spec):
 
 def parse_scenarios(text: str, origin: str) -> ScenarioFile:
     """Parse and validate a scenario file's text; raise :class:`ConfigurationError` naming ``origin``."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"tier scenarios {origin} cannot be read: {exc}") from exc
-    try:
-        return ScenarioFile.model_validate(doc)
-    except ValidationError as exc:
-        raise ConfigurationError(f"tier scenarios {origin} are invalid: {exc}") from exc
+    return parse_yaml_document(text, ScenarioFile, f"tier scenarios {origin}", plural=True)
 
 
 def _ms(at: datetime) -> int:

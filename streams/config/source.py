@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic.fields import FieldInfo
@@ -99,6 +99,8 @@ def is_setting(annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     if origin is Literal:
         return True
+    if origin is Annotated:  # a constrained type inside an optional one (``HttpBaseUrl | None``)
+        return is_setting(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         arguments = [argument for argument in typing.get_args(annotation) if argument is not type(None)]
         return bool(arguments) and all(is_setting(argument) for argument in arguments)

@@ -21,6 +21,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -56,17 +57,16 @@ def _claims(id_token: str) -> dict[str, Any]:
     return claims
 
 
+@dataclass(frozen=True, kw_only=True)
 class OidcProvider:
-    """Where the provider is and who the console is to it."""
+    """Where the provider is and who the console is to it (the secret is kept out of its repr)."""
 
-    def __init__(self, *, issuer: str, client_id: str, client_secret: str, authorization_endpoint: str,
-                 token_endpoint: str, identity_claim: str = "email") -> None:
-        self.issuer = issuer
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.authorization_endpoint = authorization_endpoint
-        self.token_endpoint = token_endpoint
-        self.identity_claim = identity_claim
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    authorization_endpoint: str
+    token_endpoint: str
+    identity_claim: str = "email"
 
 
 class OidcLogin:

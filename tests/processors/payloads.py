@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from processors.models import AlertSource, RawAlert
 
@@ -107,42 +107,53 @@ def cspm_alert(
     }
 
 
+class _Policy(NamedTuple):
+    """The policy side of an example CSPM alert (the keywords of :func:`cspm_alert` it sets)."""
+
+    alert_id: str
+    policy_type: str
+    policy_id: str
+    policy_name: str
+    severity: str
+
+
+class _Resource(NamedTuple):
+    """The resource an example CSPM alert is reported on: its id, Prisma resource type and RRN type."""
+
+    resource_id: str
+    resource_type: str
+    rrn_type: str
+
+
+# The attack path of the graph tests: an exposed instance, its over-permissive role, its open
+# security group, and a low-severity finding on the same instance.
+_EXPOSED_ON_SSH = _Policy("P-3000001", "network", "b82f90ce-ed8b-4b49-970c-2268b0a6c2e5", "AWS EC2 instance exposed to internet on SSH", "high")
+_IAM_WRITE = _Policy("P-3000002", "iam", "c3e1d0aa-1111-4c2b-9d3e-000000000001", "AWS EC2 instance with IAM write permissions", "medium")
+_ROLE_ADMIN = _Policy("P-3000003", "iam", "c3e1d0aa-1111-4c2b-9d3e-000000000007", "AWS IAM role with administrative permissions (*:*)", "high")
+_SSH_OPEN = _Policy("P-3000004", "network", "a9b8c7d6-2222-4e5f-8a9b-000000000003", "AWS Security Group allows all traffic on SSH port (22)", "medium")
+_NO_IMDSV2 = _Policy("P-3000005", "config", "d4c3b2a1-3333-4f6e-9d8c-000000000011", "AWS EC2 instance not configured with Instance Metadata Service v2 (IMDSv2)", "low")
+_ON_INSTANCE = _Resource(INSTANCE, "INSTANCE", "instance")
+
+
+def _cspm_example(policy: _Policy, on: _Resource, data: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
+    """:func:`cspm_alert` of ``policy`` on ``on`` with resource ``data``; ``kw`` overrides any keyword,
+    ``data`` included."""
+    return cspm_alert(**{**policy._asdict(), **on._asdict(), "data": data, **kw})
+
+
 def cspm_instance_alert(**kw: Any) -> dict[str, Any]:
     """A network alert on an EC2 instance with a public IP and an open security group."""
-    defaults: dict[str, Any] = dict(
-        alert_id="P-3000001",
-        policy_type="network",
-        policy_id="b82f90ce-ed8b-4b49-970c-2268b0a6c2e5",
-        policy_name="AWS EC2 instance exposed to internet on SSH",
-        resource_id=INSTANCE,
-        resource_type="INSTANCE",
-        rrn_type="instance",
-        data={
-            "instanceId": INSTANCE,
-            "publicIpAddress": "35.180.1.1",
-            "securityGroups": [{"groupId": "sg-0123456789abcdef0", "groupName": "web"}],
-            "iamInstanceProfile": {"arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/web"},
-        },
-    )
-    defaults.update(kw)
-    return cspm_alert(**defaults)
+    return _cspm_example(_EXPOSED_ON_SSH, _ON_INSTANCE, {
+        "instanceId": INSTANCE,
+        "publicIpAddress": "35.180.1.1",
+        "securityGroups": [{"groupId": "sg-0123456789abcdef0", "groupName": "web"}],
+        "iamInstanceProfile": {"arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/web"},
+    }, kw)
 
 
 def cspm_iam_alert(**kw: Any) -> dict[str, Any]:
     """A CIEM alert about the instance's over-permissive role, reported on the instance."""
-    defaults: dict[str, Any] = dict(
-        alert_id="P-3000002",
-        policy_type="iam",
-        policy_id="c3e1d0aa-1111-4c2b-9d3e-000000000001",
-        policy_name="AWS EC2 instance with IAM write permissions",
-        resource_id=INSTANCE,
-        resource_type="INSTANCE",
-        rrn_type="instance",
-        severity="medium",
-        data={"instanceId": INSTANCE},
-    )
-    defaults.update(kw)
-    return cspm_alert(**defaults)
+    return _cspm_example(_IAM_WRITE, _ON_INSTANCE, {"instanceId": INSTANCE}, kw)
 
 
 def security_group_data(cidr: str = "0.0.0.0/0", port: int = 22) -> dict[str, Any]:
@@ -336,36 +347,14 @@ SECURITY_GROUP = "sg-0123456789abcdef0"
 def cspm_role_alert(**kw: Any) -> dict[str, Any]:
     """A CIEM alert on the IAM role itself (``aws-iam-list-roles`` resource), the role
     ``cspm_instance_alert``'s instance profile ``web`` carries."""
-    defaults: dict[str, Any] = dict(
-        alert_id="P-3000003",
-        policy_type="iam",
-        policy_id="c3e1d0aa-1111-4c2b-9d3e-000000000007",
-        policy_name="AWS IAM role with administrative permissions (*:*)",
-        resource_id=ROLE_ARN,
-        resource_type="IAM_ROLE",
-        rrn_type="iamRole",
-        severity="high",
-        data={"role": {"arn": ROLE_ARN, "roleName": "web"}},
-    )
-    defaults.update(kw)
-    return cspm_alert(**defaults)
+    return _cspm_example(_ROLE_ADMIN, _Resource(ROLE_ARN, "IAM_ROLE", "iamRole"),
+                         {"role": {"arn": ROLE_ARN, "roleName": "web"}}, kw)
 
 
 def cspm_security_group_alert(**kw: Any) -> dict[str, Any]:
     """A network alert on the instance's security group: SSH open to the world."""
-    defaults: dict[str, Any] = dict(
-        alert_id="P-3000004",
-        policy_type="network",
-        policy_id="a9b8c7d6-2222-4e5f-8a9b-000000000003",
-        policy_name="AWS Security Group allows all traffic on SSH port (22)",
-        resource_id=SECURITY_GROUP,
-        resource_type="SECURITY_GROUP",
-        rrn_type="securityGroup",
-        severity="medium",
-        data=security_group_data(),
-    )
-    defaults.update(kw)
-    return cspm_alert(**defaults)
+    return _cspm_example(_SSH_OPEN, _Resource(SECURITY_GROUP, "SECURITY_GROUP", "securityGroup"),
+                         security_group_data(), kw)
 
 
 def instance_config(*, groups: tuple[str, ...] = (SECURITY_GROUP,), profile: str | None = "web",
@@ -384,19 +373,7 @@ def instance_config(*, groups: tuple[str, ...] = (SECURITY_GROUP,), profile: str
 
 def cspm_imds_alert(**kw: Any) -> dict[str, Any]:
     """A low-severity config alert on the instance whose resource data is its full configuration."""
-    defaults: dict[str, Any] = dict(
-        alert_id="P-3000005",
-        policy_type="config",
-        policy_id="d4c3b2a1-3333-4f6e-9d8c-000000000011",
-        policy_name="AWS EC2 instance not configured with Instance Metadata Service v2 (IMDSv2)",
-        resource_id=INSTANCE,
-        resource_type="INSTANCE",
-        rrn_type="instance",
-        severity="low",
-        data=instance_config(),
-    )
-    defaults.update(kw)
-    return cspm_alert(**defaults)
+    return _cspm_example(_NO_IMDSV2, _ON_INSTANCE, instance_config(), kw)
 
 
 def compute_webhook_host_vulns(hostname: str = HOSTNAME, account: str = "") -> dict[str, Any]:

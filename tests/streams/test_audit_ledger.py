@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,27 +29,44 @@ from streams.topics import AUDIT, create_topics
 from tests.audit_keys import TEST_SIGNER
 
 
-def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, key: str, records: list[AuditRecord]) -> None:
-    producer = Producer(kafka.client_config())
-    for record in records:
-        producer.produce(topic, key=key.encode(), value=serde.encode(record, topic=topic))
-    assert producer.flush(10) == 0
+@dataclass(frozen=True)
+class Ledger:
+    """An audit topic of its own on the real broker, with what writes to it; the CLI points at it."""
+
+    topic: str
+    kafka: KafkaSettings
+    serde: AvroSerde
+
+    def writer(self, chain: str) -> AuditWriter:
+        """A started writer of ``chain`` signing with the tests' key."""
+        writer = AuditWriter(chain, self.kafka, self.serde, signer=TEST_SIGNER, topic=self.topic)
+        writer.start()
+        return writer
+
+    def append(self, chain: str, records: list[AuditRecord]) -> None:
+        """Produce ``records`` as they are (an attacker with the topic's ACL can do the same)."""
+        producer = Producer(self.kafka.client_config())
+        for record in records:
+            producer.produce(self.topic, key=chain.encode(), value=self.serde.encode(record, topic=self.topic))
+        assert producer.flush(10) == 0
+
+
+@pytest.fixture
+def ledger(kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), (AUDIT,), prefix=topic_prefix)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    return Ledger(topic_prefix + AUDIT.name, KafkaSettings(bootstrap_servers=kafka_bootstrap), AvroSerde())
 
 
 @pytest.mark.broker
 def test_verify_names_the_forged_record_by_offset_chain_and_key(
-    kafka_bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    ledger: Ledger, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    topic = topic_prefix + AUDIT.name
-    create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), (AUDIT,), prefix=topic_prefix)
-    kafka, serde = KafkaSettings(bootstrap_servers=kafka_bootstrap), AvroSerde()
-    writer = AuditWriter("approvals/0", kafka, serde, signer=TEST_SIGNER, topic=topic)
-    writer.start()
+    writer = ledger.writer("approvals/0")
     genuine = [writer.record("person", "alice@example.com", "fix_approved", alert_id=f"P-{i}").value for i in range(3)]
-    _produce(kafka, serde, topic, "approvals/0", genuine)  # type: ignore[arg-type]
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    ledger.append("approvals/0", genuine)  # type: ignore[arg-type]
     monkeypatch.setenv("PRISMAFLOW_AUDIT_VERIFY_KEYS__TESTS", TEST_SIGNER.public_key_text())
-    assert main(["audit", "verify", "--topic", topic]) == 0
+    assert main(["audit", "verify", "--topic", ledger.topic]) == 0
     assert "accepted keys tests" in capsys.readouterr().out
 
     last = genuine[-1]
@@ -56,9 +74,9 @@ def test_verify_names_the_forged_record_by_offset_chain_and_key(
     forged = last.model_copy(update={"record_id": "forged", "sequence": 3, "prev_hash": last.hash,
                                      "actor": "mallory@example.com", "alert_id": "P-9"})
     forged = forged.model_copy(update={"hash": record_hash(forged)})  # a valid SHA-256 link; the old signature
-    _produce(kafka, serde, topic, "approvals/0", [forged])
+    ledger.append("approvals/0", [forged])
 
-    assert main(["audit", "verify", "--topic", topic]) == 1
+    assert main(["audit", "verify", "--topic", ledger.topic]) == 1
     out = capsys.readouterr().out
     assert "chain approvals/0: 4 records, sequences 0..3" in out
     first = next(line for line in out.splitlines() if "first bad record" in line)
@@ -68,17 +86,10 @@ def test_verify_names_the_forged_record_by_offset_chain_and_key(
 
 
 @pytest.mark.broker
-def test_verify_with_no_key_configured_accepts_nothing(
-    kafka_bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    topic = topic_prefix + AUDIT.name
-    create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), (AUDIT,), prefix=topic_prefix)
-    kafka, serde = KafkaSettings(bootstrap_servers=kafka_bootstrap), AvroSerde()
-    writer = AuditWriter("sync.jira/0", kafka, serde, signer=TEST_SIGNER, topic=topic)
-    writer.start()
-    _produce(kafka, serde, topic, "sync.jira/0", [writer.record("system", "sync", "synced").value])  # type: ignore[list-item]
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
-    assert main(["audit", "verify", "--topic", topic]) == 1
+def test_verify_with_no_key_configured_accepts_nothing(ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> None:
+    writer = ledger.writer("sync.jira/0")
+    ledger.append("sync.jira/0", [writer.record("system", "sync", "synced").value])  # type: ignore[list-item]
+    assert main(["audit", "verify", "--topic", ledger.topic]) == 1
     captured = capsys.readouterr()
     assert "unknown_key" in captured.out and "no audit keys configured" in captured.err
 

@@ -99,6 +99,12 @@ def _traffic(n: int, seed: int) -> tuple[list[RawAlert], Counter[str], int]:
     return records, expected, dead
 
 
+@pytest.fixture(params=TOPOLOGIES)
+def topology(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs once per topology: the fused core stage, and the split one."""
+    return str(request.param)
+
+
 @pytest.fixture
 def start_worker(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> Iterator[Callable[..., ThreadedWorker]]:
     started: list[ThreadedWorker] = []
@@ -115,7 +121,6 @@ def start_worker(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> Iter
         worker.stop()
 
 
-@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_simulator_traffic_flows_to_scored_with_dedupe_correlation_scores_and_dead_letters(
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
     topology: str,
@@ -193,7 +198,6 @@ def _own_alert_ids(messages: list[Any], serde: AvroSerde, topic: str) -> Counter
     return Counter(s.alert.alert_id for s in scored if not s.incident_update)
 
 
-@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothing_twice(
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, start_worker: Callable[..., ThreadedWorker],
     topology: str,
@@ -235,7 +239,6 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
     assert got == expected  # nothing lost, nothing passed twice
 
 
-@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_two_workers_in_one_group_split_the_partitions_and_give_the_same_result_as_one(
     kafka: KafkaSettings, serde: AvroSerde, kafka_bootstrap: str, topic_prefix: str, unique_name: Callable[[str], str],
     topology: str,

@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from connectors.prisma.simulator.traffic import raw_alert_stream
 from processors.errors import ConfigurationError
@@ -18,10 +17,8 @@ from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
 from streams.devtools.registry import LocalSchemaRegistry
 from streams.embedded import ThreadedWorker
-from streams.schema_registration import register_schemas
 from streams.serde import CONFLUENT_MAGIC, SINGLE_OBJECT_MARKER, AvroSerde, SerdeSettings
 from streams.settings import KafkaSettings, SchemaRegistrySettings
-from streams.subjects import catalogue_subjects
 from streams.topics import DLQ, RAW_ALERTS, SCORED_ALERTS
 from tests.kafka_helpers import produce_models, read_topic
 from tests.streams.test_core_pipeline import _expected
@@ -35,23 +32,20 @@ def _core(kafka: KafkaSettings, registry: SchemaRegistrySettings, catalogue: str
 
 
 def test_the_core_stage_reads_a_raw_topic_holding_both_framings_and_writes_the_confluent_one(
-    kafka: KafkaSettings, schema_registry: LocalSchemaRegistry, catalogue: str
+    kafka: KafkaSettings, catalogue_registry: SchemaRegistrySettings, catalogue: str
 ) -> None:
     records = list(raw_alert_stream(400, seed=23, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
     expected, expected_dead = _expected(records)
-    registry = SchemaRegistrySettings(url=schema_registry.url)
-    with SchemaRegistryClient(registry.client_config()) as client:
-        register_schemas(client, catalogue_subjects(catalogue), "BACKWARD")
     raw_topic, scored_topic = catalogue + RAW_ALERTS.name, catalogue + SCORED_ALERTS.name
     half = len(records) // 2
     # Before the migration, without a registry; after it, through the registry.
     produce_models(kafka, AvroSerde(), raw_topic, ((raw_alert_key(r), r) for r in records[:half]))
-    with AvroSerde(SerdeSettings(registry=registry)) as serde:
+    with AvroSerde(SerdeSettings(registry=catalogue_registry)) as serde:
         produce_models(kafka, serde, raw_topic, ((raw_alert_key(r), r) for r in records[half:]))
         raw = read_topic(kafka, raw_topic, expect=len(records), settle_s=0)
         assert Counter(m.value()[:2] == SINGLE_OBJECT_MARKER for m in raw) == {True: half, False: len(records) - half}
 
-        worker = _core(kafka, registry, catalogue, serde)
+        worker = _core(kafka, catalogue_registry, catalogue, serde)
         try:
             scored_messages = read_topic(kafka, scored_topic, expect=sum(expected.values()))
             dead_messages = read_topic(kafka, catalogue + DLQ.name, expect=expected_dead)

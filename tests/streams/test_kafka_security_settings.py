@@ -4,6 +4,7 @@ the combinations refused at start with a message that names the settings, never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,16 +91,18 @@ def test_protocol_and_mechanism_names_are_taken_in_any_case() -> None:
 
 
 def test_every_security_setting_comes_from_the_environment_and_secrets_from_the_secrets_folder(
-    secrets: Path, monkeypatch: pytest.MonkeyPatch,
+    secrets: Path, set_env: Callable[[dict[str, str]], None],
 ) -> None:
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "OAUTHBEARER")
-    monkeypatch.setenv("KAFKA_SASL_OAUTHBEARER_CLIENT_ID", "prismaflow-workers")
-    monkeypatch.setenv("KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL", "https://idp.example.com/token")
-    monkeypatch.setenv("KAFKA_SASL_OAUTHBEARER_SCOPE", "kafka")
-    monkeypatch.setenv("KAFKA_SSL_CERTIFICATE_LOCATION", "/run/secrets/client.pem")
-    monkeypatch.setenv("KAFKA_SSL_KEY_LOCATION", "/run/secrets/client.key")
-    monkeypatch.setenv("KAFKA_SSL_ENDPOINT_IDENTIFICATION", "false")
+    set_env({
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+        "KAFKA_SASL_OAUTHBEARER_CLIENT_ID": "prismaflow-workers",
+        "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL": "https://idp.example.com/token",
+        "KAFKA_SASL_OAUTHBEARER_SCOPE": "kafka",
+        "KAFKA_SSL_CERTIFICATE_LOCATION": "/run/secrets/client.pem",
+        "KAFKA_SSL_KEY_LOCATION": "/run/secrets/client.key",
+        "KAFKA_SSL_ENDPOINT_IDENTIFICATION": "false",
+    })
     (secrets / "kafka_sasl_oauthbearer_client_secret").write_text("from-a-file\n")
     (secrets / "kafka_ssl_key_password").write_text("key-from-a-file\n")
     config = load_settings().kafka.client_config()
@@ -157,11 +160,13 @@ def test_an_unknown_protocol_or_mechanism_is_refused() -> None:
         KafkaSettings(security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-1")
 
 
-def test_at_start_the_error_names_the_kafka_settings_and_never_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SSL")
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
-    monkeypatch.setenv("KAFKA_SASL_USERNAME", "u")
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-s3cret")
+def test_at_start_the_error_names_the_kafka_settings_and_never_a_secret(set_env: Callable[[dict[str, str]], None]) -> None:
+    set_env({
+        "KAFKA_SECURITY_PROTOCOL": "SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "u",
+        "KAFKA_SASL_PASSWORD": "kafka-s3cret",
+    })
     with pytest.raises(ConfigurationError) as raised:
         load_settings()
     assert str(raised.value).startswith("invalid setting KAFKA_*: sasl.mechanism SCRAM-SHA-512 needs security.protocol "

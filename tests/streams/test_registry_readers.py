@@ -16,12 +16,9 @@ from processors.pipeline import raw_alert_key
 from streams.compose import build_sink_worker
 from streams.config import PrismaflowSettings
 from streams.config.stages import WorkerSettings
-from streams.devtools.registry import LocalSchemaRegistry
 from streams.embedded import ThreadedSink, ThreadedWorker
-from streams.schema_registration import register_schemas
 from streams.serde import AvroSerde, SerdeSettings
 from streams.settings import KafkaSettings, SchemaRegistrySettings
-from streams.subjects import catalogue_subjects
 from streams.topics import ALERTS, RAW_ALERTS, SCORED_ALERTS, SIEM_EVENTS
 from tests.kafka_helpers import produce_models, read_topic
 from tests.streams.test_core_pipeline import _expected
@@ -30,17 +27,14 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
 def test_the_split_stages_and_the_siem_stage_write_records_the_avro_deserializer_reads(
-    kafka: KafkaSettings, schema_registry: LocalSchemaRegistry, catalogue: str
+    kafka: KafkaSettings, catalogue_registry: SchemaRegistrySettings, catalogue: str
 ) -> None:
     records = list(raw_alert_stream(150, seed=41, now=datetime(2026, 11, 26, 12, tzinfo=UTC)))
     expected, _ = _expected(records)
-    registry = SchemaRegistrySettings(url=schema_registry.url)
-    with SchemaRegistryClient(registry.client_config()) as client:
-        register_schemas(client, catalogue_subjects(catalogue), "BACKWARD")
-    settings = PrismaflowSettings(kafka=kafka, schema_registry=registry, worker=WorkerSettings(
+    settings = PrismaflowSettings(kafka=kafka, schema_registry=catalogue_registry, worker=WorkerSettings(
         topic_prefix=catalogue, instance_id="0", group_prefix=catalogue + "g", max_batch=200))
 
-    with AvroSerde(SerdeSettings(registry=registry)) as serde:
+    with AvroSerde(SerdeSettings(registry=catalogue_registry)) as serde:
         produce_models(kafka, serde, catalogue + RAW_ALERTS.name, ((raw_alert_key(r), r) for r in records))
         running = [ThreadedWorker("normalise", settings, serde), ThreadedWorker("score", settings, serde),
                    ThreadedSink(build_sink_worker("siem", settings, serde))]
@@ -52,7 +46,7 @@ def test_the_split_stages_and_the_siem_stage_write_records_the_avro_deserializer
             for part in running:
                 part.stop()
 
-    with SchemaRegistryClient(registry.client_config()) as client:
+    with SchemaRegistryClient(catalogue_registry.client_config()) as client:
         deserializer = AvroDeserializer(client)
         for topic, messages, fields in ((ALERTS, alerts, {"alert_id", "resource", "enrichment"}),
                                         (SCORED_ALERTS, scored, {"alert", "score", "tier"}),

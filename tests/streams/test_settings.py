@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,23 +53,27 @@ def test_the_environment_wins_over_the_secrets_folder(secrets: Path, monkeypatch
     assert load_settings().prisma.password.get_secret_value() == "from-env"
 
 
-def test_kafka_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
-    monkeypatch.setenv("KAFKA_SASL_USERNAME", "prismaflow")
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+def test_kafka_settings_come_from_the_environment(set_env: Callable[[dict[str, str]], None]) -> None:
+    set_env({
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "prismaflow",
+        "KAFKA_SASL_PASSWORD": "s3cret",
+    })
     settings = load_settings().kafka
     assert settings.client_config()["bootstrap.servers"] == "kafka-1:9092,kafka-2:9092"
     assert settings.client_config()["sasl.password"] == "s3cret"
     assert "s3cret" not in repr(settings)
 
 
-def test_every_section_reads_its_own_prefix_and_unset_ones_keep_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCH", "5")
-    monkeypatch.setenv("PRISMAFLOW_TICKETS_MIN_TIER", "critical")
-    monkeypatch.setenv("prismaflow_poller_tenant", "acme")  # names are case-insensitive, as before
-    monkeypatch.setenv("PRISMAFLOW_WEBHOOK_PORT", "")  # empty counts as unset
+def test_every_section_reads_its_own_prefix_and_unset_ones_keep_their_defaults(set_env: Callable[[dict[str, str]], None]) -> None:
+    set_env({
+        "PRISMAFLOW_WORKER_MAX_BATCH": "5",
+        "PRISMAFLOW_TICKETS_MIN_TIER": "critical",
+        "prismaflow_poller_tenant": "acme",  # names are case-insensitive, as before
+        "PRISMAFLOW_WEBHOOK_PORT": "",  # empty counts as unset
+    })
     settings = load_settings()
     assert settings.worker.max_batch == 5 and settings.worker.group_prefix == "prismaflow"
     assert settings.tickets.min_tier is RiskTier.CRITICAL and settings.tickets.reopen_within_days == 30
@@ -123,14 +128,16 @@ def test_a_refused_value_names_its_variable_and_never_echoes_the_value(monkeypat
 
 
 def test_the_effective_configuration_shows_values_and_origins_and_masks_secrets(
-    secrets: Path, monkeypatch: pytest.MonkeyPatch,
+    secrets: Path, set_env: Callable[[dict[str, str]], None],
 ) -> None:
     (secrets / "prismaflow_jira_api_token").write_text("jira-s3cret\n")
-    monkeypatch.setenv("PRISMAFLOW_WORKER_MAX_BATCH", "7")
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
-    monkeypatch.setenv("KAFKA_SASL_USERNAME", "prismaflow")
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-s3cret")
+    set_env({
+        "PRISMAFLOW_WORKER_MAX_BATCH": "7",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "PLAIN",
+        "KAFKA_SASL_USERNAME": "prismaflow",
+        "KAFKA_SASL_PASSWORD": "kafka-s3cret",
+    })
     rows = {row.variable: row for row in effective_settings()}
     assert set(rows) == set(known_variables()) - set(TOOLING_VARIABLES)  # tooling: not the program's
     assert (rows["PRISMAFLOW_SECRETS_DIR"].value, rows["PRISMAFLOW_SECRETS_DIR"].origin.value) == (
@@ -227,14 +234,16 @@ def test_the_outside_systems_sections_are_the_connectors_own_models() -> None:
 
 
 def test_a_section_names_a_variable_its_own_way_and_the_sink_options_share_the_systems_prefix(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PRISMAFLOW_PRISMA_ACCESS_KEY_ID", "key-id")
-    monkeypatch.setenv("PRISMAFLOW_FEEDS_TIMEOUT_S", "7.5")
-    monkeypatch.setenv("PRISMAFLOW_FEEDS_MAX_ATTEMPTS", "5")
-    monkeypatch.setenv("PRISMAFLOW_CHAT_WEBHOOK_URL", "https://hooks.example/x")
-    monkeypatch.setenv("PRISMAFLOW_CHAT_NOTIFY_TIER", "high")
-    monkeypatch.setenv("PRISMAFLOW_SYSLOG_HOST", "siem.example.com")
-    monkeypatch.setenv("PRISMAFLOW_SYSLOG_CONSOLE_BASE_URL", "https://console.example")
+        set_env: Callable[[dict[str, str]], None]) -> None:
+    set_env({
+        "PRISMAFLOW_PRISMA_ACCESS_KEY_ID": "key-id",
+        "PRISMAFLOW_FEEDS_TIMEOUT_S": "7.5",
+        "PRISMAFLOW_FEEDS_MAX_ATTEMPTS": "5",
+        "PRISMAFLOW_CHAT_WEBHOOK_URL": "https://hooks.example/x",
+        "PRISMAFLOW_CHAT_NOTIFY_TIER": "high",
+        "PRISMAFLOW_SYSLOG_HOST": "siem.example.com",
+        "PRISMAFLOW_SYSLOG_CONSOLE_BASE_URL": "https://console.example",
+    })
     settings = load_settings()
     assert settings.prisma.username == "key-id" and settings.prisma.password.get_secret_value() == "sim-secret-key"
     assert settings.feeds.request_timeout_s == 7.5 and settings.feeds.retry.max_attempts == 5

@@ -64,8 +64,13 @@ def _scored_stream() -> list[ScoredAlert]:
     return records
 
 
-def _produce(kafka: KafkaSettings, serde: AvroSerde, topic: str, records: list[ScoredAlert]) -> None:
-    produce_models(kafka, serde, topic, ((r.alert.resource.asset_id, r) for r in records))
+def _scored_topic_and_jira(kafka: KafkaSettings, serde: AvroSerde, catalogue: str,
+                           records: list[ScoredAlert]) -> tuple[SimClock, JiraSimulator]:
+    """``records`` on the catalogue's scored topic (keyed by asset), and a Jira simulator whose
+    simulated clock starts at ``T0``."""
+    produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, ((r.alert.resource.asset_id, r) for r in records))
+    clock = SimClock(base=lambda: T0.timestamp())
+    return clock, JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
 
 
 class Crash(BaseException):
@@ -145,11 +150,9 @@ def test_one_jira_issue_and_one_servicenow_incident_per_fingerprint_updated_and_
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
     records = _scored_stream()
-    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
     fingerprints = {fingerprint(r) for r in records}
 
-    clock = SimClock(base=lambda: T0.timestamp())
-    jira_sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    clock, jira_sim = _scored_topic_and_jira(kafka, serde, catalogue, records)
     settings, client = _jira(jira_sim, clock)
     _run_sink(kafka, serde, catalogue, JiraTicketTracker(settings, client()), unique_name("g"), len(records))
 
@@ -184,9 +187,7 @@ def test_a_crash_between_the_trackers_create_and_the_commit_creates_no_duplicate
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
     records = _scored_stream()[:6]
-    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
-    clock = SimClock(base=lambda: T0.timestamp())
-    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    clock, sim = _scored_topic_and_jira(kafka, serde, catalogue, records)
     settings, client = _jira(sim, clock)
     group = unique_name("g")
     with pytest.raises(Crash):
@@ -200,9 +201,7 @@ def test_a_one_minute_jira_outage_loses_nothing_and_duplicates_nothing(
     kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
 ) -> None:
     records = _scored_stream()
-    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
-    clock = SimClock(base=lambda: T0.timestamp())
-    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    clock, sim = _scored_topic_and_jira(kafka, serde, catalogue, records)
     sim.add_fault(Fault(route="*", kind="5xx", status=503, duration_s=60))
     settings, client = _jira(sim, clock)
     waited: list[float] = []
@@ -241,9 +240,7 @@ def test_a_create_whose_answer_jira_lost_is_found_not_sent_again(
     # proxy): resending the POST would open a second issue. The client gives the ambiguity to the
     # sink, which pauses, and on its retry finds the issue by fingerprint instead of creating again.
     records = _scored_stream()[:6]
-    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
-    clock = SimClock(base=lambda: T0.timestamp())
-    sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    _, sim = _scored_topic_and_jira(kafka, serde, catalogue, records)
     sim.add_fault(Fault(route="/rest/api/3/issue", method="POST", kind="lost_answer", delay_s=2.0, count=2))
     served = ServedApp(sim)
     try:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connectors.jira.approvals import JiraApprovalClient
-from processors.remediation.desk import DeskVerdict
+from processors.remediation.desk import DeskVerdict, PendingRequest
 from processors.remediation.memory_desk import InMemoryDesk
 from streams.console.jira import JiraVoteWatermark, poll_jira_votes, watch_jira_votes
 from streams.console.settings import ConsoleSettings
@@ -28,6 +28,16 @@ async def site() -> AsyncIterator[JiraSite]:
         yield jira_site(http, sim)
 
 
+async def _moved(site: JiraSite, request: PendingRequest, account: str,
+                 transition: str) -> tuple[InMemoryDesk, str]:
+    """A desk holding ``request`` pending, whose ticket ``account`` then moved with ``transition``;
+    and the ticket's key."""
+    desk = desk_with(request)
+    key = await site.raise_ticket(request)
+    await site.move(account, key, transition)
+    return desk, key
+
+
 async def test_the_changelog_names_who_moved_the_ticket_where(site: JiraSite) -> None:
     key = await site.raise_ticket(make_request())
     await site.move("alice@example.com", key, "Approve")
@@ -40,10 +50,7 @@ async def test_the_changelog_names_who_moved_the_ticket_where(site: JiraSite) ->
 
 
 async def test_two_people_approve_in_turn_and_a_second_pass_votes_nothing_twice(site: JiraSite) -> None:
-    request = make_request("req-prod", required=2)
-    desk = desk_with(request)
-    key = await site.raise_ticket(request)
-    await site.move("alice@example.com", key, "Approve")
+    desk, key = await _moved(site, make_request("req-prod", required=2), "alice@example.com", "Approve")
     first = await poll_jira_votes(site.jira, desk, SETTINGS, JiraVoteWatermark())
     assert [o.verdict for _, o in first.outcomes] == [DeskVerdict.RECORDED]
     assert await site.status(key) == "Pending Approval"  # moved back: the request needs another approver
@@ -57,10 +64,7 @@ async def test_two_people_approve_in_turn_and_a_second_pass_votes_nothing_twice(
 
 
 async def test_the_same_transition_read_again_from_scratch_is_one_vote(site: JiraSite) -> None:
-    request = make_request("req-prod", required=2)
-    desk = desk_with(request)
-    key = await site.raise_ticket(request)
-    await site.move("alice@example.com", key, "Approve")
+    desk, key = await _moved(site, make_request("req-prod", required=2), "alice@example.com", "Approve")
     await poll_jira_votes(site.jira, desk, SETTINGS, JiraVoteWatermark())
     replay = await poll_jira_votes(site.jira, desk, SETTINGS, JiraVoteWatermark())  # watermark lost
     assert [o.verdict for _, o in replay.outcomes] == [DeskVerdict.REFUSED]
@@ -68,20 +72,14 @@ async def test_the_same_transition_read_again_from_scratch_is_one_vote(site: Jir
 
 
 async def test_a_rejection_in_jira_rejects(site: JiraSite) -> None:
-    request = make_request("req-dev", required=1)
-    desk = desk_with(request)
-    key = await site.raise_ticket(request)
-    await site.move("bob@example.com", key, "Reject")
+    desk, key = await _moved(site, make_request("req-dev", required=1), "bob@example.com", "Reject")
     result = await poll_jira_votes(site.jira, desk, SETTINGS, JiraVoteWatermark())
     assert [(o.verdict, o.reason) for _, o in result.outcomes] == [(DeskVerdict.DECIDED, "rejected")]
     assert desk.votes[0].reason == f"moved {key} to Rejected in Jira"
 
 
 async def test_a_transition_by_an_unmapped_account_is_not_a_vote(site: JiraSite) -> None:
-    request = make_request("req-dev", required=1)
-    desk: InMemoryDesk = desk_with(request)
-    key = await site.raise_ticket(request)
-    await site.move("mallory@example.com", key, "Approve")
+    desk, key = await _moved(site, make_request("req-dev", required=1), "mallory@example.com", "Approve")
     result = await poll_jira_votes(site.jira, desk, SETTINGS, JiraVoteWatermark())
     assert (result.outcomes, result.skipped, desk.votes) == ([], 1, [])
     assert result.watermark.seen[key] > 0  # read, so it is not looked at again

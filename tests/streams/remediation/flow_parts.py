@@ -17,12 +17,14 @@ from connectors.jira.simulator import JiraSimulator
 from connectors.slack.client import ChatKind, ChatWebhookClient, ChatWebhookSettings
 from connectors.slack.simulator import ChatWebhookSimulator
 from streams.console.links import LinkSigner
+from streams.audit import AuditWriter
 from streams.remediation.announce import RequestAnnouncer
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.stage import Stage
-from streams.topics import DLQ
+from streams.topics import AUDIT, DLQ
 from streams.worker import TransactionalWorker, WorkerOptions
+from tests.audit_keys import TEST_SIGNER
 from tests.streams.console.jira_site import SITE, approval_sim
 
 CHAT = "http://chat.sim"
@@ -78,6 +80,14 @@ class BucketScan:
         private = block == PRIVATE
         return {"id": alert_id, "status": "resolved" if private else "open",
                 "reason": "RESOURCE_UPDATED" if private else ""}
+
+
+def signed_audit_writer(kafka: KafkaSettings, serde: AvroSerde, catalogue: str, stage: str) -> AuditWriter:
+    """A started audit writer of ``stage``'s chain (``<catalogue><stage>/0``) on the catalogue's audit
+    topic, signing with the tests' key."""
+    writer = AuditWriter(f"{catalogue}{stage}/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
+    writer.start()
+    return writer
 
 
 def run_stage(kafka: KafkaSettings, serde: AvroSerde, stage: Stage[Any], *, group: str, catalogue: str,

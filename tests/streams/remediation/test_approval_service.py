@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,22 +101,31 @@ class Service:
                                     **extra})
 
 
-@pytest.fixture
-def service(kafka: KafkaSettings, catalogue: str, unique_name: Any, tmp_path: Path) -> Iterator[Service]:
+@contextmanager
+def running_service(kafka: KafkaSettings, catalogue: str, group_prefix: str, tmp_path: Path) -> Iterator[Service]:
+    """``prismaflow approvals`` started on the catalogue's topics with the tests' keys, stopped on exit."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRISMAFLOW_", "KAFKA_"))}
     env.update({
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "PRISMAFLOW_HOME": str(tmp_path / "home"),
-        "PRISMAFLOW_WORKER_TOPIC_PREFIX": catalogue, "PRISMAFLOW_WORKER_GROUP_PREFIX": unique_name("grp"),
+        "PRISMAFLOW_WORKER_TOPIC_PREFIX": catalogue, "PRISMAFLOW_WORKER_GROUP_PREFIX": group_prefix,
         "PRISMAFLOW_REMEDIATION_SIGNING_KEY": SECRET, "PRISMAFLOW_REMEDIATION_API_TOKEN": TOKEN,
         "PRISMAFLOW_REMEDIATION_SERVICE_PORT": str(port), "PRISMAFLOW_REMEDIATION_TIMER_INTERVAL_S": "1",
         "PRISMAFLOW_AUDIT_SIGNING_KEY": TEST_SIGNER.secret_text(),  # its audit records are signed
     })
     running = Service(env, port, tmp_path / "approvals.log")
     running.start()
-    yield running
-    running.stop()
-    running.http.close()
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.http.close()
+
+
+@pytest.fixture
+def service(kafka: KafkaSettings, catalogue: str, unique_name: Any, tmp_path: Path) -> Iterator[Service]:
+    with running_service(kafka, catalogue, unique_name("grp"), tmp_path) as running:
+        yield running
 
 
 def test_two_approvals_through_the_web_api_publish_the_outcome_and_a_restart_recovers_the_table(

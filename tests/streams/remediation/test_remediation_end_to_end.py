@@ -30,40 +30,29 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from connectors.aws.service_models import BotocoreServiceCatalog
 from connectors.execution import build_executor
 from connectors.runner.settings import RunnerSettings
 from processors.records import AuditRecord, RemediationRequest
-from processors.remediation.approval import ApprovalRules
-from processors.remediation.families import FamilyCatalog
 from processors.remediation.modes import parse_policy
-from processors.remediation.propose import ValidationPorts
 from processors.remediation.signing import SigningKey
-from streams.audit import AuditWriter, verify_audit
+from streams.audit import verify_audit
 from streams.console.app import build_console_app
 from streams.console.links import LinkSigner
 from streams.embedded import ServedApp
 from streams.remediation.announce import TicketFollowUps
 from streams.remediation.executor_stage import ExecutorStage
-from streams.remediation.request_stage import RemediationRequestStage
 from streams.remediation.service_desk import ServiceDesk
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import AUDIT, REMEDIATIONS, SCORED_ALERTS
-from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
+from tests.audit_keys import TEST_KEYRING
 from tests.connectors.aws.conftest import aws, executor_settings, moto_url, name  # noqa: F401 - shared fixtures
 from tests.kafka_helpers import produce_models, read_topic
-from tests.processors.remediation.conftest import (  # noqa: F401 - shared fixtures
-    MemoisingChecker,
-    catalog,
-    families,
-    family_alert,
-    terraform,
-)
+from tests.processors.remediation.conftest import family_alert
 from tests.streams.console.desk_factory import user_store
 from tests.streams.console.test_console_browser import ARTIFACTS, Browser, chromium  # noqa: F401
-from tests.streams.remediation.flow_parts import LINK_KEY, PRIVATE, BucketScan, channels, run_stage
-from tests.streams.remediation.test_approval_service import SECRET, TOKEN, Service, _free_port
+from tests.streams.remediation.flow_parts import LINK_KEY, PRIVATE, BucketScan, channels, run_stage, signed_audit_writer
+from tests.streams.remediation.test_approval_service import SECRET, TOKEN, Service, running_service
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -74,20 +63,8 @@ KEYS = {"k1": SigningKey("k1", SECRET.encode())}
 def approvals(kafka: KafkaSettings, catalogue: str, unique_name: Callable[[str], str],
               tmp_path: Path) -> Iterator[Service]:
     """``prismaflow approvals`` on this test's topics."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PRISMAFLOW_", "KAFKA_"))}
-    env.update({
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "PRISMAFLOW_HOME": str(tmp_path / "home"),
-        "PRISMAFLOW_WORKER_TOPIC_PREFIX": catalogue, "PRISMAFLOW_WORKER_GROUP_PREFIX": unique_name("grp"),
-        "PRISMAFLOW_REMEDIATION_SIGNING_KEY": SECRET, "PRISMAFLOW_REMEDIATION_API_TOKEN": TOKEN,
-        "PRISMAFLOW_AUDIT_SIGNING_KEY": TEST_SIGNER.secret_text(),
-        "PRISMAFLOW_REMEDIATION_SERVICE_PORT": str(port), "PRISMAFLOW_REMEDIATION_TIMER_INTERVAL_S": "1",
-    })
-    service = Service(env, port, tmp_path / "approvals.log")
-    service.start()
-    yield service
-    service.stop()
-    service.http.close()
+    with running_service(kafka, catalogue, unique_name("grp"), tmp_path) as service:
+        yield service
 
 
 def _decide(browser: Browser, request_id: str, reason: str) -> str:
@@ -109,8 +86,8 @@ def _audit(kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> list[Audit
 
 def test_a_public_bucket_is_fixed_after_two_approvals_in_the_browser(
         request: pytest.FixtureRequest, kafka: KafkaSettings, serde: AvroSerde, catalogue: str,
-        unique_name: Callable[[str], str], families: FamilyCatalog, catalog: BotocoreServiceCatalog,
-        terraform: MemoisingChecker, moto_url: str, aws: Any, name: str, approvals: Service,  # noqa: F811
+        unique_name: Callable[[str], str], run_request_stage: Callable[..., None],
+        moto_url: str, aws: Any, name: str, approvals: Service,  # noqa: F811
         chromium: WebDriver) -> None:  # noqa: F811
     s3 = aws("s3")
     s3.create_bucket(Bucket=name)
@@ -121,12 +98,7 @@ def test_a_public_bucket_is_fixed_after_two_approvals_in_the_browser(
 
     # The request stage: plan validated, request published, ticket Pending Approval, Slack message.
     parts = channels()
-    intake_audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    intake_audit.start()
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform),
-        policy=parse_policy(yaml.safe_load("default: assist")), rules=ApprovalRules(), audit=intake_audit,
-        announcer=parts.announcer, topic_prefix=catalogue), group=unique_name("req"), catalogue=catalogue)
+    run_request_stage(parse_policy(yaml.safe_load("default: assist")), announcer=parts.announcer)
     [message] = read_topic(kafka, catalogue + REMEDIATIONS.name, expect=1)
     remediation = serde.decode(message.value() or b"", RemediationRequest, topic=catalogue + REMEDIATIONS.name)
     assert remediation.alert_id == alert_id and remediation.required_approvals == 2
@@ -160,10 +132,8 @@ def test_a_public_bucket_is_fixed_after_two_approvals_in_the_browser(
         desk.close()
 
     # The executor: re-verifies the outcome, runs against moto, re-checks, resolves the ticket.
-    exec_audit = AuditWriter(f"{catalogue}remediation-executor/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    exec_audit.start()
     run_stage(kafka, serde, ExecutorStage(
-        kafka=kafka, serde=serde, keys=KEYS, audit=exec_audit,
+        kafka=kafka, serde=serde, keys=KEYS, audit=signed_audit_writer(kafka, serde, catalogue, "remediation-executor"),
         executor=build_executor(executor_settings(moto_url), RunnerSettings()),
         prisma=BucketScan(s3, {alert_id: name}), tickets=TicketFollowUps(parts.announcer), topic_prefix=catalogue),
         group=unique_name("exec"), catalogue=catalogue)
@@ -184,21 +154,15 @@ def test_a_public_bucket_is_fixed_after_two_approvals_in_the_browser(
 
 
 def test_monitor_mode_creates_no_ticket_runs_nothing_and_the_shadow_report_lists_what_would_have(
-        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
-        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker,
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, run_request_stage: Callable[..., None],
         tmp_path: Path) -> None:
     alerts = [family_alert("s3_public_access", alert_id=f"P-shadow-{i}", resource_id=f"shadow-bucket-{i}",
                            config={"bucketName": f"shadow-bucket-{i}"}) for i in range(2)]
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(a.alert.resource.asset_id, a) for a in alerts])
     parts = channels()
-    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    audit.start()
     policy_file = tmp_path / "rollout.yaml"
     policy_file.write_text("default: monitor\n", encoding="utf-8")
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform),
-        policy=parse_policy(yaml.safe_load(policy_file.read_text())), rules=ApprovalRules(), audit=audit,
-        announcer=parts.announcer, topic_prefix=catalogue), group=unique_name("req"), catalogue=catalogue)
+    run_request_stage(parse_policy(yaml.safe_load(policy_file.read_text())), announcer=parts.announcer)
     assert not parts.jira_sim.store.issues and not parts.chat_sim.messages
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRISMAFLOW_", "KAFKA_"))}

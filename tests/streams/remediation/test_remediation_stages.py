@@ -15,35 +15,25 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.aws.service_models import BotocoreServiceCatalog
 from connectors.execution import build_executor
 from connectors.runner.settings import RunnerSettings
 from processors.records import AuditRecord, Decision, RemediationDecision, RemediationRequest, RolloutMode
-from processors.remediation.approval import ApprovalRules, apply_decision, open_request
-from processors.remediation.families import FamilyCatalog
+from processors.remediation.approval import apply_decision, open_request
 from processors.remediation.modes import parse_policy
-from processors.remediation.propose import ValidationPorts
 from processors.remediation.signing import SigningKey, sign_decision
-from streams.audit import AuditWriter, verify_audit
+from streams.audit import verify_audit
 from streams.remediation.analyses import AnalysisLookup
 from streams.remediation.announce import TicketFollowUps
 from streams.remediation.executor_stage import ExecutorStage
-from streams.remediation.request_stage import RemediationRequestStage
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import ANALYSES, AUDIT, REMEDIATION_DECISIONS, REMEDIATIONS, SCORED_ALERTS
-from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
+from tests.audit_keys import TEST_KEYRING
 from tests.connectors.aws.conftest import aws, executor_settings, moto_url, name  # noqa: F401 - shared fixtures
 from tests.factories import make_analysis, make_remediation_step
 from tests.kafka_helpers import produce_models, read_topic
-from tests.processors.remediation.conftest import (  # noqa: F401 - shared fixtures
-    MemoisingChecker,
-    catalog,
-    families,
-    family_alert,
-    terraform,
-)
-from tests.streams.remediation.flow_parts import PRIVATE, BucketScan, channels, run_stage
+from tests.processors.remediation.conftest import family_alert
+from tests.streams.remediation.flow_parts import PRIVATE, BucketScan, channels, run_stage, signed_audit_writer
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -80,8 +70,7 @@ def _outcome(request: RemediationRequest, approvers: list[str]) -> RemediationDe
 
 def test_an_approved_public_bucket_fix_runs_and_resolves_its_ticket_and_a_forged_outcome_runs_nothing(
         kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
-        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker,
-        moto_url: str, aws: Any, name: str) -> None:  # noqa: F811
+        run_request_stage: Callable[..., None], moto_url: str, aws: Any, name: str) -> None:  # noqa: F811
     s3 = aws("s3")
     fixed, forged = name, name + "-b"
     for bucket in (fixed, forged):
@@ -90,11 +79,7 @@ def test_an_approved_public_bucket_fix_runs_and_resolves_its_ticket_and_a_forged
                            config={"bucketName": bucket}) for bucket in (fixed, forged)]
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(a.alert.resource.asset_id, a) for a in alerts])
     parts = channels()
-    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    audit.start()
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform), policy=ASSIST, rules=ApprovalRules(),
-        audit=audit, announcer=parts.announcer, topic_prefix=catalogue), group=unique_name("req"), catalogue=catalogue)
+    run_request_stage(ASSIST, announcer=parts.announcer)
 
     requests = {r.alert_id: r for r in (serde.decode(m.value() or b"", RemediationRequest, topic=catalogue + REMEDIATIONS.name)
                                         for m in read_topic(kafka, catalogue + REMEDIATIONS.name, expect=2))}
@@ -112,9 +97,8 @@ def test_an_approved_public_bucket_fix_runs_and_resolves_its_ticket_and_a_forged
         (request.request_id, _outcome(request, ["alice", "bob"])),
         (request.request_id, _outcome(request, ["alice", "bob"])),  # at least once: delivered twice
     ])
-    exec_audit = AuditWriter(f"{catalogue}remediation-executor/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    exec_audit.start()
-    stage = ExecutorStage(kafka=kafka, serde=serde, keys={"k1": KEY}, audit=exec_audit,
+    stage = ExecutorStage(kafka=kafka, serde=serde, keys={"k1": KEY},
+                          audit=signed_audit_writer(kafka, serde, catalogue, "remediation-executor"),
                           executor=build_executor(executor_settings(moto_url), RunnerSettings()),
                           prisma=BucketScan(s3, {f"P-{fixed}": fixed, f"P-{forged}": forged}),
                           tickets=TicketFollowUps(parts.announcer), topic_prefix=catalogue,
@@ -140,16 +124,11 @@ def test_an_approved_public_bucket_fix_runs_and_resolves_its_ticket_and_a_forged
 
 
 def test_monitor_mode_writes_only_a_shadow_record_no_ticket_no_message(
-        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
-        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, run_request_stage: Callable[..., None]) -> None:
     scored = family_alert("s3_public_access", alert_id="P-monitor-1")
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(scored.alert.resource.asset_id, scored)])
     parts = channels()
-    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    audit.start()
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform), policy=MONITOR, rules=ApprovalRules(),
-        audit=audit, announcer=parts.announcer, topic_prefix=catalogue), group=unique_name("req"), catalogue=catalogue)
+    run_request_stage(MONITOR, announcer=parts.announcer)
     [message] = read_topic(kafka, catalogue + REMEDIATIONS.name, expect=1)
     shadow = serde.decode(message.value() or b"", RemediationRequest, topic=catalogue + REMEDIATIONS.name)
     assert shadow.mode is RolloutMode.MONITOR and shadow.alert_id == "P-monitor-1"
@@ -159,8 +138,7 @@ def test_monitor_mode_writes_only_a_shadow_record_no_ticket_no_message(
 
 
 def test_the_alerts_analysis_on_the_analyses_topic_is_the_planners_fallback(
-        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
-        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, run_request_stage: Callable[..., None]) -> None:
     # The role's configuration lists no over-permissive policy, so the planner declines; the analysis
     # (written by the analysis stage before) says to detach AdministratorAccess from the alert's role.
     scored = family_alert("iam_policy_attachment", alert_id="P-iam-1", config={"attachedPolicies": []},
@@ -169,12 +147,7 @@ def test_the_alerts_analysis_on_the_analyses_topic_is_the_planners_fallback(
         make_remediation_step(command=DETACH, iac_snippet="")])
     produce_models(kafka, serde, catalogue + ANALYSES.name, [(analysis.asset_id, analysis)])
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(scored.alert.resource.asset_id, scored)])
-    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    audit.start()
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform), policy=ASSIST, rules=ApprovalRules(),
-        audit=audit, analyses=AnalysisLookup(kafka, serde, catalogue + ANALYSES.name), topic_prefix=catalogue),
-        group=unique_name("req"), catalogue=catalogue)
+    run_request_stage(ASSIST, analyses=AnalysisLookup(kafka, serde, catalogue + ANALYSES.name))
     [message] = read_topic(kafka, catalogue + REMEDIATIONS.name, expect=1)
     request = serde.decode(message.value() or b"", RemediationRequest, topic=catalogue + REMEDIATIONS.name)
     plan = request.plan()
@@ -185,18 +158,13 @@ def test_the_alerts_analysis_on_the_analyses_topic_is_the_planners_fallback(
 
 
 def test_a_recurring_alert_keeps_its_one_ticket_and_one_message(
-        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
-        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, run_request_stage: Callable[..., None]) -> None:
     first = family_alert("s3_public_access", alert_id="P-again-1")
     again = first.model_copy(update={"scored_at": first.scored_at + timedelta(hours=6)})
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name,
                    [(first.alert.resource.asset_id, first), (again.alert.resource.asset_id, again)])
     parts = channels()
-    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name, signer=TEST_SIGNER)
-    audit.start()
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform), policy=ASSIST, rules=ApprovalRules(),
-        audit=audit, announcer=parts.announcer, topic_prefix=catalogue), group=unique_name("req"), catalogue=catalogue)
+    run_request_stage(ASSIST, announcer=parts.announcer)
     requests = [serde.decode(m.value() or b"", RemediationRequest, topic=catalogue + REMEDIATIONS.name)
                 for m in read_topic(kafka, catalogue + REMEDIATIONS.name, expect=2)]
     assert len({r.request_id for r in requests}) == 1  # the same plan: the same request
