@@ -216,7 +216,7 @@ def run_remediation_demo(kafka: KafkaSettings, candidates: list[ScoredAlert], pr
         _run(kafka, serde, ExecutorStage(
             kafka=kafka, serde=serde, keys={"k1": SigningKey("k1", signing_key.encode())}, audit=exec_audit,
             executor=build_executor(settings, RunnerSettings()), prisma=_BucketRescan(s3, alert_id, bucket),
-            tickets=TicketFollowUps(announcer), topic_prefix=prefix), prefix + "g.executor", prefix)
+            tickets=TicketFollowUps(announcer), topic_prefix=prefix, dry_run=False), prefix + "g.executor", prefix)
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         say("execute", f"executor re-verified the approvals and ran the plan in its sandbox; read back through boto3: "
                        f"{bucket} public access block = {json.dumps(block, sort_keys=True)}")

@@ -27,10 +27,11 @@ outcome may be published twice (at least once); the executor keys its work by re
 
 Web API (the approval API every channel calls; ``PRISMAFLOW_REMEDIATION_SERVICE_PORT``):
 ``GET /remediations/pending``, ``GET /remediations/{request_id}``, ``GET /remediations/history``
-(finished requests, newest first; the bearer token below; query parameters ``status``, ``alert_id``,
+(finished requests, newest first; query parameters ``status``, ``alert_id``,
 ``since``, ``until`` (ISO dates) and ``limit``, as :class:`processors.remediation.history.HistoryQuery`),
 ``POST /remediations/{request_id}/decisions`` with ``{"approver", "decision": "approved"|"rejected",
-"reason", "plan_digest"}`` and ``Authorization: Bearer <PRISMAFLOW_REMEDIATION_API_TOKEN>``. The service
+"reason", "plan_digest"}``; every route but the health checks needs ``Authorization: Bearer
+<PRISMAFLOW_REMEDIATION_API_TOKEN>`` (a pending plan names resources and weaknesses). The service
 signs the vote with its key and publishes it on the decisions topic; the decisions agent then counts it
 (202). ``GET /healthz`` answers while the web server runs; ``GET /readyz`` once the table is recovered.
 
@@ -263,6 +264,8 @@ class ApprovalService:
 
         class Pending(View):
             async def get(self, request: Request) -> Response:
+                if not service._authorised(request):
+                    return self.error(401, "missing or wrong bearer token")
                 listed = [pending_view(s) for s in service.states() if s.status is RequestStatus.PENDING]
                 return self.json({"pending": sorted(listed, key=lambda v: v["requested_at"])})
 
@@ -281,6 +284,8 @@ class ApprovalService:
 
         class One(View):
             async def get(self, request: Request, request_id: str) -> Response:
+                if not service._authorised(request):
+                    return self.error(401, "missing or wrong bearer token")
                 state = service.state_of(request_id)
                 return self.json(pending_view(state)) if state else self.error(404, "no such request")
 

@@ -59,7 +59,7 @@ class ExecutorStage(OwnEventLoop):
 
     def __init__(self, *, kafka: KafkaSettings, serde: AvroSerde, keys: dict[str, SigningKey], executor: PlanExecutor,
                  audit: AuditWriter, prisma: AlertReader | None = None, tickets: TicketFollowUps | None = None,
-                 dry_run: bool = False, time_limit_s: float = 120.0, topic_prefix: str = "",
+                 dry_run: bool = True, time_limit_s: float = 120.0, topic_prefix: str = "",
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.kafka, self.serde, self.keys, self.executor = kafka, serde, keys, executor
         self.audit, self.prisma, self.tickets, self.clock = audit, prisma, tickets, clock

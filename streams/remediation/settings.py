@@ -40,6 +40,9 @@ class RemediationSettings(SettingsSection):
     service_host: str = Field(default="127.0.0.1", description="Address the approval service's web API listens on")
     service_port: int = Field(default=6066, ge=1, le=65535, description="Port of the approval service's web API")
     timer_interval_s: float = Field(default=30.0, gt=0, description="Seconds between two SLA checks of the pending table")
+    dry_run: bool = Field(
+        default=True, description="The executor checks each approved plan without changing anything and reports the "
+                                  "exact calls (dry run); set false, once the dry runs read right, to apply fixes")
 
     def approval_rules(self) -> ApprovalRules:
         return ApprovalRules(sla_hours=self.sla_hours, escalate_after_hours=self.escalate_after_hours,

@@ -77,7 +77,7 @@ def build_remediation_worker(name: str, settings: PrismaflowSettings, serde: Avr
         stage = ExecutorStage(kafka=settings.kafka, serde=serde, keys=settings.remediation.signing_keys(),
                               executor=build_executor(settings.aws_executor, settings.runner), audit=audit,
                               prisma=CspmClient(settings.prisma), tickets=TicketFollowUps(_announcer(settings)),
-                              topic_prefix=prefix)
+                              dry_run=settings.remediation.dry_run, topic_prefix=prefix)
     else:
         raise ConfigurationError(f"unknown remediation stage {name!r}; choose one of {', '.join(REMEDIATION_STAGES)}")
     options = WorkerOptions(group_id=f"{worker.group_prefix}.{name}", instance_id=worker.instance_id,

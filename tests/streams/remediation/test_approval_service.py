@@ -36,6 +36,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 SECRET = "test-approval-signing-key-0001"
 TOKEN = "test-approval-api-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 KEYS = {"k1": SigningKey("k1", SECRET.encode())}
 
 
@@ -85,7 +86,7 @@ class Service:
         while time.monotonic() < deadline:
             assert self.process is not None and self.process.poll() is None, self.log.read_text()[-3000:]
             try:
-                response = self.http.get(f"/remediations/{request_id}")
+                response = self.http.get(f"/remediations/{request_id}", headers=AUTH)
                 seen = response.json() if response.status_code == 200 else response.status_code
             except httpx.HTTPError as exc:
                 seen = repr(exc)
@@ -96,7 +97,7 @@ class Service:
         raise AssertionError(f"{request_id} never {status}; last seen {seen}\n{self.log.read_text()[-3000:]}")
 
     def approve(self, request_id: str, approver: str, **extra: Any) -> httpx.Response:
-        return self.http.post(f"/remediations/{request_id}/decisions", headers={"Authorization": f"Bearer {TOKEN}"},
+        return self.http.post(f"/remediations/{request_id}/decisions", headers=AUTH,
                               json={"approver": approver, "decision": "approved", "reason": "change window",
                                     **extra})
 
@@ -139,7 +140,9 @@ def test_two_approvals_through_the_web_api_publish_the_outcome_and_a_restart_rec
 
     shown = service.wait_for(first.request_id, "pending")
     assert shown["required_approvals"] == 2 and shown["plan_digest"] == first.plan_digest
-    pending = service.http.get("/remediations/pending").json()["pending"]
+    pending = service.http.get("/remediations/pending", headers=AUTH).json()["pending"]
+    for path in ("/remediations/pending", f"/remediations/{first.request_id}", "/remediations/history"):
+        assert service.http.get(path).status_code == 401, f"{path} answered without the token"
     assert {p["request_id"] for p in pending} == {first.request_id, second.request_id}
 
     assert service.approve(first.request_id, "alice@example.com").status_code == 202

@@ -135,7 +135,8 @@ def test_a_public_bucket_is_fixed_after_two_approvals_in_the_browser(
     run_stage(kafka, serde, ExecutorStage(
         kafka=kafka, serde=serde, keys=KEYS, audit=signed_audit_writer(kafka, serde, catalogue, "remediation-executor"),
         executor=build_executor(executor_settings(moto_url), RunnerSettings()),
-        prisma=BucketScan(s3, {alert_id: name}), tickets=TicketFollowUps(parts.announcer), topic_prefix=catalogue),
+        prisma=BucketScan(s3, {alert_id: name}), tickets=TicketFollowUps(parts.announcer), topic_prefix=catalogue,
+        dry_run=False),
         group=unique_name("exec"), catalogue=catalogue)
 
     assert s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"] == PRIVATE

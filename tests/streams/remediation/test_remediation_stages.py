@@ -101,7 +101,7 @@ def test_an_approved_public_bucket_fix_runs_and_resolves_its_ticket_and_a_forged
                           audit=signed_audit_writer(kafka, serde, catalogue, "remediation-executor"),
                           executor=build_executor(executor_settings(moto_url), RunnerSettings()),
                           prisma=BucketScan(s3, {f"P-{fixed}": fixed, f"P-{forged}": forged}),
-                          tickets=TicketFollowUps(parts.announcer), topic_prefix=catalogue,
+                          tickets=TicketFollowUps(parts.announcer), topic_prefix=catalogue, dry_run=False,
                           clock=lambda: request.requested_at + timedelta(hours=1))
     run_stage(kafka, serde, stage, group=unique_name("exec"), catalogue=catalogue)
 

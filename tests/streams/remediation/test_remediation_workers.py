@@ -40,10 +40,21 @@ def test_both_stages_are_built_on_the_prefixed_topics(environment: Path, catalog
     # CIEM: the permission search and the IAM policy linter are wired in.
     assert remediate.stage.permissions is not None and remediate.stage.ports.iam_linter is not None
     assert execute.stage.input_topic == catalogue + "prisma.remediations.decisions"
-    assert not execute.stage.dry_run and "k1" in execute.stage.keys
+    assert execute.stage.dry_run and "k1" in execute.stage.keys  # issue 13: dry run by default
     assert remediate.options.group_id.endswith(".remediate") and execute.options.group_id.endswith(".execute")
     for built in (remediate, execute):
         built.close()
+
+
+def test_the_executor_applies_fixes_only_when_dry_run_is_turned_off(environment: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    (environment / "prismaflow_remediation_signing_key").write_text("remediation-signing-key-0123\n")
+    monkeypatch.setenv("PRISMAFLOW_REMEDIATION_DRY_RUN", "false")
+    execute = build_remediation_worker("execute", load_settings(), AvroSerde())
+    try:
+        assert isinstance(execute.stage, ExecutorStage) and not execute.stage.dry_run
+    finally:
+        execute.close()
 
 
 def test_the_executor_does_not_start_without_the_decision_key(environment: Path) -> None:
