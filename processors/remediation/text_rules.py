@@ -15,6 +15,7 @@ from typing import Any
 from processors.redaction import contains_secret, is_secret_key
 
 __all__ = [
+    "MAX_DOCUMENT_LENGTH",
     "MAX_VALUE_LENGTH",
     "credential_reasons",
     "iter_strings",
@@ -24,7 +25,11 @@ __all__ = [
 ]
 
 MAX_VALUE_LENGTH = 2048
-"""Longest string a plan may carry; Prisma ids, ARNs and policy JSON for the families fit well below."""
+"""Longest string a plan may carry; Prisma ids, ARNs and names fit well below."""
+
+MAX_DOCUMENT_LENGTH = 10_240
+"""Longest IAM policy document (``PolicyDocument``) or Terraform snippet a plan may carry: AWS's own
+limit for a role's inline policies, so a least-privilege policy of a role that uses many actions fits."""
 
 # Each is a way a shell (or the AWS CLI's own parameter loading) would do more than pass a value.
 _SHELL_SYNTAX: tuple[tuple[str, str], ...] = (
@@ -94,17 +99,17 @@ def secret_field_reasons(value: Any, path: str = "") -> list[str]:
 _HIDDEN = frozenset({"Cf", "Cc", "Co", "Cn", "Zl", "Zp"})
 
 
-def unicode_reasons(text: str) -> list[str]:
+def unicode_reasons(text: str, *, limit: int = MAX_VALUE_LENGTH) -> list[str]:
     """Why ``text`` is not plain: invisible or direction-changing characters, controls, non-ASCII,
-    or longer than :data:`MAX_VALUE_LENGTH`.
+    or longer than ``limit`` (:data:`MAX_VALUE_LENGTH`; :data:`MAX_DOCUMENT_LENGTH` for documents).
 
     Resource identifiers in AWS are ASCII, so anything else in an action (a homoglyph bucket name, a
     zero-width space, a right-to-left mark) is either a different resource than it looks like or an
     attempt to hide text from the person approving the plan.
     """
     reasons = []
-    if len(text) > MAX_VALUE_LENGTH:
-        reasons.append(f"value longer than {MAX_VALUE_LENGTH} characters ({len(text)})")
+    if len(text) > limit:
+        reasons.append(f"value longer than {limit} characters ({len(text)})")
     hidden = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in _HIDDEN and c not in "\n\r\t"})
     if hidden:
         reasons.append(f"invisible or control characters {', '.join(hidden[:5])}")

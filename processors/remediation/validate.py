@@ -43,6 +43,7 @@ from processors.remediation.plan import ActionKind, PlannedAction, RemediationPl
 from processors.remediation.planner import resource_name
 from processors.remediation.ports import IamPolicyLinter, ServiceCatalog, TerraformChecker
 from processors.remediation.text_rules import (
+    MAX_DOCUMENT_LENGTH,
     credential_reasons,
     iter_strings,
     secret_field_reasons,
@@ -134,11 +135,24 @@ def _identifiers(resource_id: str) -> set[str]:
     return {resource_id, resource_name(resource_id)} - {""}
 
 
-def _value_reasons(values: Sequence[str]) -> list[str]:
+def _value_reasons(values: Sequence[str], documents: Sequence[str] = ()) -> list[str]:
+    """The text rules on every value; ``documents`` (IAM policy JSON) may be as long as AWS allows."""
     reasons: list[str] = []
     for value in values:
         reasons += shell_syntax_reasons(value) + credential_reasons(value) + unicode_reasons(value)
+    for document in documents:
+        reasons += (shell_syntax_reasons(document) + credential_reasons(document)
+                    + unicode_reasons(document, limit=MAX_DOCUMENT_LENGTH))
     return reasons
+
+
+def _parameter_texts(parameters: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Every string in ``parameters``, with the IAM policy document (``PolicyDocument``) apart."""
+    document = parameters.get("PolicyDocument")
+    if not isinstance(document, str):
+        return [*iter_strings(parameters)], []
+    rest = {key: value for key, value in parameters.items() if key != "PolicyDocument"}
+    return [*iter_strings(rest), "PolicyDocument"], [document]
 
 
 def _aws_reasons(plan: RemediationPlan, family: Family, action: PlannedAction,
@@ -153,7 +167,8 @@ def _aws_reasons(plan: RemediationPlan, family: Family, action: PlannedAction,
     else:
         reasons += [f"invalid parameters: {e}" for e in catalog.parameter_errors(
             action.service, action.operation, action.parameters)]
-    reasons += _value_reasons([*iter_strings(action.parameters), action.target_resource])
+    values, documents = _parameter_texts(action.parameters)
+    reasons += _value_reasons([*values, action.target_resource], documents)
     reasons += secret_field_reasons(action.parameters)
     allowed = family.allowed(action.service, action.operation)
     if allowed is None:
@@ -226,7 +241,7 @@ def _cli_reasons(plan: RemediationPlan, family: Family, action: PlannedAction) -
 def _terraform_reasons(plan: RemediationPlan, family: Family, action: PlannedAction,
                        checker: TerraformChecker | None, *, run_checkov: bool) -> list[str]:
     snippet = action.terraform
-    reasons = [*credential_reasons(snippet), *unicode_reasons(snippet)]
+    reasons = [*credential_reasons(snippet), *unicode_reasons(snippet, limit=MAX_DOCUMENT_LENGTH)]
     if action.parameters or action.argv:
         reasons.append("a Terraform action carries parameters or an argument vector")
     if not snippet.strip():

@@ -208,3 +208,20 @@ def test_other_families_may_not_put_a_role_policy(
     assert other.cloud is Cloud.AWS
     verdict = validate_plan(other, families, catalog, None, linter)
     assert any("PutRolePolicy is not on the iam_policy_attachment allowlist" in r for r in verdict.reasons)
+
+
+def test_a_role_that_used_many_resources_gets_a_policy_longer_than_other_values_and_it_is_still_accepted(
+        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker,
+        linter: ParliamentLinter) -> None:
+    # AWS allows an inline role policy of 10,240 characters; other plan values stay capped at 2,048.
+    buckets = [PermissionRecord.model_validate(_used(
+        "s3:GetObject", id=f"x-get-{i}", destResourceId=f"arn:aws:s3:::reports-bucket-{i:03d}/*",
+        isWildCardDestCloudResourceName=False)) for i in range(60)]
+    family = families.classify(ciem_alert().alert)
+    assert family is not None
+    plan = plan_least_privilege(ciem_alert().alert, family, (*role_records(), *buckets)).plan
+    assert plan is not None
+    document = plan.actions[0].parameters["PolicyDocument"]
+    assert 2048 < len(document) <= 10_240
+    verdict = validate_plan(plan, families, catalog, terraform, linter)
+    assert verdict.accepted, verdict.reasons
