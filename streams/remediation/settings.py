@@ -30,6 +30,9 @@ class RemediationSettings(SettingsSection):
         default=18.0, gt=0, description="Hours after which a still pending request is escalated (before it expires)")
     escalation_channel: str = Field(default="#security-oncall",
                                     description="Chat channel or rota an overdue request is escalated to")
+    escalate_to_chat: bool = Field(
+        default=True, description="Post an overdue request to `escalation_channel` through the chat webhook "
+                                  "(`PRISMAFLOW_CHAT_*`); retried on every SLA check until it is delivered")
     signing_key: SecretStr | None = Field(
         default=None, description="Secret (at least 16 bytes) the approval service signs and verifies decisions "
                                   "with, HMAC-SHA256 (secret; e.g. file `prismaflow_remediation_signing_key`)")
