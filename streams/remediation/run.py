@@ -7,11 +7,11 @@ import logging
 
 import faust
 
+from connectors.slack.client import ChatWebhookClient
 from processors.errors import ConfigurationError
 from streams.audit import AuditWriter
 from streams.compose import build_serde
 from streams.config import PrismaflowSettings
-from connectors.slack.client import ChatWebhookClient
 from streams.console.serve import link_signer
 from streams.remediation.approval_service import ApprovalService
 from streams.remediation.escalation import ChatEscalation
