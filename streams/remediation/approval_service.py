@@ -67,13 +67,14 @@ from streams.audit import AuditWriter
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.topics import AUDIT, REMEDIATION_DECISIONS, REMEDIATIONS
+from streams.topics import AUDIT, REMEDIATION_DECISIONS, REMEDIATIONS, TopicSpec
 
 __all__ = ["ApprovalService", "librdkafka_partition", "pending_view"]
 
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_MS = 24 * 3600 * 1000
 
 
 def _require_zstd() -> None:
@@ -149,6 +150,13 @@ class ApprovalService:
         # Keys and values are bytes: the app-wide raw serializers apply (a Table takes no serializer options).
         self.pending = self.app.Table("pending", default=None, partitions=REMEDIATIONS.partitions, key_type=bytes,
                                       value_type=bytes)
+        #: The service's own topics, for ``prismaflow approvals`` to create before faust starts (see run.py).
+        self.internal_topics = (
+            TopicSpec(f"{app_id}-sla-ticks", key="request id", value_schema="bytes", doc="SLA clock ticks",
+                      partitions=REMEDIATIONS.partitions, retention_ms=_DAY_MS),
+            TopicSpec(self.pending.changelog_topic.get_topic_name(), key="request id", value_schema="bytes",
+                      doc="the pending table's changelog", partitions=REMEDIATIONS.partitions,
+                      cleanup_policy="compact", retention_ms=-1))
         self.app.agent(self.requests_topic, name="remediation-requests")(self._requests_agent)
         self.app.agent(self.decisions_topic, name="remediation-decisions")(self._decisions_agent)
         self.app.agent(self.ticks_topic, name="remediation-sla-ticks")(self._ticks_agent)
