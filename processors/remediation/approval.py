@@ -38,6 +38,7 @@ __all__ = [
     "RunVerdict",
     "Transition",
     "apply_decision",
+    "escalation_owed",
     "minimum_approvals",
     "may_run",
     "may_run_outcome",
@@ -219,6 +220,9 @@ class PendingRequest(BaseModel):
     approvals: tuple[RemediationDecision, ...] = ()
     rejection: RemediationDecision | None = None
     escalated: bool = False
+    escalation_announced: bool = Field(
+        default=False, description="Whether the escalation reached its channel (the service retries each tick until "
+                                   "it does, while the request is pending)")
 
     @property
     def needed(self) -> int:
@@ -296,3 +300,9 @@ def tick(state: PendingRequest, now: datetime) -> Transition:
     if not state.escalated and request.escalate_at is not None and now >= request.escalate_at:
         return Transition(state.model_copy(update={"escalated": True}), escalate=True, note="escalated")
     return Transition(state)
+
+
+def escalation_owed(state: PendingRequest) -> bool:
+    """Whether ``state`` was escalated but the escalation has not reached its channel yet (and still may:
+    a request no longer pending is not announced)."""
+    return state.status is RequestStatus.PENDING and state.escalated and not state.escalation_announced

@@ -81,6 +81,9 @@ class RolloutPolicy(_Frozen):
     auto_allowlist: frozenset[str] = Field(
         default=frozenset(), description="Policy families whose low-risk fixes may run without approval in auto "
                                          "mode, outside production")
+    auto_dismiss: frozenset[str] = Field(
+        default=frozenset(), description="Policy families whose known false positives (alerts the history suggests "
+                                         "dismissing) are dismissed in Prisma Cloud in auto mode, outside production")
 
     def digest(self) -> str:
         """SHA-256 of the policy's canonical JSON: equal policies, equal digests, whatever the YAML layout."""
@@ -89,6 +92,9 @@ class RolloutPolicy(_Frozen):
     def as_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         data["auto_allowlist"] = sorted(data["auto_allowlist"])
+        data["auto_dismiss"] = sorted(data["auto_dismiss"])
+        if not data["auto_dismiss"]:
+            del data["auto_dismiss"]  # absent as before it existed: an unchanged policy keeps its digest
         return data
 
 
@@ -97,7 +103,7 @@ def parse_policy(document: Any, source: str = "rollout policy") -> RolloutPolicy
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
-        raise ConfigurationError(f"{source}: expected a mapping with default, rules and auto_allowlist")
+        raise ConfigurationError(f"{source}: expected a mapping with default, rules, auto_allowlist and auto_dismiss")
     try:
         return RolloutPolicy.model_validate(dict(document))
     except ValidationError as exc:

@@ -7,7 +7,9 @@ variable in lower case in the folder ``PRISMAFLOW_SECRETS_DIR`` names (``prismaf
 the Docker/Kubernetes secrets convention): the environment wins over a file. Empty values count as
 unset. A field that is a mapping (``dict[str, ...]``) is also filled entry by entry from variables
 ``<section prefix><FIELD>__<KEY>`` (key in lower case; ``KAFKA_CONFIG__SSL_CA_LOCATION`` gives
-``config["ssl_ca_location"]``), the way pydantic-settings' ``env_nested_delimiter="__"`` would. It
+``config["ssl_ca_location"]``), the way pydantic-settings' ``env_nested_delimiter="__"`` would, and
+from files ``<section prefix><field>__<key>`` in lower case in the secrets folder (a retired signing key
+in ``prismaflow_remediation_previous_signing_keys__k1``; a variable wins over a file). It
 also records where each value came from, which ``prismaflow config`` shows.
 
 A section is a component's own model (a connector's client settings, a stage's settings), so the tree
@@ -180,7 +182,15 @@ class SectionedEnvironmentSource(PydanticBaseSettingsSource):
         return None
 
     def _entries(self, prefix: str) -> dict[str, str]:
+        """A mapping's entries: ``<prefix><KEY>`` variables, and ``<prefix><key>`` files in the secrets folder
+        (the variable wins over a file for the same key)."""
         entries: dict[str, str] = {}
+        if self._secrets is not None:
+            for path in sorted(self._secrets.glob(f"{prefix.lower()}?*")):
+                text = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+                if text:
+                    entries[path.name[len(prefix):].lower()] = text
+                    self.origins[path.name.upper()] = Origin.SECRETS_FILE
         for variable in sorted(self._environ):
             if variable.startswith(prefix) and len(variable) > len(prefix) and self._environ[variable]:
                 entries[variable[len(prefix):].lower()] = self._environ[variable]

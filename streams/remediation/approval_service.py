@@ -20,7 +20,9 @@ pure state machine :mod:`processors.remediation.approval`:
   came after the deadline or repeat an approver count for nothing);
 - a timer sends a tick per pending request every ``timer_interval_s``; the ticks agent applies the
   SLA at the tick's time: escalation once (an audit record naming the channel, a log line and the
-  ``on_escalation`` hook, which ``prismaflow approvals`` does not wire to chat yet), then expiry.
+  ``on_escalation`` hook, which ``prismaflow approvals`` wires to the chat escalation channel:
+  :mod:`streams.remediation.escalation`), then expiry. A hook that fails is logged and tried again
+  on each later tick while the request is pending (the table remembers ``escalation_announced``).
 
 Outcomes are published before the table is updated: after a crash the event is processed again and the
 outcome may be published twice (at least once); the executor keys its work by request_id.
@@ -61,6 +63,7 @@ from processors.remediation.approval import (
     RequestStatus,
     Transition,
     apply_decision,
+    escalation_owed,
     open_request,
     tick,
 )
@@ -70,13 +73,14 @@ from streams.audit import AuditWriter
 from streams.publish import OutgoingRecord
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
-from streams.topics import AUDIT, REMEDIATION_DECISIONS, REMEDIATIONS
+from streams.topics import AUDIT, REMEDIATION_DECISIONS, REMEDIATIONS, TopicSpec
 
 __all__ = ["ApprovalService", "librdkafka_partition", "pending_view"]
 
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_MS = 24 * 3600 * 1000
 
 
 def _require_zstd() -> None:
@@ -120,7 +124,7 @@ class ApprovalService:
                  signing_key_id: str, api_token: str, topic_prefix: str = "", datadir: Path,
                  web_host: str = "127.0.0.1", web_port: int = 6066, timer_interval_s: float = 30.0,
                  audit: AuditWriter | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 on_escalation: Callable[[RemediationRequest], Awaitable[None]] | None = None) -> None:
+                 on_escalation: Callable[[PendingRequest, datetime], Awaitable[None]] | None = None) -> None:
         _require_zstd()
         if not api_token:
             raise ValueError("the approval API needs a token (PRISMAFLOW_REMEDIATION_API_TOKEN)")
@@ -153,6 +157,13 @@ class ApprovalService:
         # Keys and values are bytes: the app-wide raw serializers apply (a Table takes no serializer options).
         self.pending = self.app.Table("pending", default=None, partitions=REMEDIATIONS.partitions, key_type=bytes,
                                       value_type=bytes)
+        #: The service's own topics, for ``prismaflow approvals`` to create before faust starts (see run.py).
+        self.internal_topics = (
+            TopicSpec(f"{app_id}-sla-ticks", key="request id", value_schema="bytes", doc="SLA clock ticks",
+                      partitions=REMEDIATIONS.partitions, retention_ms=_DAY_MS),
+            TopicSpec(self.pending.changelog_topic.get_topic_name(), key="request id", value_schema="bytes",
+                      doc="the pending table's changelog", partitions=REMEDIATIONS.partitions,
+                      cleanup_policy="compact", retention_ms=-1))
         self.app.agent(self.requests_topic, name="remediation-requests")(self._requests_agent)
         self.app.agent(self.decisions_topic, name="remediation-decisions")(self._decisions_agent)
         self.app.agent(self.ticks_topic, name="remediation-sla-ticks")(self._ticks_agent)
@@ -197,9 +208,20 @@ class ApprovalService:
             log.warning("remediation request overdue, escalated request_id=%s channel=%s",
                         request.request_id, request.escalation_channel)
             await self._audit("remediation_escalated", request, {"channel": request.escalation_channel})
-            if self.on_escalation is not None:
-                await self.on_escalation(request)
         self.pending[key] = step.state.model_dump_json().encode()
+
+    async def _announce_escalation(self, key: bytes, state: PendingRequest, now: datetime) -> None:
+        """Tell the escalation channel (``on_escalation``); on success remember it, on failure log and
+        leave it owed, so the next tick tries again. Never raises: the SLA goes on either way."""
+        if self.on_escalation is None:
+            return
+        try:
+            await self.on_escalation(state, now)
+        except Exception as exc:  # noqa: BLE001 - chat down must not stop the SLA; retried on the next tick
+            log.warning("remediation escalation not delivered, retried on the next tick request_id=%s channel=%s "
+                        "error=%s", state.request.request_id, state.request.escalation_channel, type(exc).__name__)
+            return
+        self.pending[key] = state.model_copy(update={"escalation_announced": True}).model_dump_json().encode()
 
     async def _audit(self, action: str, request: RemediationRequest, details: dict[str, Any]) -> None:
         if self.audit is not None:
@@ -249,6 +271,8 @@ class ApprovalService:
                 step = tick(state, now)
                 if step.state != state:
                     await self._apply(event.key, step)
+                if escalation_owed(step.state):
+                    await self._announce_escalation(event.key, step.state, now)
 
     async def _send_ticks(self) -> None:
         now_ms = str((self.clock() - _EPOCH) // timedelta(milliseconds=1)).encode()

@@ -14,6 +14,13 @@ For a CIEM alert of the least-privilege family the stage first asks Prisma's IAM
 (the :class:`~processors.remediation.ports.PermissionSearch` port) for the records of the alert's
 identity, which the pure planner reduces to a least-privilege policy. A failed search is audited
 (``remediation_permission_search_failed``) and leaves that alert without a planner plan.
+
+In ``auto`` mode it also dismisses known false positives: an alert the history suggests dismissing,
+whose family the rollout policy lists under ``auto_dismiss`` and whose environment is not production
+(:func:`processors.remediation.dismissal.decide_dismissal`), is dismissed through Prisma Cloud's
+``POST /alert/dismiss`` (the ``dismisser``) and audited as ``alert_auto_dismissed`` (or
+``alert_auto_dismiss_failed`` with the error: the alert stays open and is dismissed when it comes again).
+Never in ``assist`` or ``monitor``.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from connectors.base import ConnectorError
 
 from processors.models import RiskTier, ScoredAlert
 from processors.records import Analysis
 from processors.remediation.approval import ApprovalRules
+from processors.remediation.dismissal import decide_dismissal, dismissal_note
 from processors.remediation.families import FamilyCatalog
 from processors.remediation.followup import AuditEntry
 from processors.remediation.ciem_plan import permission_identity
@@ -44,9 +53,15 @@ from streams.stage import InputMessage
 from streams.state_store import StateStore
 from streams.topics import REMEDIATIONS, SCORED_ALERTS
 
-__all__ = ["RemediationRequestStage", "audit_records"]
+__all__ = ["AlertDismisser", "RemediationRequestStage", "audit_records"]
 
 log = logging.getLogger(__name__)
+
+
+class AlertDismisser(Protocol):
+    """Prisma Cloud's alert dismissal (:meth:`connectors.prisma.cspm_client.CspmClient.dismiss_alerts`)."""
+
+    async def dismiss_alerts(self, alert_ids: Sequence[str], note: str) -> None: ...
 
 
 def audit_records(audit: AuditWriter, entries: Sequence[AuditEntry]) -> list[OutgoingRecord]:
@@ -66,16 +81,39 @@ class RemediationRequestStage(OwnEventLoop):
                  rules: ApprovalRules, audit: AuditWriter, announcer: RequestAnnouncer | None = None,
                  analyses: Callable[[str], Analysis | None] | None = None, planner: PlannerSettings | None = None,
                  min_tier: RiskTier = RiskTier.HIGH, topic_prefix: str = "",
-                 permissions: PermissionSearch | None = None) -> None:
+                 permissions: PermissionSearch | None = None,
+                 dismisser: AlertDismisser | None = None) -> None:
         self.families, self.ports, self.policy, self.rules = families, ports, policy, rules
-        self.permissions = permissions
+        self.permissions, self.dismisser = permissions, dismisser
         self.audit, self.announcer, self.analyses, self.planner = audit, announcer, analyses, planner
         self.min_tier = min_tier
         self.input_topic = topic_prefix + SCORED_ALERTS.name
         self.requests_topic = topic_prefix + REMEDIATIONS.name
         self._loop_held: asyncio.AbstractEventLoop | None = None  # the HTTP clients' loop, made on first use
 
+    def _dismissal(self, record: ScoredAlert) -> list[AuditEntry]:
+        """Dismiss ``record`` in Prisma Cloud when auto mode allows it (module docstring); its audit entry."""
+        verdict = decide_dismissal(record, self.families, self.policy) if self.dismisser is not None else None
+        if verdict is None or not verdict.dismiss:
+            return []
+        assert self.dismisser is not None
+        alert_id, note = record.alert.alert_id, dismissal_note(record)
+        details = {"mode": verdict.mode.value, "policy_family": verdict.family, "reason": verdict.reason, "note": note}
+        try:
+            self._loop().run_until_complete(self.dismisser.dismiss_alerts([alert_id], note))
+        except Exception as exc:  # noqa: BLE001 - Prisma down: audited, the alert stays open and comes again
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("auto dismissal failed alert_id=%s error=%s", alert_id, type(exc).__name__)
+            return [AuditEntry(actor=INTAKE_ACTOR, action="alert_auto_dismiss_failed", alert_id=alert_id,
+                               outcome="failed", details={**details, "error": error})]
+        log.info("alert dismissed in auto mode alert_id=%s family=%s", alert_id, verdict.family)
+        return [AuditEntry(actor=INTAKE_ACTOR, action="alert_auto_dismissed", alert_id=alert_id, outcome="ok",
+                           details=details)]
+
     def handle(self, record: ScoredAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
+        dismissed = self._dismissal(record)
+        if dismissed:
+            return audit_records(self.audit, dismissed)
         analysis = self.analyses(record.alert.alert_id) if self.analyses is not None else None
         records, failed = self._permissions(record)
         step = intake(record, families=self.families, ports=self.ports, policy=self.policy, rules=self.rules,

@@ -7,18 +7,22 @@ import logging
 
 import faust
 
+from connectors.slack.client import ChatWebhookClient
 from processors.errors import ConfigurationError
 from streams.audit import AuditWriter
 from streams.compose import build_serde
 from streams.config import PrismaflowSettings
+from streams.kafka_clients import KafkaClients
+from streams.console.serve import link_signer
 from streams.remediation.approval_service import ApprovalService
+from streams.remediation.escalation import ChatEscalation
 from streams.process import run_until_signalled
 from streams.remediation.policy import audit_policy_change, load_rollout_policy
 from streams.remediation.workers import build_remediation_worker
 from streams.run import serve_worker_health
 from streams.serde import AvroSerde
 from streams.settings import default_home
-from streams.topics import AUDIT
+from streams.topics import AUDIT, create_topics
 
 __all__ = ["app_id", "build_service", "run_approval_service", "run_remediation_stage"]
 
@@ -42,13 +46,27 @@ def build_service(settings: PrismaflowSettings, serde: AvroSerde) -> ApprovalSer
         signing_key_id=remediation.signing_key_id, api_token=remediation.api_token.get_secret_value(),
         topic_prefix=worker.topic_prefix, datadir=default_home() / "approvals" / app_id(settings),
         web_host=remediation.service_host, web_port=remediation.service_port,
-        timer_interval_s=remediation.timer_interval_s, audit=audit)
+        timer_interval_s=remediation.timer_interval_s, audit=audit, on_escalation=_chat_escalation(settings))
+    # faust declares these itself, but its partition assignor drops a topic the broker's metadata does not
+    # show yet ("Ignoring missing topic"): the ticks agent then never runs and no request escalates or
+    # expires. Created (and their leaders awaited) before faust starts, they are there from the first assignment.
+    create_topics(KafkaClients(settings.kafka).admin(), service.internal_topics,
+                  replication_factor=settings.kafka.topic_replication_factor)
     policy = load_rollout_policy(remediation.rollout_policy_file)
     change = audit_policy_change(policy, remediation.rollout_policy_file, settings.kafka, serde, topic=audit_topic,
                                  signer=signer)
     if change is not None:
         service.queue_at_start(change)
     return service
+
+
+def _chat_escalation(settings: PrismaflowSettings) -> ChatEscalation | None:
+    """Where overdue requests are posted: the chat webhook (``PRISMAFLOW_CHAT_*``) with the console's link
+    (signed when ``PRISMAFLOW_CONSOLE_LINK_SECRET`` is set); None when ``..._ESCALATE_TO_CHAT`` is off."""
+    if not settings.remediation.escalate_to_chat:
+        return None
+    links = link_signer(settings.console) if settings.console.link_secret is not None else None
+    return ChatEscalation(ChatWebhookClient(settings.chat), console_base_url=settings.console.base_url, links=links)
 
 
 def run_approval_service(settings: PrismaflowSettings) -> int:

@@ -30,10 +30,18 @@ class RemediationSettings(SettingsSection):
         default=18.0, gt=0, description="Hours after which a still pending request is escalated (before it expires)")
     escalation_channel: str = Field(default="#security-oncall",
                                     description="Chat channel or rota an overdue request is escalated to")
+    escalate_to_chat: bool = Field(
+        default=True, description="Post an overdue request to `escalation_channel` through the chat webhook "
+                                  "(`PRISMAFLOW_CHAT_*`); retried on every SLA check until it is delivered")
     signing_key: SecretStr | None = Field(
         default=None, description="Secret (at least 16 bytes) the approval service signs and verifies decisions "
                                   "with, HMAC-SHA256 (secret; e.g. file `prismaflow_remediation_signing_key`)")
     signing_key_id: str = Field(default="k1", description="Id of the signing key, recorded on every decision")
+    previous_signing_keys: dict[str, SecretStr] = Field(
+        default={}, description="Retired decision signing keys, by key id: still accepted when a decision is verified "
+                                "(votes and approved outcomes signed before a rotation), never used to sign. One "
+                                "`PRISMAFLOW_REMEDIATION_PREVIOUS_SIGNING_KEYS__<KEY ID>` variable or secrets file "
+                                "`prismaflow_remediation_previous_signing_keys__<key id>` each (secret; ids in lower case)")
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token the approval channels (console, chat, tracker sync) present to POST "
                                   "decisions to the approval service (secret)")
@@ -49,11 +57,26 @@ class RemediationSettings(SettingsSection):
                              escalation_channel=self.escalation_channel)
 
     def signing_keys(self) -> dict[str, SigningKey]:
-        """The keys decisions are verified with (the signing key under its id); refuses to go on without one."""
+        """The keys decisions are verified with: the signing key under ``signing_key_id`` and every retired key
+        of ``previous_signing_keys``; refuses to go on without a signing key, or with a retired key that
+        reuses the signing key's id. Whoever signs takes ``keys[signing_key_id]``."""
         if self.signing_key is None:
             raise ConfigurationError("PRISMAFLOW_REMEDIATION_SIGNING_KEY is not set: decisions cannot be signed")
-        try:
-            key = SigningKey(self.signing_key_id, self.signing_key.get_secret_value().encode("utf-8"))
-        except ValueError as exc:
-            raise ConfigurationError(f"PRISMAFLOW_REMEDIATION_SIGNING_KEY: {exc}") from None
-        return {key.key_id: key}
+        if self.signing_key_id != self.signing_key_id.lower():
+            # Variable names are read case-insensitively, so a retired key's id comes back in lower case: an
+            # upper-case id would stop verifying the moment the key is rotated out.
+            raise ConfigurationError(f"PRISMAFLOW_REMEDIATION_SIGNING_KEY_ID: use a lower-case key id, not "
+                                     f"{self.signing_key_id!r}")
+        if self.signing_key_id in self.previous_signing_keys:
+            raise ConfigurationError(f"PRISMAFLOW_REMEDIATION_PREVIOUS_SIGNING_KEYS: {self.signing_key_id!r} is the "
+                                     "current key's id; a rotated key needs a new id")
+        keys: dict[str, SigningKey] = {}
+        named = {**{f"PREVIOUS_SIGNING_KEYS__{key_id}": (key_id, secret)
+                    for key_id, secret in self.previous_signing_keys.items()},
+                 "SIGNING_KEY": (self.signing_key_id, self.signing_key)}
+        for setting, (key_id, secret) in named.items():
+            try:
+                keys[key_id] = SigningKey(key_id, secret.get_secret_value().encode("utf-8"))
+            except ValueError as exc:
+                raise ConfigurationError(f"PRISMAFLOW_REMEDIATION_{setting}: {exc}") from None
+        return keys

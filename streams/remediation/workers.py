@@ -6,10 +6,12 @@
   (``PRISMAFLOW_REMEDIATION_*``), raises the approval ticket in Jira (``PRISMAFLOW_JIRA_*``; the
   workflow needs a "Request Approval" transition into *Pending Approval*) and posts the chat message
   (``PRISMAFLOW_CHAT_*``) with the console's signed link (``PRISMAFLOW_CONSOLE_BASE_URL`` and
-  ``..._LINK_SECRET``). The alert's analysis on ``prisma.analyses``, when there is one, is the
-  planner's fallback (:class:`~streams.remediation.analyses.AnalysisLookup`). For CIEM alerts it asks
-  Prisma's IAM permission search (``PRISMAFLOW_PRISMA_*``) what the role used, and lints the
-  least-privilege policy with parliament.
+  ``..._LINK_SECRET``); in auto mode it dismisses the known false positives the policy's ``auto_dismiss``
+  allows through the Prisma Cloud API (``PRISMAFLOW_PRISMA_*``). The alert's analysis on
+  ``prisma.analyses``, when there is one, is the planner's fallback
+  (:class:`~streams.remediation.analyses.AnalysisLookup`). For CIEM alerts it asks Prisma's IAM
+  permission search (``PRISMAFLOW_PRISMA_*``) what the role used, and lints the least-privilege
+  policy with parliament.
 - ``execute`` (:class:`~streams.remediation.executor_stage.ExecutorStage`) reads
   ``prisma.remediations.decisions``, verifies with the approval service's keys
   (``PRISMAFLOW_REMEDIATION_SIGNING_KEY``), runs through the sandboxed executor (``PRISMAFLOW_AWS_*``,
@@ -70,7 +72,8 @@ def build_remediation_worker(name: str, settings: PrismaflowSettings, serde: Avr
             permissions=PrismaPermissionSearch(CspmClient(settings.prisma)),
             policy=load_rollout_policy(settings.remediation.rollout_policy_file),
             rules=settings.remediation.approval_rules(), audit=audit, announcer=_announcer(settings),
-            analyses=AnalysisLookup(settings.kafka, serde, prefix + ANALYSES.name), min_tier=settings.tickets.min_tier, topic_prefix=prefix)
+            analyses=AnalysisLookup(settings.kafka, serde, prefix + ANALYSES.name), min_tier=settings.tickets.min_tier, topic_prefix=prefix,
+            dismisser=CspmClient(settings.prisma))
     elif name == "execute":
         audit = audit_writer("remediation-executor", settings, serde)
         audit.start()

@@ -14,6 +14,7 @@ from processors.remediation.approval import (
     ApprovalRules,
     RequestStatus,
     apply_decision,
+    escalation_owed,
     may_run,
     may_run_outcome,
     new_request,
@@ -217,6 +218,16 @@ def test_the_sla_escalates_once_then_expires_and_an_expired_request_never_runs()
     assert expiry.outcome.decided_at == request.expires_at
     late = apply_decision(expiry.state, _vote(request, "alice@example.com", hours=2), KEYS)
     assert late.state.status is RequestStatus.EXPIRED and late.outcome is None
+
+
+def test_an_escalation_is_owed_to_its_channel_until_announced_and_never_after_the_request_is_final() -> None:
+    state = open_request(_request()).state
+    assert not escalation_owed(state)  # not escalated yet
+    escalated = tick(state, T0 + timedelta(hours=18)).state
+    assert escalation_owed(escalated)
+    assert escalation_owed(tick(escalated, T0 + timedelta(hours=19)).state)  # still owed on the next tick
+    assert not escalation_owed(escalated.model_copy(update={"escalation_announced": True}))
+    assert not escalation_owed(tick(escalated, T0 + timedelta(hours=25)).state)  # expired: nothing to announce
 
 
 def test_an_allowlisted_auto_fix_outside_production_is_approved_on_arrival() -> None:

@@ -4,7 +4,10 @@ requests decided through its web API, and the history read back over HTTP — by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,10 +25,16 @@ from streams.topics import REMEDIATIONS
 from tests.kafka_helpers import produce_models
 from tests.streams.console.conftest import csrf_of
 from tests.streams.console.desk_factory import PASSWORDS, user_store
-from tests.streams.remediation.test_approval_service import TOKEN, Service, _iam_plan
-from tests.streams.remediation.test_approval_service import service as service  # noqa: F401  (the fixture)
+from tests.streams.remediation.test_approval_service import TOKEN, Service, _iam_plan, running_service
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+@pytest.fixture
+def service(kafka: KafkaSettings, catalogue: str, unique_name: Any, tmp_path: Path) -> Iterator[Service]:
+    """``prismaflow approvals`` on the catalogue's topics (no chat: nothing here is escalated)."""
+    with running_service(kafka, catalogue, unique_name("grp"), tmp_path) as running:
+        yield running
 
 
 def _decide(service: Service, request_id: str, approver: str, decision: str) -> None:

@@ -1,6 +1,8 @@
 """The approval service on the real broker: a request comes in, two people approve it through the
 web API, the APPROVED outcome is published for the executor; restarted, the service recovers its
-pending table from the changelog and goes on counting."""
+pending table from the changelog and goes on counting. An unanswered request is escalated to its
+chat channel (the Slack simulator, served over HTTP; a failed post is retried on the next tick),
+then expires and never runs."""
 
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from processors.models import Cloud, Environment
 from processors.records import Decision, RemediationDecision, RolloutMode
 from processors.remediation.approval import ApprovalRules, may_run_outcome, new_request
 from processors.remediation.plan import ActionKind, ChangeRisk, PlannedAction, RemediationPlan
+from connectors.slack.simulator import ChatWebhookSimulator
 from processors.remediation.signing import SigningKey
+from streams.embedded import ServedApp
 from tests.audit_keys import TEST_SIGNER
 from streams.remediation.approval_service import librdkafka_partition
 from streams.serde import AvroSerde
@@ -102,9 +106,20 @@ class Service:
                                     **extra})
 
 
+@pytest.fixture
+def chat() -> Iterator[tuple[ChatWebhookSimulator, ServedApp]]:
+    """The Slack webhook simulator, served on a local port for the service's child process."""
+    simulator = ChatWebhookSimulator(rate_per_s=None)
+    served = ServedApp(simulator)
+    yield simulator, served
+    served.stop()
+
+
 @contextmanager
-def running_service(kafka: KafkaSettings, catalogue: str, group_prefix: str, tmp_path: Path) -> Iterator[Service]:
-    """``prismaflow approvals`` started on the catalogue's topics with the tests' keys, stopped on exit."""
+def running_service(kafka: KafkaSettings, catalogue: str, group_prefix: str, tmp_path: Path,
+                    chat_webhook_url: str | None = None) -> Iterator[Service]:
+    """``prismaflow approvals`` started on the catalogue's topics with the tests' keys, stopped on exit;
+    escalations go to ``chat_webhook_url`` when given."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRISMAFLOW_", "KAFKA_"))}
     env.update({
@@ -113,7 +128,10 @@ def running_service(kafka: KafkaSettings, catalogue: str, group_prefix: str, tmp
         "PRISMAFLOW_REMEDIATION_SIGNING_KEY": SECRET, "PRISMAFLOW_REMEDIATION_API_TOKEN": TOKEN,
         "PRISMAFLOW_REMEDIATION_SERVICE_PORT": str(port), "PRISMAFLOW_REMEDIATION_TIMER_INTERVAL_S": "1",
         "PRISMAFLOW_AUDIT_SIGNING_KEY": TEST_SIGNER.secret_text(),  # its audit records are signed
+        "PRISMAFLOW_CONSOLE_BASE_URL": "https://console.example.com",
     })
+    if chat_webhook_url is not None:
+        env["PRISMAFLOW_CHAT_WEBHOOK_URL"] = chat_webhook_url
     running = Service(env, port, tmp_path / "approvals.log")
     running.start()
     try:
@@ -124,8 +142,10 @@ def running_service(kafka: KafkaSettings, catalogue: str, group_prefix: str, tmp
 
 
 @pytest.fixture
-def service(kafka: KafkaSettings, catalogue: str, unique_name: Any, tmp_path: Path) -> Iterator[Service]:
-    with running_service(kafka, catalogue, unique_name("grp"), tmp_path) as running:
+def service(kafka: KafkaSettings, catalogue: str, unique_name: Any, tmp_path: Path,
+            chat: tuple[ChatWebhookSimulator, ServedApp]) -> Iterator[Service]:
+    with running_service(kafka, catalogue, unique_name("grp"), tmp_path,
+                         f"{chat[1].url}/services/{chat[0].slack_path}") as running:
         yield running
 
 
@@ -184,19 +204,39 @@ def test_two_approvals_through_the_web_api_publish_the_outcome_and_a_restart_rec
     assert (datetime.now(UTC) - now) < timedelta(minutes=10)
 
 
-def test_an_unanswered_request_is_escalated_then_expires_and_can_no_longer_be_approved(
-        service: Service, kafka: KafkaSettings, serde: AvroSerde, catalogue: str) -> None:
+def test_an_unanswered_request_is_escalated_to_its_chat_channel_then_expires_and_can_no_longer_be_approved(
+        service: Service, chat: tuple[ChatWebhookSimulator, ServedApp], kafka: KafkaSettings, serde: AvroSerde,
+        catalogue: str) -> None:
     from processors.records import AuditRecord
     from streams.topics import AUDIT
 
-    now = datetime.now(UTC)
-    # A short SLA in the request itself (the planner sets it from PRISMAFLOW_REMEDIATION_SLA_HOURS).
-    rules = ApprovalRules(sla_hours=25 / 3600, escalate_after_hours=3 / 3600, escalation_channel="#sec-oncall")
-    request = new_request(_iam_plan("backup-admin"), mode=RolloutMode.ASSIST, requested_at=now, rules=rules)
+    simulator, served = chat
+    # The first escalation post fails (Slack answers 500 to all four tries of the client's retry policy):
+    # the service tries again on the next tick.
+    assert httpx.post(f"{served.url}/_sim/faults", json={"target": "slack", "status": 500, "count": 4}).status_code == 200
+    # A short SLA in the request itself (the planner sets it from PRISMAFLOW_REMEDIATION_SLA_HOURS and
+    # ..._ESCALATE_AFTER_HOURS): the service's clock passes the escalation time 8 s in, the deadline at 30 s.
+    rules = ApprovalRules(sla_hours=30 / 3600, escalate_after_hours=8 / 3600, escalation_channel="#sec-oncall")
+    request = new_request(_iam_plan("backup-admin"), mode=RolloutMode.ASSIST, requested_at=datetime.now(UTC),
+                          rules=rules)
     produce_models(kafka, serde, catalogue + REMEDIATIONS.name, [(request.request_id, request)])
     service.wait_for(request.request_id, "pending")
+    assert service.approve(request.request_id, "alice@example.com").status_code == 202  # one of the two needed
+    assert not service.wait_for(request.request_id, "pending", approvals=1)["escalated"]
     service.wait_for(request.request_id, "expired", timeout_s=90)
-    assert service.approve(request.request_id, "alice@example.com").status_code == 409
+    assert service.approve(request.request_id, "bob@example.com").status_code == 409
+
+    # Exactly one escalation reached Slack, in the configured channel, after one failed tick.
+    [message] = [m["body"] for m in simulator.messages]
+    assert message["channel"] == "#sec-oncall"
+    fields = {f["text"].split("\n")[0]: f["text"].split("\n", 1)[1]
+              for b in message["blocks"] if b["type"] == "section" for f in b.get("fields", [])}
+    assert fields["*Request*"] == request.request_id and fields["*Alert*"] == "P-backup-admin"
+    assert fields["*Resource*"] == "backup-admin" and fields["*Approvals*"] == "1 of 2"
+    assert "high" in fields["*Risk*"] and "IAM" in fields["*Risk*"] and fields["*Expires in*"] != "expired"
+    button = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["url"] == f"https://console.example.com/requests/{request.request_id}"
+    assert simulator.stats.status_counts()["POST /services"] == {"500": 4, "200": 1}
 
     topic = catalogue + REMEDIATION_DECISIONS.name
     outcomes = [d for d in (serde.decode(m.value(), RemediationDecision, topic=topic)

@@ -1,0 +1,93 @@
+"""Known false positives dismissed in auto mode, on the real broker and worker loop: the remediation-request
+stage dismisses an allowlisted dev alert the history suggests dismissing through Prisma Cloud's
+``POST /alert/dismiss`` (the Prisma Cloud simulator, in-process) and audits it under the alert id; the
+same finding in an assist environment or in production stays open, and nothing is audited as dismissed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from connectors.aws.service_models import BotocoreServiceCatalog
+from connectors.prisma.cspm_client import CspmClient
+from connectors.prisma.settings import PrismaSettings
+from connectors.prisma.simulator import PrismaCloudSimulator, SimClock, generate_estate
+from processors.models import Environment, ScoredAlert
+from processors.records import AuditRecord
+from processors.remediation.approval import ApprovalRules
+from processors.remediation.families import FamilyCatalog
+from processors.remediation.modes import parse_policy
+from processors.remediation.propose import ValidationPorts
+from streams.audit import AuditWriter
+from streams.remediation.request_stage import RemediationRequestStage
+from streams.serde import AvroSerde
+from streams.settings import KafkaSettings
+from streams.topics import AUDIT, REMEDIATIONS, SCORED_ALERTS
+from tests.audit_keys import TEST_SIGNER
+from tests.kafka_helpers import produce_models, read_topic
+from tests.processors.remediation.conftest import (  # noqa: F401 - shared fixtures
+    MemoisingChecker,
+    catalog,
+    families,
+    family_alert,
+    terraform,
+)
+from tests.streams.remediation.flow_parts import run_stage
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+POLICY = parse_policy(yaml.safe_load("""
+default: monitor
+rules:
+  - {environment: dev, mode: auto}
+  - {environment: prod, mode: auto}
+  - {environment: staging, mode: assist}
+auto_allowlist: [s3_public_access]
+auto_dismiss: [s3_public_access]
+"""))
+
+
+def _noise(alert_id: str, environment: Environment) -> ScoredAlert:
+    scored = family_alert("s3_public_access", alert_id=alert_id, resource_id=f"bucket-{alert_id.lower()}",
+                          config={"bucketName": f"bucket-{alert_id.lower()}"})
+    alert = scored.alert.model_copy(update={"enrichment": scored.alert.enrichment.model_copy(
+        update={"environment": environment})})
+    return scored.model_copy(update={"alert": alert, "suggested_dismissal": True,
+                                     "suggestion_reason": "dismissed 3 times before as a build cache <b>bucket</b>"})
+
+
+def test_auto_mode_dismisses_an_allowlisted_known_false_positive_and_assist_or_production_do_not(
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
+        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:  # noqa: F811
+    clock = SimClock()
+    sim = PrismaCloudSimulator(generate_estate(11, 40, now_ms=clock.now_ms()), clock=clock)
+    dev_id, staging_id, prod_id = sorted(i for i, a in sim.alerts.items() if a["status"] == "open")[:3]
+    prisma = CspmClient(PrismaSettings(api_url="https://api.prismacloud.io", username="sim-access-key",
+                                       password=SecretStr("sim-secret-key")),
+                        client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
+    alerts = [_noise(dev_id, Environment.DEV), _noise(staging_id, Environment.STAGING), _noise(prod_id, Environment.PROD)]
+    produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(a.alert.resource.asset_id, a) for a in alerts])
+    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name,
+                        signer=TEST_SIGNER)
+    audit.start()
+    run_stage(kafka, serde, RemediationRequestStage(
+        families=families, ports=ValidationPorts(catalog, terraform), policy=POLICY, rules=ApprovalRules(),
+        audit=audit, topic_prefix=catalogue, dismisser=prisma), group=unique_name("req"), catalogue=catalogue)
+
+    assert (sim.alerts[dev_id]["status"], sim.alerts[dev_id]["reason"]) == ("dismissed", "USER_DISMISSED")
+    assert sim.alerts[dev_id]["dismissalNote"].startswith("Dismissed by Prismaflow (auto mode): known false positive")
+    assert sim.alerts[staging_id]["status"] == "open" and sim.alerts[prod_id]["status"] == "open"
+    records = [serde.decode(m.value() or b"", AuditRecord, topic=catalogue + AUDIT.name)
+               for m in read_topic(kafka, catalogue + AUDIT.name, settle_s=0.5, timeout_s=20)]
+    dismissed = [r for r in records if r.action.startswith("alert_auto_dismiss")]
+    assert [(r.alert_id, r.action, r.outcome) for r in dismissed] == [(dev_id, "alert_auto_dismissed", "ok")]
+    details: dict[str, Any] = json.loads(dismissed[0].details_json)
+    assert details["mode"] == "auto" and details["policy_family"] == "s3_public_access" and details["reason"]
+    # A likely false positive is never proposed for a fix, whatever the mode.
+    assert not read_topic(kafka, catalogue + REMEDIATIONS.name, settle_s=0.5, timeout_s=5)
