@@ -117,7 +117,8 @@ class ChatSink:
             self.tickets[state.fingerprint] = state
 
     def _ticket(self, fp: str, scored: ScoredAlert) -> TicketState | None:
-        # An incident adopts the ticket its first finding had (as the ticket sink does).
+        # The incident's ticket; until this sink has learnt it, the ticket the finding had before it
+        # joined (the ticket sink keeps both: an incident never adopts a finding's ticket).
         return self.tickets.get(fp) or self.tickets.get(finding_fingerprint(scored))
 
     def wants(self, scored: ScoredAlert) -> bool:

@@ -16,9 +16,15 @@ stage usually writes it a moment *after* the scored alert the ticket sink sees, 
 alert the stage will analyse (``expects_analysis``, the stage's own gate) is *parked*: its creation
 waits until the analysis arrives, at most ``TicketRules.analysis_wait_s``; then it is created
 without, and the analysis follows as a comment, as does any analysis that arrives after creation.
-Later records of a parked ticket queue behind it, in order; so do the records of an incident its
-finding joins while parked (one queue), so that the incident adopts the finding's ticket as without
-the wait. The wait is durable: while a record is
+Later records of a parked ticket queue behind it, in order; so do the later records of its alert
+(an incident its finding joins while parked: one queue), so that one alert's records, and one
+ticket's, are handled in the order they came whatever the wait did.
+
+Which tickets exist is a function of the records, not of the order the sink reads them in: the Jira
+and the ServiceNow sink are separate consumers, and only the order within a partition is shared.
+An incident's records span partitions when a member is a linked finding (keyed by its own asset),
+so an incident never adopts a ticket its finding had before it joined: its ticket is its own
+(``inc-…``), and the finding's stays the finding's. The wait is durable: while a record is
 parked the worker commits its partition only up to that record (:meth:`TicketSink.held_offsets`), so
 a restart delivers it again rather than losing the ticket; what is redelivered past it is handled
 idempotently (a repeated analysis comment is possible, as after any redelivery).
@@ -26,6 +32,7 @@ idempotently (a repeated analysis comment is possible, as after any redelivery).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -75,10 +82,14 @@ MAX_REMEMBERED_ANALYSES = 10_000
 
 @dataclass
 class _Parked:
-    """A new ticket waiting for its analysis: the scored records of its fingerprint, in order."""
+    """New tickets waiting for their analysis, and the records queued behind them: (arrival number,
+    record), in the order the sink read them."""
 
     deadline: float  # on the sink's monotonic clock
-    records: list[SinkRecord[Any]] = field(default_factory=list)
+    records: list[tuple[int, SinkRecord[Any]]] = field(default_factory=list)
+
+    def holds_alert(self, alert_id: str) -> bool:
+        return any(record.value.alert.alert_id == alert_id for _, record in self.records)
 
 
 class TicketSink:
@@ -105,7 +116,8 @@ class TicketSink:
         self._unwritten: list[OutgoingRecord] = []
         self._analysed: set[str] = set()  # analyses already commented (a restart may comment again)
         self._tracking: dict[str, str] = {}  # alert id -> the open incident ticket's fingerprint tracking it
-        self._parked: dict[str, _Parked] = {}  # fingerprint -> a new ticket waiting for its analysis
+        self._parked: dict[str, _Parked] = {}  # fingerprint -> the queue it waits in (shared by several)
+        self._arrivals = itertools.count()  # numbers the records that queue, in the order they were read
         self._analyses: OrderedDict[str, Analysis] = OrderedDict()  # "alert:<id>" / "incident:<id>" -> latest
 
     def _key(self, fingerprint: str) -> str:
@@ -158,11 +170,41 @@ class TicketSink:
     def held_offsets(self) -> dict[tuple[str, int], int]:
         """Per (topic, partition) the first offset not to commit yet: the oldest parked record's."""
         held: dict[tuple[str, int], int] = {}
-        for parked in {id(queue): queue for queue in self._parked.values()}.values():
-            for record in parked.records:
+        for parked in self._queues():
+            for _, record in parked.records:
                 where = (record.topic, record.partition)
                 held[where] = min(held.get(where, record.offset), record.offset)
         return held
+
+    def _queues(self) -> list[_Parked]:
+        """Each queue once (several fingerprints may share one)."""
+        return list({id(queue): queue for queue in self._parked.values()}.values())
+
+    def _queue_behind(self, fp: str, scored: ScoredAlert, record: SinkRecord[Any]) -> bool:
+        """Queue ``record`` behind what it must follow, if anything is parked; False when nothing is.
+
+        A record waits behind the parked records of its ticket (``fp``), of its finding's own
+        ticket, and of its alert: so the sink handles the records of one alert, and of one ticket,
+        in the order they came, whether or not a ticket waited for its analysis on the way (a
+        finding's ticket created only after the alert's next record was filed under its incident's
+        ticket would be routed there too, and never created). Queues it must follow that are
+        separate are merged in the order their records came; the merged queue ends its wait at the
+        earliest of their deadlines.
+        """
+        queues = {id(q): q for q in (self._parked.get(fp), self._parked.get(finding_fingerprint(scored))) if q}
+        queues.update((id(q), q) for q in self._queues() if q.holds_alert(scored.alert.alert_id))
+        if not queues:
+            return False
+        ahead = list(queues.values())
+        queue = ahead[0]
+        if len(ahead) > 1:
+            queue = _Parked(min(q.deadline for q in ahead), sorted((entry for q in ahead for entry in q.records),
+                                                                   key=lambda entry: entry[0]))
+            for key in [key for key, q in self._parked.items() if id(q) in queues]:
+                self._parked[key] = queue
+        queue.records.append((next(self._arrivals), record))
+        self._parked[fp] = queue  # later records of this ticket queue here too
+        return True
 
     def _expects_analysis(self, scored: ScoredAlert) -> bool:
         """Whether the analysis stage will write an analysis this new ticket should wait for.
@@ -197,7 +239,7 @@ class TicketSink:
         if analysis.incident_id and analysis.incident_id in self._parked:
             return analysis.incident_id
         for fp, parked in self._parked.items():
-            if any(r.value.alert.alert_id == analysis.alert_id for r in parked.records):
+            if parked.holds_alert(analysis.alert_id):
                 return fp
         return None
 
@@ -212,7 +254,7 @@ class TicketSink:
         if parked is None:
             return failures  # released already, under the fingerprint it shares a queue with
         while parked.records:
-            record = parked.records[0]
+            _, record = parked.records[0]
             try:
                 failures.extend(await self._on_scored(record.value, record, waited=True))
             except TargetUnavailableError:
@@ -226,15 +268,6 @@ class TicketSink:
         return failures
 
     # -- scored alerts ------------------------------------------------------------------------
-    def _current(self, fingerprint: str, scored: ScoredAlert) -> TicketState | None:
-        state = self.state.get(fingerprint)
-        if state is None and fingerprint != finding_fingerprint(scored):
-            # The finding had a ticket before it joined an incident: the incident adopts it.
-            state = self.state.get(finding_fingerprint(scored))
-            if state is not None:
-                state = state.model_copy(update={"fingerprint": fingerprint})
-        return state
-
     def _track(self, before: TicketState | None, after: TicketState) -> None:
         """Keep the index of which open incident ticket tracks which alert."""
         if before is not None:
@@ -254,32 +287,25 @@ class TicketSink:
             held = self.state.get(tracking) if tracking else None
             if tracking and held is not None and held.status == OPEN:
                 return tracking, held
-        return fp, self._current(fp, scored)
+        return fp, self.state.get(fp)
 
     async def _on_scored(self, scored: ScoredAlert, record: SinkRecord[Any] | None = None, *,
                          waited: bool = False) -> list[DeliveryFailure]:
         """Keep the ticket of ``scored`` in step; the failures of parked records this released."""
         released: list[DeliveryFailure] = []
         fp, state = self._route(scored)
-        own = finding_fingerprint(scored)
-        if not waited and record is not None and fp != own and own in self._parked and fp not in self._parked:
-            # The finding joined an incident while its own ticket waits: the incident waits with it
-            # (one queue), so that it adopts the finding's ticket as it would have without the wait.
-            self._parked[fp] = self._parked[own]
-        if not waited and fp in self._parked and record is not None:
-            self._parked[fp].records.append(record)  # behind the parked creation, in order
+        if not waited and record is not None and self._queue_behind(fp, scored, record):
             return released
         allowed = self.rollout is None or mode_for(scored.alert, self.rollout) is not RolloutMode.MONITOR
         decision = decide(state, scored, self.rules, self.clock(), fingerprint_=fp, tickets_allowed=allowed)
         analysis = self._analysis_for(fp, scored) if decision.action is TicketAction.CREATE else None
         if (decision.action is TicketAction.CREATE and analysis is None and not waited and record is not None
                 and self._expects_analysis(scored)):
-            self._parked[fp] = _Parked(self.monotonic() + self.rules.analysis_wait_s, [record])
+            self._parked[fp] = _Parked(self.monotonic() + self.rules.analysis_wait_s,
+                                       [(next(self._arrivals), record)])
             log.debug("new ticket waits for its analysis sink=%s fingerprint=%s", self.name, fp)
             return released
         if decision.action is TicketAction.NONE:
-            if state is not None and fp not in self.state:
-                self._record(state, state.status, scored, decision)  # remember the adoption
             return released
         # The tracker shows the ticket's priority: its worst open alert's, not this member's.
         view = scored.model_copy(update={"tier": decision.tier, "score": decision.score})

@@ -83,7 +83,6 @@ def test_the_jira_issue_of_an_incident_keeps_its_worst_open_members_priority() -
     incident = next(s.incident_id for s in records if s.incident_id)
 
     async def incident_priority(_: ScoredAlert) -> str | None:
-        # The incident's ticket may be the one its first high member opened (the incident adopts it).
         state = sink.state.get(incident)  # type: ignore[arg-type]
         if state is None:
             return None
