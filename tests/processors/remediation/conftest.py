@@ -110,8 +110,9 @@ FAMILY_ALERTS: dict[str, dict[str, Any]] = {
 }
 
 
-def family_alert(family: str, **changes: Any) -> ScoredAlert:
-    """A scored alert of ``family`` (see :data:`FAMILY_ALERTS`); ``changes`` override alert or resource fields.
+def family_alert(family: str, *, environment: Environment = Environment.PROD, **changes: Any) -> ScoredAlert:
+    """A scored alert of ``family`` (see :data:`FAMILY_ALERTS`) in ``environment``; ``changes`` override alert
+    or resource fields.
 
     Resource fields: ``resource_id``, ``name``, ``resource_type``, ``region``, ``tags``, ``account_id``, ``cloud``;
     ``config`` replaces the resource configuration; anything else is an :class:`Alert` field.
@@ -124,7 +125,7 @@ def family_alert(family: str, **changes: Any) -> ScoredAlert:
     resource = make_resource_ref(asset_id=f"aws:{ACCOUNT}:eu-west-1:{family}:{resource_fields['resource_id']}",
                                  **resource_fields)
     config = spec.pop("config")
-    enrichment = make_enrichment(resource_config_json=json.dumps(config), environment=Environment.PROD)
+    enrichment = make_enrichment(resource_config_json=json.dumps(config), environment=environment)
     alert: Alert = make_alert(resource=resource, enrichment=enrichment, policy_id=f"test-{family}",
                               vulnerabilities=[], **spec)
     return make_scored_alert(alert=alert)

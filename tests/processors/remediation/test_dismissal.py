@@ -24,10 +24,9 @@ auto_dismiss: [s3_public_access]
 
 
 def _noise(environment: Environment, family: str = "s3_public_access", **changes: object) -> ScoredAlert:
-    scored = family_alert(family, alert_id="P-noise", resource_id="build-cache", config={"bucketName": "build-cache"})
-    alert = scored.alert.model_copy(update={"enrichment": scored.alert.enrichment.model_copy(
-        update={"environment": environment})})
-    return scored.model_copy(update={"alert": alert, "suggested_dismissal": True,
+    scored = family_alert(family, alert_id="P-noise", resource_id="build-cache", config={"bucketName": "build-cache"},
+                          environment=environment)
+    return scored.model_copy(update={"suggested_dismissal": True,
                                      "suggestion_reason": "dismissed before as accepted risk", **changes})
 
 

@@ -14,31 +14,17 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from connectors.aws.service_models import BotocoreServiceCatalog
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator, SimClock, generate_estate
 from processors.models import Environment, ScoredAlert
 from processors.records import AuditRecord
-from processors.remediation.approval import ApprovalRules
-from processors.remediation.families import FamilyCatalog
 from processors.remediation.modes import parse_policy
-from processors.remediation.propose import ValidationPorts
-from streams.audit import AuditWriter
-from streams.remediation.request_stage import RemediationRequestStage
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import AUDIT, REMEDIATIONS, SCORED_ALERTS
-from tests.audit_keys import TEST_SIGNER
 from tests.kafka_helpers import produce_models, read_topic
-from tests.processors.remediation.conftest import (  # noqa: F401 - shared fixtures
-    MemoisingChecker,
-    catalog,
-    families,
-    family_alert,
-    terraform,
-)
-from tests.streams.remediation.flow_parts import run_stage
+from tests.processors.remediation.conftest import family_alert
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -55,16 +41,14 @@ auto_dismiss: [s3_public_access]
 
 def _noise(alert_id: str, environment: Environment) -> ScoredAlert:
     scored = family_alert("s3_public_access", alert_id=alert_id, resource_id=f"bucket-{alert_id.lower()}",
-                          config={"bucketName": f"bucket-{alert_id.lower()}"})
-    alert = scored.alert.model_copy(update={"enrichment": scored.alert.enrichment.model_copy(
-        update={"environment": environment})})
-    return scored.model_copy(update={"alert": alert, "suggested_dismissal": True,
+                          config={"bucketName": f"bucket-{alert_id.lower()}"}, environment=environment)
+    return scored.model_copy(update={"suggested_dismissal": True,
                                      "suggestion_reason": "dismissed 3 times before as a build cache <b>bucket</b>"})
 
 
 def test_auto_mode_dismisses_an_allowlisted_known_false_positive_and_assist_or_production_do_not(
-        kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
-        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker) -> None:  # noqa: F811
+        kafka: KafkaSettings, serde: AvroSerde, catalogue: str,
+        run_request_stage: Callable[..., None]) -> None:
     clock = SimClock()
     sim = PrismaCloudSimulator(generate_estate(11, 40, now_ms=clock.now_ms()), clock=clock)
     dev_id, staging_id, prod_id = sorted(i for i, a in sim.alerts.items() if a["status"] == "open")[:3]
@@ -73,12 +57,7 @@ def test_auto_mode_dismisses_an_allowlisted_known_false_positive_and_assist_or_p
                         client=httpx.AsyncClient(transport=httpx.ASGITransport(app=sim)))
     alerts = [_noise(dev_id, Environment.DEV), _noise(staging_id, Environment.STAGING), _noise(prod_id, Environment.PROD)]
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(a.alert.resource.asset_id, a) for a in alerts])
-    audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name,
-                        signer=TEST_SIGNER)
-    audit.start()
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform), policy=POLICY, rules=ApprovalRules(),
-        audit=audit, topic_prefix=catalogue, dismisser=prisma), group=unique_name("req"), catalogue=catalogue)
+    run_request_stage(POLICY, dismisser=prisma)
 
     assert (sim.alerts[dev_id]["status"], sim.alerts[dev_id]["reason"]) == ("dismissed", "USER_DISMISSED")
     assert sim.alerts[dev_id]["dismissalNote"].startswith("Dismissed by Prismaflow (auto mode): known false positive")

@@ -18,33 +18,22 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.aws.service_models import BotocoreServiceCatalog
 from connectors.execution import build_executor
 from connectors.runner.settings import RunnerSettings
 from processors.models import Environment, ScoredAlert
 from processors.records import AuditRecord, RemediationRequest, RolloutMode
-from processors.remediation.approval import ApprovalRules
-from processors.remediation.families import FamilyCatalog
 from processors.remediation.modes import parse_policy
-from processors.remediation.propose import ValidationPorts
-from streams.audit import AuditWriter, verify_audit
+from streams.audit import verify_audit
 from streams.remediation.announce import TicketFollowUps
 from streams.remediation.executor_stage import ExecutorStage
-from streams.remediation.request_stage import RemediationRequestStage
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import AUDIT, REMEDIATIONS, SCORED_ALERTS
-from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
+from tests.audit_keys import TEST_KEYRING
 from tests.connectors.aws.conftest import aws, executor_settings, moto_url, name  # noqa: F401 - shared fixtures
 from tests.kafka_helpers import produce_models, read_topic
-from tests.processors.remediation.conftest import (  # noqa: F401 - shared fixtures
-    MemoisingChecker,
-    catalog,
-    families,
-    family_alert,
-    terraform,
-)
-from tests.streams.remediation.flow_parts import PRIVATE, BucketScan, channels, run_stage
+from tests.processors.remediation.conftest import family_alert
+from tests.streams.remediation.flow_parts import PRIVATE, BucketScan, channels, run_stage, signed_audit_writer
 from tests.streams.remediation.test_approval_service import Service
 from tests.streams.remediation.test_remediation_end_to_end import KEYS, approvals  # noqa: F401 - shared fixture
 
@@ -62,16 +51,14 @@ auto_allowlist: [s3_public_access]
 
 
 def _bucket_alert(bucket: str, environment: Environment) -> ScoredAlert:
-    scored = family_alert("s3_public_access", alert_id=f"P-{bucket}", resource_id=bucket, config={"bucketName": bucket})
-    alert = scored.alert.model_copy(update={"enrichment": scored.alert.enrichment.model_copy(
-        update={"environment": environment})})
-    return scored.model_copy(update={"alert": alert, "scored_at": datetime.now(UTC)})
+    scored = family_alert("s3_public_access", alert_id=f"P-{bucket}", resource_id=bucket, config={"bucketName": bucket},
+                          environment=environment)
+    return scored.model_copy(update={"scored_at": datetime.now(UTC)})
 
 
 def test_auto_mode_runs_the_allowlisted_dev_fix_without_approval_and_the_production_one_still_waits(
         kafka: KafkaSettings, serde: AvroSerde, catalogue: str, unique_name: Callable[[str], str],
-        families: FamilyCatalog, catalog: BotocoreServiceCatalog, terraform: MemoisingChecker,  # noqa: F811
-        moto_url: str, aws: Any, name: str, approvals: Service) -> None:  # noqa: F811
+        run_request_stage: Callable[..., None], moto_url: str, aws: Any, name: str, approvals: Service) -> None:  # noqa: F811
     s3 = aws("s3")
     dev, prod = name, name + "-prod"
     for bucket in (dev, prod):
@@ -80,13 +67,7 @@ def test_auto_mode_runs_the_allowlisted_dev_fix_without_approval_and_the_product
     produce_models(kafka, serde, catalogue + SCORED_ALERTS.name, [(a.alert.resource.asset_id, a) for a in alerts])
 
     parts = channels()
-    intake_audit = AuditWriter(f"{catalogue}remediation-requests/0", kafka, serde, topic=catalogue + AUDIT.name,
-                               signer=TEST_SIGNER)
-    intake_audit.start()
-    run_stage(kafka, serde, RemediationRequestStage(
-        families=families, ports=ValidationPorts(catalog, terraform), policy=AUTO_EVERYWHERE, rules=ApprovalRules(),
-        audit=intake_audit, announcer=parts.announcer, topic_prefix=catalogue), group=unique_name("req"),
-        catalogue=catalogue)
+    run_request_stage(AUTO_EVERYWHERE, announcer=parts.announcer)
     requests = {r.alert_id: r for r in (serde.decode(m.value() or b"", RemediationRequest,
                                                      topic=catalogue + REMEDIATIONS.name)
                                         for m in read_topic(kafka, catalogue + REMEDIATIONS.name, expect=2))}
@@ -103,11 +84,8 @@ def test_auto_mode_runs_the_allowlisted_dev_fix_without_approval_and_the_product
     assert approvals.wait_for(auto.request_id, "approved")["approvals"] == []
     assert approvals.wait_for(waits.request_id, "pending")["required_approvals"] == 2
 
-    exec_audit = AuditWriter(f"{catalogue}remediation-executor/0", kafka, serde, topic=catalogue + AUDIT.name,
-                             signer=TEST_SIGNER)
-    exec_audit.start()
     run_stage(kafka, serde, ExecutorStage(
-        kafka=kafka, serde=serde, keys=KEYS, audit=exec_audit,
+        kafka=kafka, serde=serde, keys=KEYS, audit=signed_audit_writer(kafka, serde, catalogue, "remediation-executor"),
         executor=build_executor(executor_settings(moto_url), RunnerSettings()),
         prisma=BucketScan(s3, {auto.alert_id: dev, waits.alert_id: prod}), tickets=TicketFollowUps(parts.announcer),
         topic_prefix=catalogue, dry_run=False), group=unique_name("exec"), catalogue=catalogue)
