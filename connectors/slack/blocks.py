@@ -25,6 +25,8 @@ __all__ = [
     "LIMITS",
     "build_slack_message",
     "escape_mrkdwn",
+    "heading_blocks",
+    "plain_text",
     "render_slack",
     "truncate_mrkdwn",
 ]
@@ -74,8 +76,18 @@ def _cap_escaped(escaped: str, limit: int) -> str:
     return cut + "…"
 
 
-def _plain(text: str, limit: int) -> str:
+def plain_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (plain_text objects need no escaping)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def heading_blocks(title: str, summary: str) -> list[dict[str, Any]]:
+    """A header block with ``title`` and a section with ``summary`` (escaped: it may come from alert
+    content), the top of every remediation message."""
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": plain_text(title, LIMITS["header_text"])}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate_mrkdwn(summary or "(no summary)", 2000)}},
+    ]
 
 
 def render_slack(view: AlertView) -> dict[str, Any]:
@@ -83,7 +95,7 @@ def render_slack(view: AlertView) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": _plain(view.title, LIMITS["header_text"]), "emoji": False},
+            "text": {"type": "plain_text", "text": plain_text(view.title, LIMITS["header_text"]), "emoji": False},
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": truncate_mrkdwn(view.summary, _SUMMARY_CHARS)}},
         {
@@ -115,7 +127,7 @@ def render_slack(view: AlertView) -> dict[str, Any]:
         for link in view.links[: LIMITS["actions_elements"]]:
             button: dict[str, Any] = {
                 "type": "button",
-                "text": {"type": "plain_text", "text": _plain(link.title, LIMITS["button_text"])},
+                "text": {"type": "plain_text", "text": plain_text(link.title, LIMITS["button_text"])},
                 "url": link.url,
                 "action_id": link.action_id,
             }

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.slack.blocks import LIMITS, escape_mrkdwn, truncate_mrkdwn
+from connectors.slack.blocks import escape_mrkdwn, heading_blocks, plain_text, truncate_mrkdwn
 from connectors.slack.client import ChatKind
 from connectors.slack.teams import (ADAPTIVE_CARD_CONTENT_TYPE, ADAPTIVE_CARD_SCHEMA, ADAPTIVE_CARD_VERSION,
                                     neutralise_markdown)
@@ -51,10 +51,6 @@ def _risk(request: PendingRequest) -> str:
     return ", ".join(parts)
 
 
-def _plain(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def build_slack_escalation(request: PendingRequest, *, channel: str, console_url: str,
                            now: datetime) -> dict[str, Any]:
     """The Slack incoming-webhook body escalating ``request`` to ``channel`` at ``now``."""
@@ -69,9 +65,7 @@ def build_slack_escalation(request: PendingRequest, *, channel: str, console_url
         "text": truncate_mrkdwn(f"Overdue approval for {request.request_id} (alert {request.alert_id}): "
                                 f"{approvals} approvals, expires in {left}", 300),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": _plain(title, LIMITS["header_text"])}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": truncate_mrkdwn(
-                plan.summary or "(no summary)", 2000)}},
+            *heading_blocks(title, plan.summary),
             {"type": "section", "fields": [
                 {"type": "mrkdwn", "text": "*Resource*\n" + truncate_mrkdwn(plan.resource_id, 300)},
                 {"type": "mrkdwn", "text": "*Risk*\n" + escape_mrkdwn(_risk(request))},
@@ -98,15 +92,15 @@ def build_teams_escalation(request: PendingRequest, *, channel: str, console_url
     plan = request.plan
 
     def fact(title: str, value: str) -> dict[str, str]:
-        return {"title": title, "value": _plain(neutralise_markdown(value), 300)}
+        return {"title": title, "value": plain_text(neutralise_markdown(value), 300)}
 
     card = {
         "type": "AdaptiveCard", "$schema": ADAPTIVE_CARD_SCHEMA, "version": ADAPTIVE_CARD_VERSION,
         "body": [
             {"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True, "color": "Attention",
-             "text": _plain(neutralise_markdown(f"Overdue approval: {plan.policy_family} fix on "
+             "text": plain_text(neutralise_markdown(f"Overdue approval: {plan.policy_family} fix on "
                                                 f"{plan.environment.value}"), 200)},
-            {"type": "TextBlock", "wrap": True, "text": _plain(neutralise_markdown(plan.summary or "(no summary)"), 2000)},
+            {"type": "TextBlock", "wrap": True, "text": plain_text(neutralise_markdown(plan.summary or "(no summary)"), 2000)},
             {"type": "FactSet", "facts": [
                 fact("Escalated to", channel or "(this channel)"), fact("Resource", plan.resource_id), fact("Risk", _risk(request)),
                 fact("Approvals", f"{len(request.approvers)} of {request.required_approvals}"),

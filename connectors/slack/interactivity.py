@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from connectors.base import ConnectorError
-from connectors.slack.blocks import LIMITS, escape_mrkdwn, truncate_mrkdwn
+from connectors.slack.blocks import escape_mrkdwn, heading_blocks, truncate_mrkdwn
 from processors.remediation.desk import PendingRequest
 
 __all__ = ["APPROVE_ACTION", "MAX_SKEW_S", "REJECT_ACTION", "ButtonClick", "SlackRequestError",
@@ -101,10 +101,6 @@ def parse_button_click(body: bytes) -> ButtonClick:
                        request_id=request_id, plan_digest=digest)
 
 
-def _plain(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def build_approval_request_message(request: PendingRequest, console_url: str) -> dict[str, Any]:
     """The incoming-webhook body asking for a decision on ``request``; ``console_url`` is the signed
     one-click link (absolute). Plan text is escaped for mrkdwn (it may come from alert content)."""
@@ -118,9 +114,7 @@ def build_approval_request_message(request: PendingRequest, console_url: str) ->
     return {
         "text": truncate_mrkdwn(f"Approval needed for {request.request_id}: {plan.summary}", 300),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": _plain(title, LIMITS["header_text"])}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": truncate_mrkdwn(
-                plan.summary or "(no summary)", 2000)}},
+            *heading_blocks(title, plan.summary),
             {"type": "section", "fields": [
                 {"type": "mrkdwn", "text": "*Resource*\n" + truncate_mrkdwn(plan.resource_id, 300)},
                 {"type": "mrkdwn", "text": f"*Account*\n{escape_mrkdwn(plan.account_id or '-')}"},

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from pydantic import SecretStr
 
 from connectors.prisma.cspm_client import CspmClient
@@ -19,24 +18,15 @@ from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator, SimClock, generate_estate
 from processors.models import Environment, ScoredAlert
 from processors.records import AuditRecord
-from processors.remediation.modes import parse_policy
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.topics import AUDIT, REMEDIATIONS, SCORED_ALERTS
 from tests.kafka_helpers import produce_models, read_topic
 from tests.processors.remediation.conftest import family_alert
+from tests.processors.remediation.test_dismissal import POLICY  # auto in dev and prod, assist in staging
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-POLICY = parse_policy(yaml.safe_load("""
-default: monitor
-rules:
-  - {environment: dev, mode: auto}
-  - {environment: prod, mode: auto}
-  - {environment: staging, mode: assist}
-auto_allowlist: [s3_public_access]
-auto_dismiss: [s3_public_access]
-"""))
 
 
 def _noise(alert_id: str, environment: Environment) -> ScoredAlert:
