@@ -4,8 +4,8 @@ Parsing is in-process with python-hcl2, the maintained HCL2 grammar, rather than
 reader. Checkov runs as a subprocess on a temporary directory holding the one snippet: Checkov pins
 exact versions of boto3 and an old ``packaging`` and ``networkx``, which would override the
 project's own, so it lives in its own virtual environment (``make install`` builds
-``.venv-checkov``) and is called by path (:attr:`TerraformCheckerSettings.checkov_command`). It runs
-offline: no guideline download, no platform calls, a minimal environment and a time limit.
+``.venv-checkov``; the image ``/opt/checkov``) and is called by path
+(:attr:`TerraformCheckerSettings.checkov`, ``PRISMAFLOW_TERRAFORM_CHECKOV``). It runs offline: no guideline download, no platform calls, a minimal environment and a time limit.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import hcl2
 from lark.exceptions import LarkError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from processors.errors import ExternalServiceError
 from processors.remediation.ports import TerraformBlock, TerraformFinding
@@ -36,12 +36,15 @@ class CheckovError(ExternalServiceError):
 
 
 class TerraformCheckerSettings(BaseModel):
-    """Where Checkov is and how long it may take."""
+    """Where Checkov is and how long it may take: the ``terraform`` section (``PRISMAFLOW_TERRAFORM_*``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    checkov_command: tuple[str, ...] = ("checkov",)
-    timeout_s: float = 180.0
+    checkov: str = Field(
+        default="checkov", min_length=1,
+        description="The Checkov program: an absolute path (the image's /opt/checkov/bin/checkov; `make install` "
+                    "builds .venv-checkov/bin/checkov) or a name on PATH; without it Terraform fixes fail closed")
+    timeout_s: float = Field(default=180.0, gt=0, description="Seconds one Checkov run may take")
 
 
 def _run(argv: Sequence[str], env: Mapping[str, str], timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -85,7 +88,7 @@ class HclTerraformChecker:
             return ()
         with tempfile.TemporaryDirectory(prefix="prismaflow-tf-") as folder:
             Path(folder, "main.tf").write_text(snippet, encoding="utf-8")
-            argv = [*self._settings.checkov_command, "-d", folder, "--framework", "terraform",
+            argv = [self._settings.checkov, "-d", folder, "--framework", "terraform",
                     "--check", ",".join(check_ids), "-o", "json", "--quiet", "--skip-download"]
             # A minimal environment: no cloud credentials or API keys reach Checkov, and it stays offline.
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": folder, "BC_SKIP_MAPPING": "TRUE",

@@ -28,6 +28,7 @@ from connectors.feeds.settings import FeedSettings
 from connectors.jira.settings import JiraSettings
 from connectors.llm.settings import LlmSettings
 from connectors.prisma.settings import PollerSettings, PrismaSettings, WebhookSettings
+from connectors.iac.terraform import TerraformCheckerSettings
 from connectors.runner.settings import RunnerSettings
 from connectors.servicenow.settings import ServiceNowSettings
 from connectors.slack.client import ChatWebhookSettings
@@ -122,6 +123,8 @@ class PrismaflowSettings(BaseSettings):
     chat_sink: ChatSinkSettings = section_field(ChatSinkSettings, "PRISMAFLOW_CHAT_", "Chat sink")
     aws_executor: AwsExecutorSettings = section_field(AwsExecutorSettings, "PRISMAFLOW_AWS_", "AWS executor")
     runner: RunnerSettings = section_field(RunnerSettings, "PRISMAFLOW_RUNNER_", "Azure/GCP runner")
+    terraform: TerraformCheckerSettings = section_field(TerraformCheckerSettings, "PRISMAFLOW_TERRAFORM_",
+                                                        "Terraform fix checks (Checkov)")
     remediation: RemediationSettings = section_field(RemediationSettings, "PRISMAFLOW_REMEDIATION_",
                                                      "Remediation: rollout modes and approval")
     console: ConsoleSettings = section_field(ConsoleSettings, "PRISMAFLOW_CONSOLE_", "Approval console")

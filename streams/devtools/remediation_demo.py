@@ -135,7 +135,7 @@ def run_remediation_demo(kafka: KafkaSettings, candidates: list[ScoredAlert], pr
     serde = AvroSerde()  # single-object encoding, as the approval service reads it without a registry
     checkov = _ROOT / ".venv-checkov" / "bin" / "checkov"
     ports = ValidationPorts(BotocoreServiceCatalog(), HclTerraformChecker(TerraformCheckerSettings(
-        checkov_command=(str(checkov),))) if checkov.exists() else None)
+        checkov=str(checkov))) if checkov.exists() else None)
     scored = _pick(candidates, ports)
     if scored is None:
         say("fix", "no open S3 public-bucket alert with a valid plan in this run: nothing to fix")

@@ -26,7 +26,7 @@ from typing import Any
 from connectors.aws.iam_lint import ParliamentLinter
 from connectors.aws.service_models import BotocoreServiceCatalog
 from connectors.execution import build_executor
-from connectors.iac.terraform import HclTerraformChecker, TerraformCheckerSettings
+from connectors.iac.terraform import HclTerraformChecker
 from connectors.jira.client import JiraClient
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.permissions import PrismaPermissionSearch
@@ -67,7 +67,7 @@ def build_remediation_worker(name: str, settings: PrismaflowSettings, serde: Avr
         audit.start()
         stage = RemediationRequestStage(
             families=parse_families(families_file.read_text("utf-8"), str(families_file)),
-            ports=ValidationPorts(BotocoreServiceCatalog(), HclTerraformChecker(TerraformCheckerSettings()),
+            ports=ValidationPorts(BotocoreServiceCatalog(), HclTerraformChecker(settings.terraform),
                                   ParliamentLinter()),
             permissions=PrismaPermissionSearch(CspmClient(settings.prisma)),
             policy=load_rollout_policy(settings.remediation.rollout_policy_file),

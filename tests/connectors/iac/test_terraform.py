@@ -17,7 +17,7 @@ EBS_OFF = 'resource "aws_ebs_encryption_by_default" "this" {\n  enabled = false\
 @pytest.fixture(scope="module")
 def checker() -> HclTerraformChecker:
     assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make install`"
-    return HclTerraformChecker(TerraformCheckerSettings(checkov_command=(str(CHECKOV),)))
+    return HclTerraformChecker(TerraformCheckerSettings(checkov=str(CHECKOV)))
 
 
 def test_blocks_are_read_with_labels_and_string_attributes_unquoted(checker: HclTerraformChecker) -> None:
@@ -51,7 +51,7 @@ def test_checkov_runs_offline_with_a_minimal_environment() -> None:
         return subprocess.CompletedProcess(list(argv), 0, stdout='{"check_type": "terraform", "results": '
                                            '{"failed_checks": []}}', stderr="")
 
-    HclTerraformChecker(TerraformCheckerSettings(checkov_command=("ck",), timeout_s=30), run=run).failed_checks(
+    HclTerraformChecker(TerraformCheckerSettings(checkov="ck", timeout_s=30), run=run).failed_checks(
         EBS_OFF, ["CKV_AWS_106"])
     argv = seen["argv"]
     assert isinstance(argv, list) and argv[0] == "ck" and "--skip-download" in argv and "CKV_AWS_106" in argv
@@ -72,6 +72,6 @@ def test_a_checkov_that_fails_or_talks_nonsense_raises(completed: subprocess.Com
 
 
 def test_a_missing_checkov_raises_our_error() -> None:
-    checker = HclTerraformChecker(TerraformCheckerSettings(checkov_command=("/nonexistent/checkov",)))
+    checker = HclTerraformChecker(TerraformCheckerSettings(checkov="/nonexistent/checkov"))
     with pytest.raises(CheckovError, match="checkov could not run"):
         checker.failed_checks(EBS_OFF, ["CKV_AWS_106"])

@@ -65,7 +65,7 @@ def catalog() -> BotocoreServiceCatalog:
 @pytest.fixture(scope="session")
 def terraform() -> MemoisingChecker:
     assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make install` (it builds .venv-checkov)"
-    return MemoisingChecker(HclTerraformChecker(TerraformCheckerSettings(checkov_command=(str(CHECKOV),))))
+    return MemoisingChecker(HclTerraformChecker(TerraformCheckerSettings(checkov=str(CHECKOV))))
 
 
 @pytest.fixture(scope="session")
