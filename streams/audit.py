@@ -77,6 +77,11 @@ class AuditWriter:
         log.info("audit chain resumed chain=%s next_sequence=%d key_id=%s", self.chain_name,
                  self._chain.next_sequence, self.signer.key_id)
 
+    def discard_unwritten(self) -> None:
+        """Forget the records made since the last one on the topic (their transaction was aborted or
+        their batch dropped): the chain goes on from the last committed record, without a gap."""
+        self.start()
+
     def record(self, actor_type: str, actor: str, action: str, *, alert_id: str | None = None,
                incident_id: str | None = None, prompt_version: str | None = None, model: str | None = None,
                input_hash: str | None = None, outcome: str = "ok",

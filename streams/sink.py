@@ -216,6 +216,9 @@ class SinkWorker:
                 failures, extra = await self._deliver_unless_stopped(records)
                 break
             except TargetUnavailableError as exc:
+                discard = getattr(self.sink, "discard_uncommitted", None)
+                if callable(discard):
+                    discard()  # what the failed delivery made (audit records) is never written
                 if self._stop.is_set():
                     raise Stopping(f"sink {self.sink.name} stopped during an outage; offsets not committed") from exc
                 wait = pause_before_retry(self.options, attempt, exc)

@@ -50,6 +50,11 @@ class Stage(Protocol[In]):
     A stage whose input topic carries more than one record type may also define
     ``decode(message: InputMessage) -> record``; the worker then calls it instead of decoding
     ``input_model`` (the fused core reads its own asset-graph messages from the raw topic).
+
+    A stage that keeps something derived from its outputs outside the state store (an audit chain's
+    next sequence and hash, a set of requests it has run) may define ``discard_uncommitted() -> None``:
+    the worker calls it whenever it throws outputs away (an aborted transaction, a batch processed
+    again one record at a time), and the stage goes back to what is committed on the topics.
     """
 
     name: str

@@ -232,6 +232,7 @@ class TransactionalWorker(Generic[InT]):
             log.warning("a batch output cannot be encoded stage=%s count=%d error=%s; processing the "
                         "batch one record at a time", self.stage.name, len(batch), exc)
             self.partitions.restore({message.partition() for message in batch})
+            self._discard_uncommitted()
             self._one_at_a_time(batch)
             return
         try:
@@ -241,6 +242,7 @@ class TransactionalWorker(Generic[InT]):
             log.warning("batch aborted stage=%s count=%d, processing it again error=%s", self.stage.name,
                         len(batch), exc)
             self.partitions.rewind(first_offsets(batch))
+            self._discard_uncommitted()
             return
         elapsed = time.perf_counter() - started
         self._freeze_long_lived()
@@ -279,10 +281,17 @@ class TransactionalWorker(Generic[InT]):
             except TransactionAborted:
                 self._m_aborted.inc()
                 self.partitions.rewind(pending)
+                self._discard_uncommitted()
                 return
             pending[(message.topic(), message.partition())] = message.offset() + 1
             if poisoned:
                 self.partitions.restore({message.partition()})
+
+    def _discard_uncommitted(self) -> None:
+        """Tell the stage its outputs since the last commit are gone (see :class:`streams.stage.Stage`)."""
+        discard = getattr(self.stage, "discard_uncommitted", None)
+        if callable(discard):
+            discard()
 
     def _freeze_long_lived(self) -> None:
         """Keep the cyclic garbage collector off the stage's state, at most once a second.

@@ -49,6 +49,11 @@ class AnalysisSink:
     async def close(self) -> None:
         await self.service.aclose()
 
+    def discard_uncommitted(self) -> None:
+        """A delivery failed and its outputs are dropped: the audit chain goes on from the topic's last record."""
+        if self.audit is not None:
+            self.audit.discard_unwritten()
+
     async def deliver(self, records: Sequence[SinkRecord[Any]]) -> tuple[list[DeliveryFailure], list[OutgoingRecord]]:
         wanted = [r for r in records if self.service.should_analyse(r.value)]
         results = await asyncio.gather(*(self.service.analyse(r.value) for r in wanted), return_exceptions=True)

@@ -93,6 +93,12 @@ class ExecutorStage(OwnEventLoop):
         return self._requests.get(request_id)
 
     # -- the stage --------------------------------------------------------------------------------
+    def discard_uncommitted(self) -> None:
+        """Outputs thrown away: the audit chain and the requests settled go back to the topic's. A plan
+        that ran in the lost transaction runs again (the actions are idempotent) and is recorded then."""
+        self.audit.discard_unwritten()
+        self._settled = None
+
     def handle(self, record: RemediationDecision, message: InputMessage) -> Sequence[OutgoingRecord]:
         if not record.final or record.decision is not Decision.APPROVED:
             return []

@@ -110,6 +110,10 @@ class RemediationRequestStage(OwnEventLoop):
         return [AuditEntry(actor=INTAKE_ACTOR, action="alert_auto_dismissed", alert_id=alert_id, outcome="ok",
                            details=details)]
 
+    def discard_uncommitted(self) -> None:
+        """Outputs thrown away: the audit chain goes on from the topic's last committed record."""
+        self.audit.discard_unwritten()
+
     def handle(self, record: ScoredAlert, message: InputMessage) -> Sequence[OutgoingRecord]:
         dismissed = self._dismissal(record)
         if dismissed:
