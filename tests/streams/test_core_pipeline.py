@@ -203,7 +203,7 @@ def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing_and_passes_nothin
     topology: str,
 ) -> None:
     """The stateful stage is killed: the fused one, or the score stage of the split topology."""
-    records, expected, _ = _traffic(4000, seed=23)
+    records, expected, _ = _traffic(2000, seed=23)
     stateful = TOPOLOGIES[topology][-1]
     if topology == "split":
         start_worker("normalise")

@@ -22,7 +22,7 @@ __all__ = ["add_arguments", "run_chaos", "run_campaign", "CampaignReport", "QUIC
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="the short campaign make test runs (about 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="the short campaign make test runs (about 90 seconds)")
     parser.add_argument("--broker-outage-s", type=float, help="how long the broker stays down")
     parser.add_argument("--sink-outage-s", type=float, help="how long the tracker stays down")
     parser.add_argument("--rate", type=float, help="webhook alerts per second")

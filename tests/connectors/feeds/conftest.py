@@ -29,11 +29,16 @@ def epss_text() -> str:
 
 
 def epss_bytes(score_date: str = "2026-01-30T12:55:00Z", *, body: str | None = None) -> bytes:
-    """The real EPSS file (or ``body``) re-dated to ``score_date``, gzip-compressed."""
+    """The real EPSS file (or ``body``) re-dated to ``score_date``, gzip-compressed.
+
+    At gzip's fastest level: a valid gzip stream of the same content (what the refresh checks),
+    eight times quicker to make than at level 9 for the 9.5 MB file, and still well under the
+    download limit."""
     text = epss_text() if body is None else body
     first, _, rest = text.partition("\n")
     assert first.startswith("#model_version:")
-    return gzip.compress(f"#model_version:v2025.03.14,score_date:{score_date}\n{rest}".encode(), mtime=0)
+    return gzip.compress(f"#model_version:v2025.03.14,score_date:{score_date}\n{rest}".encode(), compresslevel=1,
+                         mtime=0)
 
 
 @pytest.fixture

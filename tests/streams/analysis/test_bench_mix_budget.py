@@ -41,7 +41,7 @@ def _scored(n: int) -> list[ScoredAlert]:
 async def test_llm_calls_stay_under_ten_per_thousand_raw_alerts_and_the_top_tier_is_all_analysed(
     make_service: Callable[..., AnalysisService], sim: LlmSimulator,
 ) -> None:
-    raw_count = 5000
+    raw_count = 2500
     scored = _scored(raw_count)
     defaults = AnalysisSettings()  # the stage's shipped gates: analyse medium+, LLM for the top of critical
     service = make_service(llm=True, min_tier=defaults.min_tier, llm_min_tier=defaults.llm_min_tier,

@@ -70,6 +70,8 @@ def test_replay_rescores_every_alert_of_the_range_without_a_second_ticket(
     settings = settings.model_copy(update={
         "kafka": kafka, "jira": JiraSettings.model_validate({**JIRA_DEFAULTS, "base_url": jira_url}),
         "audit": settings.audit.model_copy(update={"signing_key": SecretStr(TEST_SIGNER.secret_text())}),
+        # No analysis stage runs here: a new ticket must not wait for an analysis that never comes.
+        "tickets": settings.tickets.model_copy(update={"analysis_wait_s": 0.0}),
         "worker": settings.worker.model_copy(update={"topic_prefix": catalogue, "group_prefix": catalogue + "g",
                                                      "instance_id": "replay-test"})})
     raw, scored_topic = catalogue + RAW_ALERTS.name, catalogue + SCORED_ALERTS.name
