@@ -14,7 +14,6 @@ from pydantic import SecretStr
 from connectors.prisma.cspm_client import CspmClient
 from connectors.prisma.settings import PrismaSettings
 from connectors.prisma.simulator import PrismaCloudSimulator, SimClock as PrismaClock, SimConfig as PrismaConfig
-from connectors.jira.simulator import JiraSimulator, SimClock, SimConfig
 from connectors.jira.sink import JiraTicketTracker
 from processors.models import RiskTier, ScoredAlert
 from processors.tickets import SyncAction, SyncPolicy
@@ -22,9 +21,9 @@ from streams.audit import AuditWriter, verify_audit
 from streams.serde import AvroSerde
 from streams.settings import KafkaSettings
 from streams.ticket_sync import TicketSyncer
-from streams.topics import AUDIT, SCORED_ALERTS
+from streams.topics import AUDIT
 from tests.factories import make_scored_alert
-from tests.streams.test_ticket_sinks import SITE, T0, _issues_per_fingerprint, _jira, _produce, _run_sink
+from tests.streams.test_ticket_sinks import T0, _issues_per_fingerprint, _jira, _run_sink, _scored_topic_and_jira
 from tests.audit_keys import TEST_KEYRING, TEST_SIGNER
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -47,10 +46,7 @@ def test_tracker_changes_flow_back(kafka: KafkaSettings, catalogue: str, unique_
     prisma_sim = PrismaCloudSimulator(config=PrismaConfig(rate_limits=False), clock=prisma_clock, n_alerts=60)
     accepted, fixed_badly = [a for a in prisma_sim.alerts.values() if a["status"] == "open"][:2]
     records = [_scored_for(accepted, 1), _scored_for(fixed_badly, 2)]
-    _produce(kafka, serde, catalogue + SCORED_ALERTS.name, records)
-
-    clock = SimClock(base=lambda: T0.timestamp())
-    jira_sim = JiraSimulator(config=SimConfig(base_url=SITE), clock=clock)
+    clock, jira_sim = _scored_topic_and_jira(kafka, serde, catalogue, records)
     settings, client = _jira(jira_sim, clock)
     _run_sink(kafka, serde, catalogue, JiraTicketTracker(settings, client()), unique_name("g"), len(records))
     assert len(_issues_per_fingerprint(jira_sim)) == 2
